@@ -1,0 +1,27 @@
+# `make run` starts everything; `make test` runs every test. Both start a private
+# PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WITH_SERVICES := $(BIN)/python scripts/devservices.py --
+PORT ?= 8000
+
+.PHONY: run test migrate clean
+
+run: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(WITH_SERVICES) sh -c \
+	  'python migrate.py && echo "Scheduler: http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)" && exec honcho start -p $(PORT) web worker'
+
+test: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_SERVICES) python -m pytest $(PYTEST_ARGS)
+
+migrate: $(VENV)/.installed
+	$(BIN)/python migrate.py
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache

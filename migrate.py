@@ -1,0 +1,55 @@
+"""Applies sql/init.sql, then each sql/migrations/NNN_*.sql not yet recorded, in order.
+
+Runs in one transaction under an advisory lock, so a second or concurrent run waits and
+then finds nothing left to do.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+import psycopg2
+
+from scheduler.config import ConfigError, Settings
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+LOCK_KEY = 720_431_966  # any constant shared by every migrate run
+
+log = logging.getLogger("scheduler.migrate")
+
+
+def migrate(dsn):
+    """Returns the names of the migrations applied by this run."""
+    applied = []
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            cur.execute((SQL_DIR / "init.sql").read_text())
+            cur.execute("SELECT name FROM schema_migrations")
+            done = {row[0] for row in cur.fetchall()}
+            for path in sorted((SQL_DIR / "migrations").glob("[0-9][0-9][0-9]_*.sql")):
+                if path.name in done:
+                    continue
+                cur.execute(path.read_text())
+                cur.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (path.name,))
+                applied.append(path.name)
+    finally:
+        conn.close()
+    return applied
+
+
+def main():
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        log.error("configuration: %s", exc)
+        return 2
+    applied = migrate(settings.database_url)
+    log.info("schema up to date; applied %s", ", ".join(applied) if applied else "no new migrations")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Scheduler: a REST scheduling API on PostgreSQL, Redis and RQ."""
+
+import logging
+import time
+
+import redis
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import Settings
+from .db import Database
+from .errors import register_error_handlers
+from .http import IdConverter, install_request_hooks
+from .logs import configure_logging
+from .ratelimit import RateLimiter
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def json_default(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return DefaultJSONProvider.default(value)
+
+
+class JSONProvider(DefaultJSONProvider):
+    """ISO 8601 with an offset for times (Flask's default is an RFC 822 date)."""
+
+    default = staticmethod(json_default)
+    sort_keys = False
+
+
+def create_app(settings=None):
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    for warning in settings.warnings:
+        logging.getLogger("scheduler").warning("%s", warning)
+
+    app = Flask(__name__)
+    app.json = JSONProvider(app)
+    app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=MAX_BODY_BYTES, STARTED_AT=time.monotonic())
+    app.extensions["db"] = Database(settings.database_url, size=settings.db_pool_size)
+    app.extensions["redis"] = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=1, socket_connect_timeout=1, health_check_interval=30,
+    )
+    app.extensions["limiter"] = RateLimiter(app.extensions["redis"])
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
+    if settings.cors_origins:
+        CORS(app, origins=list(settings.cors_origins), expose_headers=["X-Request-ID", "Retry-After"])
+
+    install_request_hooks(app)
+    register_error_handlers(app)
+    register_blueprints(app)
+
+    from .cli import register_commands
+    register_commands(app)
+    return app
+
+
+def register_blueprints(app):
+    from .api import analytics, auth, bookings, health, notifications, organizations, users
+
+    app.url_map.converters["id"] = IdConverter
+    app.register_blueprint(health.bp)
+    for module in (auth, users, bookings, organizations, notifications, analytics):
+        app.register_blueprint(module.bp, url_prefix=f"/api/v1/{module.bp.name}")
+

@@ -1,0 +1,75 @@
+import json
+from typing import Annotated
+
+from flask import Blueprint, g
+from pydantic import Field, StringConstraints, field_validator
+
+from ..auth import bearer_claims, login_required, require_role
+from ..db import transaction
+from ..repositories import analytics
+from ..validation import Body, Query, parse, parse_query
+
+bp = Blueprint("analytics", __name__)
+
+MAX_METADATA_BYTES = 4096
+EventType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
+
+
+class EventIn(Body):
+    eventType: EventType
+    metadata: dict | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def small_enough(cls, value):
+        if value is not None and len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
+            raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+        return value
+
+
+class DashboardQuery(Query):
+    days: int = Field(default=30, ge=1, le=365)
+
+
+class EventsQuery(Query):
+    limit: int = Field(default=50, ge=1, le=200)
+    type: EventType | None = None
+
+
+@bp.post("/event")
+def log_event():
+    """Anyone may log an event; a valid token attributes it to its user."""
+    data = parse(EventIn)
+    with transaction() as cur:
+        event = analytics.insert(cur, event_type=data.eventType, metadata=data.metadata or {}, claims=bearer_claims())
+    return {"message": "Event logged", "event": event}, 201
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    """Admins see every event; everyone else sees the events they caused."""
+    query = parse_query(DashboardQuery)
+    scope = None if g.user["role"] == "admin" else g.user["id"]
+    with transaction() as cur:
+        rows = analytics.dashboard(cur, days=query.days, user_id=scope)
+    breakdown = [row for row in rows if row["event_type"] is not None]
+    total = next((row for row in rows if row["event_type"] is None), None)
+    return {
+        "period": f"Last {query.days} days",
+        "scope": "all" if scope is None else "own",
+        "overview": {
+            "total_events": total["count"] if total else 0,
+            "unique_users": total["unique_users"] if total else 0,
+            "event_types": len(breakdown),
+        },
+        "breakdown": breakdown,
+    }
+
+
+@bp.get("/events")
+@require_role("admin")
+def recent_events():
+    query = parse_query(EventsQuery)
+    with transaction() as cur:
+        return analytics.recent(cur, limit=query.limit, event_type=query.type)

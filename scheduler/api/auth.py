@@ -1,0 +1,97 @@
+from typing import Annotated
+
+from flask import Blueprint, g, request
+from pydantic import AfterValidator, StringConstraints
+
+from .. import jobs
+from ..auth import dummy_hash, hash_password, issue_token, login_required, password_matches
+from ..context import limiter, redis_client, settings
+from ..db import transaction
+from ..errors import TooManyRequests, Unauthorized
+from ..ratelimit import key_for
+from ..repositories import outbox, users
+from ..validation import Body, Email, Name, Password, check_password, parse
+
+bp = Blueprint("auth", __name__)
+
+LoginPassword = Annotated[str, StringConstraints(min_length=1), AfterValidator(check_password)]
+
+
+class RegisterIn(Body):
+    name: Name
+    email: Email
+    password: Password
+
+
+class LoginIn(Body):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
+    password: LoginPassword
+
+
+def public_user(user):
+    return {"id": user["id"], "name": user["name"], "email": user["email"], "role": user["role"]}
+
+
+def limit_client_address():
+    """In production (or when configured) the unauthenticated auth routes are limited per address."""
+    per_minute = settings().auth_ip_rate_limit
+    if per_minute:
+        wait = limiter().hit(key_for("auth-ip", request.remote_addr or "unknown"), per_minute, 60)
+        if wait:
+            raise TooManyRequests("Too many requests from this address, slow down", retry_after=wait)
+
+
+def credentials_match(user, password, rounds):
+    """Checks the password; an unknown user costs one bcrypt check all the same."""
+    if user is None:
+        password_matches(password, dummy_hash(rounds))
+        return False
+    return password_matches(password, user["password_hash"])
+
+
+@bp.post("/register")
+def register():
+    limit_client_address()
+    data = parse(RegisterIn)
+    password_hash = hash_password(data.password, settings().bcrypt_rounds)
+    with transaction() as cur:
+        user = users.insert(cur, name=data.name, email=data.email, password_hash=password_hash)
+        email_id = outbox.add(cur, to=user["email"], template="WELCOME", payload={"name": user["name"]})
+    jobs.send_emails(redis_client(), [email_id])
+    return {
+        "message": "User registered successfully",
+        "token": issue_token(user, settings()),
+        "user": public_user(user),
+    }, 201
+
+
+@bp.post("/login")
+def login():
+    limit_client_address()
+    data = parse(LoginIn)
+    config = settings()
+    failures = key_for("login", data.email)
+    wait = limiter().exceeded(failures, config.login_max_failures)
+    if wait:
+        raise TooManyRequests("Too many failed logins for this account, try again later", retry_after=wait)
+    with transaction() as cur:
+        user = users.find_for_login(cur, data.email)
+    if not credentials_match(user, data.password, config.bcrypt_rounds):
+        limiter().hit(failures, config.login_max_failures, config.login_failure_window)
+        raise Unauthorized("Invalid credentials")
+    limiter().reset(failures)
+    return {"message": "Login successful", "token": issue_token(user, config), "user": public_user(user)}
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    with transaction() as cur:
+        users.revoke_token(cur, jti=g.claims["jti"], user_id=g.user["id"], expires_at=g.claims["exp"])
+    return {"message": "Logged out successfully"}
+
+
+@bp.get("/verify")
+@login_required
+def verify():
+    return {"valid": True, "user": public_user(g.user)}

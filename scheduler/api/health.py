@@ -1,0 +1,40 @@
+import time
+from datetime import datetime, timezone
+
+import redis
+from flask import Blueprint, current_app
+
+from ..context import redis_client, settings
+from ..db import transaction
+
+bp = Blueprint("health", __name__)
+
+
+def database_ok():
+    try:
+        with transaction() as cur:
+            cur.execute("SELECT 1")
+        return True
+    except Exception:  # any failure means "not reachable" here
+        return False
+
+
+def redis_ok():
+    try:
+        return bool(redis_client().ping())
+    except redis.RedisError:
+        return False
+
+
+@bp.get("/health")
+def health():
+    database, queue = database_ok(), redis_ok()
+    status = "OK" if database and queue else ("DEGRADED" if database else "UNAVAILABLE")
+    body = {
+        "status": status,
+        "uptime": round(time.monotonic() - current_app.config["STARTED_AT"], 3),
+        "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "environment": settings().app_env,
+        "checks": {"database": "ok" if database else "down", "redis": "ok" if queue else "down"},
+    }
+    return body, 200 if database else 503

@@ -1,0 +1,136 @@
+from typing import Literal
+
+from flask import Blueprint, g
+
+from .. import jobs
+from ..auth import login_required
+from ..context import redis_client
+from ..db import transaction
+from ..errors import BadRequest, Forbidden, NotFound
+from ..repositories import notifications, organizations, outbox, users
+from ..validation import Body, Email, Name, parse
+
+bp = Blueprint("organizations", __name__)
+
+
+class OrganizationIn(Body):
+    name: Name
+
+
+class MemberIn(Body):
+    email: Email
+    role: Literal["admin", "member"] = "member"
+
+
+def membership(cur, org_id):
+    """The organisation with my role in it; 404 for non-members, so existence does not leak."""
+    org = organizations.find_with_role(cur, org_id, g.user["id"])
+    if org is None:
+        raise NotFound("Organization not found")
+    return org
+
+
+def require_owner(org, action):
+    if org["owner_id"] != g.user["id"]:
+        raise Forbidden(f"Only the organization owner can {action}")
+
+
+def manages(org):
+    return org["owner_id"] == g.user["id"] or org["my_role"] == "admin"
+
+
+def shown(org):
+    """The organisation as clients see it: `role` is the caller's role in it."""
+    return {key: value for key, value in org.items() if key != "my_role"} | {"role": org["my_role"]}
+
+
+@bp.post("")
+@login_required
+def create_organization():
+    data = parse(OrganizationIn)
+    with transaction() as cur:
+        org = organizations.insert(cur, name=data.name, owner_id=g.user["id"])
+        organizations.add_member(cur, org["id"], g.user["id"], "admin")
+    return {"message": "Organization created successfully", "organization": org}, 201
+
+
+@bp.get("")
+@login_required
+def list_organizations():
+    with transaction() as cur:
+        return organizations.list_for_member(cur, g.user["id"])
+
+
+@bp.get("/<id:org_id>")
+@login_required
+def get_organization(org_id):
+    with transaction() as cur:
+        org = membership(cur, org_id)
+        members = organizations.list_members(cur, org_id)
+    return shown(org) | {"members": members}
+
+
+@bp.patch("/<id:org_id>")
+@login_required
+def rename_organization(org_id):
+    data = parse(OrganizationIn)
+    with transaction() as cur:
+        require_owner(membership(cur, org_id), "rename it")
+        org = organizations.rename(cur, org_id, data.name)
+    return {"message": "Organization updated successfully", "organization": org}
+
+
+@bp.delete("/<id:org_id>")
+@login_required
+def delete_organization(org_id):
+    with transaction() as cur:
+        require_owner(membership(cur, org_id), "delete it")
+        organizations.delete(cur, org_id)
+    return {"message": "Organization deleted successfully"}
+
+
+@bp.post("/<id:org_id>/members")
+@login_required
+def add_member(org_id):
+    data = parse(MemberIn)
+    with transaction() as cur:
+        org = membership(cur, org_id)
+        if not manages(org):
+            raise Forbidden("Only the owner and organization admins can add members")
+        invitee = users.find_by_email(cur, data.email)
+        if invitee is None:
+            raise NotFound("User not found with that email")
+        member = organizations.add_member(cur, org_id, invitee["id"], data.role)
+        notifications.insert(
+            cur, invitee["id"], kind="ORG_INVITE", title=f'You\'ve been added to "{org["name"]}"',
+            message=f'You are now a {data.role} of the organization "{org["name"]}".',
+            metadata={"organization_id": org_id},
+        )
+        email_id = outbox.add(cur, to=invitee["email"], template="ORG_INVITE", payload={
+            "name": invitee["name"], "organization": org["name"], "role": data.role, "invited_by": g.user["name"],
+        })
+    jobs.send_emails(redis_client(), [email_id])
+    return {"message": "Member added successfully", "member": member}, 201
+
+
+@bp.get("/<id:org_id>/members")
+@login_required
+def list_members(org_id):
+    with transaction() as cur:
+        membership(cur, org_id)
+        return organizations.list_members(cur, org_id)
+
+
+@bp.delete("/<id:org_id>/members/<id:user_id>")
+@login_required
+def remove_member(org_id, user_id):
+    """Owner and admins remove anyone but the owner; a member may remove themselves (leave)."""
+    with transaction() as cur:
+        org = membership(cur, org_id)
+        if user_id == org["owner_id"]:
+            raise BadRequest("The owner cannot be removed from the organization")
+        if not manages(org) and user_id != g.user["id"]:
+            raise Forbidden("Only the owner and organization admins can remove members")
+        if not organizations.remove_member(cur, org_id, user_id):
+            raise NotFound("Member not found in this organization")
+    return {"message": "Member removed successfully"}

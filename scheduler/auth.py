@@ -1,0 +1,96 @@
+"""Passwords, tokens, and the decorators that guard routes."""
+
+import functools
+import time
+import uuid
+
+import bcrypt
+import jwt
+from flask import current_app, g, request
+
+from .db import transaction
+from .errors import Forbidden, Unauthorized
+from .repositories import users
+
+ALGORITHM = "HS256"
+INVALID_TOKEN = "Unauthorized: invalid or expired token"
+
+
+def hash_password(password, rounds):
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+def password_matches(password, password_hash):
+    return bcrypt.checkpw(password.encode(), password_hash.encode())
+
+
+@functools.cache
+def dummy_hash(rounds):
+    """A hash to check against when the e-mail is unknown, so both failures cost the same."""
+    return hash_password(uuid.uuid4().hex, rounds)
+
+
+def issue_token(user, settings):
+    now = int(time.time())
+    claims = {
+        "sub": str(user["id"]),
+        "ver": user["token_version"],
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + settings.jwt_expires,
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def decode_token(token, settings):
+    """Verified claims, or None. The algorithm is pinned: a token can't choose its own."""
+    try:
+        claims = jwt.decode(
+            token, settings.jwt_secret, algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp", "jti", "ver"]},
+        )
+        return {"user_id": int(claims["sub"]), "version": int(claims["ver"]),
+                "jti": str(claims["jti"]), "exp": int(claims["exp"])}
+    except (jwt.InvalidTokenError, ValueError, TypeError):
+        return None
+
+
+def bearer_claims():
+    """Claims of the request's bearer token; None when there is no usable token."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return decode_token(token.strip(), current_app.config["SETTINGS"])
+
+
+def authenticate():
+    """Sets g.user and g.claims from the token, reading the user fresh; raises 401 otherwise."""
+    claims = bearer_claims()
+    if claims is None:
+        raise Unauthorized("Unauthorized: no valid token provided")
+    with transaction() as cur:
+        user = users.find_for_token(cur, claims["user_id"], claims["jti"])
+    if user is None or user["revoked"] or user["token_version"] != claims["version"]:
+        raise Unauthorized(INVALID_TOKEN)
+    g.user, g.claims = user, claims
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        authenticate()
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def require_role(role):
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            authenticate()
+            if g.user["role"] != role:
+                raise Forbidden(f"Forbidden: requires the {role} role")
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator

@@ -1,0 +1,183 @@
+"""All settings, read once from the environment (and `.env` in development) and validated."""
+
+import os
+import re
+from dataclasses import dataclass, field, fields
+
+from dotenv import dotenv_values
+
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+ENVIRONMENTS = ("development", "test", "production")
+EMAIL_PROVIDERS = ("console", "smtp")
+DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
+DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message says which and why."""
+
+
+def parse_duration(text):
+    """'7d', '12h', '30m', '45s' or plain seconds -> seconds."""
+    match = DURATION.match(text.strip().lower())
+    if not match:
+        raise ValueError("expected a number of seconds or a value like 30m, 12h, 7d")
+    return int(match.group(1)) * DURATION_UNITS[match.group(2)]
+
+
+def parse_bool(text):
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "development"
+    port: int = 8000
+    database_url: str = "postgresql:///scheduler"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_expires: int = 7 * 86400
+    bcrypt_rounds: int = 12
+    email_provider: str = "console"
+    email_from: str = "Scheduler <noreply@scheduler.local>"
+    smtp_url: str = ""
+    email_rate_limit: int = 0
+    email_retry_attempts: int = 3
+    email_retry_backoff: int = 10
+    outbox_poll_seconds: float = 5.0
+    outbox_requeue_after: int = 30
+    cors_origins: tuple = ()
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    login_max_failures: int = 10
+    login_failure_window: int = 900
+    auth_ip_rate_limit: int = 0
+    trusted_proxies: int = 0
+    warnings: tuple = field(default=(), compare=False)
+
+    @property
+    def production(self):
+        return self.app_env == "production"
+
+    @classmethod
+    def from_env(cls, environ=None):
+        """Read the environment; in development and test a `.env` file fills the gaps."""
+        env = dict(os.environ if environ is None else environ)
+        if env.get("APP_ENV", "development") != "production" and environ is None:
+            env = {**{k: v for k, v in dotenv_values(".env").items() if v is not None}, **env}
+        return cls.from_mapping(env)
+
+    @classmethod
+    def from_mapping(cls, env):
+        values, warnings = {}, []
+        for name, parse in PARSERS.items():
+            raw = env.get(name.upper())
+            if raw is None or raw == "":
+                continue
+            try:
+                values[name] = parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{name.upper()}={raw!r} is invalid: {exc}") from None
+        app_env = values.get("app_env", cls.app_env)
+        if app_env == "production":
+            values.setdefault("auth_ip_rate_limit", 30)
+        if "jwt_secret" not in values:
+            if app_env == "production":
+                raise ConfigError("JWT_SECRET is required in production (at least 32 random characters)")
+            warnings.append("JWT_SECRET is not set: using a development-only secret")
+        elif app_env == "production" and (len(values["jwt_secret"]) < 32 or values["jwt_secret"] == DEV_JWT_SECRET):
+            raise ConfigError("JWT_SECRET is too weak for production: use at least 32 random characters")
+        settings = cls(**values, warnings=tuple(warnings))
+        settings.check()
+        return settings
+
+    def check(self):
+        if self.email_provider == "smtp" and not self.smtp_url:
+            raise ConfigError("EMAIL_PROVIDER=smtp needs SMTP_URL (smtp://user:pass@host:587 or smtps://...)")
+
+    def replace(self, **changes):
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Settings(**{**current, **changes})
+
+
+def one_of(choices):
+    def parse(raw):
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+    return parse
+
+
+def int_between(low, high):
+    def parse(raw):
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return value
+    return parse
+
+
+def positive_float(raw):
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("expected a positive number")
+    return value
+
+
+def url(schemes):
+    def parse(raw):
+        value = raw.strip()
+        if value.split(":", 1)[0] not in schemes:
+            raise ValueError(f"expected a URL starting with {' or '.join(s + '://' for s in schemes)}")
+        return value
+    return parse
+
+
+def origins(raw):
+    return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+
+
+def log_level(raw):
+    value = raw.strip().upper()
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return value
+
+
+def duration(raw):
+    seconds = parse_duration(raw)
+    if seconds <= 0:
+        raise ValueError("must be longer than zero")
+    return seconds
+
+
+PARSERS = {
+    "app_env": one_of(ENVIRONMENTS),
+    "port": int_between(1, 65535),
+    "database_url": url(("postgresql", "postgres")),
+    "redis_url": url(("redis", "rediss", "unix")),
+    "jwt_secret": str,
+    "jwt_expires": duration,
+    "bcrypt_rounds": int_between(4, 16),
+    "email_provider": one_of(EMAIL_PROVIDERS),
+    "email_from": str,
+    "smtp_url": url(("smtp", "smtps")),
+    "email_rate_limit": int_between(0, 1_000_000),
+    "email_retry_attempts": int_between(1, 20),
+    "email_retry_backoff": int_between(1, 3600),
+    "outbox_poll_seconds": positive_float,
+    "outbox_requeue_after": int_between(1, 86400),
+    "cors_origins": origins,
+    "log_level": log_level,
+    "db_pool_size": int_between(1, 200),
+    "login_max_failures": int_between(1, 1_000_000),
+    "login_failure_window": duration,
+    "auth_ip_rate_limit": int_between(0, 1_000_000),
+    "trusted_proxies": int_between(0, 10),
+}

@@ -1,0 +1,112 @@
+"""The exception types handlers raise, and the one place that turns errors into JSON."""
+
+import logging
+
+import psycopg2
+import psycopg2.errors
+import redis
+from flask import g
+from werkzeug.exceptions import HTTPException
+
+from .db import PoolExhausted
+
+log = logging.getLogger("scheduler.errors")
+
+
+class APIError(Exception):
+    status = 400
+
+    def __init__(self, message, headers=None, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self):
+        return {"error": self.message, **self.details}
+
+
+class BadRequest(APIError):
+    status = 400
+
+
+class Unauthorized(APIError):
+    status = 401
+
+
+class Forbidden(APIError):
+    status = 403
+
+
+class NotFound(APIError):
+    status = 404
+
+
+class Conflict(APIError):
+    status = 409
+
+
+class UnsupportedMediaType(APIError):
+    status = 415
+
+
+class TooManyRequests(APIError):
+    status = 429
+
+    def __init__(self, message, retry_after):
+        retry_after = max(1, int(retry_after))
+        super().__init__(message, headers={"Retry-After": str(retry_after)}, retry_after=retry_after)
+
+
+class ServiceUnavailable(APIError):
+    status = 503
+
+
+# Constraint (or unique index) name -> what the client did wrong.
+CONFLICTS = {
+    "bookings_no_overlap": "Booking overlaps another confirmed booking",
+    "users_email_lower_key": "Email already in use",
+    "organization_members_organization_id_user_id_key": "User is already a member",
+}
+
+
+def from_integrity_error(exc):
+    name = getattr(exc.diag, "constraint_name", None)
+    if name in CONFLICTS:
+        return Conflict(CONFLICTS[name])
+    return None
+
+
+def register_error_handlers(app):
+    @app.errorhandler(APIError)
+    def api_error(exc):
+        return exc.body(), exc.status, exc.headers
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        messages = {404: "Route not found", 405: "Method not allowed", 413: "Request body too large"}
+        return {"error": messages.get(exc.code, exc.name)}, exc.code
+
+    @app.errorhandler(psycopg2.IntegrityError)
+    def integrity_error(exc):
+        mapped = from_integrity_error(exc)
+        if mapped is None:
+            return unexpected(exc)
+        return api_error(mapped)
+
+    @app.errorhandler(psycopg2.OperationalError)
+    @app.errorhandler(PoolExhausted)
+    def database_unavailable(exc):
+        log.error("database unavailable: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        return api_error(ServiceUnavailable("Database unavailable, try again shortly"))
+
+    @app.errorhandler(redis.RedisError)
+    def redis_unavailable(exc):
+        log.error("redis unavailable: %s", exc)
+        return api_error(ServiceUnavailable("Service temporarily unavailable, try again shortly"))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        request_id = g.get("request_id")
+        log.exception("unhandled error (request %s)", request_id)
+        return {"error": "Internal server error", "request_id": request_id}, 500

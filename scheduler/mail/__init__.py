@@ -1,0 +1,1 @@
+"""Emails: templates, the providers that send them, and the worker's delivery job."""

@@ -1,0 +1,114 @@
+"""The worker side of the outbox: the RQ job that sends one row, and the periodic sweep."""
+
+import logging
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+
+import redis
+
+from .. import jobs
+from ..config import Settings
+from ..db import Database
+from ..ratelimit import RateLimiter
+from ..repositories import outbox, users
+from .providers import provider_for
+from .templates import render
+
+LEASE_SECONDS = 300
+SWEEP_BATCH = 500
+
+log = logging.getLogger("scheduler.mail")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    redis: redis.Redis
+    provider: object
+    limiter: RateLimiter
+
+
+_runtime = None
+
+
+def configure(settings):
+    """Sets what the delivery job uses in this process; worker.py and the tests call it."""
+    global _runtime
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    _runtime = Runtime(
+        settings=settings,
+        db=Database(settings.database_url, size=2),
+        redis=client,
+        provider=provider_for(settings),
+        limiter=RateLimiter(client),
+    )
+    return _runtime
+
+
+def runtime():
+    return _runtime or configure(Settings.from_env())
+
+
+def compose(row, sender):
+    rendered = render(row["template"], row["payload"])
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = row["recipient"]
+    message["Subject"] = rendered.subject
+    message["Date"] = formatdate(localtime=False)
+    # Stable per outbox row: a receiver can drop the copy a crash mid-send may cause.
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "scheduler.local"
+    message["Message-ID"] = f"<outbox-{row['id']}.{int(row['created_at'].timestamp())}@{domain}>"
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+def wait_for_send_slot(rt):
+    """Honours EMAIL_RATE_LIMIT (per minute) across every worker process."""
+    limit = rt.settings.email_rate_limit
+    while limit:
+        window = int(time.time() // 60)
+        wait = rt.limiter.hit(f"ratelimit:email:{window}", limit, 120)
+        if wait is None:
+            return
+        time.sleep(60 - time.time() % 60 + 0.01)
+
+
+def deliver(email_id):
+    """RQ job: sends outbox row `email_id` unless it was already sent or is being sent."""
+    rt = runtime()
+    with rt.db.transaction() as cur:
+        row = outbox.claim(cur, email_id, lease_seconds=LEASE_SECONDS)
+    if row is None:
+        log.info("email %s: already handled or not due, skipping", email_id)
+        return
+    wait_for_send_slot(rt)
+    try:
+        rt.provider.send(compose(row, rt.settings.email_from))
+    except Exception as exc:  # any provider failure is retried, then recorded
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        with rt.db.transaction() as cur:
+            result = outbox.record_failure(
+                cur, email_id, error=error,
+                max_attempts=rt.settings.email_retry_attempts,
+                backoff_seconds=rt.settings.email_retry_backoff,
+            )
+        log.warning("email %s: attempt %s failed (%s), now %s", email_id, result["attempts"], error, result["status"])
+        return
+    with rt.db.transaction() as cur:
+        outbox.mark_sent(cur, email_id)
+
+
+def sweep(rt):
+    """Enqueues due rows that have no live job; purges expired token revocations."""
+    with rt.db.transaction() as cur:
+        due = outbox.take_due(cur, requeue_after=rt.settings.outbox_requeue_after, limit=SWEEP_BATCH)
+        users.purge_expired_revocations(cur)
+    if due:
+        log.info("outbox sweep: enqueuing %d due emails", len(due))
+        jobs.send_emails(rt.redis, due)
+    return due

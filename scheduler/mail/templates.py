@@ -1,0 +1,93 @@
+"""Each email as a subject, a plain-text body and an HTML body.
+
+Values from users are substituted by str.format (never re-parsed), escaped for HTML, and
+folded onto one line in the subject so they cannot add mail headers.
+"""
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Template:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+LAYOUT = """<!doctype html>
+<html><body style="font-family: sans-serif; max-width: 600px; margin: auto;">
+{body}
+<p style="color: #6b7280; font-size: 13px;">Sent by Scheduler.</p>
+</body></html>"""
+
+BOOKING_TEXT = "Title: {title}\nStart: {start}\nEnd:   {end}\nBooking #{booking_id}\n"
+BOOKING_HTML = (
+    "<table><tr><td>Title</td><td><strong>{title}</strong></td></tr>"
+    "<tr><td>Start</td><td>{start}</td></tr><tr><td>End</td><td>{end}</td></tr>"
+    "<tr><td>Booking</td><td>#{booking_id}</td></tr></table>"
+)
+
+TEMPLATES = {
+    "WELCOME": Template(
+        subject="Welcome to Scheduler, {name}",
+        text="Hi {name},\n\nYour Scheduler account is ready. Start booking time whenever you like.\n",
+        html="<p>Hi {name},</p><p>Your Scheduler account is ready. Start booking time whenever you like.</p>",
+    ),
+    "BOOKING_CONFIRMATION": Template(
+        subject="Booking confirmed: {title}",
+        text="Hi {name},\n\nYour booking is confirmed.\n\n" + BOOKING_TEXT,
+        html="<p>Hi {name},</p><p>Your booking is confirmed.</p>" + BOOKING_HTML,
+    ),
+    "BOOKING_UPDATED": Template(
+        subject="Booking moved: {title}",
+        text="Hi {name},\n\nYour booking has new times.\n\n" + BOOKING_TEXT,
+        html="<p>Hi {name},</p><p>Your booking has new times.</p>" + BOOKING_HTML,
+    ),
+    "BOOKING_CANCELLED": Template(
+        subject="Booking cancelled: {title}",
+        text="Hi {name},\n\nThis booking has been cancelled.\n\n" + BOOKING_TEXT,
+        html="<p>Hi {name},</p><p>This booking has been cancelled.</p>" + BOOKING_HTML,
+    ),
+    "ORG_INVITE": Template(
+        subject="You have been added to {organization}",
+        text="Hi {name},\n\n{invited_by} added you to {organization} as {role}.\n",
+        html="<p>Hi {name},</p><p>{invited_by} added you to <strong>{organization}</strong> as {role}.</p>",
+    ),
+}
+
+
+def display(value):
+    """Times as people read them; everything else as text."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return moment.strftime("%a %d %b %Y, %H:%M %Z")
+        return value
+    return str(value)
+
+
+def one_line(text):
+    return " ".join(text.split())
+
+
+def render(template_name, payload):
+    template = TEMPLATES[template_name]
+    values = {key: display(value) for key, value in payload.items()}
+    escaped = {key: html.escape(value) for key, value in values.items()}
+    return Rendered(
+        subject=one_line(template.subject.format(**values)),
+        text=template.text.format(**values),
+        html=LAYOUT.format(body=template.html.format(**escaped)),
+    )

@@ -1,0 +1,51 @@
+"""Fixed-window counters in Redis, shared by every web and worker process."""
+
+import hashlib
+import logging
+
+import redis
+
+log = logging.getLogger("scheduler.ratelimit")
+
+
+def key_for(kind, value):
+    """A Redis key that does not store the e-mail or address itself."""
+    return f"ratelimit:{kind}:{hashlib.sha256(value.lower().encode()).hexdigest()[:32]}"
+
+
+class RateLimiter:
+    """Counts events per key per window. Fails open: if Redis is down, nothing is limited."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def hit(self, key, limit, window):
+        """Counts one event; returns seconds to wait if this one is over the limit, else None."""
+        try:
+            pipe = self.client.pipeline()
+            pipe.incr(key)
+            pipe.expire(key, window, nx=True)
+            pipe.ttl(key)
+            count, _, ttl = pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("rate limiter unavailable, not limiting: %s", exc)
+            return None
+        return max(ttl, 1) if count > limit else None
+
+    def exceeded(self, key, limit):
+        """Seconds to wait if the key is already at its limit, else None. Counts nothing."""
+        try:
+            pipe = self.client.pipeline()
+            pipe.get(key)
+            pipe.ttl(key)
+            count, ttl = pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("rate limiter unavailable, not limiting: %s", exc)
+            return None
+        return max(ttl, 1) if count is not None and int(count) >= limit else None
+
+    def reset(self, key):
+        try:
+            self.client.delete(key)
+        except redis.RedisError as exc:
+            log.warning("rate limiter unavailable: %s", exc)

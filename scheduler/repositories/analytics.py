@@ -1,0 +1,63 @@
+from psycopg2.extras import Json
+
+
+def insert(cur, *, event_type, metadata, claims):
+    """Records an event, attributed to the token's user only if that token is still valid."""
+    cur.execute(
+        """
+        INSERT INTO analytics_events (user_id, event_type, metadata)
+        VALUES (
+            (SELECT u.id FROM users u
+             WHERE u.id = %(user_id)s AND u.token_version = %(version)s
+               AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = %(jti)s)),
+            %(event_type)s, %(metadata)s)
+        RETURNING id, event_type
+        """,
+        {
+            "user_id": claims["user_id"] if claims else None,
+            "version": claims["version"] if claims else None,
+            "jti": claims["jti"] if claims else None,
+            "event_type": event_type,
+            "metadata": Json(metadata),
+        },
+    )
+    return cur.fetchone()
+
+
+def dashboard(cur, *, days, user_id=None):
+    """Per-type rows plus one overall row (event_type NULL), from a single scan.
+
+    With user_id, only that user's events count; without, all events.
+    """
+    cur.execute(
+        """
+        SELECT event_type,
+               count(*) AS count,
+               count(DISTINCT user_id) AS unique_users,
+               min(created_at) AS first_event,
+               max(created_at) AS last_event
+        FROM analytics_events
+        WHERE created_at >= now() - make_interval(days => %(days)s)
+          AND (%(user_id)s::bigint IS NULL OR user_id = %(user_id)s)
+        GROUP BY GROUPING SETS ((event_type), ())
+        ORDER BY count DESC, event_type
+        """,
+        {"days": days, "user_id": user_id},
+    )
+    return cur.fetchall()
+
+
+def recent(cur, *, limit, event_type=None):
+    cur.execute(
+        """
+        SELECT e.id, e.user_id, e.event_type, e.metadata, e.created_at,
+               u.name AS user_name, u.email AS user_email
+        FROM analytics_events e
+        LEFT JOIN users u ON u.id = e.user_id
+        WHERE %(event_type)s::text IS NULL OR e.event_type = %(event_type)s
+        ORDER BY e.created_at DESC, e.id DESC
+        LIMIT %(limit)s
+        """,
+        {"limit": limit, "event_type": event_type},
+    )
+    return cur.fetchall()

@@ -1,0 +1,78 @@
+from psycopg2.extras import Json
+
+COLUMNS = "id, user_id, type, title, message, is_read, metadata, created_at"
+
+
+def insert(cur, user_id, *, kind, title, message, metadata):
+    cur.execute(
+        f"""
+        INSERT INTO notifications (user_id, type, title, message, metadata)
+        VALUES (%(user_id)s, %(kind)s, %(title)s, %(message)s, %(metadata)s)
+        RETURNING {COLUMNS}
+        """,
+        {"user_id": user_id, "kind": kind, "title": title, "message": message, "metadata": Json(metadata)},
+    )
+    return cur.fetchone()
+
+
+def list_for_user(cur, user_id, *, limit):
+    """Unread first, newest first within each group."""
+    cur.execute(
+        f"""
+        SELECT {COLUMNS} FROM notifications
+        WHERE user_id = %(user_id)s
+        ORDER BY is_read, created_at DESC, id DESC
+        LIMIT %(limit)s
+        """,
+        {"user_id": user_id, "limit": limit},
+    )
+    return cur.fetchall()
+
+
+def list_unread(cur, user_id, *, limit):
+    cur.execute(
+        f"""
+        SELECT {COLUMNS} FROM notifications
+        WHERE user_id = %(user_id)s AND NOT is_read
+        ORDER BY created_at DESC, id DESC
+        LIMIT %(limit)s
+        """,
+        {"user_id": user_id, "limit": limit},
+    )
+    return cur.fetchall()
+
+
+def count_unread(cur, user_id):
+    cur.execute(
+        "SELECT count(*) AS unread FROM notifications WHERE user_id = %(user_id)s AND NOT is_read",
+        {"user_id": user_id},
+    )
+    return cur.fetchone()["unread"]
+
+
+def mark_read(cur, notification_id, user_id):
+    cur.execute(
+        f"""
+        UPDATE notifications SET is_read = true
+        WHERE id = %(id)s AND user_id = %(user_id)s
+        RETURNING {COLUMNS}
+        """,
+        {"id": notification_id, "user_id": user_id},
+    )
+    return cur.fetchone()
+
+
+def mark_all_read(cur, user_id):
+    cur.execute(
+        "UPDATE notifications SET is_read = true WHERE user_id = %(user_id)s AND NOT is_read",
+        {"user_id": user_id},
+    )
+    return cur.rowcount
+
+
+def delete(cur, notification_id, user_id):
+    cur.execute(
+        "DELETE FROM notifications WHERE id = %(id)s AND user_id = %(user_id)s",
+        {"id": notification_id, "user_id": user_id},
+    )
+    return cur.rowcount == 1

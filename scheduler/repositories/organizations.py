@@ -1,0 +1,85 @@
+COLUMNS = "id, name, owner_id, created_at, updated_at"
+MEMBER_COLUMNS = "m.id AS membership_id, m.role, m.joined_at, u.id AS user_id, u.name, u.email"
+
+
+def insert(cur, *, name, owner_id):
+    cur.execute(
+        f"INSERT INTO organizations (name, owner_id) VALUES (%(name)s, %(owner_id)s) RETURNING {COLUMNS}",
+        {"name": name, "owner_id": owner_id},
+    )
+    return cur.fetchone()
+
+
+def list_for_member(cur, user_id):
+    """The organisations the user belongs to, each with the user's role in it."""
+    cur.execute(
+        """
+        SELECT o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role
+        FROM organization_members m
+        JOIN organizations o ON o.id = m.organization_id
+        WHERE m.user_id = %(user_id)s
+        ORDER BY o.created_at DESC, o.id DESC
+        """,
+        {"user_id": user_id},
+    )
+    return cur.fetchall()
+
+
+def find_with_role(cur, org_id, user_id):
+    """The organisation plus the user's role in it; None unless the user is a member."""
+    cur.execute(
+        """
+        SELECT o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role AS my_role
+        FROM organizations o
+        JOIN organization_members m ON m.organization_id = o.id AND m.user_id = %(user_id)s
+        WHERE o.id = %(org_id)s
+        """,
+        {"org_id": org_id, "user_id": user_id},
+    )
+    return cur.fetchone()
+
+
+def rename(cur, org_id, name):
+    cur.execute(
+        f"UPDATE organizations SET name = %(name)s, updated_at = now() WHERE id = %(id)s RETURNING {COLUMNS}",
+        {"id": org_id, "name": name},
+    )
+    return cur.fetchone()
+
+
+def delete(cur, org_id):
+    cur.execute("DELETE FROM organizations WHERE id = %(id)s", {"id": org_id})
+
+
+def add_member(cur, org_id, user_id, role):
+    cur.execute(
+        """
+        INSERT INTO organization_members (organization_id, user_id, role)
+        VALUES (%(org_id)s, %(user_id)s, %(role)s)
+        RETURNING id, organization_id, user_id, role, joined_at
+        """,
+        {"org_id": org_id, "user_id": user_id, "role": role},
+    )
+    return cur.fetchone()
+
+
+def list_members(cur, org_id):
+    cur.execute(
+        f"""
+        SELECT {MEMBER_COLUMNS}
+        FROM organization_members m
+        JOIN users u ON u.id = m.user_id
+        WHERE m.organization_id = %(org_id)s
+        ORDER BY m.joined_at, m.id
+        """,
+        {"org_id": org_id},
+    )
+    return cur.fetchall()
+
+
+def remove_member(cur, org_id, user_id):
+    cur.execute(
+        "DELETE FROM organization_members WHERE organization_id = %(org_id)s AND user_id = %(user_id)s",
+        {"org_id": org_id, "user_id": user_id},
+    )
+    return cur.rowcount == 1

@@ -1,0 +1,102 @@
+PUBLIC = "id, name, email, role, created_at, updated_at"
+
+
+def insert(cur, *, name, email, password_hash, role="member"):
+    cur.execute(
+        f"""
+        INSERT INTO users (name, email, password_hash, role)
+        VALUES (%(name)s, %(email)s, %(password_hash)s, %(role)s)
+        RETURNING {PUBLIC}, token_version
+        """,
+        {"name": name, "email": email, "password_hash": password_hash, "role": role},
+    )
+    return cur.fetchone()
+
+
+def find_for_login(cur, email):
+    cur.execute(
+        f"SELECT {PUBLIC}, password_hash, token_version FROM users WHERE lower(email) = lower(%(email)s)",
+        {"email": email},
+    )
+    return cur.fetchone()
+
+
+def find_for_token(cur, user_id, jti):
+    cur.execute(
+        f"""
+        SELECT {PUBLIC}, token_version,
+               EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = %(jti)s) AS revoked
+        FROM users
+        WHERE id = %(id)s
+        """,
+        {"id": user_id, "jti": jti},
+    )
+    return cur.fetchone()
+
+
+def find_by_email(cur, email):
+    cur.execute(f"SELECT {PUBLIC} FROM users WHERE lower(email) = lower(%(email)s)", {"email": email})
+    return cur.fetchone()
+
+
+def password_hash(cur, user_id):
+    cur.execute("SELECT password_hash FROM users WHERE id = %(id)s FOR UPDATE", {"id": user_id})
+    return cur.fetchone()["password_hash"]
+
+
+def update_profile(cur, user_id, *, name=None, email=None):
+    cur.execute(
+        f"""
+        UPDATE users
+        SET name = coalesce(%(name)s, name),
+            email = coalesce(%(email)s, email),
+            updated_at = now()
+        WHERE id = %(id)s
+        RETURNING {PUBLIC}
+        """,
+        {"id": user_id, "name": name, "email": email},
+    )
+    return cur.fetchone()
+
+
+def set_password(cur, user_id, password_hash):
+    """Stores the new hash and bumps token_version, which voids every token issued before."""
+    cur.execute(
+        f"""
+        UPDATE users
+        SET password_hash = %(hash)s, token_version = token_version + 1, updated_at = now()
+        WHERE id = %(id)s
+        RETURNING {PUBLIC}, token_version
+        """,
+        {"id": user_id, "hash": password_hash},
+    )
+    return cur.fetchone()
+
+
+def set_role(cur, user_id, role):
+    cur.execute(
+        f"UPDATE users SET role = %(role)s, updated_at = now() WHERE id = %(id)s RETURNING {PUBLIC}",
+        {"id": user_id, "role": role},
+    )
+    return cur.fetchone()
+
+
+def list_all(cur, *, limit):
+    cur.execute(f"SELECT {PUBLIC} FROM users ORDER BY created_at DESC, id DESC LIMIT %(limit)s", {"limit": limit})
+    return cur.fetchall()
+
+
+def revoke_token(cur, *, jti, user_id, expires_at):
+    cur.execute(
+        """
+        INSERT INTO revoked_tokens (jti, user_id, expires_at)
+        VALUES (%(jti)s, %(user_id)s, to_timestamp(%(expires_at)s))
+        ON CONFLICT (jti) DO NOTHING
+        """,
+        {"jti": jti, "user_id": user_id, "expires_at": expires_at},
+    )
+
+
+def purge_expired_revocations(cur):
+    cur.execute("DELETE FROM revoked_tokens WHERE expires_at < now()")
+    return cur.rowcount

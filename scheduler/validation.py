@@ -1,0 +1,99 @@
+"""The one validation mechanism: pydantic models over the JSON body or the query string."""
+
+import json
+import re
+from datetime import datetime, timezone
+from typing import Annotated
+
+from flask import request
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
+
+from .errors import BadRequest, UnsupportedMediaType
+
+EMAIL_PATTERN = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+
+
+class Body(BaseModel):
+    """A JSON request body: types are strict (no "42" for 42), unknown fields are ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class Query(BaseModel):
+    """Query-string parameters: text is converted to the declared types."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+def parse_instant(value):
+    """ISO 8601 text -> aware datetime in UTC. Text without an offset is taken as UTC."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string, e.g. 2030-01-01T09:00:00Z")
+    text = value.strip()
+    if len(text) < 16 or "T" not in text.upper():
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2030-01-01T09:00:00Z")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2030-01-01T09:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def check_email(value):
+    if len(value) > 254 or not EMAIL_PATTERN.match(value):
+        raise ValueError("must be a valid email address")
+    return value
+
+
+def check_password(value):
+    if len(value.encode()) > 72:
+        raise ValueError("must be at most 72 bytes")
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(parse_instant)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(check_email)]
+Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_password)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+def reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_body():
+    """The request's JSON object; {} when there is no body. 415 for another type, 400 if malformed."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    if not request.is_json:
+        raise UnsupportedMediaType("Content-Type must be application/json")
+    try:
+        data = json.loads(raw, parse_constant=reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadRequest("Malformed JSON body") from None
+    if not isinstance(data, dict):
+        raise BadRequest("JSON body must be an object")
+    return data
+
+
+def parse(model):
+    return validate(model, json_body())
+
+
+def parse_query(model):
+    return validate(model, request.args.to_dict())
+
+
+def validate(model, data):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = {}
+        for err in exc.errors(include_url=False):
+            where = ".".join(str(part) for part in err["loc"]) or "body"
+            fields.setdefault(where, err["msg"].removeprefix("Value error, "))
+        summary = "; ".join(f"{name}: {msg}" for name, msg in fields.items())
+        raise BadRequest(f"Invalid input: {summary}", fields=fields) from None

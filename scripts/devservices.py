@@ -1,0 +1,150 @@
+"""Runs a command with PostgreSQL and Redis available, starting private ones when needed.
+
+    python scripts/devservices.py -- COMMAND [ARGS...]
+
+If DATABASE_URL is unset, a throw-away PostgreSQL cluster is created in a temporary
+directory and served on a Unix socket only (so it never touches a server already running);
+likewise a private redis-server when REDIS_URL is unset. Missing server binaries are
+installed from Debian's packages when running as root. Everything private is stopped and
+deleted when the command ends, including on Ctrl-C.
+"""
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+PG_USER = "postgres"
+
+
+def log(message):
+    print(f"[devservices] {message}", file=sys.stderr, flush=True)
+
+
+def apt_install(*packages):
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit(f"[devservices] please install {' '.join(packages)} (or set DATABASE_URL / REDIS_URL)")
+    log(f"installing {' '.join(packages)} with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env)
+
+
+def postgres_bindir():
+    def find():
+        candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+                            key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+        if candidates:
+            return os.path.dirname(candidates[-1])
+        found = shutil.which("postgres")
+        return os.path.dirname(found) if found else None
+
+    bindir = find()
+    if bindir is None:
+        apt_install("postgresql", "postgresql-contrib")
+        bindir = find()
+    return bindir
+
+
+def as_server_user(command):
+    """PostgreSQL refuses to run as root: as root, run it as the unprivileged postgres user."""
+    if os.geteuid() != 0:
+        return command
+    return ["runuser", "-u", PG_USER, "--", *command]
+
+
+class PrivatePostgres:
+    def __init__(self):
+        self.bindir = postgres_bindir()
+        # Under /tmp rather than the (possibly root-owned) project directory.
+        self.root = tempfile.mkdtemp(prefix="scheduler-pg-", dir="/tmp")
+        self.data = os.path.join(self.root, "data")
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam(PG_USER)
+            except KeyError:
+                subprocess.run(["useradd", "--system", "--no-create-home", PG_USER], check=True)
+            shutil.chown(self.root, PG_USER, PG_USER)
+            os.chmod(self.root, 0o755)
+
+    def start(self):
+        run = lambda *cmd: subprocess.run(as_server_user(list(cmd)), check=True, stdout=subprocess.DEVNULL)
+        run(f"{self.bindir}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+            "--locale=C", "--no-sync")
+        options = (f"-k {self.root} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
+                   f"-c full_page_writes=off -c max_connections=200")
+        subprocess.run(as_server_user([f"{self.bindir}/pg_ctl", "-D", self.data, "-l",
+                                       os.path.join(self.root, "server.log"), "-o", options, "-w", "start"]),
+                       check=True, stdout=subprocess.DEVNULL, start_new_session=True)
+        subprocess.run([f"{self.bindir}/createdb", "-h", self.root, "-U", "postgres", "scheduler"], check=True)
+        return f"postgresql://postgres@/scheduler?host={self.root}"
+
+    def stop(self):
+        subprocess.run(as_server_user([f"{self.bindir}/pg_ctl", "-D", self.data, "-m", "immediate", "stop"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class PrivateRedis:
+    def __init__(self):
+        if not shutil.which("redis-server"):
+            apt_install("redis-server")
+        self.root = tempfile.mkdtemp(prefix="scheduler-redis-", dir="/tmp")
+        self.socket = os.path.join(self.root, "redis.sock")
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
+             "--save", "", "--appendonly", "no", "--dir", self.root],
+            stdout=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.socket):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                sys.exit("[devservices] redis-server did not start")
+            time.sleep(0.05)
+        return f"unix://{self.socket}?db=0"
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def main(argv):
+    if "--" not in argv or argv.index("--") == len(argv) - 1:
+        sys.exit(__doc__)
+    command = argv[argv.index("--") + 1:]
+    started = []
+    try:
+        if not os.environ.get("DATABASE_URL"):
+            postgres = PrivatePostgres()
+            started.append(postgres)
+            os.environ["DATABASE_URL"] = postgres.start()
+            log(f"private PostgreSQL: DATABASE_URL={os.environ['DATABASE_URL']}")
+        if not os.environ.get("REDIS_URL"):
+            private_redis = PrivateRedis()
+            started.append(private_redis)
+            os.environ["REDIS_URL"] = private_redis.start()
+            log(f"private Redis: REDIS_URL={os.environ['REDIS_URL']}")
+        child = subprocess.Popen(command)
+        # Ctrl-C reaches the child through the terminal; wait for it to finish its own shutdown.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        return child.wait()
+    finally:
+        for service in reversed(started):
+            service.stop()
+        if started:
+            log("private services stopped and removed")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,193 @@
+"""Fixtures over real services: a throw-away PostgreSQL database built by migrate.py's own
+code, a Redis database flushed around each test, an SMTP server (aiosmtpd) that keeps what
+it receives, and a real RQ worker run in burst mode."""
+
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+import redis
+from aiosmtpd.controller import Controller
+from rq import SimpleWorker
+
+from migrate import migrate
+from scheduler import create_app, jobs
+from scheduler.config import Settings
+from scheduler.mail import delivery
+
+TABLES = ("analytics_events", "notifications", "bookings", "organization_members", "organizations",
+          "revoked_tokens", "email_outbox", "users")
+
+
+def with_database(url, name):
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    server = os.environ.get("DATABASE_URL", "postgresql:///postgres")
+    name = f"scheduler_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(server)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server, name)
+    migrate(url)
+    yield url
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    return os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+class Mailbox:
+    """An SMTP handler that keeps every message it is given."""
+
+    def __init__(self):
+        self.messages = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append(envelope)
+        return "250 OK"
+
+    def received(self):
+        import email
+        from email import policy
+        with self.lock:
+            return [email.message_from_bytes(e.content, policy=policy.default) for e in self.messages]
+
+    def clear(self):
+        with self.lock:
+            self.messages.clear()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, f"smtp://127.0.0.1:{port}"
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server):
+    box, _ = smtp_server
+    box.clear()
+    return box
+
+
+@pytest.fixture
+def settings(database_url, redis_url, smtp_server):
+    return Settings.from_mapping({
+        "APP_ENV": "test", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+        "JWT_SECRET": "test-secret-" + "x" * 32, "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING",
+        "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_server[1], "EMAIL_FROM": "Scheduler <noreply@scheduler.test>",
+        "EMAIL_RETRY_BACKOFF": "1", "OUTBOX_REQUEUE_AFTER": "1",
+    })
+
+
+@pytest.fixture
+def redis_conn(redis_url):
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture
+def db(database_url):
+    """A plain connection for looking at what the API wrote."""
+    conn = psycopg2.connect(database_url, options="-c timezone=UTC")
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def app(settings, redis_conn, database_url):
+    application = create_app(settings)
+    yield application
+    application.extensions["db"].close()
+    conn = psycopg2.connect(database_url)
+    with conn, conn.cursor() as cur:
+        cur.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    conn.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class User:
+    id: int
+    email: str
+    name: str
+    password: str
+    token: str
+
+    @property
+    def auth(self):
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def register(client):
+    def make(name="Alice", password="secure123", email=None):
+        email = email or f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
+        r = client.post("/api/v1/auth/register", json={"name": name, "email": email, "password": password})
+        assert r.status_code == 201, r.json
+        return User(r.json["user"]["id"], email, name, password, r.json["token"])
+    return make
+
+
+@pytest.fixture
+def alice(register):
+    return register("Alice")
+
+
+@pytest.fixture
+def bob(register):
+    return register("Bob")
+
+
+@pytest.fixture
+def worker(settings, redis_conn):
+    """Runs a real RQ worker over the real queue until it is empty."""
+    runtime = delivery.configure(settings)
+
+    def drain():
+        SimpleWorker([jobs.email_queue(redis_conn)], connection=redis_conn).work(burst=True, logging_level="WARNING")
+        return runtime
+    yield drain
+    runtime.db.close()
+
+
+@pytest.fixture
+def admin(client, register, db):
+    user = register("Admin")
+    with db.cursor() as cur:
+        cur.execute("UPDATE users SET role = 'admin' WHERE id = %s", (user.id,))
+    return user
