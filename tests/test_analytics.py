@@ -1,0 +1,87 @@
+import pytest
+
+EVENT = "/api/v1/analytics/event"
+
+
+def log(client, event_type, user=None, metadata=None):
+    body = {"eventType": event_type} | ({"metadata": metadata} if metadata is not None else {})
+    return client.post(EVENT, json=body, headers=user.auth if user else {})
+
+
+def test_anonymous_and_attributed_events(client, alice, db):
+    anon = log(client, "PAGE_VIEW", metadata={"page": "/home"})
+    assert anon.status_code == 201 and anon.json["event"]["event_type"] == "PAGE_VIEW"
+    assert log(client, "BOOKING_VIEWED", alice).status_code == 201
+    with db.cursor() as cur:
+        cur.execute("SELECT event_type, user_id, metadata FROM analytics_events ORDER BY id")
+        assert cur.fetchall() == [("PAGE_VIEW", None, {"page": "/home"}), ("BOOKING_VIEWED", alice.id, {})]
+
+
+def test_revoked_token_logs_anonymously(client, alice, db):
+    client.post("/api/v1/auth/logout", headers=alice.auth)
+    assert log(client, "AFTER_LOGOUT", alice).status_code == 201
+    with db.cursor() as cur:
+        cur.execute("SELECT user_id FROM analytics_events")
+        assert cur.fetchone() == (None,)
+
+
+@pytest.mark.parametrize("body", [
+    {"metadata": {}},
+    {"eventType": ""},
+    {"eventType": "has space"},
+    {"eventType": "x" * 101},
+    {"eventType": 5},
+    {"eventType": "OK", "metadata": ["not", "an", "object"]},
+    {"eventType": "OK", "metadata": {"blob": "x" * 5000}},
+])
+def test_bad_events_are_400(client, body, db):
+    assert client.post(EVENT, json=body).status_code == 400
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM analytics_events")
+        assert cur.fetchone()[0] == 0
+
+
+def test_dashboard_shape_and_member_scope(client, alice, bob):
+    log(client, "PAGE_VIEW", alice)
+    log(client, "PAGE_VIEW", alice)
+    log(client, "SEARCH", alice)
+    log(client, "PAGE_VIEW", bob)
+    log(client, "PAGE_VIEW")
+    d = client.get("/api/v1/analytics/dashboard?days=7", headers=alice.auth)
+    assert d.status_code == 200
+    assert d.json["period"] == "Last 7 days" and d.json["scope"] == "own"
+    assert d.json["overview"] == {"total_events": 3, "unique_users": 1, "event_types": 2}
+    assert [(r["event_type"], r["count"], r["unique_users"]) for r in d.json["breakdown"]] == [("PAGE_VIEW", 2, 1), ("SEARCH", 1, 1)]
+    assert {"first_event", "last_event"} <= set(d.json["breakdown"][0])
+
+
+def test_admin_dashboard_counts_everything(client, alice, admin):
+    log(client, "PAGE_VIEW", alice)
+    log(client, "PAGE_VIEW")
+    d = client.get("/api/v1/analytics/dashboard", headers=admin.auth).json
+    assert d["scope"] == "all" and d["period"] == "Last 30 days"
+    assert d["overview"] == {"total_events": 2, "unique_users": 1, "event_types": 1}
+
+
+def test_empty_dashboard(client, alice):
+    d = client.get("/api/v1/analytics/dashboard", headers=alice.auth).json
+    assert d["overview"] == {"total_events": 0, "unique_users": 0, "event_types": 0} and d["breakdown"] == []
+
+
+@pytest.mark.parametrize("days", ["-3", "0", "366", "abc", "1.5"])
+def test_dashboard_days_are_validated(client, alice, days):
+    assert client.get(f"/api/v1/analytics/dashboard?days={days}", headers=alice.auth).status_code == 400
+
+
+def test_dashboard_needs_a_token(client):
+    assert client.get("/api/v1/analytics/dashboard").status_code == 401
+
+
+def test_recent_events_are_for_admins(client, alice, admin):
+    log(client, "PAGE_VIEW", alice)
+    log(client, "SEARCH")
+    assert client.get("/api/v1/analytics/events", headers=alice.auth).status_code == 403
+    rows = client.get("/api/v1/analytics/events?type=PAGE_VIEW", headers=admin.auth).json
+    assert [(r["event_type"], r["user_email"]) for r in rows] == [("PAGE_VIEW", alice.email)]
+    assert len(client.get("/api/v1/analytics/events?limit=1", headers=admin.auth).json) == 1
+    assert client.get("/api/v1/analytics/events?limit=500", headers=admin.auth).status_code == 400

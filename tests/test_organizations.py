@@ -1,0 +1,98 @@
+import pytest
+
+ORGS = "/api/v1/organizations"
+
+
+@pytest.fixture
+def org(client, alice):
+    return client.post(ORGS, json={"name": "Team"}, headers=alice.auth).json["organization"]
+
+
+def add(client, org, by, user, role=None):
+    body = {"email": user.email} | ({"role": role} if role else {})
+    return client.post(f"{ORGS}/{org['id']}/members", json=body, headers=by.auth)
+
+
+def test_creator_is_owner_and_admin_member(client, alice, org):
+    assert org["owner_id"] == alice.id and org["name"] == "Team"
+    listed = client.get(ORGS, headers=alice.auth).json
+    assert [(o["id"], o["role"]) for o in listed] == [(org["id"], "admin")]
+    detail = client.get(f"{ORGS}/{org['id']}", headers=alice.auth).json
+    assert [(m["user_id"], m["role"]) for m in detail["members"]] == [(alice.id, "admin")]
+    assert "password_hash" not in str(detail)
+
+
+def test_organization_needs_a_name(client, alice):
+    assert client.post(ORGS, json={}, headers=alice.auth).status_code == 400
+    assert client.post(ORGS, json={"name": "x" * 101}, headers=alice.auth).status_code == 400
+
+
+def test_member_sees_org_in_list_with_member_role(client, alice, bob, org):
+    assert add(client, org, alice, bob).status_code == 201
+    assert [(o["id"], o["role"]) for o in client.get(ORGS, headers=bob.auth).json] == [(org["id"], "member")]
+
+
+def test_adding_members(client, alice, bob, org):
+    r = add(client, org, alice, bob)
+    assert r.status_code == 201 and r.json["member"]["role"] == "member"
+    assert add(client, org, alice, bob).status_code == 409
+    ghost = client.post(f"{ORGS}/{org['id']}/members", json={"email": "ghost@example.com"}, headers=alice.auth)
+    assert ghost.status_code == 404
+    invites = client.get("/api/v1/notifications", headers=bob.auth).json
+    assert [n["type"] for n in invites] == ["ORG_INVITE"]
+    assert len(client.get(f"{ORGS}/{org['id']}/members", headers=bob.auth).json) == 2
+
+
+def test_member_roles_are_validated(client, alice, bob, org):
+    r = add(client, org, alice, bob, role="superuser")
+    assert r.status_code == 400 and "role" in r.json["fields"]
+
+
+def test_plain_members_cannot_manage_members(client, alice, bob, register, org):
+    carol = register("Carol")
+    add(client, org, alice, bob)
+    assert add(client, org, bob, carol).status_code == 403
+    assert client.delete(f"{ORGS}/{org['id']}/members/{alice.id}", headers=bob.auth).status_code == 400
+    add(client, org, alice, carol)
+    assert client.delete(f"{ORGS}/{org['id']}/members/{carol.id}", headers=bob.auth).status_code == 403
+
+
+def test_org_admins_manage_members_but_only_the_owner_renames_or_deletes(client, alice, bob, register, org):
+    carol = register("Carol")
+    add(client, org, alice, bob, role="admin")
+    assert add(client, org, bob, carol).status_code == 201
+    assert client.delete(f"{ORGS}/{org['id']}/members/{carol.id}", headers=bob.auth).status_code == 200
+    assert client.patch(f"{ORGS}/{org['id']}", json={"name": "Mine"}, headers=bob.auth).status_code == 403
+    assert client.delete(f"{ORGS}/{org['id']}", headers=bob.auth).status_code == 403
+    assert client.delete(f"{ORGS}/{org['id']}/members/{alice.id}", headers=bob.auth).status_code == 400
+
+
+def test_nobody_removes_the_owner(client, alice, org):
+    r = client.delete(f"{ORGS}/{org['id']}/members/{alice.id}", headers=alice.auth)
+    assert r.status_code == 400
+
+
+def test_a_member_can_leave(client, alice, bob, org):
+    add(client, org, alice, bob)
+    assert client.delete(f"{ORGS}/{org['id']}/members/{bob.id}", headers=bob.auth).status_code == 200
+    assert client.get(f"{ORGS}/{org['id']}", headers=bob.auth).status_code == 404
+
+
+def test_removing_a_non_member_is_404(client, alice, bob, org):
+    assert client.delete(f"{ORGS}/{org['id']}/members/{bob.id}", headers=alice.auth).status_code == 404
+
+
+def test_organizations_are_private_to_members(client, alice, bob, org):
+    for method, path, body in [("GET", "", None), ("GET", "/members", None), ("PATCH", "", {"name": "x"}),
+                               ("DELETE", "", None), ("POST", "/members", {"email": bob.email})]:
+        r = client.open(f"{ORGS}/{org['id']}{path}", method=method, json=body, headers=bob.auth)
+        assert r.status_code == 404, (method, path)
+
+
+def test_owner_renames_and_deletes(client, alice, bob, org):
+    add(client, org, alice, bob)
+    r = client.patch(f"{ORGS}/{org['id']}", json={"name": "Renamed"}, headers=alice.auth)
+    assert r.status_code == 200 and r.json["organization"]["name"] == "Renamed"
+    assert client.delete(f"{ORGS}/{org['id']}", headers=alice.auth).status_code == 200
+    assert client.get(f"{ORGS}/{org['id']}", headers=alice.auth).status_code == 404
+    assert client.get(ORGS, headers=bob.auth).json == []
