@@ -18,17 +18,17 @@ LOCK_KEY = 720_431_966  # any constant shared by every migrate run
 log = logging.getLogger("scheduler.migrate")
 
 
-def migrate(dsn):
+def migrate(dsn, sql_dir=SQL_DIR):
     """Returns the names of the migrations applied by this run."""
     applied = []
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-            cur.execute((SQL_DIR / "init.sql").read_text())
+            cur.execute((sql_dir / "init.sql").read_text())
             cur.execute("SELECT name FROM schema_migrations")
             done = {row[0] for row in cur.fetchall()}
-            for path in sorted((SQL_DIR / "migrations").glob("[0-9][0-9][0-9]_*.sql")):
+            for path in sorted((sql_dir / "migrations").glob("[0-9][0-9][0-9]_*.sql")):
                 if path.name in done:
                     continue
                 cur.execute(path.read_text())
@@ -47,7 +47,7 @@ def main():
         log.error("configuration: %s", exc)
         return 2
     applied = migrate(settings.database_url)
-    log.info("schema up to date; applied %s", ", ".join(applied) if applied else "no new migrations")
+    log.info("schema is up to date (%s)", "applied " + ", ".join(applied) if applied else "no pending migrations")
     return 0
 
 

@@ -124,15 +124,21 @@ def db(database_url):
     conn.close()
 
 
-@pytest.fixture
-def app(settings, redis_conn, database_url):
-    application = create_app(settings)
-    yield application
-    application.extensions["db"].close()
+@pytest.fixture(autouse=True)
+def empty_tables(database_url):
+    """Every test starts from empty tables, whatever wrote to them before."""
+    yield
     conn = psycopg2.connect(database_url)
     with conn, conn.cursor() as cur:
         cur.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     conn.close()
+
+
+@pytest.fixture
+def app(settings, redis_conn):
+    application = create_app(settings)
+    yield application
+    application.extensions["db"].close()
 
 
 @pytest.fixture

@@ -1,0 +1,40 @@
+import pytest
+
+from scheduler.config import ConfigError, Settings
+
+
+def test_production_refuses_a_missing_secret():
+    with pytest.raises(ConfigError, match="JWT_SECRET is required"):
+        Settings.from_mapping({"APP_ENV": "production"})
+
+
+@pytest.mark.parametrize("secret", ["short", "dev-only-insecure-jwt-secret-change-me"])
+def test_production_refuses_a_weak_secret(secret):
+    with pytest.raises(ConfigError, match="JWT_SECRET is too weak"):
+        Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": secret})
+
+
+def test_development_warns_about_the_default_secret():
+    settings = Settings.from_mapping({})
+    assert settings.warnings and "JWT_SECRET" in settings.warnings[0]
+
+
+@pytest.mark.parametrize("name, value", [
+    ("BCRYPT_ROUNDS", "3"), ("BCRYPT_ROUNDS", "many"), ("PORT", "0"), ("APP_ENV", "staging"),
+    ("EMAIL_PROVIDER", "pigeon"), ("DATABASE_URL", "mysql://x"), ("JWT_EXPIRES", "soon"), ("LOG_LEVEL", "LOUD"),
+])
+def test_invalid_values_name_the_setting(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_mapping({name: value})
+
+
+def test_smtp_needs_a_url():
+    with pytest.raises(ConfigError, match="SMTP_URL"):
+        Settings.from_mapping({"EMAIL_PROVIDER": "smtp"})
+
+
+def test_values_are_parsed():
+    settings = Settings.from_mapping({"JWT_EXPIRES": "7d", "CORS_ORIGINS": "https://a.example, https://b.example/",
+                                      "BCRYPT_ROUNDS": "10", "EMAIL_PROVIDER": "SMTP", "SMTP_URL": "smtp://h:25"})
+    assert settings.jwt_expires == 604800 and settings.bcrypt_rounds == 10 and settings.email_provider == "smtp"
+    assert settings.cors_origins == ("https://a.example", "https://b.example")

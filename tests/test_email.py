@@ -1,0 +1,148 @@
+"""Emails go through the outbox and a real RQ worker to a real SMTP server."""
+
+import threading
+
+import pytest
+
+from helpers import slot
+from scheduler import create_app, jobs
+from scheduler.mail import delivery
+from scheduler.mail.templates import render
+
+
+def outbox_rows(db):
+    with db.cursor() as cur:
+        cur.execute("SELECT id, template, status, attempts, last_error FROM email_outbox ORDER BY id")
+        return cur.fetchall()
+
+
+def test_welcome_email_is_delivered_by_the_worker(client, mailbox, worker, db):
+    client.post("/api/v1/auth/register", json={"name": "Dana", "email": "dana@example.com", "password": "secure123"})
+    assert mailbox.received() == []
+    worker()
+    [message] = mailbox.received()
+    assert message["To"] == "dana@example.com"
+    assert message["Subject"] == "Welcome to Scheduler, Dana"
+    assert message["From"] == "Scheduler <noreply@scheduler.test>"
+    assert "Hi Dana" in message.get_body(("plain",)).get_content()
+    assert "<p>Hi Dana,</p>" in message.get_body(("html",)).get_content()
+    assert [row[2] for row in outbox_rows(db)] == ["sent"]
+
+
+def test_booking_emails_for_create_move_and_cancel(client, alice, mailbox, worker):
+    b = client.post("/api/v1/bookings", json=slot("09:00", "10:00", title="Review"), headers=alice.auth).json["booking"]
+    client.patch(f"/api/v1/bookings/{b['id']}", json={"title": "Renamed only"}, headers=alice.auth)
+    client.patch(f"/api/v1/bookings/{b['id']}", json={"end": slot("09:00", "10:30")["end"]}, headers=alice.auth)
+    client.delete(f"/api/v1/bookings/{b['id']}", headers=alice.auth)
+    worker()
+    subjects = sorted(m["Subject"] for m in mailbox.received() if m["To"] == alice.email)
+    assert subjects == ["Booking cancelled: Renamed only", "Booking confirmed: Review", "Booking moved: Renamed only",
+                        "Welcome to Scheduler, Alice"]
+
+
+def test_org_invite_email(client, alice, bob, mailbox, worker):
+    org = client.post("/api/v1/organizations", json={"name": "Crew"}, headers=alice.auth).json["organization"]
+    client.post(f"/api/v1/organizations/{org['id']}/members", json={"email": bob.email}, headers=alice.auth)
+    worker()
+    [invite] = [m for m in mailbox.received() if m["Subject"].startswith("You have been added")]
+    assert invite["To"] == bob.email and "Alice added you to Crew as member" in invite.get_body(("plain",)).get_content()
+
+
+def test_user_text_is_escaped_in_html_and_cannot_add_headers(client, alice, mailbox, worker):
+    title = 'Hi <script>alert(1)</script>\r\nBcc: victim@example.com'
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00", title=title), headers=alice.auth)
+    worker()
+    [message] = [m for m in mailbox.received() if "Booking confirmed" in m["Subject"]]
+    assert message["Bcc"] is None
+    assert "\n" not in message["Subject"] and "\r" not in message["Subject"]
+    html = message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_rolled_back_change_sends_nothing(client, alice, mailbox, worker, db):
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    refused = client.post("/api/v1/bookings", json=slot("09:30", "10:30", title="Clash"), headers=alice.auth)
+    assert refused.status_code == 409
+    worker()
+    assert not any("Clash" in m["Subject"] for m in mailbox.received())
+    assert [row[1] for row in outbox_rows(db)] == ["WELCOME", "BOOKING_CONFIRMATION"]
+
+
+def test_a_job_delivered_twice_sends_once(client, alice, mailbox, worker, redis_conn, db):
+    mailbox.clear()
+    [(email_id, *_)] = outbox_rows(db)
+    jobs.send_emails(redis_conn, [email_id, email_id])
+    worker()
+    assert len(mailbox.received()) == 1
+
+
+def test_two_workers_racing_send_once(client, alice, settings, mailbox, worker, db):
+    worker()
+    mailbox.clear()
+    rows = outbox_rows(db)
+    with db.cursor() as cur:
+        cur.execute("UPDATE email_outbox SET status = 'pending', attempts = 0")
+    barrier = threading.Barrier(4)
+
+    def run():
+        barrier.wait()
+        delivery.deliver(rows[0][0])
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(mailbox.received()) == 1
+
+
+def test_delivery_after_a_redis_outage(settings, redis_conn, mailbox, worker, db):
+    down = create_app(settings.replace(redis_url="redis://127.0.0.1:1/0"))
+    r = down.test_client().post("/api/v1/auth/register",
+                                json={"name": "Eve", "email": "eve@example.com", "password": "secure123"})
+    down.extensions["db"].close()
+    assert r.status_code == 201
+    assert redis_conn.llen("rq:queue:emails") == 0
+    rt = worker()
+    with db.cursor() as cur:
+        cur.execute("UPDATE email_outbox SET created_at = now() - interval '1 minute'")
+    assert len(delivery.sweep(rt)) == 1
+    worker()
+    assert [m["To"] for m in mailbox.received()] == ["eve@example.com"]
+    assert delivery.sweep(rt) == []
+
+
+def test_failures_are_retried_then_marked_failed(client, alice, settings, worker, db, mailbox):
+    rt = worker()
+    [(email_id, *_)] = outbox_rows(db)
+    with db.cursor() as cur:
+        cur.execute("UPDATE email_outbox SET status = 'pending', attempts = 0 WHERE id = %s", (email_id,))
+    rt.provider.port = 1  # nothing listens there: every attempt fails
+    attempts = []
+    for _ in range(settings.email_retry_attempts):
+        with db.cursor() as cur:
+            cur.execute("UPDATE email_outbox SET send_after = now() WHERE id = %s", (email_id,))
+        delivery.deliver(email_id)
+        attempts.append(outbox_rows(db)[0][2:4])
+    assert attempts == [("pending", 1), ("pending", 2), ("failed", 3)]
+    assert "ConnectionRefusedError" in outbox_rows(db)[0][4]
+
+
+def test_retry_waits_for_its_backoff(client, alice, worker, db):
+    rt = worker()
+    [(email_id, *_)] = outbox_rows(db)
+    with db.cursor() as cur:
+        cur.execute("UPDATE email_outbox SET status = 'pending', attempts = 0 WHERE id = %s", (email_id,))
+    rt.provider.port = 1
+    delivery.deliver(email_id)
+    delivery.deliver(email_id)
+    assert outbox_rows(db)[0][2:4] == ("pending", 1)
+
+
+@pytest.mark.parametrize("name", ["WELCOME", "BOOKING_CONFIRMATION", "BOOKING_UPDATED", "BOOKING_CANCELLED", "ORG_INVITE"])
+def test_every_template_has_subject_text_and_html(name):
+    payload = {"name": "N", "title": "T", "start": "2031-01-01T09:00:00+00:00", "end": "2031-01-01T10:00:00+00:00",
+               "booking_id": 1, "organization": "O", "role": "member", "invited_by": "I"}
+    rendered = render(name, payload)
+    assert rendered.subject and rendered.text and rendered.html.startswith("<!doctype html>")
+    if name.startswith("BOOKING"):
+        assert "Start: Wed 01 Jan 2031, 09:00 UTC" in rendered.text

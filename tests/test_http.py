@@ -1,0 +1,105 @@
+import psycopg2
+import pytest
+
+from scheduler import create_app
+
+
+def test_unknown_route_is_json_404(client):
+    r = client.get("/api/v1/nope")
+    assert r.status_code == 404 and r.json == {"error": "Route not found"}
+
+
+def test_wrong_method_is_json_405(client):
+    r = client.put("/api/v1/bookings")
+    assert r.status_code == 405 and r.json["error"]
+
+
+@pytest.mark.parametrize("raw", [b'{"name": "A", "email": ', b"[1, 2]", b'"text"', b'{"a": NaN}', b"[" * 5000])
+def test_malformed_or_non_object_json_is_400(client, raw):
+    r = client.post("/api/v1/auth/register", data=raw, content_type="application/json")
+    assert r.status_code == 400 and r.json["error"]
+
+
+def test_wrong_content_type_is_415(client):
+    r = client.post("/api/v1/auth/register", data="name=A", content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 415
+
+
+def test_body_over_64_kib_is_413(client, alice):
+    r = client.post("/api/v1/analytics/event", json={"eventType": "BIG", "metadata": {"x": "y" * 70000}})
+    assert r.status_code == 413 and r.json["error"]
+
+
+def test_security_headers_on_every_response(client):
+    for r in (client.get("/health"), client.get("/api/v1/nope")):
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert r.headers["Referrer-Policy"] == "no-referrer"
+        assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+
+
+def test_request_id_is_echoed_or_made(client):
+    assert client.get("/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    made = client.get("/health", headers={"X-Request-ID": "bad id with spaces " * 5}).headers["X-Request-ID"]
+    assert len(made) == 32 and made.isalnum()
+
+
+def test_one_log_line_per_request(client, caplog):
+    caplog.set_level("INFO", logger="scheduler.request")
+    client.get("/health", headers={"X-Request-ID": "rid-1"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "scheduler.request"]
+    assert len(lines) == 1 and lines[0].startswith("GET /health 200 ") and lines[0].endswith("rid=rid-1")
+
+
+def test_no_secrets_in_logs(client, caplog):
+    caplog.set_level("DEBUG")
+    client.post("/api/v1/auth/register", json={"name": "A", "email": "a@example.com", "password": "hunter2-secret"})
+    assert "hunter2-secret" not in caplog.text
+
+
+def test_cors_only_for_configured_origins(settings, redis_conn):
+    app = create_app(settings.replace(cors_origins=("https://app.example.com",)))
+    client = app.test_client()
+    ok = client.get("/health", headers={"Origin": "https://app.example.com"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "Access-Control-Allow-Origin" not in client.get("/health", headers={"Origin": "https://evil.example"}).headers
+    app.extensions["db"].close()
+
+
+def test_no_cors_headers_by_default(client):
+    assert "Access-Control-Allow-Origin" not in client.get("/health", headers={"Origin": "https://x.example"}).headers
+
+
+def test_health_reports_dependencies(client):
+    r = client.get("/health")
+    assert r.status_code == 200
+    assert r.json["status"] == "OK" and r.json["checks"] == {"database": "ok", "redis": "ok"}
+    assert {"uptime", "timestamp", "environment"} <= set(r.json)
+
+
+def test_health_is_503_when_the_database_is_down(settings, redis_conn):
+    app = create_app(settings.replace(database_url="postgresql://nobody@127.0.0.1:1/none"))
+    r = app.test_client().get("/health")
+    assert r.status_code == 503 and r.json["status"] == "UNAVAILABLE" and r.json["checks"]["database"] == "down"
+
+
+def test_api_answers_503_not_500_when_the_database_is_down(settings, redis_conn, alice):
+    app = create_app(settings.replace(database_url="postgresql://nobody@127.0.0.1:1/none"))
+    r = app.test_client().get("/api/v1/bookings", headers=alice.auth)
+    assert r.status_code == 503 and r.json["error"] and "Traceback" not in r.get_data(as_text=True)
+
+
+def test_health_is_degraded_when_redis_is_down(settings, redis_conn):
+    app = create_app(settings.replace(redis_url="redis://127.0.0.1:1/0"))
+    r = app.test_client().get("/health")
+    assert r.status_code == 200 and r.json["status"] == "DEGRADED" and r.json["checks"]["redis"] == "down"
+    app.extensions["db"].close()
+
+
+def test_unexpected_errors_are_a_bare_500_with_request_id(app, client):
+    @app.get("/boom")
+    def boom():
+        raise psycopg2.ProgrammingError("secret detail")
+    r = client.get("/boom", headers={"X-Request-ID": "req-9"})
+    assert r.status_code == 500
+    assert r.json == {"error": "Internal server error", "request_id": "req-9"}

@@ -1,0 +1,80 @@
+"""worker.py as a real process: it delivers, and it waits out a Redis outage instead of exiting."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from scheduler import create_app
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def wait_until(check, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+class RedisServer:
+    def __init__(self, directory):
+        self.socket = os.path.join(directory, "redis.sock")
+        self.url = f"unix://{self.socket}?db=0"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", self.socket, "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL)
+        assert wait_until(lambda: os.path.exists(self.socket), 10)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(str(tmp_path))
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+def register(settings, redis_url, email):
+    app = create_app(settings.replace(redis_url=redis_url))
+    r = app.test_client().post("/api/v1/auth/register", json={"name": "W", "email": email, "password": "secure123"})
+    app.extensions["db"].close()
+    assert r.status_code == 201
+
+
+def test_worker_process_delivers_and_survives_a_redis_restart(settings, own_redis, mailbox, smtp_server):
+    env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": settings.database_url, "REDIS_URL": own_redis.url,
+           "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_server[1], "OUTBOX_POLL_SECONDS": "0.5",
+           "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "WARNING"}
+    worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        register(settings, own_redis.url, "before@example.com")
+        assert wait_until(lambda: len(mailbox.received()) == 1)
+
+        own_redis.stop()
+        register(settings, own_redis.url, "during@example.com")
+        time.sleep(2)
+        assert worker.poll() is None, "the worker exited during the Redis outage"
+
+        own_redis.start()
+        assert wait_until(lambda: len(mailbox.received()) == 2), "not delivered after Redis came back"
+        assert sorted(m["To"] for m in mailbox.received()) == ["before@example.com", "during@example.com"]
+    finally:
+        worker.terminate()
+        worker.wait(20)
