@@ -36,27 +36,24 @@ BOOKING_HTML = (
     "<tr><td>Booking</td><td>#{booking_id}</td></tr></table>"
 )
 
+
+def booking_template(subject, sentence):
+    return Template(
+        subject=subject + ": {title}",
+        text="Hi {name},\n\n" + sentence + "\n\n" + BOOKING_TEXT,
+        html="<p>Hi {name},</p><p>" + sentence + "</p>" + BOOKING_HTML,
+    )
+
+
 TEMPLATES = {
     "WELCOME": Template(
         subject="Welcome to Scheduler, {name}",
         text="Hi {name},\n\nYour Scheduler account is ready. Start booking time whenever you like.\n",
         html="<p>Hi {name},</p><p>Your Scheduler account is ready. Start booking time whenever you like.</p>",
     ),
-    "BOOKING_CONFIRMATION": Template(
-        subject="Booking confirmed: {title}",
-        text="Hi {name},\n\nYour booking is confirmed.\n\n" + BOOKING_TEXT,
-        html="<p>Hi {name},</p><p>Your booking is confirmed.</p>" + BOOKING_HTML,
-    ),
-    "BOOKING_UPDATED": Template(
-        subject="Booking moved: {title}",
-        text="Hi {name},\n\nYour booking has new times.\n\n" + BOOKING_TEXT,
-        html="<p>Hi {name},</p><p>Your booking has new times.</p>" + BOOKING_HTML,
-    ),
-    "BOOKING_CANCELLED": Template(
-        subject="Booking cancelled: {title}",
-        text="Hi {name},\n\nThis booking has been cancelled.\n\n" + BOOKING_TEXT,
-        html="<p>Hi {name},</p><p>This booking has been cancelled.</p>" + BOOKING_HTML,
-    ),
+    "BOOKING_CONFIRMATION": booking_template("Booking confirmed", "Your booking is confirmed."),
+    "BOOKING_UPDATED": booking_template("Booking moved", "Your booking has new times."),
+    "BOOKING_CANCELLED": booking_template("Booking cancelled", "This booking has been cancelled."),
     "ORG_INVITE": Template(
         subject="You have been added to {organization}",
         text="Hi {name},\n\n{invited_by} added you to {organization} as {role}.\n",
