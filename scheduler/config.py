@@ -3,6 +3,7 @@
 import os
 import re
 from dataclasses import dataclass, field, fields
+from email.utils import parseaddr
 
 from dotenv import dotenv_values
 
@@ -63,6 +64,11 @@ class Settings:
     @property
     def production(self):
         return self.app_env == "production"
+
+    @property
+    def mail_domain(self):
+        """The sender's domain: names Message-IDs and calendar UIDs."""
+        return parseaddr(self.email_from)[1].rpartition("@")[2] or "scheduler.local"
 
     @classmethod
     def from_env(cls, environ=None):

@@ -2,13 +2,14 @@
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated
 
 from flask import request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
 from .errors import BadRequest, UnsupportedMediaType
+from .timezones import NonexistentLocalTime, check_zone, to_utc
 
 EMAIL_PATTERN = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
 
@@ -25,8 +26,9 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-def parse_instant(value):
-    """ISO 8601 text -> aware datetime in UTC. Text without an offset is taken as UTC."""
+def parse_time(value):
+    """ISO 8601 text -> datetime: aware when the text has an offset, else naive (wall-clock
+    time, placed in a zone later by `in_zone`)."""
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 date-time string, e.g. 2030-01-01T09:00:00Z")
     text = value.strip()
@@ -36,9 +38,7 @@ def parse_instant(value):
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("must be an ISO 8601 date-time, e.g. 2030-01-01T09:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    return moment
 
 
 def check_email(value):
@@ -53,7 +53,8 @@ def check_password(value):
     return value
 
 
-Instant = Annotated[datetime, BeforeValidator(parse_instant)]
+DateTime = Annotated[datetime, BeforeValidator(parse_time)]
+Zone = Annotated[str, AfterValidator(check_zone)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(check_email)]
 Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_password)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -97,3 +98,14 @@ def validate(model, data):
             fields.setdefault(where, err["msg"].removeprefix("Value error, "))
         summary = "; ".join(f"{name}: {msg}" for name, msg in fields.items())
         raise BadRequest(f"Invalid input: {summary}", fields=fields) from None
+
+
+def in_zone(zone_name, **times):
+    """The given times in UTC, naive ones read as wall-clock time in the zone; 400 if one doesn't exist."""
+    resolved = {}
+    for field, moment in times.items():
+        try:
+            resolved[field] = None if moment is None else to_utc(moment, zone_name)
+        except NonexistentLocalTime as exc:
+            raise BadRequest(f"Invalid input: {field}: {exc}", fields={field: str(exc)}) from None
+    return resolved

@@ -16,7 +16,9 @@ def test_booking_lifecycle(client, alice):
     assert r.status_code == 201
     booking = r.json["booking"]
     assert booking["status"] == "confirmed" and booking["user_id"] == alice.id
-    assert set(booking) == {"id", "user_id", "title", "start_time", "end_time", "status", "created_at", "updated_at"}
+    assert set(booking) == {"id", "user_id", "title", "start_time", "end_time", "status", "created_at", "updated_at",
+                            "attendees"}
+    assert booking["attendees"] == [{"user_id": alice.id, "name": "Alice", "email": alice.email, "status": "accepted"}]
     assert booking["start_time"].endswith("+00:00")
 
     assert [b["id"] for b in client.get(BOOKINGS, headers=alice.auth).json] == [booking["id"]]
@@ -75,8 +77,9 @@ def test_refused_overlap_writes_nothing(client, alice, db):
     create(client, alice, slot("10:15", "10:45"))
     with db.cursor() as cur:
         cur.execute("SELECT (SELECT count(*) FROM bookings), (SELECT count(*) FROM notifications),"
-                    " (SELECT count(*) FROM email_outbox WHERE template <> 'WELCOME')")
-        assert cur.fetchone() == (1, 1, 1)
+                    " (SELECT count(*) FROM email_outbox WHERE template = 'BOOKING_CONFIRMATION'),"
+                    " (SELECT count(*) FROM booking_attendees)")
+        assert cur.fetchone() == (1, 1, 1, 1)
 
 
 def test_parallel_overlapping_creates_exactly_one_wins(app, alice):

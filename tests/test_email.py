@@ -65,7 +65,8 @@ def test_rolled_back_change_sends_nothing(client, alice, mailbox, worker, db):
     assert refused.status_code == 409
     worker()
     assert not any("Clash" in m["Subject"] for m in mailbox.received())
-    assert [row[1] for row in outbox_rows(db)] == ["WELCOME", "BOOKING_CONFIRMATION"]
+    assert [row[1] for row in outbox_rows(db)] == ["WELCOME", "BOOKING_CONFIRMATION", "BOOKING_REMINDER",
+                                                   "BOOKING_REMINDER"]
 
 
 def test_a_job_delivered_twice_sends_once(client, alice, mailbox, worker, redis_conn, db):

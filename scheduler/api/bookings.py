@@ -1,89 +1,210 @@
-from datetime import datetime, timezone
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
-from flask import Blueprint, g
-from pydantic import StringConstraints
+from flask import Blueprint, Response, g
+from psycopg2.errors import ExclusionViolation
+from pydantic import Field, StringConstraints
 
-from .. import jobs
+from .. import clock, jobs
 from ..auth import login_required
-from ..context import redis_client
+from ..calendar import event_data, to_ics
+from ..context import redis_client, settings
 from ..db import transaction
-from ..errors import BadRequest, Conflict, NotFound
-from ..repositories import bookings, notifications, outbox
-from ..validation import Body, Instant, parse
+from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..pagination import decode_cursor, page
+from ..repositories import bookings, notifications, organizations, outbox
+from ..validation import Body, DateTime, Email, Query, Zone, in_zone, parse, parse_query
 
 bp = Blueprint("bookings", __name__)
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Attendee = Annotated[int, Field(ge=1, le=2**63 - 1)] | Email
 
-# What each booking event tells its owner: in-app notification type and text, and the email.
+# Per event: (notification type, title, message, email template) for the owner and for others.
 EVENTS = {
-    "confirmed": ("BOOKING_CONFIRMED", 'Booking "{title}" confirmed',
-                  "Your booking is scheduled from {start} to {end}.", "BOOKING_CONFIRMATION"),
-    "updated": ("BOOKING_UPDATED", 'Booking "{title}" moved',
-                "Your booking now runs from {start} to {end}.", "BOOKING_UPDATED"),
-    "cancelled": ("BOOKING_CANCELLED", 'Booking "{title}" cancelled',
-                  "Your booking has been cancelled.", "BOOKING_CANCELLED"),
+    "created": {
+        "owner": ("BOOKING_CONFIRMED", 'Booking "{title}" confirmed', "Your booking is scheduled from {start} to {end}.",
+                  "BOOKING_CONFIRMATION"),
+        "attendee": ("BOOKING_INVITATION", 'Invitation: "{title}"', "{organizer} invited you, {start} to {end}.",
+                     "BOOKING_INVITATION"),
+    },
+    "updated": {
+        "owner": ("BOOKING_UPDATED", 'Booking "{title}" moved', "It now runs from {start} to {end}.", "BOOKING_UPDATED"),
+    },
+    "cancelled": {
+        "owner": ("BOOKING_CANCELLED", 'Booking "{title}" cancelled', "The booking has been cancelled.",
+                  "BOOKING_CANCELLED"),
+    },
 }
+ICS_METHOD = {"created": "REQUEST", "updated": "REQUEST", "cancelled": "CANCEL"}
 
 
 class BookingIn(Body):
     title: Title
-    start: Instant
-    end: Instant
+    start: DateTime
+    end: DateTime
+    timezone: Zone | None = None
+    attendees: Annotated[list[Attendee], Field(max_length=50)] = []
 
 
 class BookingPatch(Body):
     title: Title | None = None
-    start: Instant | None = None
-    end: Instant | None = None
+    start: DateTime | None = None
+    end: DateTime | None = None
+    timezone: Zone | None = None
+
+
+class Attendance(Body):
+    status: Literal["accepted", "declined"]
+
+
+class ListQuery(Query):
+    start: DateTime | None = Field(default=None, alias="from")
+    end: DateTime | None = Field(default=None, alias="to")
+    status: Literal["confirmed", "cancelled"] | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = None
+    timezone: Zone | None = None
 
 
 def check_times(start, end, *, check_start=True):
     if end <= start:
         raise BadRequest("End time must be after start time", fields={"end": "must be after start"})
-    if check_start and start < datetime.now(timezone.utc):
+    if check_start and start < clock.now():
         raise BadRequest("Start time cannot be in the past", fields={"start": "must be in the future"})
 
 
-def announce(cur, user, booking, event):
-    """Writes the event's notification and email in the caller's transaction; returns the email id."""
-    kind, title, message, template = EVENTS[event]
-    values = {"title": booking["title"], "start": booking["start_time"].isoformat(),
-              "end": booking["end_time"].isoformat()}
-    notifications.insert(cur, user["id"], kind=kind, title=title.format(**values),
-                         message=message.format(**values), metadata={"booking_id": booking["id"]})
-    return outbox.add(cur, to=user["email"], template=template,
-                      payload={"name": user["name"], "booking_id": booking["id"], **values})
+def invitees(cur, requested):
+    """Resolves requested attendees (ids or e-mails) among people sharing an organisation with me."""
+    ids = {a for a in requested if isinstance(a, int)} - {g.user["id"]}
+    emails = {a.lower() for a in requested if isinstance(a, str)} - {g.user["email"].lower()}
+    found = organizations.colleagues(cur, g.user["id"], ids=ids, emails=emails)
+    unknown = sorted(map(str, (ids - {u["id"] for u in found}) | (emails - {u["email"].lower() for u in found})))
+    if unknown:
+        raise BadRequest("Attendees must be people who share an organization with you",
+                         fields={"attendees": f"not found among your organizations: {', '.join(unknown)}"})
+    return sorted(u["id"] for u in found)
+
+
+def busy_conflict(people, start, end, excluding=None):
+    """The 409 for a refused write: which of the people are busy, and when."""
+    with transaction() as cur:
+        busy = bookings.commitments(cur, people, start, end, excluding=excluding)
+    return Conflict("Booking overlaps another confirmed booking", conflicts=[
+        {"user_id": b["user_id"], "name": b["name"], "email": b["email"],
+         "start_time": b["start_time"], "end_time": b["end_time"]} for b in busy])
+
+
+def announce(cur, booking, event, only=None):
+    """Notifications and emails (with the calendar invitation) for everyone concerned,
+    written in the caller's transaction; returns the email ids to enqueue after commit."""
+    domain = settings().mail_domain
+    invite = {"method": ICS_METHOD[event], "event": event_data(booking, domain)}
+    organizer = next(a["name"] for a in booking["attendees"] if a["user_id"] == booking["user_id"])
+    email_ids = []
+    for person in bookings.recipients(cur, booking["id"]):
+        if person["status"] == "declined" or (only is not None and person["id"] != only):
+            continue
+        role = "owner" if person["id"] == booking["user_id"] else "attendee"
+        kind, title, message, template = EVENTS[event].get(role, EVENTS[event]["owner"])
+        values = {"title": booking["title"], "start": booking["start_time"].isoformat(),
+                  "end": booking["end_time"].isoformat(), "organizer": organizer}
+        notifications.insert(cur, person["id"], kind=kind, title=title.format(**values),
+                             message=message.format(**values), metadata={"booking_id": booking["id"]})
+        email_ids.append(outbox.add(
+            cur, to=person["email"], template=template, user_id=person["id"], booking_id=booking["id"],
+            payload={"name": person["name"], "booking_id": booking["id"], "timezone": person["timezone"],
+                     "ics": invite, **values},
+        ))
+    return email_ids
+
+
+def schedule_reminders(cur, booking, only=None):
+    """Reminder emails at each attendee's offsets; none whose time has already passed."""
+    now = clock.now()
+    for person in bookings.recipients(cur, booking["id"]):
+        if person["status"] == "declined" or (only is not None and person["id"] != only):
+            continue
+        for minutes in person["reminders"]:
+            due = booking["start_time"] - timedelta(minutes=minutes)
+            if due <= now:
+                continue
+            outbox.add_reminder(
+                cur, to=person["email"], user_id=person["id"], booking_id=booking["id"], minutes=minutes,
+                send_after=due, payload={"name": person["name"], "booking_id": booking["id"],
+                                         "timezone": person["timezone"], "title": booking["title"],
+                                         "start": booking["start_time"].isoformat(),
+                                         "end": booking["end_time"].isoformat()},
+            )
+
+
+def owned(cur, booking_id, *, lock=True):
+    booking = bookings.find_visible(cur, booking_id, g.user["id"], lock=lock)
+    if booking is None:
+        raise NotFound("Booking not found")
+    if booking["user_id"] != g.user["id"]:
+        raise Forbidden("Only the booker can change or cancel this booking")
+    return booking
+
+
+def shown(booking):
+    return {key: value for key, value in booking.items() if key != "sequence"}
 
 
 @bp.post("")
 @login_required
 def create_booking():
     data = parse(BookingIn)
-    check_times(data.start, data.end)
-    with transaction() as cur:
-        booking = bookings.insert(cur, owner_id=g.user["id"], title=data.title, start=data.start, end=data.end)
-        email_id = announce(cur, g.user, booking, "confirmed")
-    jobs.send_emails(redis_client(), [email_id])
-    return {"message": "Booking created successfully", "booking": booking}, 201
+    times = in_zone(data.timezone or g.user["timezone"], start=data.start, end=data.end)
+    check_times(times["start"], times["end"])
+    people = [g.user["id"]]
+    try:
+        with transaction() as cur:
+            people += invitees(cur, data.attendees)
+            booking_id = bookings.insert(cur, owner_id=g.user["id"], title=data.title, **times)
+            bookings.add_attendees(cur, booking_id, g.user["id"], people[1:])
+            booking = bookings.find_visible(cur, booking_id, g.user["id"])
+            email_ids = announce(cur, booking, "created")
+            schedule_reminders(cur, booking)
+    except ExclusionViolation:
+        raise busy_conflict(people, times["start"], times["end"]) from None
+    jobs.send_emails(redis_client(), email_ids)
+    return {"message": "Booking created successfully", "booking": shown(booking)}, 201
 
 
 @bp.get("")
 @login_required
 def list_bookings():
+    query = parse_query(ListQuery)
+    window = in_zone(query.timezone or g.user["timezone"], start=query.start, end=query.end)
+    after = decode_cursor(query.cursor, (datetime.fromisoformat, int)) if query.cursor else None
     with transaction() as cur:
-        return bookings.list_for_user(cur, g.user["id"])
+        rows = bookings.list_for_attendee(cur, g.user["id"], **window, status=query.status, after=after,
+                                          limit=query.limit + 1)
+    rows, headers = page(rows, query.limit, key=lambda b: (b["start_time"], b["id"]))
+    return rows, 200, headers
 
 
 @bp.get("/<id:booking_id>")
 @login_required
 def get_booking(booking_id):
     with transaction() as cur:
-        booking = bookings.find_for_user(cur, booking_id, g.user["id"])
+        booking = bookings.find_visible(cur, booking_id, g.user["id"])
     if booking is None:
         raise NotFound("Booking not found")
-    return booking
+    return shown(booking)
+
+
+@bp.get("/<id:booking_id>/ics")
+@login_required
+def booking_ics(booking_id):
+    with transaction() as cur:
+        booking = bookings.find_visible(cur, booking_id, g.user["id"])
+    if booking is None:
+        raise NotFound("Booking not found")
+    body = to_ics([event_data(booking, settings().mail_domain)], method="PUBLISH")
+    return Response(body, mimetype="text/calendar",
+                    headers={"Content-Disposition": f'attachment; filename="booking-{booking_id}.ics"'})
 
 
 @bp.patch("/<id:booking_id>")
@@ -92,30 +213,68 @@ def update_booking(booking_id):
     data = parse(BookingPatch)
     if data.title is None and data.start is None and data.end is None:
         raise BadRequest("Provide at least one of title, start, end to update")
-    email_ids = []
-    with transaction() as cur:
-        current = bookings.find_for_user(cur, booking_id, g.user["id"], lock=True)
-        if current is None:
-            raise NotFound("Booking not found")
-        if current["status"] != "confirmed":
-            raise Conflict("A cancelled booking cannot be changed")
-        start = data.start or current["start_time"]
-        end = data.end or current["end_time"]
-        check_times(start, end, check_start=start != current["start_time"])
-        booking = bookings.update(cur, booking_id, title=data.title or current["title"], start=start, end=end)
-        if (start, end) != (current["start_time"], current["end_time"]):
-            email_ids.append(announce(cur, g.user, booking, "updated"))
+    changes = in_zone(data.timezone or g.user["timezone"], start=data.start, end=data.end)
+    people, start, end = [g.user["id"]], None, None
+    try:
+        with transaction() as cur:
+            current = owned(cur, booking_id)
+            if current["status"] != "confirmed":
+                raise Conflict("A cancelled booking cannot be changed")
+            people = [a["user_id"] for a in current["attendees"] if a["status"] != "declined"]
+            start = changes["start"] or current["start_time"]
+            end = changes["end"] or current["end_time"]
+            check_times(start, end, check_start=start != current["start_time"])
+            bookings.update(cur, booking_id, title=data.title or current["title"], start=start, end=end)
+            booking = bookings.find_visible(cur, booking_id, g.user["id"])
+            outbox.void_reminders(cur, booking_id)
+            schedule_reminders(cur, booking)
+            moved = (start, end) != (current["start_time"], current["end_time"])
+            email_ids = announce(cur, booking, "updated") if moved else []
+    except ExclusionViolation:
+        raise busy_conflict(people, start, end, excluding=booking_id) from None
     jobs.send_emails(redis_client(), email_ids)
-    return {"message": "Booking updated successfully", "booking": booking}
+    return {"message": "Booking updated successfully", "booking": shown(booking)}
 
 
 @bp.delete("/<id:booking_id>")
 @login_required
 def cancel_booking(booking_id):
     with transaction() as cur:
-        booking = bookings.cancel(cur, booking_id, g.user["id"])
-        if booking is None:
+        owned(cur, booking_id)
+        if not bookings.cancel(cur, booking_id, g.user["id"]):
             raise NotFound("Booking not found or already cancelled")
-        email_id = announce(cur, g.user, booking, "cancelled")
-    jobs.send_emails(redis_client(), [email_id])
-    return {"message": "Booking cancelled successfully", "booking": booking}
+        booking = bookings.find_visible(cur, booking_id, g.user["id"])
+        outbox.void_reminders(cur, booking_id)
+        email_ids = announce(cur, booking, "cancelled")
+    jobs.send_emails(redis_client(), email_ids)
+    return {"message": "Booking cancelled successfully", "booking": shown(booking)}
+
+
+@bp.patch("/<id:booking_id>/attendance")
+@login_required
+def answer(booking_id):
+    """An attendee accepts or declines; accepting is refused (409) if it would double-book them."""
+    data = parse(Attendance)
+    me = g.user["id"]
+    try:
+        with transaction() as cur:
+            booking = bookings.find_visible(cur, booking_id, me, lock=True)
+            if booking is None:
+                raise NotFound("Booking not found")
+            if booking["user_id"] == me:
+                raise BadRequest("The booker always attends their own booking")
+            if booking["status"] != "confirmed":
+                raise Conflict("The booking is cancelled")
+            bookings.set_attendance(cur, booking_id, me, data.status)
+            outbox.void_reminders(cur, booking_id, me)
+            if data.status == "accepted":
+                schedule_reminders(cur, booking, only=me)
+            notifications.insert(
+                cur, booking["user_id"], kind="ATTENDANCE_UPDATED",
+                title=f'{g.user["name"]} {data.status} "{booking["title"]}"', message=None,
+                metadata={"booking_id": booking_id, "user_id": me, "status": data.status},
+            )
+            booking = bookings.find_visible(cur, booking_id, me)
+    except ExclusionViolation:
+        raise busy_conflict([me], booking["start_time"], booking["end_time"], excluding=booking_id) from None
+    return {"message": f"Attendance {data.status}", "booking": shown(booking)}

@@ -1,22 +1,64 @@
+from typing import Annotated
+
 from flask import Blueprint, g
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from ..auth import hash_password, issue_token, login_required, password_matches, require_role
 from ..context import settings
 from ..db import transaction
 from ..errors import BadRequest, Unauthorized
 from ..repositories import users
-from ..validation import Body, Email, Name, Password, Query, parse, parse_query
+from ..validation import Body, Email, Name, Password, Query, Zone, parse, parse_query
 from .auth import LoginPassword
-from pydantic import Field
 
 bp = Blueprint("users", __name__)
 
-PROFILE_FIELDS = ("id", "name", "email", "role", "created_at", "updated_at")
+PROFILE_FIELDS = ("id", "name", "email", "role", "timezone", "working_hours", "reminders", "created_at", "updated_at")
+WallTime = Annotated[str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
+
+
+class Interval(Body):
+    start: WallTime
+    end: WallTime
+
+    @model_validator(mode="after")
+    def ordered(self):
+        if self.start == "24:00" or (self.end != "24:00" and self.end <= self.start):
+            raise ValueError("end must be after start")
+        return self
+
+
+DayHours = Annotated[list[Interval], Field(max_length=6)]
+
+
+class WorkingHours(Body):
+    """Local wall-clock hours per weekday; a day left out is a day off."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    mon: DayHours = []
+    tue: DayHours = []
+    wed: DayHours = []
+    thu: DayHours = []
+    fri: DayHours = []
+    sat: DayHours = []
+    sun: DayHours = []
+
+    @model_validator(mode="after")
+    def no_overlaps(self):
+        for day, intervals in self:
+            ordered = sorted(intervals, key=lambda i: i.start)
+            for earlier, later in zip(ordered, ordered[1:]):
+                if earlier.end == "24:00" or later.start < earlier.end:
+                    raise ValueError(f"{day}: intervals overlap")
+        return self
 
 
 class ProfilePatch(Body):
     name: Name | None = None
     email: Email | None = None
+    timezone: Zone | None = None
+    working_hours: WorkingHours | None = None
+    reminders: Annotated[list[Annotated[int, Field(ge=1, le=40320)]], Field(max_length=5)] | None = None
 
 
 class PasswordChange(Body):
@@ -42,10 +84,13 @@ def me():
 @login_required
 def update_me():
     data = parse(ProfilePatch)
-    if data.name is None and data.email is None:
-        raise BadRequest("Provide at least name or email to update")
+    changes = data.model_dump(exclude_none=True)
+    if not changes:
+        raise BadRequest("Provide at least one of name, email, timezone, working_hours, reminders to update")
+    if "reminders" in changes:
+        changes["reminders"] = sorted(set(changes["reminders"]), reverse=True)
     with transaction() as cur:
-        user = users.update_profile(cur, g.user["id"], name=data.name, email=data.email)
+        user = users.update_profile(cur, g.user["id"], **changes)
     return {"message": "Profile updated successfully", "user": profile(user)}
 
 

@@ -4,15 +4,16 @@ import logging
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import formatdate
 
 import redis
 
-from .. import jobs
+from .. import clock, jobs
+from ..calendar import to_ics
 from ..config import Settings
 from ..db import Database
 from ..ratelimit import RateLimiter
-from ..repositories import outbox, users
+from ..repositories import notifications, outbox, users
 from .providers import provider_for
 from .templates import render
 
@@ -52,7 +53,7 @@ def runtime():
     return _runtime or configure(Settings.from_env())
 
 
-def compose(row, sender):
+def compose(row, sender, domain):
     rendered = render(row["template"], row["payload"])
     message = EmailMessage()
     message["From"] = sender
@@ -60,10 +61,13 @@ def compose(row, sender):
     message["Subject"] = rendered.subject
     message["Date"] = formatdate(localtime=False)
     # Stable per outbox row: a receiver can drop the copy a crash mid-send may cause.
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "scheduler.local"
     message["Message-ID"] = f"<outbox-{row['id']}.{int(row['created_at'].timestamp())}@{domain}>"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
+    if "ics" in row["payload"]:
+        invite = row["payload"]["ics"]
+        message.add_attachment(to_ics([invite["event"]], method=invite["method"]), maintype="text",
+                               subtype="calendar", filename="invite.ics", params={"method": invite["method"]})
     return message
 
 
@@ -82,18 +86,18 @@ def deliver(email_id):
     """RQ job: sends outbox row `email_id` unless it was already sent or is being sent."""
     rt = runtime()
     with rt.db.transaction() as cur:
-        row = outbox.claim(cur, email_id, lease_seconds=LEASE_SECONDS)
+        row = outbox.claim(cur, email_id, now=clock.now(), lease_seconds=LEASE_SECONDS)
     if row is None:
         log.info("email %s: already handled or not due, skipping", email_id)
         return
     wait_for_send_slot(rt)
     try:
-        rt.provider.send(compose(row, rt.settings.email_from))
+        rt.provider.send(compose(row, rt.settings.email_from, rt.settings.mail_domain))
     except Exception as exc:  # any provider failure is retried, then recorded
         error = f"{type(exc).__name__}: {exc}"[:500]
         with rt.db.transaction() as cur:
             result = outbox.record_failure(
-                cur, email_id, error=error,
+                cur, email_id, now=clock.now(), error=error,
                 max_attempts=rt.settings.email_retry_attempts,
                 backoff_seconds=rt.settings.email_retry_backoff,
             )
@@ -101,12 +105,23 @@ def deliver(email_id):
         return
     with rt.db.transaction() as cur:
         outbox.mark_sent(cur, email_id)
+        if row["reminder_minutes"] is not None and row["user_id"] is not None:
+            remind_in_app(cur, row)
+
+
+def remind_in_app(cur, row):
+    """A reminder shows in the app when its email goes out."""
+    payload = row["payload"]
+    notifications.insert(
+        cur, row["user_id"], kind="BOOKING_REMINDER", title=f'Reminder: "{payload["title"]}"',
+        message=f"Starts at {payload['start']}.", metadata={"booking_id": row["booking_id"]},
+    )
 
 
 def sweep(rt):
     """Enqueues due rows that have no live job; purges expired token revocations."""
     with rt.db.transaction() as cur:
-        due = outbox.take_due(cur, requeue_after=rt.settings.outbox_requeue_after, limit=SWEEP_BATCH)
+        due = outbox.take_due(cur, now=clock.now(), requeue_after=rt.settings.outbox_requeue_after, limit=SWEEP_BATCH)
         users.purge_expired_revocations(cur)
     if due:
         log.info("outbox sweep: enqueuing %d due emails", len(due))

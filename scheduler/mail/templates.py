@@ -8,6 +8,8 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 
+from .. import timezones
+
 
 @dataclass(frozen=True)
 class Template:
@@ -54,6 +56,8 @@ TEMPLATES = {
     "BOOKING_CONFIRMATION": booking_template("Booking confirmed", "Your booking is confirmed."),
     "BOOKING_UPDATED": booking_template("Booking moved", "Your booking has new times."),
     "BOOKING_CANCELLED": booking_template("Booking cancelled", "This booking has been cancelled."),
+    "BOOKING_INVITATION": booking_template("Invitation", "{organizer} invited you to a booking."),
+    "BOOKING_REMINDER": booking_template("Reminder", "Your booking starts {start}."),
     "ORG_INVITE": Template(
         subject="You have been added to {organization}",
         text="Hi {name},\n\n{invited_by} added you to {organization} as {role}.\n",
@@ -62,16 +66,14 @@ TEMPLATES = {
 }
 
 
-def display(value):
-    """Times as people read them; everything else as text."""
+def display(value, zone_name):
+    """Times in the recipient's zone, with the zone's name; everything else as text."""
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
             return value
-        if moment.tzinfo is not None:
-            return moment.strftime("%a %d %b %Y, %H:%M %Z")
-        return value
+        return timezones.display(moment, zone_name) if moment.tzinfo is not None else value
     return str(value)
 
 
@@ -81,7 +83,8 @@ def one_line(text):
 
 def render(template_name, payload):
     template = TEMPLATES[template_name]
-    values = {key: display(value) for key, value in payload.items()}
+    zone_name = payload.get("timezone", "UTC")
+    values = {key: display(value, zone_name) for key, value in payload.items() if key != "ics"}
     escaped = {key: html.escape(value) for key, value in values.items()}
     return Rendered(
         subject=one_line(template.subject.format(**values)),

@@ -83,3 +83,34 @@ def remove_member(cur, org_id, user_id):
         {"org_id": org_id, "user_id": user_id},
     )
     return cur.rowcount == 1
+
+
+def colleagues(cur, user_id, *, ids, emails):
+    """Of the given ids and e-mails, the users who share an organisation with `user_id`."""
+    cur.execute(
+        """
+        SELECT DISTINCT u.id, u.email
+        FROM users u
+        JOIN organization_members theirs ON theirs.user_id = u.id
+        JOIN organization_members mine ON mine.organization_id = theirs.organization_id
+                                      AND mine.user_id = %(user_id)s
+        WHERE u.id = ANY(%(ids)s::bigint[]) OR lower(u.email) = ANY(%(emails)s::text[])
+        """,
+        {"user_id": user_id, "ids": list(ids), "emails": [e.lower() for e in emails]},
+    )
+    return cur.fetchall()
+
+
+def schedules(cur, org_id, user_ids=None):
+    """Members' zones and working hours, for finding a common time; all members by default."""
+    cur.execute(
+        """
+        SELECT u.id, u.timezone, u.working_hours
+        FROM organization_members m JOIN users u ON u.id = m.user_id
+        WHERE m.organization_id = %(org_id)s
+          AND (%(user_ids)s::bigint[] IS NULL OR u.id = ANY(%(user_ids)s::bigint[]))
+        ORDER BY u.id
+        """,
+        {"org_id": org_id, "user_ids": list(user_ids) if user_ids is not None else None},
+    )
+    return cur.fetchall()

@@ -2,22 +2,50 @@
 
 from psycopg2.extras import Json
 
-COLUMNS = "id, recipient, template, payload, status, attempts, last_error, send_after, created_at, sent_at"
+COLUMNS = ("id, recipient, template, payload, status, attempts, last_error, send_after, created_at, sent_at, "
+           "user_id, booking_id, reminder_minutes")
 
 
-def add(cur, *, to, template, payload):
+def add(cur, *, to, template, payload, user_id=None, booking_id=None):
     cur.execute(
         """
-        INSERT INTO email_outbox (recipient, template, payload)
-        VALUES (%(to)s, %(template)s, %(payload)s)
+        INSERT INTO email_outbox (recipient, template, payload, user_id, booking_id)
+        VALUES (%(to)s, %(template)s, %(payload)s, %(user_id)s, %(booking_id)s)
         RETURNING id
         """,
-        {"to": to, "template": template, "payload": Json(payload)},
+        {"to": to, "template": template, "payload": Json(payload), "user_id": user_id, "booking_id": booking_id},
     )
     return cur.fetchone()["id"]
 
 
-def claim(cur, email_id, *, lease_seconds):
+def add_reminder(cur, *, to, payload, user_id, booking_id, minutes, send_after):
+    """Schedules a reminder unless this one (person, booking, offset, time) exists or was sent."""
+    cur.execute(
+        """
+        INSERT INTO email_outbox (recipient, template, payload, user_id, booking_id, reminder_minutes, send_after)
+        VALUES (%(to)s, 'BOOKING_REMINDER', %(payload)s, %(user_id)s, %(booking_id)s, %(minutes)s, %(send_after)s)
+        ON CONFLICT (booking_id, user_id, reminder_minutes, send_after)
+            WHERE reminder_minutes IS NOT NULL AND status <> 'void'
+        DO NOTHING
+        """,
+        {"to": to, "payload": Json(payload), "user_id": user_id, "booking_id": booking_id,
+         "minutes": minutes, "send_after": send_after},
+    )
+
+
+def void_reminders(cur, booking_id, user_id=None):
+    """Pending reminders of the booking (of one attendee, if given) will not be sent."""
+    cur.execute(
+        """
+        UPDATE email_outbox SET status = 'void'
+        WHERE booking_id = %(booking_id)s AND reminder_minutes IS NOT NULL AND status = 'pending'
+          AND (%(user_id)s::bigint IS NULL OR user_id = %(user_id)s)
+        """,
+        {"booking_id": booking_id, "user_id": user_id},
+    )
+
+
+def claim(cur, email_id, *, now, lease_seconds):
     """Takes the row for sending, or returns None if it is not due or someone else has it.
 
     The conditional UPDATE is the guard that makes a job delivered twice send once.
@@ -26,13 +54,13 @@ def claim(cur, email_id, *, lease_seconds):
         f"""
         UPDATE email_outbox
         SET status = 'sending', attempts = attempts + 1,
-            locked_until = now() + make_interval(secs => %(lease)s)
+            locked_until = %(now)s + make_interval(secs => %(lease)s)
         WHERE id = %(id)s
-          AND send_after <= now()
-          AND (status = 'pending' OR (status = 'sending' AND locked_until < now()))
+          AND send_after <= %(now)s
+          AND (status = 'pending' OR (status = 'sending' AND locked_until < %(now)s))
         RETURNING {COLUMNS}
         """,
-        {"id": email_id, "lease": lease_seconds},
+        {"id": email_id, "now": now, "lease": lease_seconds},
     )
     return cur.fetchone()
 
@@ -48,7 +76,7 @@ def mark_sent(cur, email_id):
     )
 
 
-def record_failure(cur, email_id, *, error, max_attempts, backoff_seconds):
+def record_failure(cur, email_id, *, now, error, max_attempts, backoff_seconds):
     """Back to pending with an exponential delay, or failed once the attempts are used up."""
     cur.execute(
         """
@@ -57,38 +85,34 @@ def record_failure(cur, email_id, *, error, max_attempts, backoff_seconds):
             last_error = %(error)s,
             locked_until = NULL,
             enqueued_at = NULL,
-            send_after = now() + make_interval(secs => %(backoff)s * power(2, attempts - 1))
+            send_after = %(now)s + make_interval(secs => %(backoff)s * power(2, attempts - 1))
         WHERE id = %(id)s
         RETURNING status, attempts
         """,
-        {"id": email_id, "error": error, "max": max_attempts, "backoff": backoff_seconds},
+        {"id": email_id, "now": now, "error": error, "max": max_attempts, "backoff": backoff_seconds},
     )
     return cur.fetchone()
 
 
-def take_due(cur, *, requeue_after, limit):
+def take_due(cur, *, now, requeue_after, limit):
     """Rows that are due but may have no job: never enqueued (Redis was down), retries whose
     delay has passed, or sends abandoned by a crashed worker. Marks them enqueued now."""
     cur.execute(
         """
-        UPDATE email_outbox SET enqueued_at = now()
+        UPDATE email_outbox SET enqueued_at = %(now)s
         WHERE id IN (
             SELECT id FROM email_outbox
             WHERE status IN ('pending', 'sending')
-              AND send_after <= now()
-              AND coalesce(locked_until, '-infinity') < now()
-              AND coalesce(enqueued_at, created_at) < now() - make_interval(secs => %(requeue_after)s)
+              AND send_after <= %(now)s
+              AND coalesce(locked_until, '-infinity') < %(now)s
+              AND coalesce(enqueued_at, created_at) < %(now)s - make_interval(secs => %(requeue_after)s)
             ORDER BY send_after
             LIMIT %(limit)s
             FOR UPDATE SKIP LOCKED
         )
         RETURNING id
         """,
-        {"requeue_after": requeue_after, "limit": limit},
+        {"now": now, "requeue_after": requeue_after, "limit": limit},
     )
     return [row["id"] for row in cur.fetchall()]
 
-
-def find(cur, email_id):
-    cur.execute(f"SELECT {COLUMNS} FROM email_outbox WHERE id = %(id)s", {"id": email_id})
-    return cur.fetchone()

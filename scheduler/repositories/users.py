@@ -1,4 +1,6 @@
-PUBLIC = "id, name, email, role, created_at, updated_at"
+from psycopg2.extras import Json
+
+PUBLIC = "id, name, email, role, timezone, working_hours, reminders, created_at, updated_at"
 
 
 def insert(cur, *, name, email, password_hash, role="member"):
@@ -44,17 +46,22 @@ def password_hash(cur, user_id):
     return cur.fetchone()["password_hash"]
 
 
-def update_profile(cur, user_id, *, name=None, email=None):
+def update_profile(cur, user_id, *, name=None, email=None, timezone=None, working_hours=None, reminders=None):
+    """Changes the given fields; None leaves a field as it is."""
     cur.execute(
         f"""
         UPDATE users
         SET name = coalesce(%(name)s, name),
             email = coalesce(%(email)s, email),
+            timezone = coalesce(%(timezone)s, timezone),
+            working_hours = coalesce(%(working_hours)s, working_hours),
+            reminders = coalesce(%(reminders)s::integer[], reminders),
             updated_at = now()
         WHERE id = %(id)s
         RETURNING {PUBLIC}
         """,
-        {"id": user_id, "name": name, "email": email},
+        {"id": user_id, "name": name, "email": email, "timezone": timezone,
+         "working_hours": Json(working_hours) if working_hours is not None else None, "reminders": reminders},
     )
     return cur.fetchone()
 

@@ -1,0 +1,64 @@
+"""iCalendar (RFC 5545) for bookings: email attachments, single downloads and feeds."""
+
+from datetime import datetime, timezone
+
+from icalendar import Calendar, Event, vCalAddress, vText
+
+PRODID = "-//Scheduler//Scheduler API//EN"
+PARTSTAT = {"accepted": "ACCEPTED", "declined": "DECLINED", "needs-action": "NEEDS-ACTION"}
+
+
+def booking_uid(booking_id, domain):
+    return f"booking-{booking_id}@{domain}"
+
+
+def event_data(booking, domain):
+    """What a calendar needs of a booking, as JSON-able data (kept in email payloads)."""
+    organizer = next((a for a in booking["attendees"] if a["user_id"] == booking["user_id"]), None)
+    return {
+        "uid": booking_uid(booking["id"], domain),
+        "sequence": booking["sequence"],
+        "title": booking["title"],
+        "start": booking["start_time"].isoformat(),
+        "end": booking["end_time"].isoformat(),
+        "status": "CANCELLED" if booking["status"] == "cancelled" else "CONFIRMED",
+        "updated": booking["updated_at"].isoformat(),
+        "organizer": {"name": organizer["name"], "email": organizer["email"]} if organizer else None,
+        "attendees": [{"name": a["name"], "email": a["email"], "status": a["status"]} for a in booking["attendees"]],
+    }
+
+
+def address(person):
+    value = vCalAddress(f"mailto:{person['email']}")
+    value.params["CN"] = vText(person["name"])
+    return value
+
+
+def to_ics(events, method=None):
+    """One VCALENDAR holding a VEVENT per event; METHOD (REQUEST, CANCEL) for invitations."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    if method:
+        calendar.add("method", method)
+    stamp = datetime.now(timezone.utc)
+    for data in events:
+        event = Event()
+        event.add("uid", data["uid"])
+        event.add("dtstamp", stamp)
+        event.add("last-modified", datetime.fromisoformat(data["updated"]))
+        event.add("sequence", data["sequence"])
+        event.add("summary", data["title"])
+        event.add("dtstart", datetime.fromisoformat(data["start"]).astimezone(timezone.utc))
+        event.add("dtend", datetime.fromisoformat(data["end"]).astimezone(timezone.utc))
+        event.add("status", "CANCELLED" if method == "CANCEL" else data["status"])
+        if data["organizer"]:
+            event["organizer"] = address(data["organizer"])
+        for person in data["attendees"]:
+            attendee = address(person)
+            attendee.params["PARTSTAT"] = PARTSTAT[person["status"]]
+            attendee.params["ROLE"] = "REQ-PARTICIPANT"
+            attendee.params["RSVP"] = "TRUE" if person["status"] == "needs-action" else "FALSE"
+            event.add("attendee", attendee, encode=0)
+        calendar.add_component(event)
+    return calendar.to_ical()

@@ -1,0 +1,67 @@
+"""IANA zones, local times, and working hours expanded per date in a person's own zone."""
+
+import functools
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, available_timezones
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@functools.cache
+def known_zones():
+    return frozenset(available_timezones()) | {"UTC"}
+
+
+def check_zone(name):
+    if name not in known_zones():
+        raise ValueError("must be an IANA time zone name such as Europe/London")
+    return name
+
+
+class NonexistentLocalTime(ValueError):
+    pass
+
+
+def to_utc(moment, zone_name):
+    """An aware time as given; a naive one as wall-clock time in the zone.
+
+    A wall-clock time skipped by a spring-forward change does not exist and is refused;
+    one repeated by a fall-back change is taken at its first occurrence.
+    """
+    if moment.tzinfo is not None:
+        return moment.astimezone(timezone.utc)
+    zone = ZoneInfo(zone_name)
+    aware = moment.replace(tzinfo=zone, fold=0)
+    utc = aware.astimezone(timezone.utc)
+    if utc.astimezone(zone).replace(tzinfo=None) != moment:
+        raise NonexistentLocalTime(f"{moment.isoformat()} does not exist in {zone_name} (the clocks skip it)")
+    return utc
+
+
+def wall_time(text):
+    return time(0) if text == "24:00" else time.fromisoformat(text)
+
+
+def working_windows(hours, zone_name, start, end):
+    """Working intervals (UTC) overlapping [start, end), each local date expanded in its own zone."""
+    zone = ZoneInfo(zone_name)
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date() + timedelta(days=1)
+    windows = []
+    day = first
+    while day <= last:
+        for interval in hours.get(WEEKDAYS[day.weekday()], []):
+            opens = datetime.combine(day, wall_time(interval["start"]), zone)
+            closes_on = day + timedelta(days=1) if interval["end"] == "24:00" else day
+            closes = datetime.combine(closes_on, wall_time(interval["end"]), zone)
+            lo, hi = max(opens.astimezone(timezone.utc), start), min(closes.astimezone(timezone.utc), end)
+            if lo < hi:
+                windows.append((lo, hi))
+        day += timedelta(days=1)
+    return windows
+
+
+def display(moment, zone_name):
+    """'Mon 09 Mar 2031, 09:00 GMT (Europe/London)'."""
+    local = moment.astimezone(ZoneInfo(zone_name))
+    return f"{local.strftime('%a %d %b %Y, %H:%M %Z')} ({zone_name})"
