@@ -197,3 +197,33 @@ def admin(client, register, db):
     with db.cursor() as cur:
         cur.execute("UPDATE users SET role = 'admin' WHERE id = %s", (user.id,))
     return user
+
+
+@pytest.fixture
+def travel():
+    """Moves the service's clock forward; back to real time after the test."""
+    from scheduler import clock
+    yield clock.travel
+    clock.reset()
+
+
+@pytest.fixture
+def org_of(client):
+    """Puts users in one organisation (the first one owns it) so they can invite each other."""
+    def make(owner, *members):
+        org = client.post("/api/v1/organizations", json={"name": "Team"}, headers=owner.auth).json["organization"]
+        for member in members:
+            r = client.post(f"/api/v1/organizations/{org['id']}/members", json={"email": member.email},
+                            headers=owner.auth)
+            assert r.status_code == 201
+        return org
+    return make
+
+
+@pytest.fixture
+def set_profile(client):
+    def update(user, **fields):
+        r = client.patch("/api/v1/users/me", json=fields, headers=user.auth)
+        assert r.status_code == 200, r.json
+        return r.json["user"]
+    return update

@@ -7,7 +7,8 @@ from ..auth import login_required
 from ..context import redis_client
 from ..db import transaction
 from ..errors import BadRequest, Forbidden, NotFound
-from ..repositories import notifications, organizations, outbox, users
+from ..availability import free_time, parse_window, slots
+from ..repositories import bookings, notifications, organizations, outbox, users
 from ..validation import Body, Email, Name, parse
 
 bp = Blueprint("organizations", __name__)
@@ -134,3 +135,21 @@ def remove_member(org_id, user_id):
         if not organizations.remove_member(cur, org_id, user_id):
             raise NotFound("Member not found in this organization")
     return {"message": "Member removed successfully"}
+
+
+@bp.get("/<id:org_id>/availability")
+@login_required
+def team_availability(org_id):
+    """Start times when every chosen member (default: all) is free within their own working hours."""
+    start, end, query = parse_window()
+    chosen = sorted({int(i) for i in query.members.split(",")}) if query.members else None
+    with transaction() as cur:
+        membership(cur, org_id)
+        people = organizations.schedules(cur, org_id, chosen)
+        if chosen is not None and len(people) != len(chosen):
+            raise BadRequest("Every chosen member must belong to the organization",
+                             fields={"members": "not all are members of this organization"})
+        commitments = bookings.commitments(cur, [p["id"] for p in people], start, end)
+    free = free_time(people, commitments, start, end)
+    return {"from": start, "to": end, "duration": query.duration, "step": query.step,
+            "members": [p["id"] for p in people], "slots": slots(free, query.duration, query.step)}

@@ -1,13 +1,17 @@
 from typing import Annotated
 
-from flask import Blueprint, g
+import hashlib
+import secrets
+
+from flask import Blueprint, g, url_for
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from ..auth import hash_password, issue_token, login_required, password_matches, require_role
 from ..context import settings
 from ..db import transaction
 from ..errors import BadRequest, Unauthorized
-from ..repositories import users
+from ..availability import busy_intervals, free_time, parse_window, slots
+from ..repositories import bookings, users
 from ..validation import Body, Email, Name, Password, Query, Zone, parse, parse_query
 from .auth import LoginPassword
 
@@ -114,3 +118,38 @@ def list_users():
     query = parse_query(UserListQuery)
     with transaction() as cur:
         return users.list_all(cur, limit=query.limit)
+
+
+@bp.get("/me/busy")
+@login_required
+def my_busy():
+    start, end, _ = parse_window()
+    with transaction() as cur:
+        commitments = bookings.commitments(cur, [g.user["id"]], start, end)
+    return {"from": start, "to": end, "busy": busy_intervals(commitments)}
+
+
+@bp.get("/me/availability")
+@login_required
+def my_availability():
+    start, end, query = parse_window()
+    with transaction() as cur:
+        commitments = bookings.commitments(cur, [g.user["id"]], start, end)
+    free = free_time([g.user], commitments, start, end)
+    return {"from": start, "to": end, "duration": query.duration, "step": query.step,
+            "slots": slots(free, query.duration, query.step)}
+
+
+def feed_hash(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@bp.post("/me/calendar-feed")
+@login_required
+def rotate_calendar_feed():
+    """A new secret feed URL; the previous one stops working. Only a hash is stored."""
+    secret = secrets.token_urlsafe(32)
+    with transaction() as cur:
+        users.set_feed_hash(cur, g.user["id"], feed_hash(secret))
+    return {"message": "Calendar feed created; the previous feed URL no longer works",
+            "url": url_for("calendar.feed", secret=secret, _external=True)}, 201

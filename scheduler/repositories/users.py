@@ -107,3 +107,12 @@ def revoke_token(cur, *, jti, user_id, expires_at):
 def purge_expired_revocations(cur):
     cur.execute("DELETE FROM revoked_tokens WHERE expires_at < now()")
     return cur.rowcount
+
+
+def set_feed_hash(cur, user_id, feed_hash):
+    cur.execute("UPDATE users SET calendar_feed_hash = %(hash)s WHERE id = %(id)s", {"id": user_id, "hash": feed_hash})
+
+
+def find_by_feed_hash(cur, feed_hash):
+    cur.execute("SELECT id FROM users WHERE calendar_feed_hash = %(hash)s", {"hash": feed_hash})
+    return cur.fetchone()

@@ -1,0 +1,22 @@
+from flask import Blueprint, Response
+
+from ..calendar import event_data, to_ics
+from ..context import settings
+from ..db import transaction
+from ..errors import NotFound
+from ..repositories import bookings, users
+from .users import feed_hash
+
+bp = Blueprint("calendar", __name__)
+
+
+@bp.get("/calendar/<secret>.ics")
+def feed(secret):
+    """All my bookings for calendar apps; the secret in the URL is the only credential."""
+    with transaction() as cur:
+        owner = users.find_by_feed_hash(cur, feed_hash(secret))
+        if owner is None:
+            raise NotFound("Calendar feed not found")
+        rows = bookings.calendar_for(cur, owner["id"])
+    domain = settings().mail_domain
+    return Response(to_ics([event_data(b, domain) for b in rows]), mimetype="text/calendar")

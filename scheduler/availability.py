@@ -1,0 +1,101 @@
+"""Free/busy and free slots: working hours (in each person's zone) minus their bookings."""
+
+from datetime import datetime, timedelta, timezone
+
+from flask import g
+from pydantic import Field
+
+from . import clock
+from .errors import BadRequest
+from .timezones import working_windows
+from .validation import DateTime, Query, Zone, in_zone, parse_query
+
+MAX_WINDOW = timedelta(days=62)
+GRID_ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+class WindowQuery(Query):
+    start: DateTime = Field(alias="from")
+    end: DateTime = Field(alias="to")
+    timezone: Zone | None = None
+    duration: int = Field(default=30, ge=5, le=1440)
+    step: int = Field(default=15, ge=5, le=1440)
+    members: str | None = Field(default=None, pattern=r"^\d{1,18}(,\d{1,18}){0,99}$")
+
+
+def parse_window():
+    """The request's window in UTC (at most 62 days) and its other parameters."""
+    query = parse_query(WindowQuery)
+    window = in_zone(query.timezone or g.user["timezone"], start=query.start, end=query.end)
+    if window["end"] <= window["start"]:
+        raise BadRequest("`to` must be after `from`", fields={"to": "must be after from"})
+    if window["end"] - window["start"] > MAX_WINDOW:
+        raise BadRequest("The window can be at most 62 days", fields={"to": "at most 62 days after from"})
+    return window["start"], window["end"], query
+
+
+def merge(intervals):
+    merged = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def subtract(windows, busy):
+    free = []
+    busy = merge(busy)
+    for start, end in windows:
+        for b_start, b_end in busy:
+            if b_end <= start or b_start >= end:
+                continue
+            if b_start > start:
+                free.append((start, b_start))
+            start = max(start, b_end)
+        if start < end:
+            free.append((start, end))
+    return free
+
+
+def intersect(a, b):
+    out, i, j = [], 0, 0
+    a, b = merge(a), merge(b)
+    while i < len(a) and j < len(b):
+        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if start < end:
+            out.append((start, end))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def free_time(people, commitments, start, end):
+    """Times within [start, end) when every person is inside their working hours and not booked."""
+    common = [(start, end)]
+    for person in people:
+        busy = [(c["start_time"], c["end_time"]) for c in commitments if c["user_id"] == person["id"]]
+        own = subtract(working_windows(person["working_hours"], person["timezone"], start, end), busy)
+        common = intersect(common, own)
+    return common
+
+
+def slots(free, duration, step):
+    """Start times on the `step`-minute grid (UTC) where `duration` minutes fit; none in the past."""
+    length, grid = timedelta(minutes=duration), timedelta(minutes=step)
+    not_before = clock.now()
+    found = []
+    for start, end in free:
+        earliest = max(start, not_before)
+        candidate = GRID_ORIGIN - ((GRID_ORIGIN - earliest) // grid) * grid
+        while candidate + length <= end:
+            found.append({"start": candidate, "end": candidate + length})
+            candidate += grid
+    return found
+
+
+def busy_intervals(commitments):
+    return [{"start": s, "end": e} for s, e in merge((c["start_time"], c["end_time"]) for c in commitments)]
