@@ -1,4 +1,5 @@
 import json
+from datetime import datetime
 from typing import Annotated
 
 from flask import Blueprint, g
@@ -6,6 +7,7 @@ from pydantic import Field, StringConstraints, field_validator
 
 from ..auth import bearer_claims, login_required, require_role
 from ..db import transaction
+from ..pagination import decode_cursor, page
 from ..repositories import analytics
 from ..validation import Body, Query, parse, parse_query
 
@@ -34,6 +36,7 @@ class DashboardQuery(Query):
 class EventsQuery(Query):
     limit: int = Field(default=50, ge=1, le=200)
     type: EventType | None = None
+    cursor: str | None = None
 
 
 @bp.post("/event")
@@ -71,5 +74,8 @@ def dashboard():
 @require_role("admin")
 def recent_events():
     query = parse_query(EventsQuery)
+    after = decode_cursor(query.cursor, (datetime.fromisoformat, int)) if query.cursor else None
     with transaction() as cur:
-        return analytics.recent(cur, limit=query.limit, event_type=query.type)
+        rows = analytics.recent(cur, limit=query.limit + 1, event_type=query.type, after=after)
+    rows, headers = page(rows, query.limit, key=lambda e: (e["created_at"], e["id"]))
+    return rows, 200, headers

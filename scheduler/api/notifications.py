@@ -1,9 +1,12 @@
+from datetime import datetime
+
 from flask import Blueprint, g
 from pydantic import Field
 
 from ..auth import login_required
 from ..db import transaction
 from ..errors import NotFound
+from ..pagination import decode_cursor, page
 from ..repositories import notifications
 from ..validation import Query, parse_query
 
@@ -12,22 +15,29 @@ bp = Blueprint("notifications", __name__)
 
 class ListQuery(Query):
     limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = None
+
+
+def listing(unread_only):
+    query = parse_query(ListQuery)
+    after = decode_cursor(query.cursor, (bool, datetime.fromisoformat, int)) if query.cursor else None
+    with transaction() as cur:
+        rows = notifications.list_for_user(cur, g.user["id"], unread_only=unread_only, after=after,
+                                           limit=query.limit + 1)
+    rows, headers = page(rows, query.limit, key=lambda n: (n["is_read"], n["created_at"], n["id"]))
+    return rows, 200, headers
 
 
 @bp.get("")
 @login_required
 def list_notifications():
-    query = parse_query(ListQuery)
-    with transaction() as cur:
-        return notifications.list_for_user(cur, g.user["id"], limit=query.limit)
+    return listing(unread_only=False)
 
 
 @bp.get("/unread")
 @login_required
 def list_unread():
-    query = parse_query(ListQuery)
-    with transaction() as cur:
-        return notifications.list_unread(cur, g.user["id"], limit=query.limit)
+    return listing(unread_only=True)
 
 
 @bp.get("/count")

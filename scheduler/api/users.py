@@ -2,6 +2,7 @@ from typing import Annotated
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from flask import Blueprint, g, url_for
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
@@ -10,6 +11,7 @@ from ..auth import hash_password, issue_token, login_required, password_matches,
 from ..context import settings
 from ..db import transaction
 from ..errors import BadRequest, Unauthorized
+from ..pagination import decode_cursor, page
 from ..availability import busy_intervals, free_time, parse_window, slots
 from ..repositories import bookings, users
 from ..validation import Body, Email, Name, Password, Query, Zone, parse, parse_query
@@ -72,6 +74,7 @@ class PasswordChange(Body):
 
 class UserListQuery(Query):
     limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = None
 
 
 def profile(user):
@@ -116,8 +119,11 @@ def change_password():
 @require_role("admin")
 def list_users():
     query = parse_query(UserListQuery)
+    after = decode_cursor(query.cursor, (datetime.fromisoformat, int)) if query.cursor else None
     with transaction() as cur:
-        return users.list_all(cur, limit=query.limit)
+        rows = users.list_all(cur, after=after, limit=query.limit + 1)
+    rows, headers = page(rows, query.limit, key=lambda u: (u["created_at"], u["id"]))
+    return rows, 200, headers
 
 
 @bp.get("/me/busy")

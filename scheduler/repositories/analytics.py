@@ -47,17 +47,20 @@ def dashboard(cur, *, days, user_id=None):
     return cur.fetchall()
 
 
-def recent(cur, *, limit, event_type=None):
+def recent(cur, *, limit, event_type=None, after=None):
+    """Newest first; `after` is the (created_at, id) of the last row already seen."""
+    created_at, last_id = after or (None, None)
     cur.execute(
         """
         SELECT e.id, e.user_id, e.event_type, e.metadata, e.created_at,
                u.name AS user_name, u.email AS user_email
         FROM analytics_events e
         LEFT JOIN users u ON u.id = e.user_id
-        WHERE %(event_type)s::text IS NULL OR e.event_type = %(event_type)s
+        WHERE (%(event_type)s::text IS NULL OR e.event_type = %(event_type)s)
+          AND (%(created_at)s::timestamptz IS NULL OR (e.created_at, e.id) < (%(created_at)s, %(id)s))
         ORDER BY e.created_at DESC, e.id DESC
         LIMIT %(limit)s
         """,
-        {"limit": limit, "event_type": event_type},
+        {"limit": limit, "event_type": event_type, "created_at": created_at, "id": last_id},
     )
     return cur.fetchall()

@@ -15,29 +15,23 @@ def insert(cur, user_id, *, kind, title, message, metadata):
     return cur.fetchone()
 
 
-def list_for_user(cur, user_id, *, limit):
-    """Unread first, newest first within each group."""
+def list_for_user(cur, user_id, *, unread_only=False, after=None, limit):
+    """Unread first, newest first within each group; `after` is the (is_read, created_at, id)
+    of the last row already seen."""
+    is_read, created_at, last_id = after or (None, None, None)
     cur.execute(
         f"""
         SELECT {COLUMNS} FROM notifications
         WHERE user_id = %(user_id)s
+          AND NOT (%(unread_only)s AND is_read)
+          AND (%(is_read)s::boolean IS NULL
+               OR is_read > %(is_read)s
+               OR (is_read = %(is_read)s AND (created_at, id) < (%(created_at)s, %(id)s)))
         ORDER BY is_read, created_at DESC, id DESC
         LIMIT %(limit)s
         """,
-        {"user_id": user_id, "limit": limit},
-    )
-    return cur.fetchall()
-
-
-def list_unread(cur, user_id, *, limit):
-    cur.execute(
-        f"""
-        SELECT {COLUMNS} FROM notifications
-        WHERE user_id = %(user_id)s AND NOT is_read
-        ORDER BY created_at DESC, id DESC
-        LIMIT %(limit)s
-        """,
-        {"user_id": user_id, "limit": limit},
+        {"user_id": user_id, "unread_only": unread_only, "is_read": is_read, "created_at": created_at,
+         "id": last_id, "limit": limit},
     )
     return cur.fetchall()
 

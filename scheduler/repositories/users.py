@@ -88,8 +88,18 @@ def set_role(cur, user_id, role):
     return cur.fetchone()
 
 
-def list_all(cur, *, limit):
-    cur.execute(f"SELECT {PUBLIC} FROM users ORDER BY created_at DESC, id DESC LIMIT %(limit)s", {"limit": limit})
+def list_all(cur, *, after=None, limit):
+    """Newest first; `after` is the (created_at, id) of the last row already seen."""
+    created_at, last_id = after or (None, None)
+    cur.execute(
+        f"""
+        SELECT {PUBLIC} FROM users
+        WHERE %(created_at)s::timestamptz IS NULL OR (created_at, id) < (%(created_at)s, %(id)s)
+        ORDER BY created_at DESC, id DESC
+        LIMIT %(limit)s
+        """,
+        {"created_at": created_at, "id": last_id, "limit": limit},
+    )
     return cur.fetchall()
 
 
