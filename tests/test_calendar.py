@@ -1,0 +1,91 @@
+"""iCalendar invitations, downloads and feeds, parsed back with the icalendar library."""
+
+import re
+
+import pytest
+from icalendar import Calendar
+
+BOOKINGS = "/api/v1/bookings"
+
+
+def invites(mailbox, to):
+    """(METHOD, VEVENT) of each calendar attachment sent to `to`, in order."""
+    found = []
+    for message in mailbox.received():
+        if message["To"] != to:
+            continue
+        for part in message.iter_attachments():
+            if part.get_content_type() == "text/calendar":
+                calendar = Calendar.from_ical(part.get_content())
+                found.append((str(calendar["METHOD"]), calendar.walk("VEVENT")[0]))
+    return found
+
+
+@pytest.fixture
+def meeting(client, alice, bob, org_of, set_profile):
+    org_of(alice, bob)
+    set_profile(bob, timezone="America/New_York")
+    r = client.post(BOOKINGS, json={"title": "Planning", "start": "2031-07-01T14:00:00Z", "end": "2031-07-01T15:00:00Z",
+                                    "attendees": [bob.email]}, headers=alice.auth)
+    return r.json["booking"]
+
+
+def test_invitation_update_and_cancel_share_a_uid_with_growing_sequence(client, alice, bob, meeting, mailbox, worker):
+    client.patch(f"{BOOKINGS}/{meeting['id']}", json={"start": "2031-07-01T15:00:00Z", "end": "2031-07-01T16:00:00Z"},
+                 headers=alice.auth)
+    client.delete(f"{BOOKINGS}/{meeting['id']}", headers=alice.auth)
+    worker()
+    for person in (alice, bob):
+        sent = invites(mailbox, person.email)
+        assert [method for method, _ in sent] == ["REQUEST", "REQUEST", "CANCEL"]
+        assert len({str(event["UID"]) for _, event in sent}) == 1
+        sequences = [int(event["SEQUENCE"]) for _, event in sent]
+        assert sequences == sorted(sequences) and len(set(sequences)) == 3
+        assert str(sent[-1][1]["STATUS"]) == "CANCELLED"
+        assert sent[1][1].decoded("DTSTART").isoformat() == "2031-07-01T15:00:00+00:00"
+
+
+def test_invitation_names_organizer_and_attendees(alice, bob, meeting, mailbox, worker):
+    worker()
+    [(method, event)] = invites(mailbox, bob.email)
+    assert method == "REQUEST" and str(event["SUMMARY"]) == "Planning"
+    assert str(event["ORGANIZER"]).lower() == f"mailto:{alice.email}"
+    attendees = {str(a).lower(): a.params["PARTSTAT"] for a in event["ATTENDEE"]}
+    assert attendees == {f"mailto:{alice.email}": "ACCEPTED", f"mailto:{bob.email}": "NEEDS-ACTION"}
+
+
+def test_emails_show_times_in_the_recipients_zone(alice, bob, meeting, mailbox, worker):
+    worker()
+    texts = {m["To"]: m.get_body(("plain",)).get_content() for m in mailbox.received() if "Planning" in m["Subject"]}
+    assert "Start: Tue 01 Jul 2031, 10:00 EDT (America/New_York)" in texts[bob.email]
+    assert "Start: Tue 01 Jul 2031, 14:00 UTC (UTC)" in texts[alice.email]
+
+
+def test_single_booking_download(client, alice, bob, register, meeting):
+    r = client.get(f"{BOOKINGS}/{meeting['id']}/ics", headers=bob.auth)
+    assert r.status_code == 200 and r.mimetype == "text/calendar"
+    event = Calendar.from_ical(r.data).walk("VEVENT")[0]
+    assert str(event["UID"]).startswith(f"booking-{meeting['id']}@")
+    assert client.get(f"{BOOKINGS}/{meeting['id']}/ics", headers=register("Eve").auth).status_code == 404
+
+
+def test_feed_serves_my_bookings_without_a_token_and_rotates(client, alice, bob, meeting):
+    client.post(BOOKINGS, json={"title": "Solo", "start": "2031-07-02T09:00:00Z", "end": "2031-07-02T10:00:00Z"},
+                headers=bob.auth)
+    first = client.post("/api/v1/users/me/calendar-feed", headers=bob.auth)
+    assert first.status_code == 201
+    path = re.sub(r"^https?://[^/]+", "", first.json["url"])
+    r = client.get(path)
+    assert r.status_code == 200 and r.mimetype == "text/calendar"
+    assert sorted(str(e["SUMMARY"]) for e in Calendar.from_ical(r.data).walk("VEVENT")) == ["Planning", "Solo"]
+
+    second = client.post("/api/v1/users/me/calendar-feed", headers=bob.auth)
+    assert client.get(path).status_code == 404
+    assert client.get(re.sub(r"^https?://[^/]+", "", second.json["url"])).status_code == 200
+    assert client.get("/calendar/not-a-real-secret.ics").status_code == 404
+
+
+def test_declined_bookings_leave_the_feed(client, bob, meeting):
+    client.patch(f"{BOOKINGS}/{meeting['id']}/attendance", json={"status": "declined"}, headers=bob.auth)
+    url = client.post("/api/v1/users/me/calendar-feed", headers=bob.auth).json["url"]
+    assert Calendar.from_ical(client.get(re.sub(r"^https?://[^/]+", "", url)).data).walk("VEVENT") == []
