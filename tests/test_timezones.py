@@ -155,3 +155,10 @@ def test_team_availability_is_for_members_only(client, alice, bob, register, org
     path = f"/api/v1/organizations/{org['id']}/availability?from=2031-07-01T00:00:00Z&to=2031-07-02T00:00:00Z"
     assert client.get(path, headers=bob.auth).status_code == 404
     assert client.get(f"{path}&members={bob.id}", headers=alice.auth).status_code == 400
+
+
+def test_notifications_show_times_in_my_zone(client, alice, set_profile):
+    set_profile(alice, timezone="Europe/London")
+    book(client, alice, "2031-07-01T09:00:00", "2031-07-01T10:00:00")
+    [note] = client.get("/api/v1/notifications", headers=alice.auth).json
+    assert "Tue 01 Jul 2031, 09:00 BST (Europe/London)" in note["message"]

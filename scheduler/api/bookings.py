@@ -13,6 +13,7 @@ from ..db import transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..pagination import decode_cursor, page
 from ..repositories import bookings, notifications, organizations, outbox
+from ..timezones import display
 from ..validation import Body, DateTime, Email, Query, Zone, in_zone, parse, parse_query
 
 bp = Blueprint("bookings", __name__)
@@ -109,8 +110,10 @@ def announce(cur, booking, event, only=None):
         kind, title, message, template = EVENTS[event].get(role, EVENTS[event]["owner"])
         values = {"title": booking["title"], "start": booking["start_time"].isoformat(),
                   "end": booking["end_time"].isoformat(), "organizer": organizer}
-        notifications.insert(cur, person["id"], kind=kind, title=title.format(**values),
-                             message=message.format(**values), metadata={"booking_id": booking["id"]})
+        local = values | {"start": display(booking["start_time"], person["timezone"]),
+                          "end": display(booking["end_time"], person["timezone"])}
+        notifications.insert(cur, person["id"], kind=kind, title=title.format(**local),
+                             message=message.format(**local), metadata={"booking_id": booking["id"]})
         email_ids.append(outbox.add(
             cur, to=person["email"], template=template, user_id=person["id"], booking_id=booking["id"],
             payload={"name": person["name"], "booking_id": booking["id"], "timezone": person["timezone"],

@@ -3,6 +3,7 @@
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -13,6 +14,7 @@ from ..calendar import to_ics
 from ..config import Settings
 from ..db import Database
 from ..ratelimit import RateLimiter
+from ..timezones import display
 from ..repositories import notifications, outbox, users
 from .providers import provider_for
 from .templates import render
@@ -114,7 +116,8 @@ def remind_in_app(cur, row):
     payload = row["payload"]
     notifications.insert(
         cur, row["user_id"], kind="BOOKING_REMINDER", title=f'Reminder: "{payload["title"]}"',
-        message=f"Starts at {payload['start']}.", metadata={"booking_id": row["booking_id"]},
+        message=f"Starts {display(datetime.fromisoformat(payload['start']), payload['timezone'])}.",
+        metadata={"booking_id": row["booking_id"]},
     )
 
 
