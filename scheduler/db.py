@@ -1,12 +1,12 @@
 """The PostgreSQL connection pool and the one way to run SQL: a transaction."""
 
 import os
+import queue
 import threading
 from contextlib import contextmanager
 
 import psycopg2
 import psycopg2.extras
-import psycopg2.pool
 from flask import current_app
 
 
@@ -15,39 +15,50 @@ class PoolExhausted(Exception):
 
 
 class Database:
-    """A lazily opened, fork-safe pool; `transaction()` lends a dict cursor for one transaction."""
+    """Up to `size` connections per process, opened as needed and kept for reuse (psycopg2's own
+    pools close every connection above `minconn` when it is returned). Fork-safe: a forked
+    child opens its own. `transaction()` lends a dict cursor for one transaction."""
 
     def __init__(self, dsn, size=10, wait_seconds=10.0, statement_timeout_ms=15000):
         self.dsn = dsn
         self.size = size
         self.wait_seconds = wait_seconds
         self.options = f"-c timezone=UTC -c statement_timeout={statement_timeout_ms}"
-        self._pool = None
-        self._pid = None
         self._lock = threading.Lock()
-        # ThreadedConnectionPool raises instead of waiting when empty; the semaphore makes callers wait.
-        self._slots = threading.BoundedSemaphore(size)
+        self._reset()
 
-    def _get_pool(self):
-        if self._pool is None or self._pid != os.getpid():
-            with self._lock:
-                if self._pool is None or self._pid != os.getpid():
-                    self._pool = psycopg2.pool.ThreadedConnectionPool(
-                        0, self.size, self.dsn, options=self.options, connect_timeout=5,
-                        application_name="scheduler",
-                    )
-                    self._pid = os.getpid()
-                    self._slots = threading.BoundedSemaphore(self.size)
-        return self._pool
+    def _reset(self):
+        self._pid = os.getpid()
+        self._idle = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(self.size)
+
+    def _connect(self):
+        return psycopg2.connect(self.dsn, options=self.options, connect_timeout=5, application_name="scheduler")
 
     @contextmanager
-    def transaction(self):
-        pool = self._get_pool()
+    def _connection(self):
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._reset()
         slots = self._slots
         if not slots.acquire(timeout=self.wait_seconds):
             raise PoolExhausted("no database connection became free in time")
+        conn = None
         try:
-            conn = pool.getconn()
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = self._connect()
+            yield conn
+        finally:
+            if conn is not None and not conn.closed:
+                self._idle.put(conn)
+            slots.release()
+
+    @contextmanager
+    def transaction(self):
+        with self._connection() as conn:
             try:
                 with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
                     yield cur
@@ -56,15 +67,15 @@ class Database:
                 if not conn.closed:
                     conn.rollback()
                 raise
-            finally:
-                pool.putconn(conn, close=bool(conn.closed))
-        finally:
-            slots.release()
 
     def close(self):
-        if self._pool is not None and self._pid == os.getpid():
-            self._pool.closeall()
-        self._pool = None
+        if self._pid != os.getpid():
+            return
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
 
 
 def get_db():
