@@ -2,6 +2,8 @@
 
 from datetime import datetime, timezone
 
+from zoneinfo import ZoneInfo
+
 from icalendar import Calendar, Event, vCalAddress, vText
 
 PRODID = "-//Scheduler//Scheduler API//EN"
@@ -34,8 +36,10 @@ def address(person):
     return value
 
 
-def to_ics(events, method=None):
-    """One VCALENDAR holding a VEVENT per event; METHOD (REQUEST, CANCEL) for invitations."""
+def to_ics(events, method=None, zone_name="UTC"):
+    """One VCALENDAR holding a VEVENT per event; METHOD (REQUEST, CANCEL) for invitations.
+    Times are written in `zone_name` (with its VTIMEZONE) so calendars show the reader's zone."""
+    zone = ZoneInfo(zone_name)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -49,8 +53,8 @@ def to_ics(events, method=None):
         event.add("last-modified", datetime.fromisoformat(data["updated"]))
         event.add("sequence", data["sequence"])
         event.add("summary", data["title"])
-        event.add("dtstart", datetime.fromisoformat(data["start"]).astimezone(timezone.utc))
-        event.add("dtend", datetime.fromisoformat(data["end"]).astimezone(timezone.utc))
+        event.add("dtstart", datetime.fromisoformat(data["start"]).astimezone(zone))
+        event.add("dtend", datetime.fromisoformat(data["end"]).astimezone(zone))
         event.add("status", "CANCELLED" if method == "CANCEL" else data["status"])
         if data["organizer"]:
             event["organizer"] = address(data["organizer"])
@@ -61,4 +65,6 @@ def to_ics(events, method=None):
             attendee.params["RSVP"] = "TRUE" if person["status"] == "needs-action" else "FALSE"
             event.add("attendee", attendee, encode=0)
         calendar.add_component(event)
+    if zone_name != "UTC":
+        calendar.add_missing_timezones()
     return calendar.to_ical()

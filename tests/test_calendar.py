@@ -1,6 +1,7 @@
 """iCalendar invitations, downloads and feeds, parsed back with the icalendar library."""
 
 import re
+from datetime import timezone
 
 import pytest
 from icalendar import Calendar
@@ -42,7 +43,8 @@ def test_invitation_update_and_cancel_share_a_uid_with_growing_sequence(client, 
         sequences = [int(event["SEQUENCE"]) for _, event in sent]
         assert sequences == sorted(sequences) and len(set(sequences)) == 3
         assert str(sent[-1][1]["STATUS"]) == "CANCELLED"
-        assert sent[1][1].decoded("DTSTART").isoformat() == "2031-07-01T15:00:00+00:00"
+        moved = sent[1][1].decoded("DTSTART")
+        assert moved.astimezone(timezone.utc).isoformat() == "2031-07-01T15:00:00+00:00"
 
 
 def test_invitation_names_organizer_and_attendees(alice, bob, meeting, mailbox, worker):
@@ -89,3 +91,10 @@ def test_declined_bookings_leave_the_feed(client, bob, meeting):
     client.patch(f"{BOOKINGS}/{meeting['id']}/attendance", json={"status": "declined"}, headers=bob.auth)
     url = client.post("/api/v1/users/me/calendar-feed", headers=bob.auth).json["url"]
     assert Calendar.from_ical(client.get(re.sub(r"^https?://[^/]+", "", url)).data).walk("VEVENT") == []
+
+
+def test_calendar_files_are_in_the_readers_zone(bob, meeting, mailbox, worker):
+    worker()
+    [(_, event)] = invites(mailbox, bob.email)
+    assert event["DTSTART"].params["TZID"] == "America/New_York"
+    assert event.decoded("DTSTART").isoformat() == "2031-07-01T10:00:00-04:00"

@@ -205,7 +205,7 @@ def booking_ics(booking_id):
         booking = bookings.find_visible(cur, booking_id, g.user["id"])
     if booking is None:
         raise NotFound("Booking not found")
-    body = to_ics([event_data(booking, settings().mail_domain)], method="PUBLISH")
+    body = to_ics([event_data(booking, settings().mail_domain)], method="PUBLISH", zone_name=g.user["timezone"])
     return Response(body, mimetype="text/calendar",
                     headers={"Content-Disposition": f'attachment; filename="booking-{booking_id}.ics"'})
 

@@ -19,4 +19,5 @@ def feed(secret):
             raise NotFound("Calendar feed not found")
         rows = bookings.calendar_for(cur, owner["id"])
     domain = settings().mail_domain
-    return Response(to_ics([event_data(b, domain) for b in rows]), mimetype="text/calendar")
+    return Response(to_ics([event_data(b, domain) for b in rows], zone_name=owner["timezone"]),
+                    mimetype="text/calendar")

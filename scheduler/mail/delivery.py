@@ -68,7 +68,8 @@ def compose(row, sender, domain):
     message.add_alternative(rendered.html, subtype="html")
     if "ics" in row["payload"]:
         invite = row["payload"]["ics"]
-        message.add_attachment(to_ics([invite["event"]], method=invite["method"]), maintype="text",
+        ics = to_ics([invite["event"]], method=invite["method"], zone_name=row["payload"].get("timezone", "UTC"))
+        message.add_attachment(ics, maintype="text",
                                subtype="calendar", filename="invite.ics", params={"method": invite["method"]})
     return message
 

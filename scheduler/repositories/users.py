@@ -124,5 +124,5 @@ def set_feed_hash(cur, user_id, feed_hash):
 
 
 def find_by_feed_hash(cur, feed_hash):
-    cur.execute("SELECT id FROM users WHERE calendar_feed_hash = %(hash)s", {"hash": feed_hash})
+    cur.execute("SELECT id, timezone FROM users WHERE calendar_feed_hash = %(hash)s", {"hash": feed_hash})
     return cur.fetchone()
