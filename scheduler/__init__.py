@@ -3,9 +3,10 @@
 import logging
 import time
 
+import orjson
 import redis
 from flask import Flask
-from flask.json.provider import DefaultJSONProvider
+from flask.json.provider import JSONProvider as JSONProviderBase
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -19,17 +20,19 @@ from .ratelimit import RateLimiter
 MAX_BODY_BYTES = 64 * 1024
 
 
-def json_default(value):
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return DefaultJSONProvider.default(value)
+class JSONProvider(JSONProviderBase):
+    """orjson: several times faster than the standard library, and it writes times as
+    RFC 3339 with an offset (Flask's default writes an RFC 822 date)."""
 
+    def dumps(self, obj, **kwargs):
+        return orjson.dumps(obj).decode()
 
-class JSONProvider(DefaultJSONProvider):
-    """ISO 8601 with an offset for times (Flask's default is an RFC 822 date)."""
+    def loads(self, s, **kwargs):
+        return orjson.loads(s)
 
-    default = staticmethod(json_default)
-    sort_keys = False
+    def response(self, *args, **kwargs):
+        return self._app.response_class(orjson.dumps(self._prepare_response_obj(args, kwargs)),
+                                        mimetype="application/json")
 
 
 def create_app(settings=None):

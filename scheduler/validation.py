@@ -1,10 +1,10 @@
 """The one validation mechanism: pydantic models over the JSON body or the query string."""
 
-import json
 import re
 from datetime import datetime
 from typing import Annotated
 
+import orjson
 from flask import request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 
@@ -60,10 +60,6 @@ Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
-def reject_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def json_body():
     """The request's JSON object; {} when there is no body. 415 for another type, 400 if malformed."""
     raw = request.get_data(cache=True)
@@ -72,8 +68,8 @@ def json_body():
     if not request.is_json:
         raise UnsupportedMediaType("Content-Type must be application/json")
     try:
-        data = json.loads(raw, parse_constant=reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise BadRequest("Malformed JSON body") from None
     if not isinstance(data, dict):
         raise BadRequest("JSON body must be an object")

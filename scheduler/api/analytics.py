@@ -1,7 +1,7 @@
-import json
 from datetime import datetime
 from typing import Annotated
 
+import orjson
 from flask import Blueprint, g
 from pydantic import Field, StringConstraints, field_validator
 
@@ -24,7 +24,7 @@ class EventIn(Body):
     @field_validator("metadata")
     @classmethod
     def small_enough(cls, value):
-        if value is not None and len(json.dumps(value).encode()) > MAX_METADATA_BYTES:
+        if value is not None and len(orjson.dumps(value)) > MAX_METADATA_BYTES:
             raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
         return value
 

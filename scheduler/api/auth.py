@@ -56,8 +56,9 @@ def register():
     password_hash = hash_password(data.password, settings().bcrypt_rounds)
     with transaction() as cur:
         user = users.insert(cur, name=data.name, email=data.email, password_hash=password_hash)
-        email_id = outbox.add(cur, to=user["email"], template="WELCOME", payload={"name": user["name"]})
-    jobs.send_emails(redis_client(), [email_id])
+        email_ids = outbox.add(cur, [{"to": user["email"], "template": "WELCOME", "user_id": user["id"],
+                                      "payload": {"name": user["name"]}}])
+    jobs.send_emails(redis_client(), email_ids)
     return {
         "message": "User registered successfully",
         "token": issue_token(user, settings()),

@@ -96,49 +96,67 @@ def busy_conflict(people, start, end, excluding=None):
          "start_time": b["start_time"], "end_time": b["end_time"]} for b in busy])
 
 
-def announce(cur, booking, event, only=None):
-    """Notifications and emails (with the calendar invitation) for everyone concerned,
-    written in the caller's transaction; returns the email ids to enqueue after commit."""
-    domain = settings().mail_domain
-    invite = {"method": ICS_METHOD[event], "event": event_data(booking, domain)}
-    organizer = next(a["name"] for a in booking["attendees"] if a["user_id"] == booking["user_id"])
-    email_ids = []
-    for person in bookings.recipients(cur, booking["id"]):
-        if person["status"] == "declined" or (only is not None and person["id"] != only):
+def attendee_list(recipients):
+    return [{"user_id": p["user_id"], "name": p["name"], "email": p["email"], "status": p["status"]}
+            for p in recipients]
+
+
+def with_attendees(booking, recipients):
+    """The booking as clients see it: with its attendees, without internal fields."""
+    return {key: value for key, value in booking.items() if key != "sequence"} | {"attendees": attendee_list(recipients)}
+
+
+def announcements(booking, recipients, event, only=None):
+    """The notifications and emails (with the calendar invitation) an event sends to everyone
+    concerned: (notes, emails)."""
+    invite = {"method": ICS_METHOD[event],
+              "event": event_data(booking | {"attendees": attendee_list(recipients)}, settings().mail_domain)}
+    organizer = next(p["name"] for p in recipients if p["user_id"] == booking["user_id"])
+    notes, emails = [], []
+    for person in recipients:
+        if person["status"] == "declined" or (only is not None and person["user_id"] != only):
             continue
-        role = "owner" if person["id"] == booking["user_id"] else "attendee"
+        role = "owner" if person["user_id"] == booking["user_id"] else "attendee"
         kind, title, message, template = EVENTS[event].get(role, EVENTS[event]["owner"])
         values = {"title": booking["title"], "start": booking["start_time"].isoformat(),
                   "end": booking["end_time"].isoformat(), "organizer": organizer}
         local = values | {"start": display(booking["start_time"], person["timezone"]),
                           "end": display(booking["end_time"], person["timezone"])}
-        notifications.insert(cur, person["id"], kind=kind, title=title.format(**local),
-                             message=message.format(**local), metadata={"booking_id": booking["id"]})
-        email_ids.append(outbox.add(
-            cur, to=person["email"], template=template, user_id=person["id"], booking_id=booking["id"],
-            payload={"name": person["name"], "booking_id": booking["id"], "timezone": person["timezone"],
-                     "ics": invite, **values},
-        ))
-    return email_ids
+        notes.append({"user_id": person["user_id"], "kind": kind, "title": title.format(**local),
+                      "message": message.format(**local), "metadata": {"booking_id": booking["id"]}})
+        emails.append({"to": person["email"], "template": template, "user_id": person["user_id"],
+                       "booking_id": booking["id"],
+                       "payload": {"name": person["name"], "booking_id": booking["id"],
+                                   "timezone": person["timezone"], "ics": invite, **values}})
+    return notes, emails
 
 
-def schedule_reminders(cur, booking, only=None):
+def reminders(booking, recipients, only=None):
     """Reminder emails at each attendee's offsets; none whose time has already passed."""
     now = clock.now()
-    for person in bookings.recipients(cur, booking["id"]):
-        if person["status"] == "declined" or (only is not None and person["id"] != only):
+    emails = []
+    for person in recipients:
+        if person["status"] == "declined" or (only is not None and person["user_id"] != only):
             continue
         for minutes in person["reminders"]:
             due = booking["start_time"] - timedelta(minutes=minutes)
-            if due <= now:
-                continue
-            outbox.add_reminder(
-                cur, to=person["email"], user_id=person["id"], booking_id=booking["id"], minutes=minutes,
-                send_after=due, payload={"name": person["name"], "booking_id": booking["id"],
-                                         "timezone": person["timezone"], "title": booking["title"],
-                                         "start": booking["start_time"].isoformat(),
-                                         "end": booking["end_time"].isoformat()},
-            )
+            if due > now:
+                emails.append({
+                    "to": person["email"], "template": "BOOKING_REMINDER", "user_id": person["user_id"],
+                    "booking_id": booking["id"], "reminder_minutes": minutes, "send_after": due,
+                    "payload": {"name": person["name"], "booking_id": booking["id"], "timezone": person["timezone"],
+                                "title": booking["title"], "start": booking["start_time"].isoformat(),
+                                "end": booking["end_time"].isoformat()},
+                })
+    return emails
+
+
+def write(cur, notes, emails):
+    """Writes notifications and emails in the caller's transaction; returns the email ids to
+    enqueue after the commit."""
+    if notes:
+        notifications.add(cur, notes)
+    return outbox.add(cur, emails) if emails else []
 
 
 def owned(cur, booking_id, *, lock=True):
@@ -150,10 +168,6 @@ def owned(cur, booking_id, *, lock=True):
     return booking
 
 
-def shown(booking):
-    return {key: value for key, value in booking.items() if key != "sequence"}
-
-
 @bp.post("")
 @login_required
 def create_booking():
@@ -163,16 +177,15 @@ def create_booking():
     people = [g.user["id"]]
     try:
         with transaction() as cur:
-            people += invitees(cur, data.attendees)
-            booking_id = bookings.insert(cur, owner_id=g.user["id"], title=data.title, **times)
-            bookings.add_attendees(cur, booking_id, g.user["id"], people[1:])
-            booking = bookings.find_visible(cur, booking_id, g.user["id"])
-            email_ids = announce(cur, booking, "created")
-            schedule_reminders(cur, booking)
+            people += invitees(cur, data.attendees) if data.attendees else []
+            booking = bookings.create(cur, owner_id=g.user["id"], title=data.title, invitee_ids=people[1:], **times)
+            recipients = bookings.recipients(cur, booking["id"])
+            notes, emails = announcements(booking, recipients, "created")
+            email_ids = write(cur, notes, emails + reminders(booking, recipients))
     except ExclusionViolation:
         raise busy_conflict(people, times["start"], times["end"]) from None
     jobs.send_emails(redis_client(), email_ids)
-    return {"message": "Booking created successfully", "booking": shown(booking)}, 201
+    return {"message": "Booking created successfully", "booking": with_attendees(booking, recipients)}, 201
 
 
 @bp.get("")
@@ -195,7 +208,7 @@ def get_booking(booking_id):
         booking = bookings.find_visible(cur, booking_id, g.user["id"])
     if booking is None:
         raise NotFound("Booking not found")
-    return shown(booking)
+    return {key: value for key, value in booking.items() if key != "sequence"}
 
 
 @bp.get("/<id:booking_id>/ics")
@@ -227,16 +240,16 @@ def update_booking(booking_id):
             start = changes["start"] or current["start_time"]
             end = changes["end"] or current["end_time"]
             check_times(start, end, check_start=start != current["start_time"])
-            bookings.update(cur, booking_id, title=data.title or current["title"], start=start, end=end)
-            booking = bookings.find_visible(cur, booking_id, g.user["id"])
+            booking = bookings.update(cur, booking_id, title=data.title or current["title"], start=start, end=end)
+            recipients = bookings.recipients(cur, booking_id)
             outbox.void_reminders(cur, booking_id)
-            schedule_reminders(cur, booking)
             moved = (start, end) != (current["start_time"], current["end_time"])
-            email_ids = announce(cur, booking, "updated") if moved else []
+            notes, emails = announcements(booking, recipients, "updated") if moved else ([], [])
+            email_ids = write(cur, notes, emails + reminders(booking, recipients))
     except ExclusionViolation:
         raise busy_conflict(people, start, end, excluding=booking_id) from None
     jobs.send_emails(redis_client(), email_ids)
-    return {"message": "Booking updated successfully", "booking": shown(booking)}
+    return {"message": "Booking updated successfully", "booking": with_attendees(booking, recipients)}
 
 
 @bp.delete("/<id:booking_id>")
@@ -244,13 +257,14 @@ def update_booking(booking_id):
 def cancel_booking(booking_id):
     with transaction() as cur:
         owned(cur, booking_id)
-        if not bookings.cancel(cur, booking_id, g.user["id"]):
+        booking = bookings.cancel(cur, booking_id, g.user["id"])
+        if booking is None:
             raise NotFound("Booking not found or already cancelled")
-        booking = bookings.find_visible(cur, booking_id, g.user["id"])
+        recipients = bookings.recipients(cur, booking_id)
         outbox.void_reminders(cur, booking_id)
-        email_ids = announce(cur, booking, "cancelled")
+        email_ids = write(cur, *announcements(booking, recipients, "cancelled"))
     jobs.send_emails(redis_client(), email_ids)
-    return {"message": "Booking cancelled successfully", "booking": shown(booking)}
+    return {"message": "Booking cancelled successfully", "booking": with_attendees(booking, recipients)}
 
 
 @bp.patch("/<id:booking_id>/attendance")
@@ -269,15 +283,12 @@ def answer(booking_id):
             if booking["status"] != "confirmed":
                 raise Conflict("The booking is cancelled")
             bookings.set_attendance(cur, booking_id, me, data.status)
+            recipients = bookings.recipients(cur, booking_id)
             outbox.void_reminders(cur, booking_id, me)
-            if data.status == "accepted":
-                schedule_reminders(cur, booking, only=me)
-            notifications.insert(
-                cur, booking["user_id"], kind="ATTENDANCE_UPDATED",
-                title=f'{g.user["name"]} {data.status} "{booking["title"]}"', message=None,
-                metadata={"booking_id": booking_id, "user_id": me, "status": data.status},
-            )
-            booking = bookings.find_visible(cur, booking_id, me)
+            note = {"user_id": booking["user_id"], "kind": "ATTENDANCE_UPDATED",
+                    "title": f'{g.user["name"]} {data.status} "{booking["title"]}"', "message": None,
+                    "metadata": {"booking_id": booking_id, "user_id": me, "status": data.status}}
+            write(cur, [note], reminders(booking, recipients, only=me))
     except ExclusionViolation:
         raise busy_conflict([me], booking["start_time"], booking["end_time"], excluding=booking_id) from None
-    return {"message": f"Attendance {data.status}", "booking": shown(booking)}
+    return {"message": f"Attendance {data.status}", "booking": with_attendees(booking, recipients)}

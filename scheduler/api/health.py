@@ -26,9 +26,22 @@ def redis_ok():
         return False
 
 
+CHECK_EVERY_SECONDS = 1.0
+
+
+def dependencies():
+    """(database ok, redis ok), checked at most once a second per process, so that a busy
+    load balancer probing /health costs the database almost nothing."""
+    cache = current_app.extensions.setdefault("health", {"at": float("-inf"), "state": None})
+    now = time.monotonic()
+    if now - cache["at"] >= CHECK_EVERY_SECONDS:
+        cache["state"], cache["at"] = (database_ok(), redis_ok()), now
+    return cache["state"]
+
+
 @bp.get("/health")
 def health():
-    database, queue = database_ok(), redis_ok()
+    database, queue = dependencies()
     status = "OK" if database and queue else ("DEGRADED" if database else "UNAVAILABLE")
     body = {
         "status": status,

@@ -102,15 +102,15 @@ def add_member(org_id):
         if invitee is None:
             raise NotFound("User not found with that email")
         member = organizations.add_member(cur, org_id, invitee["id"], data.role)
-        notifications.insert(
-            cur, invitee["id"], kind="ORG_INVITE", title=f'You\'ve been added to "{org["name"]}"',
-            message=f'You are now a {data.role} of the organization "{org["name"]}".',
-            metadata={"organization_id": org_id},
-        )
-        email_id = outbox.add(cur, to=invitee["email"], template="ORG_INVITE", payload={
-            "name": invitee["name"], "organization": org["name"], "role": data.role, "invited_by": g.user["name"],
-        })
-    jobs.send_emails(redis_client(), [email_id])
+        notifications.add(cur, [{
+            "user_id": invitee["id"], "kind": "ORG_INVITE", "title": f'You\'ve been added to "{org["name"]}"',
+            "message": f'You are now a {data.role} of the organization "{org["name"]}".',
+            "metadata": {"organization_id": org_id},
+        }])
+        email_ids = outbox.add(cur, [{"to": invitee["email"], "template": "ORG_INVITE", "user_id": invitee["id"],
+                                      "payload": {"name": invitee["name"], "organization": org["name"],
+                                                  "role": data.role, "invited_by": g.user["name"]}}])
+    jobs.send_emails(redis_client(), email_ids)
     return {"message": "Member added successfully", "member": member}, 201
 
 

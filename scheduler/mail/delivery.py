@@ -115,11 +115,11 @@ def deliver(email_id):
 def remind_in_app(cur, row):
     """A reminder shows in the app when its email goes out."""
     payload = row["payload"]
-    notifications.insert(
-        cur, row["user_id"], kind="BOOKING_REMINDER", title=f'Reminder: "{payload["title"]}"',
-        message=f"Starts {display(datetime.fromisoformat(payload['start']), payload['timezone'])}.",
-        metadata={"booking_id": row["booking_id"]},
-    )
+    notifications.add(cur, [{
+        "user_id": row["user_id"], "kind": "BOOKING_REMINDER", "title": f'Reminder: "{payload["title"]}"',
+        "message": f"Starts {display(datetime.fromisoformat(payload['start']), payload['timezone'])}.",
+        "metadata": {"booking_id": row["booking_id"]},
+    }])
 
 
 def sweep(rt):

@@ -6,30 +6,26 @@ ATTENDEES = """
      WHERE a.booking_id = b.id) AS attendees"""
 
 
-def insert(cur, *, owner_id, title, start, end):
+def create(cur, *, owner_id, title, start, end, invitee_ids):
+    """Inserts the booking and its attendees (the owner accepted, others needs-action) in one
+    statement; either exclusion constraint refuses it if anyone would be double-booked."""
     cur.execute(
-        """
-        INSERT INTO bookings (user_id, title, start_time, end_time)
-        VALUES (%(owner_id)s, %(title)s, %(start)s, %(end)s)
-        RETURNING id
+        f"""
+        WITH booking AS (
+            INSERT INTO bookings (user_id, title, start_time, end_time)
+            VALUES (%(owner_id)s, %(title)s, %(start)s, %(end)s)
+            RETURNING *
+        ), attendees AS (
+            INSERT INTO booking_attendees (booking_id, user_id, status, start_time, end_time, confirmed)
+            SELECT booking.id, person.id, CASE WHEN person.id = %(owner_id)s THEN 'accepted' ELSE 'needs-action' END,
+                   booking.start_time, booking.end_time, true
+            FROM booking, unnest(%(people)s::bigint[]) AS person (id)
+        )
+        SELECT {COLUMNS}, b.sequence FROM booking b
         """,
-        {"owner_id": owner_id, "title": title, "start": start, "end": end},
+        {"owner_id": owner_id, "title": title, "start": start, "end": end, "people": [owner_id, *invitee_ids]},
     )
-    return cur.fetchone()["id"]
-
-
-def add_attendees(cur, booking_id, owner_id, user_ids):
-    """The owner (accepted) and each other attendee (needs-action), with the booking's times."""
-    cur.execute(
-        """
-        INSERT INTO booking_attendees (booking_id, user_id, status, start_time, end_time, confirmed)
-        SELECT b.id, a.user_id, CASE WHEN a.user_id = %(owner_id)s THEN 'accepted' ELSE 'needs-action' END,
-               b.start_time, b.end_time, b.status = 'confirmed'
-        FROM bookings b, unnest(%(user_ids)s::bigint[]) AS a (user_id)
-        WHERE b.id = %(booking_id)s
-        """,
-        {"booking_id": booking_id, "owner_id": owner_id, "user_ids": [owner_id, *user_ids]},
-    )
+    return cur.fetchone()
 
 
 def find_visible(cur, booking_id, user_id, *, lock=False):
@@ -71,27 +67,29 @@ def list_for_attendee(cur, user_id, *, start=None, end=None, status=None, after=
 
 def update(cur, booking_id, *, title, start, end):
     cur.execute(
-        """
-        UPDATE bookings
+        f"""
+        UPDATE bookings b
         SET title = %(title)s, start_time = %(start)s, end_time = %(end)s,
             sequence = sequence + 1, updated_at = now()
         WHERE id = %(id)s
+        RETURNING {COLUMNS}, b.sequence
         """,
         {"id": booking_id, "title": title, "start": start, "end": end},
     )
+    return cur.fetchone()
 
 
 def cancel(cur, booking_id, owner_id):
     cur.execute(
-        """
-        UPDATE bookings
+        f"""
+        UPDATE bookings b
         SET status = 'cancelled', sequence = sequence + 1, updated_at = now()
         WHERE id = %(id)s AND user_id = %(owner_id)s AND status = 'confirmed'
-        RETURNING id
+        RETURNING {COLUMNS}, b.sequence
         """,
         {"id": booking_id, "owner_id": owner_id},
     )
-    return cur.fetchone() is not None
+    return cur.fetchone()
 
 
 def set_attendance(cur, booking_id, user_id, status):
@@ -121,10 +119,10 @@ def commitments(cur, user_ids, start, end, *, excluding=None):
 
 
 def recipients(cur, booking_id):
-    """The booking's attendees with what their emails and reminders need."""
+    """The booking's attendees with what their emails and reminders need, by user id."""
     cur.execute(
         """
-        SELECT u.id, u.name, u.email, u.timezone, u.reminders, a.status
+        SELECT u.id AS user_id, u.name, u.email, u.timezone, u.reminders, a.status
         FROM booking_attendees a JOIN users u ON u.id = a.user_id
         WHERE a.booking_id = %(booking_id)s
         ORDER BY u.id

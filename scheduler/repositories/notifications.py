@@ -1,18 +1,16 @@
-from psycopg2.extras import Json
+from psycopg2.extras import Json, execute_values
 
 COLUMNS = "id, user_id, type, title, message, is_read, metadata, created_at"
 
 
-def insert(cur, user_id, *, kind, title, message, metadata):
-    cur.execute(
-        f"""
-        INSERT INTO notifications (user_id, type, title, message, metadata)
-        VALUES (%(user_id)s, %(kind)s, %(title)s, %(message)s, %(metadata)s)
-        RETURNING {COLUMNS}
-        """,
-        {"user_id": user_id, "kind": kind, "title": title, "message": message, "metadata": Json(metadata)},
+def add(cur, notes):
+    """Inserts notifications, each a dict of user_id, kind, title, message, metadata, in one statement."""
+    execute_values(
+        cur,
+        "INSERT INTO notifications (user_id, type, title, message, metadata) VALUES %s",
+        [{**note, "metadata": Json(note["metadata"])} for note in notes],
+        template="(%(user_id)s, %(kind)s, %(title)s, %(message)s, %(metadata)s)",
     )
-    return cur.fetchone()
 
 
 def list_for_user(cur, user_id, *, unread_only=False, after=None, limit):

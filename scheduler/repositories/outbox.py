@@ -1,36 +1,33 @@
 """The email outbox: rows written with the change that causes them, sent later by the worker."""
 
-from psycopg2.extras import Json
+from psycopg2.extras import Json, execute_values
 
 COLUMNS = ("id, recipient, template, payload, status, attempts, last_error, send_after, created_at, sent_at, "
            "user_id, booking_id, reminder_minutes")
 
 
-def add(cur, *, to, template, payload, user_id=None, booking_id=None):
-    cur.execute(
-        """
-        INSERT INTO email_outbox (recipient, template, payload, user_id, booking_id)
-        VALUES (%(to)s, %(template)s, %(payload)s, %(user_id)s, %(booking_id)s)
-        RETURNING id
-        """,
-        {"to": to, "template": template, "payload": Json(payload), "user_id": user_id, "booking_id": booking_id},
-    )
-    return cur.fetchone()["id"]
-
-
-def add_reminder(cur, *, to, payload, user_id, booking_id, minutes, send_after):
-    """Schedules a reminder unless this one (person, booking, offset, time) exists or was sent."""
-    cur.execute(
+def add(cur, emails):
+    """Writes emails, each a dict with to, template, payload and optionally user_id, booking_id,
+    and (for reminders) reminder_minutes and send_after. A reminder already scheduled or sent
+    for the same person, booking, offset and time is skipped: none is ever sent twice.
+    Returns the ids of the emails to send now (not the scheduled ones)."""
+    rows = execute_values(
+        cur,
         """
         INSERT INTO email_outbox (recipient, template, payload, user_id, booking_id, reminder_minutes, send_after)
-        VALUES (%(to)s, 'BOOKING_REMINDER', %(payload)s, %(user_id)s, %(booking_id)s, %(minutes)s, %(send_after)s)
+        VALUES %s
         ON CONFLICT (booking_id, user_id, reminder_minutes, send_after)
             WHERE reminder_minutes IS NOT NULL AND status <> 'void'
         DO NOTHING
+        RETURNING id, reminder_minutes
         """,
-        {"to": to, "payload": Json(payload), "user_id": user_id, "booking_id": booking_id,
-         "minutes": minutes, "send_after": send_after},
+        [{"user_id": None, "booking_id": None, "reminder_minutes": None, "send_after": None,
+          **email, "payload": Json(email["payload"])} for email in emails],
+        template="(%(to)s, %(template)s, %(payload)s, %(user_id)s, %(booking_id)s, %(reminder_minutes)s,"
+                 " coalesce(%(send_after)s::timestamptz, now()))",
+        fetch=True,
     )
+    return [row["id"] for row in rows if row["reminder_minutes"] is None]
 
 
 def void_reminders(cur, booking_id, user_id=None):
