@@ -8,7 +8,7 @@ import bcrypt
 import jwt
 from flask import current_app, g, request
 
-from .db import transaction
+from .db import single_statement
 from .errors import Forbidden, Unauthorized
 from .repositories import users
 
@@ -69,7 +69,7 @@ def authenticate():
     claims = bearer_claims()
     if claims is None:
         raise Unauthorized("Unauthorized: no valid token provided")
-    with transaction() as cur:
+    with single_statement() as cur:
         user = users.find_for_token(cur, claims["user_id"], claims["jti"])
     if user is None or user["revoked"] or user["token_version"] != claims["version"]:
         raise Unauthorized(INVALID_TOKEN)

@@ -87,6 +87,19 @@ class Database:
                     conn.rollback()
                 raise
 
+    @contextmanager
+    def single_statement(self):
+        """A cursor whose statement is its own transaction: for work that is exactly one SQL
+        statement (most reads), saving the BEGIN and COMMIT round trips."""
+        with self._connection() as conn:
+            conn.autocommit = True
+            try:
+                with conn.cursor(cursor_factory=DictCursor) as cur:
+                    yield cur
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
+
     def close(self):
         if self._pid != os.getpid():
             return
@@ -103,3 +116,7 @@ def get_db():
 
 def transaction():
     return get_db().transaction()
+
+
+def single_statement():
+    return get_db().single_statement()

@@ -6,7 +6,7 @@ from flask import Blueprint, g
 from pydantic import Field, StringConstraints, field_validator
 
 from ..auth import bearer_claims, login_required, require_role
-from ..db import transaction
+from ..db import single_statement
 from ..pagination import decode_cursor, page
 from ..repositories import analytics
 from ..validation import Body, Query, parse, parse_query
@@ -43,7 +43,7 @@ class EventsQuery(Query):
 def log_event():
     """Anyone may log an event; a valid token attributes it to its user."""
     data = parse(EventIn)
-    with transaction() as cur:
+    with single_statement() as cur:
         event = analytics.insert(cur, event_type=data.eventType, metadata=data.metadata or {}, claims=bearer_claims())
     return {"message": "Event logged", "event": event}, 201
 
@@ -54,7 +54,7 @@ def dashboard():
     """Admins see every event; everyone else sees the events they caused."""
     query = parse_query(DashboardQuery)
     scope = None if g.user["role"] == "admin" else g.user["id"]
-    with transaction() as cur:
+    with single_statement() as cur:
         rows = analytics.dashboard(cur, days=query.days, user_id=scope)
     breakdown = [row for row in rows if row["event_type"] is not None]
     total = next((row for row in rows if row["event_type"] is None), None)
@@ -75,7 +75,7 @@ def dashboard():
 def recent_events():
     query = parse_query(EventsQuery)
     after = decode_cursor(query.cursor, (datetime.fromisoformat, int)) if query.cursor else None
-    with transaction() as cur:
+    with single_statement() as cur:
         rows = analytics.recent(cur, limit=query.limit + 1, event_type=query.type, after=after)
     rows, headers = page(rows, query.limit, key=lambda e: (e["created_at"], e["id"]))
     return rows, 200, headers

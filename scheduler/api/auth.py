@@ -6,7 +6,7 @@ from pydantic import AfterValidator, StringConstraints
 from .. import jobs
 from ..auth import dummy_hash, hash_password, issue_token, login_required, password_matches
 from ..context import limiter, redis_client, settings
-from ..db import transaction
+from ..db import single_statement, transaction
 from ..errors import TooManyRequests, Unauthorized
 from ..ratelimit import key_for
 from ..repositories import outbox, users
@@ -75,7 +75,7 @@ def login():
     wait = limiter().exceeded(failures, config.login_max_failures)
     if wait:
         raise TooManyRequests("Too many failed logins for this account, try again later", retry_after=wait)
-    with transaction() as cur:
+    with single_statement() as cur:
         user = users.find_for_login(cur, data.email)
     if not credentials_match(user, data.password, config.bcrypt_rounds):
         limiter().hit(failures, config.login_max_failures, config.login_failure_window)
@@ -87,7 +87,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    with transaction() as cur:
+    with single_statement() as cur:
         users.revoke_token(cur, jti=g.claims["jti"], user_id=g.user["id"], expires_at=g.claims["exp"])
     return {"message": "Logged out successfully"}
 

@@ -9,7 +9,7 @@ from .. import clock, jobs
 from ..auth import login_required
 from ..calendar import event_data, to_ics
 from ..context import redis_client, settings
-from ..db import transaction
+from ..db import single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..pagination import decode_cursor, page
 from ..repositories import bookings, notifications, organizations, outbox
@@ -89,7 +89,7 @@ def invitees(cur, requested):
 
 def busy_conflict(people, start, end, excluding=None):
     """The 409 for a refused write: which of the people are busy, and when."""
-    with transaction() as cur:
+    with single_statement() as cur:
         busy = bookings.commitments(cur, people, start, end, excluding=excluding)
     return Conflict("Booking overlaps another confirmed booking", conflicts=[
         {"user_id": b["user_id"], "name": b["name"], "email": b["email"],
@@ -194,7 +194,7 @@ def list_bookings():
     query = parse_query(ListQuery)
     window = in_zone(query.timezone or g.user["timezone"], start=query.start, end=query.end)
     after = decode_cursor(query.cursor, (datetime.fromisoformat, int)) if query.cursor else None
-    with transaction() as cur:
+    with single_statement() as cur:
         rows = bookings.list_for_attendee(cur, g.user["id"], **window, status=query.status, after=after,
                                           limit=query.limit + 1)
     rows, headers = page(rows, query.limit, key=lambda b: (b["start_time"], b["id"]))
@@ -204,7 +204,7 @@ def list_bookings():
 @bp.get("/<id:booking_id>")
 @login_required
 def get_booking(booking_id):
-    with transaction() as cur:
+    with single_statement() as cur:
         booking = bookings.find_visible(cur, booking_id, g.user["id"])
     if booking is None:
         raise NotFound("Booking not found")
@@ -214,7 +214,7 @@ def get_booking(booking_id):
 @bp.get("/<id:booking_id>/ics")
 @login_required
 def booking_ics(booking_id):
-    with transaction() as cur:
+    with single_statement() as cur:
         booking = bookings.find_visible(cur, booking_id, g.user["id"])
     if booking is None:
         raise NotFound("Booking not found")

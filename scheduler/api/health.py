@@ -5,14 +5,14 @@ import redis
 from flask import Blueprint, current_app
 
 from ..context import redis_client, settings
-from ..db import transaction
+from ..db import single_statement
 
 bp = Blueprint("health", __name__)
 
 
 def database_ok():
     try:
-        with transaction() as cur:
+        with single_statement() as cur:
             cur.execute("SELECT 1")
         return True
     except Exception:  # any failure means "not reachable" here

@@ -4,7 +4,7 @@ from flask import Blueprint, g
 from pydantic import Field
 
 from ..auth import login_required
-from ..db import transaction
+from ..db import single_statement
 from ..errors import NotFound
 from ..pagination import decode_cursor, page
 from ..repositories import notifications
@@ -21,7 +21,7 @@ class ListQuery(Query):
 def listing(unread_only):
     query = parse_query(ListQuery)
     after = decode_cursor(query.cursor, (bool, datetime.fromisoformat, int)) if query.cursor else None
-    with transaction() as cur:
+    with single_statement() as cur:
         rows = notifications.list_for_user(cur, g.user["id"], unread_only=unread_only, after=after,
                                            limit=query.limit + 1)
     rows, headers = page(rows, query.limit, key=lambda n: (n["is_read"], n["created_at"], n["id"]))
@@ -43,14 +43,14 @@ def list_unread():
 @bp.get("/count")
 @login_required
 def unread_count():
-    with transaction() as cur:
+    with single_statement() as cur:
         return {"unread": notifications.count_unread(cur, g.user["id"])}
 
 
 @bp.patch("/read-all")
 @login_required
 def read_all():
-    with transaction() as cur:
+    with single_statement() as cur:
         updated = notifications.mark_all_read(cur, g.user["id"])
     return {"message": "All notifications marked as read", "updated": updated}
 
@@ -58,7 +58,7 @@ def read_all():
 @bp.patch("/<id:notification_id>/read")
 @login_required
 def read_one(notification_id):
-    with transaction() as cur:
+    with single_statement() as cur:
         notification = notifications.mark_read(cur, notification_id, g.user["id"])
     if notification is None:
         raise NotFound("Notification not found")
@@ -68,7 +68,7 @@ def read_one(notification_id):
 @bp.delete("/<id:notification_id>")
 @login_required
 def delete_one(notification_id):
-    with transaction() as cur:
+    with single_statement() as cur:
         deleted = notifications.delete(cur, notification_id, g.user["id"])
     if not deleted:
         raise NotFound("Notification not found")

@@ -5,7 +5,7 @@ from flask import Blueprint, g
 from .. import jobs
 from ..auth import login_required
 from ..context import redis_client
-from ..db import transaction
+from ..db import single_statement, transaction
 from ..errors import BadRequest, Forbidden, NotFound
 from ..availability import free_time, parse_window, slots
 from ..repositories import bookings, notifications, organizations, outbox, users
@@ -58,7 +58,7 @@ def create_organization():
 @bp.get("")
 @login_required
 def list_organizations():
-    with transaction() as cur:
+    with single_statement() as cur:
         return organizations.list_for_member(cur, g.user["id"])
 
 

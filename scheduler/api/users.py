@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from ..auth import hash_password, issue_token, login_required, password_matches, require_role
 from ..context import settings
-from ..db import transaction
+from ..db import single_statement, transaction
 from ..errors import BadRequest, Unauthorized
 from ..pagination import decode_cursor, page
 from ..availability import busy_intervals, free_time, parse_window, slots
@@ -120,7 +120,7 @@ def change_password():
 def list_users():
     query = parse_query(UserListQuery)
     after = decode_cursor(query.cursor, (datetime.fromisoformat, int)) if query.cursor else None
-    with transaction() as cur:
+    with single_statement() as cur:
         rows = users.list_all(cur, after=after, limit=query.limit + 1)
     rows, headers = page(rows, query.limit, key=lambda u: (u["created_at"], u["id"]))
     return rows, 200, headers
@@ -130,7 +130,7 @@ def list_users():
 @login_required
 def my_busy():
     start, end, _ = parse_window()
-    with transaction() as cur:
+    with single_statement() as cur:
         commitments = bookings.commitments(cur, [g.user["id"]], start, end)
     return {"from": start, "to": end, "busy": busy_intervals(commitments)}
 
@@ -139,7 +139,7 @@ def my_busy():
 @login_required
 def my_availability():
     start, end, query = parse_window()
-    with transaction() as cur:
+    with single_statement() as cur:
         commitments = bookings.commitments(cur, [g.user["id"]], start, end)
     free = free_time([g.user], commitments, start, end)
     return {"from": start, "to": end, "duration": query.duration, "step": query.step,
@@ -155,7 +155,7 @@ def feed_hash(secret):
 def rotate_calendar_feed():
     """A new secret feed URL; the previous one stops working. Only a hash is stored."""
     secret = secrets.token_urlsafe(32)
-    with transaction() as cur:
+    with single_statement() as cur:
         users.set_feed_hash(cur, g.user["id"], feed_hash(secret))
     return {"message": "Calendar feed created; the previous feed URL no longer works",
             "url": url_for("calendar.feed", secret=secret, _external=True)}, 201
