@@ -42,17 +42,28 @@ def issue_token(user, settings):
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
-def decode_token(token, settings):
-    """Verified claims, or None. The algorithm is pinned: a token can't choose its own."""
+@functools.lru_cache(maxsize=4096)
+def verified_claims(token, secret):
+    """The token's claims if its signature is good (HS256 only: a token can't choose its own
+    algorithm), else None. Cached, because verifying costs more than the rest of a small
+    request; expiry is checked on every use, and revocation is read from the database."""
     try:
         claims = jwt.decode(
-            token, settings.jwt_secret, algorithms=[ALGORITHM],
-            options={"require": ["sub", "exp", "jti", "ver"]},
+            token, secret, algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp", "jti", "ver"], "verify_exp": False},
         )
         return {"user_id": int(claims["sub"]), "version": int(claims["ver"]),
                 "jti": str(claims["jti"]), "exp": int(claims["exp"])}
     except (jwt.InvalidTokenError, ValueError, TypeError):
         return None
+
+
+def decode_token(token, settings):
+    """Verified, unexpired claims, or None."""
+    claims = verified_claims(token, settings.jwt_secret)
+    if claims is None or claims["exp"] <= time.time():
+        return None
+    return dict(claims)
 
 
 def bearer_claims():

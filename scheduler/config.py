@@ -54,7 +54,7 @@ class Settings:
     outbox_requeue_after: int = 30
     cors_origins: tuple = ()
     log_level: str = "INFO"
-    db_pool_size: int = 10
+    db_pool_size: int = 8
     login_max_failures: int = 10
     login_failure_window: int = 900
     auth_ip_rate_limit: int = 0

@@ -145,3 +145,11 @@ def test_auth_routes_are_limited_per_address_when_configured(settings, redis_con
 def test_production_limits_auth_routes_per_address_by_default():
     settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40})
     assert settings.auth_ip_rate_limit > 0
+
+
+def test_a_token_that_expires_after_use_is_refused(client, alice, settings):
+    token = jwt.encode(claims_of(alice, exp=int(time.time()) + 1), settings.jwt_secret, algorithm="HS256")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/users/me", headers=headers).status_code == 200
+    time.sleep(1.5)
+    assert client.get("/api/v1/users/me", headers=headers).status_code == 401
