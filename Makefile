@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WITH_SERVICES := $(BIN)/python scripts/devservices.py --
 PORT ?= 8000
 
-.PHONY: run test migrate clean
+.PHONY: run test bench migrate clean
 
 run: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(WITH_SERVICES) sh -c \
@@ -14,6 +14,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_SERVICES) python -m pytest $(PYTEST_ARGS)
+
+# A/B against another implementation: make bench BENCH_ARGS="--original-url http://127.0.0.1:3000"
+bench: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_SERVICES) python bench/compare.py $(BENCH_ARGS)
 
 migrate: $(VENV)/.installed
 	$(BIN)/python migrate.py

@@ -101,9 +101,13 @@ def attendee_list(recipients):
             for p in recipients]
 
 
+def shown(booking):
+    """The booking as clients see it: without the internal iCalendar sequence."""
+    return {key: value for key, value in booking.items() if key != "sequence"}
+
+
 def with_attendees(booking, recipients):
-    """The booking as clients see it: with its attendees, without internal fields."""
-    return {key: value for key, value in booking.items() if key != "sequence"} | {"attendees": attendee_list(recipients)}
+    return shown(booking) | {"attendees": attendee_list(recipients)}
 
 
 def announcements(booking, recipients, event, only=None):
@@ -208,7 +212,7 @@ def get_booking(booking_id):
         booking = bookings.find_visible(cur, booking_id, g.user["id"])
     if booking is None:
         raise NotFound("Booking not found")
-    return {key: value for key, value in booking.items() if key != "sequence"}
+    return shown(booking)
 
 
 @bp.get("/<id:booking_id>/ics")
