@@ -15,22 +15,30 @@ def encode_cursor(values):
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(text, kinds):
-    """The cursor's values, converted by `kinds` (e.g. (datetime.fromisoformat, int)); 400 if forged."""
+# How each sort column travels in a cursor.
+KINDS = {"created_at": datetime.fromisoformat, "start_time": datetime.fromisoformat, "id": int, "is_read": bool}
+
+
+def decode_cursor(text, columns):
+    """The cursor's values for the sort columns; 400 if it is not one this API made."""
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != len(kinds):
+        if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError
-        return tuple(kind(value) for kind, value in zip(kinds, values))
+        return tuple(KINDS[column](value) for column, value in zip(columns, values, strict=True))
     except (ValueError, TypeError):
         raise BadRequest("Invalid cursor", fields={"cursor": "is not a cursor this API returned"}) from None
 
 
-def page(rows, limit, key):
-    """Trims the extra row fetched to detect a next page; returns (rows, headers)."""
-    if len(rows) <= limit:
-        return rows, {}
-    rows = rows[:limit]
-    params = {**request.args.to_dict(), "cursor": encode_cursor(key(rows[-1]))}
-    return rows, {"Link": f'<{request.base_url}?{urlencode(params)}>; rel="next"'}
+def paginated(query, columns, fetch):
+    """One page of a list as a response: `query` has limit and cursor, `columns` name the sort
+    key, and `fetch(after, limit)` reads up to `limit` rows after that key. A Link header
+    points to the next page when there is one."""
+    after = decode_cursor(query.cursor, columns) if query.cursor else None
+    rows = fetch(after, query.limit + 1)
+    if len(rows) <= query.limit:
+        return rows, 200, {}
+    rows = rows[:query.limit]
+    params = {**request.args.to_dict(), "cursor": encode_cursor([rows[-1][c] for c in columns])}
+    return rows, 200, {"Link": f'<{request.base_url}?{urlencode(params)}>; rel="next"'}

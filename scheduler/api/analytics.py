@@ -1,4 +1,3 @@
-from datetime import datetime
 from typing import Annotated
 
 import orjson
@@ -7,7 +6,7 @@ from pydantic import Field, StringConstraints, field_validator
 
 from ..auth import bearer_claims, login_required, require_role
 from ..db import single_statement
-from ..pagination import decode_cursor, page
+from ..pagination import paginated
 from ..repositories import analytics
 from ..validation import Body, Query, parse, parse_query
 
@@ -74,8 +73,6 @@ def dashboard():
 @require_role("admin")
 def recent_events():
     query = parse_query(EventsQuery)
-    after = decode_cursor(query.cursor, (datetime.fromisoformat, int)) if query.cursor else None
     with single_statement() as cur:
-        rows = analytics.recent(cur, limit=query.limit + 1, event_type=query.type, after=after)
-    rows, headers = page(rows, query.limit, key=lambda e: (e["created_at"], e["id"]))
-    return rows, 200, headers
+        return paginated(query, ("created_at", "id"),
+                         lambda after, limit: analytics.recent(cur, limit=limit, event_type=query.type, after=after))

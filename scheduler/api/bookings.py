@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from flask import Blueprint, Response, g
@@ -11,7 +11,7 @@ from ..calendar import event_data, to_ics
 from ..context import redis_client, settings
 from ..db import single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
-from ..pagination import decode_cursor, page
+from ..pagination import paginated
 from ..repositories import bookings, notifications, organizations, outbox
 from ..timezones import display
 from ..validation import Body, DateTime, Email, Query, Zone, in_zone, parse, parse_query
@@ -197,31 +197,30 @@ def create_booking():
 def list_bookings():
     query = parse_query(ListQuery)
     window = in_zone(query.timezone or g.user["timezone"], start=query.start, end=query.end)
-    after = decode_cursor(query.cursor, (datetime.fromisoformat, int)) if query.cursor else None
     with single_statement() as cur:
-        rows = bookings.list_for_attendee(cur, g.user["id"], **window, status=query.status, after=after,
-                                          limit=query.limit + 1)
-    rows, headers = page(rows, query.limit, key=lambda b: (b["start_time"], b["id"]))
-    return rows, 200, headers
+        return paginated(query, ("start_time", "id"), lambda after, limit: bookings.list_for_attendee(
+            cur, g.user["id"], **window, status=query.status, after=after, limit=limit))
+
+
+def visible(booking_id):
+    """A booking I attend; 404 otherwise, whether or not it exists."""
+    with single_statement() as cur:
+        booking = bookings.find_visible(cur, booking_id, g.user["id"])
+    if booking is None:
+        raise NotFound("Booking not found")
+    return booking
 
 
 @bp.get("/<id:booking_id>")
 @login_required
 def get_booking(booking_id):
-    with single_statement() as cur:
-        booking = bookings.find_visible(cur, booking_id, g.user["id"])
-    if booking is None:
-        raise NotFound("Booking not found")
-    return shown(booking)
+    return shown(visible(booking_id))
 
 
 @bp.get("/<id:booking_id>/ics")
 @login_required
 def booking_ics(booking_id):
-    with single_statement() as cur:
-        booking = bookings.find_visible(cur, booking_id, g.user["id"])
-    if booking is None:
-        raise NotFound("Booking not found")
+    booking = visible(booking_id)
     body = to_ics([event_data(booking, settings().mail_domain)], method="PUBLISH", zone_name=g.user["timezone"])
     return Response(body, mimetype="text/calendar",
                     headers={"Content-Disposition": f'attachment; filename="booking-{booking_id}.ics"'})

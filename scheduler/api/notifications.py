@@ -1,12 +1,10 @@
-from datetime import datetime
-
 from flask import Blueprint, g
 from pydantic import Field
 
 from ..auth import login_required
 from ..db import single_statement
 from ..errors import NotFound
-from ..pagination import decode_cursor, page
+from ..pagination import paginated
 from ..repositories import notifications
 from ..validation import Query, parse_query
 
@@ -20,12 +18,9 @@ class ListQuery(Query):
 
 def listing(unread_only):
     query = parse_query(ListQuery)
-    after = decode_cursor(query.cursor, (bool, datetime.fromisoformat, int)) if query.cursor else None
     with single_statement() as cur:
-        rows = notifications.list_for_user(cur, g.user["id"], unread_only=unread_only, after=after,
-                                           limit=query.limit + 1)
-    rows, headers = page(rows, query.limit, key=lambda n: (n["is_read"], n["created_at"], n["id"]))
-    return rows, 200, headers
+        return paginated(query, ("is_read", "created_at", "id"), lambda after, limit: notifications.list_for_user(
+            cur, g.user["id"], unread_only=unread_only, after=after, limit=limit))
 
 
 @bp.get("")

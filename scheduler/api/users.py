@@ -2,7 +2,6 @@ from typing import Annotated
 
 import hashlib
 import secrets
-from datetime import datetime
 
 from flask import Blueprint, g, url_for
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
@@ -11,7 +10,7 @@ from ..auth import hash_password, issue_token, login_required, password_matches,
 from ..context import settings
 from ..db import single_statement, transaction
 from ..errors import BadRequest, Unauthorized
-from ..pagination import decode_cursor, page
+from ..pagination import paginated
 from ..availability import busy_intervals, free_time, parse_window, slots
 from ..repositories import bookings, users
 from ..validation import Body, Email, Name, Password, Query, Zone, parse, parse_query
@@ -119,11 +118,8 @@ def change_password():
 @require_role("admin")
 def list_users():
     query = parse_query(UserListQuery)
-    after = decode_cursor(query.cursor, (datetime.fromisoformat, int)) if query.cursor else None
     with single_statement() as cur:
-        rows = users.list_all(cur, after=after, limit=query.limit + 1)
-    rows, headers = page(rows, query.limit, key=lambda u: (u["created_at"], u["id"]))
-    return rows, 200, headers
+        return paginated(query, ("created_at", "id"), lambda after, limit: users.list_all(cur, after=after, limit=limit))
 
 
 @bp.get("/me/busy")
