@@ -1,0 +1,67 @@
+"""How fast a backlog of emails drains: writes N outbox rows, enqueues them, starts K
+worker.py processes (console provider) and times until every row is sent, then checks that
+each was sent exactly once.
+
+    DATABASE_URL=... REDIS_URL=... python bench/email_drain.py [--emails 10000] [--workers 2]
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import redis
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from migrate import migrate  # noqa: E402
+from scheduler import jobs  # noqa: E402
+from scheduler.config import Settings  # noqa: E402
+from scheduler.db import Database  # noqa: E402
+from scheduler.repositories import outbox  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--emails", type=int, default=10000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    migrate(settings.database_url)
+    db, queue_redis = Database(settings.database_url, size=1), redis.Redis.from_url(settings.redis_url)
+    with db.transaction() as cur:
+        cur.execute("SELECT coalesce(max(id), 0) AS id FROM email_outbox")
+        floor = cur.fetchone()["id"]
+        ids = outbox.add(cur, [{"to": f"drain-{i}@example.com", "template": "WELCOME", "payload": {"name": f"N{i}"}}
+                               for i in range(args.emails)])
+    for start in range(0, len(ids), 1000):
+        jobs.send_emails(queue_redis, ids[start:start + 1000])
+    env = {**os.environ, "EMAIL_PROVIDER": "console", "LOG_LEVEL": "WARNING"}
+    began = time.monotonic()
+    workers = [subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env) for _ in range(args.workers)]
+    try:
+        while True:
+            with db.transaction() as cur:
+                cur.execute("SELECT count(*) AS left FROM email_outbox WHERE id > %(floor)s AND status <> 'sent'",
+                            {"floor": floor})
+                if cur.fetchone()["left"] == 0:
+                    break
+            time.sleep(0.2)
+        elapsed = time.monotonic() - began
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(30)
+    with db.transaction() as cur:
+        cur.execute("SELECT count(*) AS sent, max(attempts) AS most FROM email_outbox WHERE id > %(floor)s",
+                    {"floor": floor})
+        check = cur.fetchone()
+    print(f"{args.emails} emails, {args.workers} workers: drained in {elapsed:.1f} s "
+          f"({args.emails / elapsed:.0f}/s); {check['sent']} sent, at most {check['most']} attempt(s) each")
+
+
+if __name__ == "__main__":
+    main()
