@@ -1,6 +1,7 @@
 """Passwords, tokens, and the decorators that guard routes."""
 
 import functools
+import threading
 import time
 import uuid
 
@@ -16,12 +17,19 @@ ALGORITHM = "HS256"
 INVALID_TOKEN = "Unauthorized: invalid or expired token"
 
 
+# bcrypt takes a core for tens of milliseconds. One at a time per process: logins still use
+# every core (one process per core), but a burst of them can't crowd out other requests.
+bcrypt_slot = threading.Lock()
+
+
 def hash_password(password, rounds):
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+    with bcrypt_slot:
+        return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
 
 
 def password_matches(password, password_hash):
-    return bcrypt.checkpw(password.encode(), password_hash.encode())
+    with bcrypt_slot:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
 
 
 @functools.cache
