@@ -12,6 +12,8 @@ from .errors import BadRequest, UnsupportedMediaType
 from .timezones import NonexistentLocalTime, check_zone, to_utc
 
 EMAIL_PATTERN = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+# Far enough for any calendar, and clear of datetime's limits when zones and windows shift times.
+MIN_YEAR, MAX_YEAR = 1900, 2999
 
 
 class Body(BaseModel):
@@ -38,6 +40,8 @@ def parse_time(value):
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("must be an ISO 8601 date-time, e.g. 2030-01-01T09:00:00Z") from None
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise ValueError(f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
     return moment
 
 
@@ -73,7 +77,20 @@ def json_body():
         raise BadRequest("Malformed JSON body") from None
     if not isinstance(data, dict):
         raise BadRequest("JSON body must be an object")
+    if has_nul(data):
+        raise BadRequest("Text may not contain NUL (\\u0000) characters")
     return data
+
+
+def has_nul(value):
+    """PostgreSQL stores no NUL character in text or jsonb, so none may come in."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
 
 
 def parse(model):

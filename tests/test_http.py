@@ -103,3 +103,20 @@ def test_unexpected_errors_are_a_bare_500_with_request_id(app, client):
     r = client.get("/boom", headers={"X-Request-ID": "req-9"})
     assert r.status_code == 500
     assert r.json == {"error": "Internal server error", "request_id": "req-9"}
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/v1/auth/register", {"name": "A\u0000b", "email": "nul@example.com", "password": "secure123"}),
+    ("/api/v1/auth/login", {"email": "a\u0000@example.com", "password": "x"}),
+    ("/api/v1/bookings", {"title": "a\u0000b", "start": "2031-01-01T09:00:00Z", "end": "2031-01-01T10:00:00Z"}),
+    ("/api/v1/analytics/event", {"eventType": "X", "metadata": {"k": ["a\u0000b"]}}),
+    ("/api/v1/analytics/event", {"eventType": "X", "metadata": {"k\u0000": 1}}),
+    ("/api/v1/organizations", {"name": "a\u0000b"}),
+])
+def test_nul_characters_are_400_not_500(client, alice, path, body):
+    r = client.post(path, json=body, headers=alice.auth)
+    assert r.status_code == 400 and "NUL" in r.json["error"]
+
+
+def test_nul_in_a_profile_update_is_400(client, alice):
+    assert client.patch("/api/v1/users/me", json={"name": "a\u0000"}, headers=alice.auth).status_code == 400

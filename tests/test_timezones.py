@@ -162,3 +162,18 @@ def test_notifications_show_times_in_my_zone(client, alice, set_profile):
     book(client, alice, "2031-07-01T09:00:00", "2031-07-01T10:00:00")
     [note] = client.get("/api/v1/notifications", headers=alice.auth).json
     assert "Tue 01 Jul 2031, 09:00 BST (Europe/London)" in note["message"]
+
+
+@pytest.mark.parametrize("start, end", [
+    ("9999-12-31T23:00:00-14:00", "9999-12-31T23:59:59-14:00"),
+    ("0001-01-01T00:00:00", "0001-01-01T01:00:00"),
+])
+def test_times_beyond_the_calendar_are_400(client, alice, start, end):
+    r = book(client, alice, start, end, timezone="America/New_York")
+    assert r.status_code == 400 and "start" in r.json["fields"]
+
+
+@pytest.mark.parametrize("window", ["from=0001-01-01T00:00:00&to=0001-01-02T00:00:00",
+                                    "from=9999-12-30T00:00:00Z&to=9999-12-31T23:00:00Z"])
+def test_availability_beyond_the_calendar_is_400(client, alice, window):
+    assert client.get(f"/api/v1/users/me/availability?{window}", headers=alice.auth).status_code == 400
