@@ -59,6 +59,7 @@ class Settings:
     login_failure_window: int = 900
     auth_ip_rate_limit: int = 0
     trusted_proxies: int = 0
+    dashboard_max_age: int = 60
     warnings: tuple = field(default=(), compare=False)
 
     @property
@@ -186,4 +187,5 @@ PARSERS = {
     "login_failure_window": duration,
     "auth_ip_rate_limit": int_between(0, 1_000_000),
     "trusted_proxies": int_between(0, 10),
+    "dashboard_max_age": int_between(1, 3600),
 }

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 EVENT = "/api/v1/analytics/event"
@@ -85,3 +87,37 @@ def test_recent_events_are_for_admins(client, alice, admin):
     assert [(r["event_type"], r["user_email"]) for r in rows] == [("PAGE_VIEW", alice.email)]
     assert len(client.get("/api/v1/analytics/events?limit=1", headers=admin.auth).json) == 1
     assert client.get("/api/v1/analytics/events?limit=500", headers=admin.auth).status_code == 400
+
+
+def test_the_all_events_view_is_a_snapshot_at_most_max_age_old(client, alice, admin):
+    log(client, "PAGE_VIEW")
+    first = client.get("/api/v1/analytics/dashboard?days=7", headers=admin.auth).json
+    log(client, "PAGE_VIEW")
+    second = client.get("/api/v1/analytics/dashboard?days=7", headers=admin.auth).json
+    assert first == second and first["overview"]["total_events"] == 1
+    assert client.get("/api/v1/analytics/dashboard?days=8", headers=admin.auth).json["overview"]["total_events"] == 2
+
+
+def test_a_stale_snapshot_is_recomputed(settings, redis_conn, client, admin):
+    from scheduler import create_app
+    quick = create_app(settings.replace(dashboard_max_age=1)).test_client()
+    log(client, "PAGE_VIEW")
+    assert quick.get("/api/v1/analytics/dashboard", headers=admin.auth).json["overview"]["total_events"] == 1
+    log(client, "PAGE_VIEW")
+    time.sleep(1.1)
+    assert quick.get("/api/v1/analytics/dashboard", headers=admin.auth).json["overview"]["total_events"] == 2
+
+
+def test_members_views_are_exact_and_never_the_shared_snapshot(client, alice, admin):
+    client.get("/api/v1/analytics/dashboard", headers=admin.auth)
+    log(client, "PAGE_VIEW", alice)
+    mine = client.get("/api/v1/analytics/dashboard", headers=alice.auth).json
+    assert mine["scope"] == "own" and mine["overview"]["total_events"] == 1
+
+
+def test_the_dashboard_works_with_redis_down(settings, redis_conn, client, admin):
+    from scheduler import create_app
+    down = create_app(settings.replace(redis_url="redis://127.0.0.1:1/0")).test_client()
+    log(client, "PAGE_VIEW")
+    r = down.get("/api/v1/analytics/dashboard", headers=admin.auth)
+    assert r.status_code == 200 and r.json["overview"]["total_events"] == 1
