@@ -1,10 +1,7 @@
 """iCalendar (RFC 5545) for bookings: email attachments, single downloads and feeds."""
 
 from datetime import datetime, timezone
-
 from zoneinfo import ZoneInfo
-
-from icalendar import Calendar, Event, vCalAddress, vText
 
 PRODID = "-//Scheduler//Scheduler API//EN"
 PARTSTAT = {"accepted": "ACCEPTED", "declined": "DECLINED", "needs-action": "NEEDS-ACTION"}
@@ -30,15 +27,17 @@ def event_data(booking, domain):
     }
 
 
-def address(person):
-    value = vCalAddress(f"mailto:{person['email']}")
-    value.params["CN"] = vText(person["name"])
-    return value
-
-
 def to_ics(events, method=None, zone_name="UTC"):
     """One VCALENDAR holding a VEVENT per event; METHOD (REQUEST, CANCEL) for invitations.
     Times are written in `zone_name` (with its VTIMEZONE) so calendars show the reader's zone."""
+    # Imported here: it costs ~10 MB in every web process, and only calendar routes need it.
+    from icalendar import Calendar, Event, vCalAddress, vText
+
+    def address(person):
+        value = vCalAddress(f"mailto:{person['email']}")
+        value.params["CN"] = vText(person["name"])
+        return value
+
     zone = ZoneInfo(zone_name)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
