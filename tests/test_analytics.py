@@ -121,3 +121,13 @@ def test_the_dashboard_works_with_redis_down(settings, redis_conn, client, admin
     log(client, "PAGE_VIEW")
     r = down.get("/api/v1/analytics/dashboard", headers=admin.auth)
     assert r.status_code == 200 and r.json["overview"]["total_events"] == 1
+
+
+def test_the_async_commit_of_an_event_does_not_outlive_it(app, client):
+    log(client, "PAGE_VIEW")
+    with app.app_context():
+        from scheduler.db import single_statement
+        for _ in range(app.extensions["db"].size):
+            with single_statement() as cur:
+                cur.execute("SELECT source FROM pg_settings WHERE name = 'synchronous_commit'")
+                assert cur.fetchone()["source"] != "session"
