@@ -2,7 +2,8 @@
 
 import os
 import re
-from dataclasses import dataclass, field, fields
+import dataclasses
+from dataclasses import dataclass, field
 from email.utils import parseaddr
 
 from dotenv import dotenv_values
@@ -108,8 +109,7 @@ class Settings:
             raise ConfigError("EMAIL_PROVIDER=smtp needs SMTP_URL (smtp://user:pass@host:587 or smtps://...)")
 
     def replace(self, **changes):
-        current = {f.name: getattr(self, f.name) for f in fields(self)}
-        return Settings(**{**current, **changes})
+        return dataclasses.replace(self, **changes)
 
 
 def one_of(choices):

@@ -97,7 +97,7 @@ def register_error_handlers(app):
     @app.errorhandler(psycopg2.OperationalError)
     @app.errorhandler(PoolExhausted)
     def database_unavailable(exc):
-        log.error("database unavailable: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        log.error("database unavailable: %s", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
         return api_error(ServiceUnavailable("Database unavailable, try again shortly"))
 
     @app.errorhandler(redis.RedisError)

@@ -163,8 +163,9 @@ def write(cur, notes, emails):
     return outbox.add(cur, emails) if emails else []
 
 
-def owned(cur, booking_id, *, lock=True):
-    booking = bookings.find_visible(cur, booking_id, g.user["id"], lock=lock)
+def owned(cur, booking_id):
+    """The booking, locked for change; 404 unless I attend it, 403 unless I booked it."""
+    booking = bookings.find_visible(cur, booking_id, g.user["id"], lock=True)
     if booking is None:
         raise NotFound("Booking not found")
     if booking["user_id"] != g.user["id"]:

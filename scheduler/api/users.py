@@ -122,21 +122,25 @@ def list_users():
         return paginated(query, ("created_at", "id"), lambda after, limit: users.list_all(cur, after=after, limit=limit))
 
 
+def my_commitments():
+    """The requested window and my commitments in it."""
+    start, end, query = parse_window()
+    with single_statement() as cur:
+        commitments = bookings.commitments(cur, [g.user["id"]], start, end)
+    return start, end, query, commitments
+
+
 @bp.get("/me/busy")
 @login_required
 def my_busy():
-    start, end, _ = parse_window()
-    with single_statement() as cur:
-        commitments = bookings.commitments(cur, [g.user["id"]], start, end)
+    start, end, _, commitments = my_commitments()
     return {"from": start, "to": end, "busy": busy_intervals(commitments)}
 
 
 @bp.get("/me/availability")
 @login_required
 def my_availability():
-    start, end, query = parse_window()
-    with single_statement() as cur:
-        commitments = bookings.commitments(cur, [g.user["id"]], start, end)
+    start, end, query, commitments = my_commitments()
     free = free_time([g.user], commitments, start, end)
     return {"from": start, "to": end, "duration": query.duration, "step": query.step,
             "slots": slots(free, query.duration, query.step)}
