@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .config import Settings
 from .db import Database
 from .errors import register_error_handlers
-from .http import IdConverter, install_request_hooks
+from .http import IdConverter, RequestEnvelope
 from .logs import configure_logging
 from .ratelimit import RateLimiter
 
@@ -54,7 +54,7 @@ def create_app(settings=None):
     if settings.cors_origins:
         CORS(app, origins=list(settings.cors_origins), expose_headers=["X-Request-ID", "Retry-After"])
 
-    install_request_hooks(app)
+    app.wsgi_app = RequestEnvelope(app.wsgi_app, production=settings.production)
     register_error_handlers(app)
     register_blueprints(app)
 

@@ -5,10 +5,10 @@ import logging
 import psycopg2
 import psycopg2.errors
 import redis
-from flask import g
 from werkzeug.exceptions import HTTPException
 
 from .db import PoolExhausted
+from .http import request_id as current_request_id
 
 log = logging.getLogger("scheduler.errors")
 
@@ -107,6 +107,6 @@ def register_error_handlers(app):
 
     @app.errorhandler(Exception)
     def unexpected(exc):
-        request_id = g.get("request_id")
+        request_id = current_request_id()
         log.exception("unhandled error (request %s)", request_id)
         return {"error": "Internal server error", "request_id": request_id}, 500
