@@ -8,7 +8,7 @@ from pydantic import Field
 from . import clock
 from .errors import BadRequest
 from .timezones import working_windows
-from .validation import DateTime, Query, Zone, in_zone, parse_query
+from .validation import DateTime, Query, Zone, check_window, in_zone, parse_query
 
 MAX_WINDOW = timedelta(days=62)
 GRID_ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -27,8 +27,7 @@ def parse_window():
     """The request's window in UTC (at most 62 days) and its other parameters."""
     query = parse_query(WindowQuery)
     window = in_zone(query.timezone or g.user["timezone"], start=query.start, end=query.end)
-    if window["end"] <= window["start"]:
-        raise BadRequest("`to` must be after `from`", fields={"to": "must be after from"})
+    check_window(window["start"], window["end"])
     if window["end"] - window["start"] > MAX_WINDOW:
         raise BadRequest("The window can be at most 62 days", fields={"to": "at most 62 days after from"})
     return window["start"], window["end"], query

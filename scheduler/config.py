@@ -4,6 +4,7 @@ import os
 import re
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from email.utils import parseaddr
 
 from dotenv import dotenv_values
@@ -67,7 +68,7 @@ class Settings:
     def production(self):
         return self.app_env == "production"
 
-    @property
+    @cached_property  # parsing the address was a visible share of creating a booking
     def mail_domain(self):
         """The sender's domain: names Message-IDs and calendar UIDs."""
         return parseaddr(self.email_from)[1].rpartition("@")[2] or "scheduler.local"

@@ -15,8 +15,18 @@ def encode_cursor(values):
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def exactly(kind, convert=lambda value: value):
+    """A cursor value reader that takes only what encode_cursor writes for that column."""
+    def read(value):
+        if type(value) is not kind:
+            raise ValueError
+        return convert(value)
+    return read
+
+
 # How each sort column travels in a cursor.
-KINDS = {"created_at": datetime.fromisoformat, "start_time": datetime.fromisoformat, "id": int, "is_read": bool}
+KINDS = {"created_at": exactly(str, datetime.fromisoformat), "start_time": exactly(str, datetime.fromisoformat),
+         "id": exactly(int), "is_read": exactly(bool)}
 
 
 def decode_cursor(text, columns):

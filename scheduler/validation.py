@@ -14,6 +14,7 @@ from .timezones import NonexistentLocalTime, check_zone, to_utc
 EMAIL_PATTERN = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
 # Far enough for any calendar, and clear of datetime's limits when zones and windows shift times.
 MIN_YEAR, MAX_YEAR = 1900, 2999
+MAX_DEPTH = 32
 
 
 class Body(BaseModel):
@@ -77,20 +78,24 @@ def json_body():
         raise BadRequest("Malformed JSON body") from None
     if not isinstance(data, dict):
         raise BadRequest("JSON body must be an object")
-    if has_nul(data):
-        raise BadRequest("Text may not contain NUL (\\u0000) characters")
+    check_contents(data)
     return data
 
 
-def has_nul(value):
-    """PostgreSQL stores no NUL character in text or jsonb, so none may come in."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
+def check_contents(data):
+    """400 for what PostgreSQL or our encoders refuse: NUL characters (not storable in text or
+    jsonb) and nesting deeper than MAX_DEPTH. Walks iteratively: no recursion limit to hit."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise BadRequest("Text may not contain NUL (\\u0000) characters")
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise BadRequest(f"JSON body may nest at most {MAX_DEPTH} levels deep")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
 
 
 def parse(model):
@@ -122,3 +127,9 @@ def in_zone(zone_name, **times):
         except NonexistentLocalTime as exc:
             raise BadRequest(f"Invalid input: {field}: {exc}", fields={field: str(exc)}) from None
     return resolved
+
+
+def check_window(start, end):
+    """400 unless a query's `to` comes after its `from` (either may be left open)."""
+    if start is not None and end is not None and end <= start:
+        raise BadRequest("`to` must be after `from`", fields={"to": "must be after from"})

@@ -20,6 +20,15 @@ def test_malformed_or_non_object_json_is_400(client, raw):
     assert r.status_code == 400 and r.json["error"]
 
 
+@pytest.mark.parametrize("path, body", [
+    ("/api/v1/auth/login", b'{"email": "a@b.co", "password": "x", "z": ' + b"[" * 500 + b"]" * 500 + b"}"),
+    ("/api/v1/analytics/event", b'{"eventType": "X", "metadata": ' + b'{"a": ' * 260 + b"1" + b"}" * 260 + b"}"),
+])
+def test_deeply_nested_json_is_400_not_500(client, alice, path, body):
+    r = client.post(path, data=body, content_type="application/json", headers=alice.auth)
+    assert r.status_code == 400 and "nest" in r.json["error"]
+
+
 def test_wrong_content_type_is_415(client):
     r = client.post("/api/v1/auth/register", data="name=A", content_type="application/x-www-form-urlencoded")
     assert r.status_code == 415

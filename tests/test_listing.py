@@ -1,8 +1,14 @@
+import base64
+import json
 import re
 
 import pytest
 
 BOOKINGS = "/api/v1/bookings"
+
+
+def cursor_of(values):
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
 
 
 def next_link(r):
@@ -54,9 +60,17 @@ def test_local_window_bounds_use_my_zone(client, alice, week, set_profile):
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=201", "status=maybe", "cursor=garbage", "cursor=WzFd",
-                                   "from=soon"])
+                                   "from=soon", "from=2031-07-02T00:00:00Z&to=2031-07-01T00:00:00Z",
+                                   "cursor=" + cursor_of(["2031-01-01T00:00:00+00:00", 1e400]),
+                                   "cursor=" + cursor_of(["2031-01-01T00:00:00+00:00", "7"])])
 def test_listing_parameters_are_validated(client, alice, query):
     assert client.get(f"{BOOKINGS}?{query}", headers=alice.auth).status_code == 400
+
+
+@pytest.mark.parametrize("values", [[False, "2031-01-01T00:00:00+00:00", 1.0], ["false", "2031-01-01T00:00:00+00:00", 1],
+                                    [False, "2031-01-01T00:00:00+00:00", 1e400]])
+def test_notification_cursors_are_validated(client, alice, values):
+    assert client.get(f"/api/v1/notifications?cursor={cursor_of(values)}", headers=alice.auth).status_code == 400
 
 
 def test_no_link_on_the_last_page(client, alice, week):

@@ -14,7 +14,7 @@ from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..pagination import paginated
 from ..repositories import bookings, notifications, organizations, outbox
 from ..timezones import display
-from ..validation import Body, DateTime, Email, Query, Zone, in_zone, parse, parse_query
+from ..validation import Body, DateTime, Email, Query, Zone, check_window, in_zone, parse, parse_query
 
 bp = Blueprint("bookings", __name__)
 
@@ -198,6 +198,7 @@ def create_booking():
 def list_bookings():
     query = parse_query(ListQuery)
     window = in_zone(query.timezone or g.user["timezone"], start=query.start, end=query.end)
+    check_window(window["start"], window["end"])
     with single_statement() as cur:
         return paginated(query, ("start_time", "id"), lambda after, limit: bookings.list_for_attendee(
             cur, g.user["id"], **window, status=query.status, after=after, limit=limit))
