@@ -25,6 +25,16 @@ SECURITY_HEADERS = (
     ("Cache-Control", "no-store"),
 )
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+# A calendar feed's URL is its only credential: the log names the route, not the secret.
+FEED_SECRET = re.compile(r"^/calendar/[^/]+\.ics$")
+# Control characters (C0, DEL, C1) in a path could start a forged log line or drive a terminal.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def loggable_path(path):
+    if FEED_SECRET.match(path):
+        return "/calendar/[secret].ics"
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", path)
 
 
 class RequestEnvelope:
@@ -46,7 +56,7 @@ class RequestEnvelope:
             headers.extend(header for header in self.defaults if header[0].lower() not in present)
             headers.append(("X-Request-ID", request_id))
             if log.isEnabledFor(logging.INFO):
-                log.info("%s %s %s %.1fms rid=%s", environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
+                log.info("%s %s %s %.1fms rid=%s", environ["REQUEST_METHOD"], loggable_path(environ.get("PATH_INFO", "")),
                          status.split(" ", 1)[0], (time.perf_counter() - started) * 1000, request_id)
             return start_response(status, headers, exc_info)
 

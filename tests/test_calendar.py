@@ -87,6 +87,15 @@ def test_feed_serves_my_bookings_without_a_token_and_rotates(client, alice, bob,
     assert client.get("/calendar/not-a-real-secret.ics").status_code == 404
 
 
+def test_the_feed_secret_stays_out_of_the_request_log(client, bob, caplog):
+    caplog.set_level("INFO", logger="scheduler.request")
+    path = re.sub(r"^https?://[^/]+", "", client.post("/api/v1/users/me/calendar-feed", headers=bob.auth).json["url"])
+    assert client.get(path).status_code == 200
+    secret = path.removeprefix("/calendar/").removesuffix(".ics")
+    assert secret not in caplog.text
+    assert "GET /calendar/[secret].ics 200" in caplog.text
+
+
 def test_declined_bookings_leave_the_feed(client, bob, meeting):
     client.patch(f"{BOOKINGS}/{meeting['id']}/attendance", json={"status": "declined"}, headers=bob.auth)
     url = client.post("/api/v1/users/me/calendar-feed", headers=bob.auth).json["url"]

@@ -60,6 +60,13 @@ def test_one_log_line_per_request(client, caplog):
     assert len(lines) == 1 and lines[0].startswith("GET /health 200 ") and lines[0].endswith("rid=rid-1")
 
 
+def test_control_characters_in_a_path_cannot_forge_log_lines(client, caplog):
+    caplog.set_level("INFO", logger="scheduler.request")
+    client.get("/api/v1/x%0a2026-11-25 ERROR forged%0d%1b[31m")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "scheduler.request"]
+    assert line.startswith("GET /api/v1/x\\x0a2026-11-25 ERROR forged\\x0d\\x1b[31m 404 ")
+
+
 def test_no_secrets_in_logs(client, caplog):
     caplog.set_level("DEBUG")
     client.post("/api/v1/auth/register", json={"name": "A", "email": "a@example.com", "password": "hunter2-secret"})
