@@ -11,7 +11,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Str
 from .errors import BadRequest, UnsupportedMediaType
 from .timezones import NonexistentLocalTime, check_zone, to_utc
 
-EMAIL_PATTERN = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
+# No whitespace and none of RFC 5322's specials, which would make a To: header name other
+# recipients ("a,b@example.com") or a display name.
+ADDRESS_PART = r'[^\s@"(),:;<>\[\\\]]+'
+EMAIL_PATTERN = re.compile(rf"^{ADDRESS_PART}@{ADDRESS_PART}\.{ADDRESS_PART}$")
 # Far enough for any calendar, and clear of datetime's limits when zones and windows shift times.
 MIN_YEAR, MAX_YEAR = 1900, 2999
 MAX_DEPTH = 32
