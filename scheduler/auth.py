@@ -66,10 +66,16 @@ def verified_claims(token, secret):
         return None
 
 
+# Clock skew between processes that issue and check tokens.
+LEEWAY = 60
+
+
 def decode_token(token, settings):
-    """Verified, unexpired claims, or None."""
+    """Verified, unexpired claims, or None; also None for a token that outlives any this API
+    issues (JWT_EXPIRES from now)."""
     claims = verified_claims(token, settings.jwt_secret)
-    if claims is None or claims["exp"] <= time.time():
+    now = time.time()
+    if claims is None or not now < claims["exp"] <= now + settings.jwt_expires + LEEWAY:
         return None
     return dict(claims)
 

@@ -105,6 +105,15 @@ def test_expired_token_fails(client, alice, settings):
     assert client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
+@pytest.mark.parametrize("path, method", [("/api/v1/users/me", "get"), ("/api/v1/auth/logout", "post")])
+def test_token_living_longer_than_we_issue_fails(client, alice, settings, path, method):
+    """A token this API never issued, even if signed with its secret (say the public development one)."""
+    claims = claims_of(alice, exp=10**15)
+    token = jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+    r = getattr(client, method)(path, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+
+
 def test_logout_revokes_only_that_token(client, alice):
     second = client.post(LOGIN, json={"email": alice.email, "password": alice.password}).json["token"]
     assert client.post("/api/v1/auth/logout", headers=alice.auth).status_code == 200
