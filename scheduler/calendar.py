@@ -1,6 +1,6 @@
 """iCalendar (RFC 5545) for bookings: email attachments, single downloads and feeds."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 PRODID = "-//Scheduler//Scheduler API//EN"
@@ -64,6 +64,10 @@ def to_ics(events, method=None, zone_name="UTC"):
             attendee.params["RSVP"] = "TRUE" if person["status"] == "needs-action" else "FALSE"
             event.add("attendee", attendee, encode=0)
         calendar.add_component(event)
-    if zone_name != "UTC":
-        calendar.add_missing_timezones()
+    if zone_name != "UTC" and events:
+        # The zone's rules over the span of these events only: icalendar's default span ends
+        # in 2038, after which calendars would apply the last rule it wrote all year round.
+        moments = [datetime.fromisoformat(data[key]).astimezone(zone) for data in events for key in ("start", "end")]
+        calendar.add_missing_timezones(first_date=min(moments).date() - timedelta(days=1),
+                                       last_date=max(moments).date() + timedelta(days=1))
     return calendar.to_ical()

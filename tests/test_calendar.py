@@ -107,3 +107,16 @@ def test_calendar_files_are_in_the_readers_zone(bob, meeting, mailbox, worker):
     [(_, event)] = invites(mailbox, bob.email)
     assert event["DTSTART"].params["TZID"] == "America/New_York"
     assert event.decoded("DTSTART").isoformat() == "2031-07-01T10:00:00-04:00"
+
+
+def test_the_zone_in_a_calendar_file_holds_for_events_after_2037(client, alice, bob, org_of, set_profile):
+    """Calendars apply the file's own VTIMEZONE rules, which must cover the event's date."""
+    org_of(alice, bob)
+    set_profile(bob, timezone="America/New_York")
+    booking = client.post(BOOKINGS, json={"title": "Far off", "start": "2045-07-01T14:00:00Z", "end": "2045-07-01T15:00:00Z",
+                                          "attendees": [bob.id]}, headers=alice.auth).json["booking"]
+    calendar = Calendar.from_ical(client.get(f"{BOOKINGS}/{booking['id']}/ics", headers=bob.auth).data)
+    start = calendar.walk("VEVENT")[0]["DTSTART"]
+    rules = calendar.walk("VTIMEZONE")[0].to_tz(lookup_tzid=False)
+    assert start.params["TZID"] == "America/New_York"
+    assert start.dt.replace(tzinfo=rules).isoformat() == "2045-07-01T10:00:00-04:00"
