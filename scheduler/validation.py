@@ -7,6 +7,7 @@ from typing import Annotated
 import orjson
 from flask import request
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import BadRequest, UnsupportedMediaType
 from .timezones import NonexistentLocalTime, check_zone, to_utc
@@ -71,6 +72,9 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 def json_body():
     """The request's JSON object; {} when there is no body. 415 for another type, 400 if malformed."""
     raw = request.get_data(cache=True)
+    if request.content_length is None and len(raw) >= request.max_content_length:
+        # werkzeug cuts a chunked body off at the limit without saying so.
+        raise RequestEntityTooLarge()
     if not raw.strip():
         return {}
     if not request.is_json:

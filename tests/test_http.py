@@ -1,3 +1,5 @@
+import io
+
 import psycopg2
 import pytest
 
@@ -36,6 +38,14 @@ def test_wrong_content_type_is_415(client):
 
 def test_body_over_64_kib_is_413(client, alice):
     r = client.post("/api/v1/analytics/event", json={"eventType": "BIG", "metadata": {"x": "y" * 70000}})
+    assert r.status_code == 413 and r.json["error"]
+
+
+def test_chunked_body_over_64_kib_is_413_not_cut_short(client, alice):
+    body = b'{"eventType": "BIG", "metadata": {"x": "' + b"y" * 70000 + b'"}}'
+    r = client.post("/api/v1/analytics/event", input_stream=io.BytesIO(body), content_type="application/json",
+                    headers={"Transfer-Encoding": "chunked", **alice.auth},
+                    environ_overrides={"wsgi.input_terminated": True})  # as gunicorn sets it for chunked bodies
     assert r.status_code == 413 and r.json["error"]
 
 
