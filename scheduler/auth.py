@@ -9,8 +9,10 @@ import bcrypt
 import jwt
 from flask import current_app, g, request
 
+from .context import limiter, settings
 from .db import single_statement
-from .errors import Forbidden, Unauthorized
+from .errors import Forbidden, TooManyRequests, Unauthorized
+from .ratelimit import key_for
 from .repositories import users
 
 ALGORITHM = "HS256"
@@ -30,6 +32,22 @@ def hash_password(password, rounds):
 def password_matches(password, password_hash):
     with bcrypt_slot:
         return bcrypt.checkpw(password.encode(), password_hash.encode())
+
+
+def limited_guess(email, is_right):
+    """Runs `is_right()`, a password check for the account `email`, counting failures per
+    account (login and password change alike): 429 once LOGIN_MAX_FAILURES have failed within
+    LOGIN_FAILURE_WINDOW; a right guess clears the count."""
+    config = settings()
+    failures = key_for("login", email)
+    wait = limiter().exceeded(failures, config.login_max_failures)
+    if wait:
+        raise TooManyRequests("Too many failed password attempts for this account, try again later", retry_after=wait)
+    if not is_right():
+        limiter().hit(failures, config.login_max_failures, config.login_failure_window)
+        return False
+    limiter().reset(failures)
+    return True
 
 
 @functools.cache

@@ -50,6 +50,19 @@ def test_password_change_checks_current_and_new(client, alice):
     assert client.get("/api/v1/users/me", headers=alice.auth).status_code == 200
 
 
+def test_current_password_guesses_count_as_failed_logins(client, alice, app):
+    """A stolen token must not buy unlimited guesses at the password it could then change."""
+    limit = app.config["SETTINGS"].login_max_failures
+    for _ in range(limit):
+        r = client.patch("/api/v1/users/me/password", json={"currentPassword": "guess", "newPassword": "newpass456"},
+                         headers=alice.auth)
+        assert r.status_code == 401
+    right = client.patch("/api/v1/users/me/password", json={"currentPassword": alice.password, "newPassword": "newpass456"},
+                         headers=alice.auth)
+    assert right.status_code == 429 and int(right.headers["Retry-After"]) > 0
+    assert client.post("/api/v1/auth/login", json={"email": alice.email, "password": alice.password}).status_code == 429
+
+
 def test_listing_users_is_for_admins(client, alice, admin):
     assert client.get("/api/v1/users", headers=alice.auth).status_code == 403
     r = client.get("/api/v1/users?limit=1", headers=admin.auth)

@@ -4,7 +4,7 @@ from flask import Blueprint, g, request
 from pydantic import AfterValidator, StringConstraints
 
 from .. import jobs
-from ..auth import dummy_hash, hash_password, issue_token, login_required, password_matches
+from ..auth import dummy_hash, hash_password, issue_token, limited_guess, login_required, password_matches
 from ..context import limiter, redis_client, settings
 from ..db import single_statement, transaction
 from ..errors import TooManyRequests, Unauthorized
@@ -71,16 +71,10 @@ def login():
     limit_client_address()
     data = parse(LoginIn)
     config = settings()
-    failures = key_for("login", data.email)
-    wait = limiter().exceeded(failures, config.login_max_failures)
-    if wait:
-        raise TooManyRequests("Too many failed logins for this account, try again later", retry_after=wait)
     with single_statement() as cur:
         user = users.find_for_login(cur, data.email)
-    if not credentials_match(user, data.password, config.bcrypt_rounds):
-        limiter().hit(failures, config.login_max_failures, config.login_failure_window)
+    if not limited_guess(data.email, lambda: credentials_match(user, data.password, config.bcrypt_rounds)):
         raise Unauthorized("Invalid credentials")
-    limiter().reset(failures)
     return {"message": "Login successful", "token": issue_token(user, config), "user": public_user(user)}
 
 

@@ -6,7 +6,7 @@ import secrets
 from flask import Blueprint, g, url_for
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from ..auth import hash_password, issue_token, login_required, password_matches, require_role
+from ..auth import hash_password, issue_token, limited_guess, login_required, password_matches, require_role
 from ..context import settings
 from ..db import single_statement, transaction
 from ..errors import BadRequest, Unauthorized
@@ -107,7 +107,8 @@ def change_password():
     config = settings()
     new_hash = hash_password(data.newPassword, config.bcrypt_rounds)
     with transaction() as cur:
-        if not password_matches(data.currentPassword, users.password_hash(cur, g.user["id"])):
+        stored = users.password_hash(cur, g.user["id"])
+        if not limited_guess(g.user["email"], lambda: password_matches(data.currentPassword, stored)):
             raise Unauthorized("Current password is incorrect")
         user = users.set_password(cur, g.user["id"], new_hash)
     # Every older token, this request's included, now fails; the caller gets a fresh one.
