@@ -68,7 +68,10 @@ def request_id():
 
 
 class IdConverter(IntegerConverter):
-    """Row ids in URLs: positive and within bigint, so the database never sees an impossible id."""
+    """Row ids in URLs: ASCII digits (werkzeug's \\d also takes "١"), positive and within
+    bigint, so the database never sees an impossible id."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map):
         super().__init__(url_map, min=1, max=2**63 - 1)

@@ -11,6 +11,13 @@ def test_unknown_route_is_json_404(client):
     assert r.status_code == 404 and r.json == {"error": "Route not found"}
 
 
+@pytest.mark.parametrize("path", ["/api/v1/bookings/\u0661", "/api/v1/bookings/0", "/api/v1/bookings/-1",
+                                  "/api/v1/bookings/99999999999999999999"])
+def test_ids_in_paths_are_ascii_digits_in_range(client, alice, path):
+    r = client.get(path, headers=alice.auth)
+    assert r.status_code == 404 and r.json == {"error": "Route not found"}
+
+
 def test_wrong_method_is_json_405(client):
     r = client.put("/api/v1/bookings")
     assert r.status_code == 405 and r.json["error"]
