@@ -42,6 +42,15 @@ def test_only_people_sharing_an_organization_can_be_invited(client, team, regist
         assert cur.fetchone()[0] == 0
 
 
+@pytest.mark.parametrize("value, message", [("not-an-email", "must be a valid email address"),
+                                            (0, "must be a user id or an e-mail address"),
+                                            (2.5, "must be a user id or an e-mail address"),
+                                            (True, "must be a user id or an e-mail address")])
+def test_bad_attendees_are_named_by_position(client, team, value, message):
+    r = book(client, team[0], attendees=[team[1].id, value])
+    assert r.status_code == 400 and r.json["fields"] == {"attendees.1": message}
+
+
 def test_a_busy_attendee_makes_it_409_naming_them_and_the_slot(client, team):
     alice, bob, carol = team
     book(client, bob, "2031-07-01T10:30:00Z", "2031-07-01T11:30:00Z", title="Bob's own")

@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from flask import Blueprint, Response, g
 from psycopg2.errors import ExclusionViolation
-from pydantic import Field, StringConstraints
+from pydantic import Field, PlainValidator, StringConstraints
 
 from .. import clock, jobs
 from ..auth import login_required
@@ -14,12 +14,23 @@ from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..pagination import paginated
 from ..repositories import bookings, notifications, organizations, outbox
 from ..timezones import display
-from ..validation import Body, DateTime, Email, Query, Zone, check_window, in_zone, parse, parse_query
+from ..validation import Body, DateTime, Query, Zone, check_email, check_window, in_zone, parse, parse_query
 
 bp = Blueprint("bookings", __name__)
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Attendee = Annotated[int, Field(ge=1, le=2**63 - 1)] | Email
+
+
+def attendee(value):
+    """A user id or an e-mail address, with one error message for anything else."""
+    if type(value) is int and 1 <= value <= 2**63 - 1:
+        return value
+    if isinstance(value, str):
+        return check_email(value.strip())
+    raise ValueError("must be a user id or an e-mail address")
+
+
+Attendee = Annotated[int | str, PlainValidator(attendee)]
 
 # Per event: (notification type, title, message, email template) for the owner and for others.
 EVENTS = {
