@@ -209,13 +209,15 @@ def travel():
 
 @pytest.fixture
 def org_of(client):
-    """Puts users in one organisation (the first one owns it) so they can invite each other."""
+    """Puts users in one organisation (the first one owns it, the others accept) so they can
+    invite each other and see each other's availability."""
     def make(owner, *members):
         org = client.post("/api/v1/organizations", json={"name": "Team"}, headers=owner.auth).json["organization"]
         for member in members:
             r = client.post(f"/api/v1/organizations/{org['id']}/members", json={"email": member.email},
                             headers=owner.auth)
             assert r.status_code == 201
+            assert client.post(f"/api/v1/organizations/{org['id']}/accept", headers=member.auth).status_code == 200
         return org
     return make
 

@@ -96,3 +96,32 @@ def test_owner_renames_and_deletes(client, alice, bob, org):
     assert client.delete(f"{ORGS}/{org['id']}", headers=alice.auth).status_code == 200
     assert client.get(f"{ORGS}/{org['id']}", headers=alice.auth).status_code == 404
     assert client.get(ORGS, headers=bob.auth).json == []
+
+
+def test_an_added_member_shares_no_calendar_until_they_accept(client, alice, bob, org):
+    """Anyone can be added (the contract), but nobody learns or books a stranger's time that way."""
+    add(client, org, alice, bob)
+    client.post("/api/v1/bookings", json={"title": "Private", "start": "2031-07-01T10:00:00Z",
+                                          "end": "2031-07-01T11:00:00Z"}, headers=bob.auth)
+    meeting = {"title": "Probe", "start": "2031-07-01T00:00:00Z", "end": "2031-07-02T00:00:00Z", "attendees": [bob.id]}
+    window = f"{ORGS}/{org['id']}/availability?from=2031-07-01T00:00:00Z&to=2031-07-02T00:00:00Z"
+
+    refused = client.post("/api/v1/bookings", json=meeting, headers=alice.auth)
+    assert refused.status_code == 400 and "10:00" not in str(refused.json)
+    assert client.get(f"{window}&members={bob.id}", headers=alice.auth).status_code == 400
+    assert client.get(window, headers=alice.auth).json["members"] == [alice.id]
+    assert client.get(window, headers=bob.auth).status_code == 403
+
+    accepted = client.post(f"{ORGS}/{org['id']}/accept", headers=bob.auth)
+    assert accepted.status_code == 200 and accepted.json["organization"]["accepted_at"]
+    assert client.get(window, headers=alice.auth).json["members"] == [alice.id, bob.id]
+    assert client.post("/api/v1/bookings", json=meeting, headers=alice.auth).status_code == 409
+
+
+def test_accepting_is_for_members_and_idempotent(client, alice, bob, register, org):
+    add(client, org, alice, bob)
+    assert client.post(f"{ORGS}/{org['id']}/accept", headers=register("Eve").auth).status_code == 404
+    first = client.post(f"{ORGS}/{org['id']}/accept", headers=bob.auth).json["organization"]["accepted_at"]
+    assert client.post(f"{ORGS}/{org['id']}/accept", headers=bob.auth).json["organization"]["accepted_at"] == first
+    members = {m["user_id"]: m["accepted_at"] for m in client.get(f"{ORGS}/{org['id']}/members", headers=alice.auth).json}
+    assert members[alice.id] and members[bob.id] == first

@@ -41,7 +41,8 @@ def manages(org):
 
 
 def shown(org):
-    """The organisation as clients see it: `role` is the caller's role in it."""
+    """The organisation as clients see it: `role` is the caller's role in it, `accepted_at`
+    when the caller accepted its invitation (null: not yet)."""
     return {key: value for key, value in org.items() if key != "my_role"} | {"role": org["my_role"]}
 
 
@@ -51,7 +52,7 @@ def create_organization():
     data = parse(OrganizationIn)
     with transaction() as cur:
         org = organizations.insert(cur, name=data.name, owner_id=g.user["id"])
-        organizations.add_member(cur, org["id"], g.user["id"], "admin")
+        organizations.add_member(cur, org["id"], g.user["id"], "admin", accepted=True)
     return {"message": "Organization created successfully", "organization": org}, 201
 
 
@@ -104,7 +105,8 @@ def add_member(org_id):
         member = organizations.add_member(cur, org_id, invitee["id"], data.role)
         notifications.add(cur, [{
             "user_id": invitee["id"], "kind": "ORG_INVITE", "title": f'You\'ve been added to "{org["name"]}"',
-            "message": f'You are now a {data.role} of the organization "{org["name"]}".',
+            "message": f'You are now a {data.role} of the organization "{org["name"]}". Accept the invitation '
+                       "to share your availability with its members and be invited to their bookings.",
             "metadata": {"organization_id": org_id},
         }])
         email_ids = outbox.add(cur, [{"to": invitee["email"], "template": "ORG_INVITE", "user_id": invitee["id"],
@@ -112,6 +114,17 @@ def add_member(org_id):
                                                   "role": data.role, "invited_by": g.user["name"]}}])
     jobs.send_emails(redis_client(), email_ids)
     return {"message": "Member added successfully", "member": member}, 201
+
+
+@bp.post("/<id:org_id>/accept")
+@login_required
+def accept_invitation(org_id):
+    """Being added shares nothing; accepting lets members who accepted see my availability and
+    invite me. Declining is leaving: DELETE /organizations/<id>/members/<my id>."""
+    with transaction() as cur:
+        org = membership(cur, org_id)
+        org["accepted_at"] = organizations.accept(cur, org_id, g.user["id"])
+    return {"message": "Invitation accepted", "organization": shown(org)}
 
 
 @bp.get("/<id:org_id>/members")
@@ -144,11 +157,12 @@ def team_availability(org_id):
     start, end, query = parse_window()
     chosen = sorted({int(i) for i in query.members.split(",")}) if query.members else None
     with transaction() as cur:
-        membership(cur, org_id)
+        if membership(cur, org_id)["accepted_at"] is None:
+            raise Forbidden("Accept this organization's invitation to see its members' availability")
         people = organizations.schedules(cur, org_id, chosen)
         if chosen is not None and len(people) != len(chosen):
-            raise BadRequest("Every chosen member must belong to the organization",
-                             fields={"members": "not all are members of this organization"})
+            raise BadRequest("Every chosen member must belong to the organization and have accepted its invitation",
+                             fields={"members": "not all are members of this organization who accepted"})
         commitments = bookings.commitments(cur, [p["id"] for p in people], start, end)
     free = free_time(people, commitments, start, end)
     return {"from": start, "to": end, "duration": query.duration, "step": query.step,

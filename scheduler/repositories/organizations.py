@@ -1,5 +1,5 @@
 COLUMNS = "id, name, owner_id, created_at, updated_at"
-MEMBER_COLUMNS = "m.id AS membership_id, m.role, m.joined_at, u.id AS user_id, u.name, u.email"
+MEMBER_COLUMNS = "m.id AS membership_id, m.role, m.joined_at, m.accepted_at, u.id AS user_id, u.name, u.email"
 
 
 def insert(cur, *, name, owner_id):
@@ -14,7 +14,7 @@ def list_for_member(cur, user_id):
     """The organisations the user belongs to, each with the user's role in it."""
     cur.execute(
         """
-        SELECT o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role
+        SELECT o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role, m.accepted_at
         FROM organization_members m
         JOIN organizations o ON o.id = m.organization_id
         WHERE m.user_id = %(user_id)s
@@ -26,10 +26,11 @@ def list_for_member(cur, user_id):
 
 
 def find_with_role(cur, org_id, user_id):
-    """The organisation plus the user's role in it; None unless the user is a member."""
+    """The organisation plus the user's role in it and when they accepted; None unless the
+    user is a member."""
     cur.execute(
         """
-        SELECT o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role AS my_role
+        SELECT o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role AS my_role, m.accepted_at
         FROM organizations o
         JOIN organization_members m ON m.organization_id = o.id AND m.user_id = %(user_id)s
         WHERE o.id = %(org_id)s
@@ -51,16 +52,29 @@ def delete(cur, org_id):
     cur.execute("DELETE FROM organizations WHERE id = %(id)s", {"id": org_id})
 
 
-def add_member(cur, org_id, user_id, role):
+def add_member(cur, org_id, user_id, role, *, accepted=False):
     cur.execute(
         """
-        INSERT INTO organization_members (organization_id, user_id, role)
-        VALUES (%(org_id)s, %(user_id)s, %(role)s)
-        RETURNING id, organization_id, user_id, role, joined_at
+        INSERT INTO organization_members (organization_id, user_id, role, accepted_at)
+        VALUES (%(org_id)s, %(user_id)s, %(role)s, CASE WHEN %(accepted)s THEN now() END)
+        RETURNING id, organization_id, user_id, role, joined_at, accepted_at
         """,
-        {"org_id": org_id, "user_id": user_id, "role": role},
+        {"org_id": org_id, "user_id": user_id, "role": role, "accepted": accepted},
     )
     return cur.fetchone()
+
+
+def accept(cur, org_id, user_id):
+    """Marks the membership accepted (once); returns when it was accepted."""
+    cur.execute(
+        """
+        UPDATE organization_members SET accepted_at = coalesce(accepted_at, now())
+        WHERE organization_id = %(org_id)s AND user_id = %(user_id)s
+        RETURNING accepted_at
+        """,
+        {"org_id": org_id, "user_id": user_id},
+    )
+    return cur.fetchone()["accepted_at"]
 
 
 def list_members(cur, org_id):
@@ -86,15 +100,16 @@ def remove_member(cur, org_id, user_id):
 
 
 def colleagues(cur, user_id, *, ids, emails):
-    """Of the given ids and e-mails, the users who share an organisation with `user_id`."""
+    """Of the given ids and e-mails, the users who share an organisation with `user_id`, both
+    having accepted its invitation."""
     cur.execute(
         """
         SELECT DISTINCT u.id, u.email
         FROM users u
-        JOIN organization_members theirs ON theirs.user_id = u.id
+        JOIN organization_members theirs ON theirs.user_id = u.id AND theirs.accepted_at IS NOT NULL
         JOIN organization_members mine ON mine.organization_id = theirs.organization_id
-                                      AND mine.user_id = %(user_id)s
-        WHERE u.id = ANY(%(ids)s::bigint[]) OR lower(u.email) = ANY(%(emails)s::text[])
+                                      AND mine.user_id = %(user_id)s AND mine.accepted_at IS NOT NULL
+        WHERE (u.id = ANY(%(ids)s::bigint[]) OR lower(u.email) = ANY(%(emails)s::text[]))
         """,
         {"user_id": user_id, "ids": list(ids), "emails": [e.lower() for e in emails]},
     )
@@ -102,12 +117,13 @@ def colleagues(cur, user_id, *, ids, emails):
 
 
 def schedules(cur, org_id, user_ids=None):
-    """Members' zones and working hours, for finding a common time; all members by default."""
+    """Zones and working hours of members who accepted, for finding a common time; all of
+    them by default."""
     cur.execute(
         """
         SELECT u.id, u.timezone, u.working_hours
         FROM organization_members m JOIN users u ON u.id = m.user_id
-        WHERE m.organization_id = %(org_id)s
+        WHERE m.organization_id = %(org_id)s AND m.accepted_at IS NOT NULL
           AND (%(user_ids)s::bigint[] IS NULL OR u.id = ANY(%(user_ids)s::bigint[]))
         ORDER BY u.id
         """,
