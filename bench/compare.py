@@ -11,6 +11,7 @@ be running, on the same PostgreSQL and Redis. `make bench` runs this with privat
 """
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -38,7 +39,9 @@ def wait_healthy(url, seconds=30):
     sys.exit(f"{url} did not become healthy")
 
 
-def start_ours(port, bcrypt_rounds):
+@contextlib.contextmanager
+def ours_running(port, bcrypt_rounds):
+    """This service (web and worker) on `port` while the block runs: yields (url, web pid)."""
     env = {**os.environ, "APP_ENV": "production", "JWT_SECRET": secrets.token_urlsafe(48), "PORT": str(port),
            "BCRYPT_ROUNDS": str(bcrypt_rounds), "LOG_LEVEL": "WARNING",
            # The harness logs in as one user at full speed: lift the limits for the measurement.
@@ -49,7 +52,14 @@ def start_ours(port, bcrypt_rounds):
                            start_new_session=True)
     worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return web, worker
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url)
+        yield url, web.pid
+    finally:
+        for process in (web, worker):
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(30)
 
 
 def run_harness(label, url, pid, args, round_no):
@@ -108,11 +118,8 @@ def main():
     parser.add_argument("--bcrypt-rounds", type=int, default=10, help="the original hashes with cost 10")
     args = parser.parse_args()
     os.makedirs(RESULTS, exist_ok=True)
-    ours_url = f"http://127.0.0.1:{args.port}"
-    web, worker = start_ours(args.port, args.bcrypt_rounds)
-    try:
-        wait_healthy(ours_url)
-        targets = [("ours", ours_url, web.pid)]
+    with ours_running(args.port, args.bcrypt_rounds) as (ours_url, web_pid):
+        targets = [("ours", ours_url, web_pid)]
         if args.original_url:
             wait_healthy(args.original_url)
             targets.append(("original", args.original_url, args.original_pid))
@@ -121,10 +128,6 @@ def main():
             for label, url, pid in targets:
                 runs[label].append(run_harness(label, url, pid, args, round_no))
         report(runs)
-    finally:
-        for process in (web, worker):
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(30)
 
 
 if __name__ == "__main__":
