@@ -18,6 +18,7 @@ ADDRESS_PART = r'[^\s@"(),:;<>\[\\\]]+'
 EMAIL_PATTERN = re.compile(rf"^{ADDRESS_PART}@{ADDRESS_PART}\.{ADDRESS_PART}$")
 # Far enough for any calendar, and clear of datetime's limits when zones and windows shift times.
 MIN_YEAR, MAX_YEAR = 1900, 2999
+YEARS = f"must be between the years {MIN_YEAR} and {MAX_YEAR}"
 MAX_DEPTH = 32
 
 
@@ -46,7 +47,7 @@ def parse_time(value):
     except ValueError:
         raise ValueError("must be an ISO 8601 date-time, e.g. 2030-01-01T09:00:00Z") from None
     if not MIN_YEAR <= moment.year <= MAX_YEAR:
-        raise ValueError(f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
+        raise ValueError(YEARS)
     return moment
 
 
@@ -133,6 +134,9 @@ def in_zone(zone_name, **times):
             resolved[field] = None if moment is None else to_utc(moment, zone_name)
         except NonexistentLocalTime as exc:
             raise BadRequest(f"Invalid input: {field}: {exc}", fields={field: str(exc)}) from None
+        if resolved[field] is not None and not MIN_YEAR <= resolved[field].year <= MAX_YEAR:
+            problem = f"{YEARS} in UTC"
+            raise BadRequest(f"Invalid input: {field}: {problem}", fields={field: problem})
     return resolved
 
 

@@ -44,6 +44,9 @@ def test_booking_lifecycle(client, alice):
     ({"title": "", "start": at("01:00"), "end": at("02:00")}, "title"),
     ({"title": ["not", "text"], "start": at("01:00"), "end": at("02:00")}, "title"),
     ({"title": "t" * 256, "start": at("01:00"), "end": at("02:00")}, "title"),
+    ({"title": "Year 3000 in UTC", "start": "2999-12-31T20:00:00-10:00", "end": "2999-12-31T21:00:00-10:00"}, "start"),
+    ({"title": "Past 2999 in UTC", "start": "2999-12-31T22:00:00", "end": "2999-12-31T23:00:00",
+      "timezone": "Pacific/Honolulu"}, "start"),
 ])
 def test_booking_rejects_bad_input(client, alice, db, body, field):
     r = create(client, alice, body)
