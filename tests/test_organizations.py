@@ -125,3 +125,11 @@ def test_accepting_is_for_members_and_idempotent(client, alice, bob, register, o
     assert client.post(f"{ORGS}/{org['id']}/accept", headers=bob.auth).json["organization"]["accepted_at"] == first
     members = {m["user_id"]: m["accepted_at"] for m in client.get(f"{ORGS}/{org['id']}/members", headers=alice.auth).json}
     assert members[alice.id] and members[bob.id] == first
+
+
+def test_accepting_a_membership_removed_meanwhile_is_404_not_500(app, alice, bob, org):
+    """Accepting is one statement, so a removal racing with it leaves nothing to find: the
+    repository answers None (it raised TypeError when the row had gone)."""
+    from scheduler.repositories import organizations
+    with app.extensions["db"].transaction() as cur:
+        assert organizations.accept(cur, org["id"], bob.id) is None

@@ -121,9 +121,10 @@ def add_member(org_id):
 def accept_invitation(org_id):
     """Being added shares nothing; accepting lets members who accepted see my availability and
     invite me. Declining is leaving: DELETE /organizations/<id>/members/<my id>."""
-    with transaction() as cur:
-        org = membership(cur, org_id)
-        org["accepted_at"] = organizations.accept(cur, org_id, g.user["id"])
+    with single_statement() as cur:
+        org = organizations.accept(cur, org_id, g.user["id"])
+    if org is None:
+        raise NotFound("Organization not found")
     return {"message": "Invitation accepted", "organization": shown(org)}
 
 

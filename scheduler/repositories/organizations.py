@@ -65,16 +65,18 @@ def add_member(cur, org_id, user_id, role, *, accepted=False):
 
 
 def accept(cur, org_id, user_id):
-    """Marks the membership accepted (once); returns when it was accepted."""
+    """Marks the membership accepted (once) and returns the organisation with the user's role
+    in it, as find_with_role does; None unless the user is a member."""
     cur.execute(
         """
-        UPDATE organization_members SET accepted_at = coalesce(accepted_at, now())
-        WHERE organization_id = %(org_id)s AND user_id = %(user_id)s
-        RETURNING accepted_at
+        UPDATE organization_members m SET accepted_at = coalesce(m.accepted_at, now())
+        FROM organizations o
+        WHERE o.id = m.organization_id AND m.organization_id = %(org_id)s AND m.user_id = %(user_id)s
+        RETURNING o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role AS my_role, m.accepted_at
         """,
         {"org_id": org_id, "user_id": user_id},
     )
-    return cur.fetchone()["accepted_at"]
+    return cur.fetchone()
 
 
 def list_members(cur, org_id):
