@@ -2,7 +2,7 @@
 
 import base64
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import request
@@ -24,8 +24,17 @@ def exactly(kind, convert=lambda value: value):
     return read
 
 
+def utc_time(text):
+    """An ISO time in UTC, as encode_cursor writes it (PostgreSQL would refuse some other
+    offsets, such as +23:59)."""
+    moment = datetime.fromisoformat(text)
+    if moment.utcoffset() != timedelta(0):
+        raise ValueError
+    return moment
+
+
 # How each sort column travels in a cursor.
-KINDS = {"created_at": exactly(str, datetime.fromisoformat), "start_time": exactly(str, datetime.fromisoformat),
+KINDS = {"created_at": exactly(str, utc_time), "start_time": exactly(str, utc_time),
          "id": exactly(int), "is_read": exactly(bool)}
 
 
@@ -37,7 +46,7 @@ def decode_cursor(text, columns):
         if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError
         return tuple(KINDS[column](value) for column, value in zip(columns, values, strict=True))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError, RecursionError):
         raise BadRequest("Invalid cursor", fields={"cursor": "is not a cursor this API returned"}) from None
 
 

@@ -62,7 +62,11 @@ def test_local_window_bounds_use_my_zone(client, alice, week, set_profile):
 @pytest.mark.parametrize("query", ["limit=0", "limit=201", "status=maybe", "cursor=garbage", "cursor=WzFd",
                                    "from=soon", "from=2031-07-02T00:00:00Z&to=2031-07-01T00:00:00Z",
                                    "cursor=" + cursor_of(["2031-01-01T00:00:00+00:00", 1e400]),
-                                   "cursor=" + cursor_of(["2031-01-01T00:00:00+00:00", "7"])])
+                                   "cursor=" + cursor_of(["2031-01-01T00:00:00+00:00", "7"]),
+                                   "cursor=" + cursor_of(["2031-01-01T00:00:00+23:59", 1]),
+                                   "cursor=" + cursor_of(["0001-01-01T00:00:00+01:00", 1]),
+                                   "cursor=" + cursor_of(["2031-01-01T00:00:00", 1]),
+                                   "cursor=" + base64.urlsafe_b64encode(b"[" * 2000).decode()])
 def test_listing_parameters_are_validated(client, alice, query):
     assert client.get(f"{BOOKINGS}?{query}", headers=alice.auth).status_code == 400
 
