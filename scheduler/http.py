@@ -25,15 +25,15 @@ SECURITY_HEADERS = (
     ("Cache-Control", "no-store"),
 )
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-# A calendar feed's URL is its only credential: the log names the route, not the secret.
-FEED_SECRET = re.compile(r"^/calendar/[^/]+\.ics$")
+# A calendar feed's URL is its only credential: the log names the route, not the secret
+# (however many slashes surround it: werkzeug serves //calendar/… and redirects /calendar//…).
+FEED_SECRET = re.compile(r"/calendar/+[^/]*")
 # Control characters (C0, DEL, C1) in a path could start a forged log line or drive a terminal.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def loggable_path(path):
-    if FEED_SECRET.match(path):
-        return "/calendar/[secret].ics"
+    path = FEED_SECRET.sub("/calendar/[secret].ics", path)
     return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", path)
 
 
