@@ -1,6 +1,7 @@
 """Passwords, tokens, and the decorators that guard routes."""
 
 import functools
+import re
 import threading
 import time
 import uuid
@@ -16,6 +17,8 @@ from .ratelimit import key_for
 from .repositories import users
 
 ALGORITHM = "HS256"
+SUBJECT = re.compile(r"[1-9][0-9]{0,18}")
+TOKEN_ID = re.compile(r"[0-9a-f]{32}")
 INVALID_TOKEN = "Unauthorized: invalid or expired token"
 
 
@@ -78,10 +81,15 @@ def verified_claims(token, secret):
             token, secret, algorithms=[ALGORITHM],
             options={"require": ["sub", "exp", "jti", "ver"], "verify_exp": False},
         )
-        return {"user_id": int(claims["sub"]), "version": int(claims["ver"]),
-                "jti": str(claims["jti"]), "exp": int(claims["exp"])}
-    except (jwt.InvalidTokenError, ValueError, TypeError):
+    except jwt.InvalidTokenError:
         return None
+    # Only the shapes issue_token writes: anything else (a NUL in the jti, "١" as the subject)
+    # was not made here, even if signed with our secret.
+    sub, version, jti, exp = claims["sub"], claims["ver"], claims["jti"], claims["exp"]
+    if not (isinstance(sub, str) and SUBJECT.fullmatch(sub) and type(version) is int
+            and isinstance(jti, str) and TOKEN_ID.fullmatch(jti) and type(exp) is int):
+        return None
+    return {"user_id": int(sub), "version": version, "jti": jti, "exp": exp}
 
 
 # Clock skew between processes that issue and check tokens.

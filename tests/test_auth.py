@@ -114,6 +114,18 @@ def test_token_living_longer_than_we_issue_fails(client, alice, settings, path, 
     assert r.status_code == 401
 
 
+@pytest.mark.parametrize("changes", [{"jti": "a\u0000b"}, {"jti": 12}, {"jti": "x" * 5000}, {"sub": "\u0661"},
+                                     {"sub": "1e3"}, {"sub": "1\n"}, {"ver": "0"}, {"exp": 1.5e9 + 0.5}])
+def test_claims_of_another_shape_than_we_issue_fail(client, alice, settings, db, changes):
+    token = jwt.encode(claims_of(alice, **changes), settings.jwt_secret, algorithm="HS256")
+    assert client.get("/api/v1/auth/verify", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    logged = client.post("/api/v1/analytics/event", json={"eventType": "X"}, headers={"Authorization": f"Bearer {token}"})
+    assert logged.status_code == 201
+    with db.cursor() as cur:
+        cur.execute("SELECT user_id FROM analytics_events WHERE id = %s", (logged.json["event"]["id"],))
+        assert cur.fetchone() == (None,)
+
+
 def test_logout_revokes_only_that_token(client, alice):
     second = client.post(LOGIN, json={"email": alice.email, "password": alice.password}).json["token"]
     assert client.post("/api/v1/auth/logout", headers=alice.auth).status_code == 200
