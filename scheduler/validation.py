@@ -6,6 +6,7 @@ from typing import Annotated
 
 import orjson
 from flask import request
+from gunicorn.http.errors import ParseException
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -72,10 +73,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 def json_body():
     """The request's JSON object; {} when there is no body. 415 for another type, 400 if malformed."""
-    raw = request.get_data(cache=True)
-    if request.content_length is None and len(raw) >= request.max_content_length:
-        # werkzeug cuts a chunked body off at the limit without saying so.
-        raise RequestEntityTooLarge()
+    raw = request_body()
     if not raw.strip():
         return {}
     if not request.is_json:
@@ -88,6 +86,20 @@ def json_body():
         raise BadRequest("JSON body must be an object")
     check_contents(data)
     return data
+
+
+def request_body():
+    """The raw body: 413 past MAX_CONTENT_LENGTH, 400 if its chunked framing is malformed."""
+    try:
+        raw = request.get_data(cache=True)
+        # werkzeug stops a chunked body at the limit without an error; a byte after it means
+        # the body went on.
+        if request.content_length is None and len(raw) >= request.max_content_length \
+                and request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    except ParseException:
+        raise BadRequest("Malformed request body") from None
+    return raw
 
 
 def check_contents(data):

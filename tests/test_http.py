@@ -56,6 +56,30 @@ def test_chunked_body_over_64_kib_is_413_not_cut_short(client, alice):
     assert r.status_code == 413 and r.json["error"]
 
 
+def test_chunked_body_of_exactly_64_kib_is_accepted(client, alice):
+    body = b'{"eventType": "FULL", "metadata": {"x": "' + b"y" * 65000 + b'"}}'
+    body = body[:-2] + b" " * (65536 - len(body)) + b"}}"
+    assert len(body) == 65536
+    r = client.post("/api/v1/analytics/event", input_stream=io.BytesIO(body), content_type="application/json",
+                    headers={"Transfer-Encoding": "chunked", **alice.auth}, environ_overrides={"wsgi.input_terminated": True})
+    assert r.status_code != 413
+
+
+class BrokenChunks(io.RawIOBase):
+    """What gunicorn's body reader does with a chunk size that is not hex."""
+
+    def readinto(self, buffer):
+        from gunicorn.http.errors import InvalidChunkSize
+        raise InvalidChunkSize(b"zz")
+
+
+def test_malformed_chunked_framing_is_400(client, alice):
+    r = client.post("/api/v1/analytics/event", content_type="application/json",
+                    headers={"Transfer-Encoding": "chunked", **alice.auth},
+                    environ_overrides={"wsgi.input": BrokenChunks(), "wsgi.input_terminated": True})
+    assert r.status_code == 400 and r.json["error"]
+
+
 def test_security_headers_on_every_response(client):
     for r in (client.get("/health"), client.get("/api/v1/nope")):
         assert r.headers["X-Content-Type-Options"] == "nosniff"
