@@ -6,7 +6,10 @@ import os
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 
-bind = f"0.0.0.0:{os.environ.get('PORT') or 8000}"
+# Reachable from other machines only in production (or when HOST says so): elsewhere the JWT
+# secret may be the development one, which is public.
+host = os.environ.get("HOST") or ("0.0.0.0" if os.environ.get("APP_ENV") == "production" else "127.0.0.1")
+bind = f"{host}:{os.environ.get('PORT') or 8000}"
 # One process per core, each with threads that overlap database waits and bcrypt (which
 # releases the GIL). Measured with shared/bench on 2 cores: 2x8 served as much as 4x4, 3x6
 # or 6x2 (differences within run-to-run noise) with half the memory of 4 processes. 32

@@ -1,3 +1,6 @@
+import runpy
+from pathlib import Path
+
 import pytest
 
 from scheduler.config import ConfigError, Settings
@@ -38,3 +41,18 @@ def test_values_are_parsed():
                                       "BCRYPT_ROUNDS": "10", "EMAIL_PROVIDER": "SMTP", "SMTP_URL": "smtp://h:25"})
     assert settings.jwt_expires == 604800 and settings.bcrypt_rounds == 10 and settings.email_provider == "smtp"
     assert settings.cors_origins == ("https://a.example", "https://b.example")
+
+
+@pytest.mark.parametrize("env, bind", [
+    ({}, "127.0.0.1:8000"),
+    ({"APP_ENV": "development", "PORT": "8100"}, "127.0.0.1:8100"),
+    ({"APP_ENV": "production", "PORT": "5000"}, "0.0.0.0:5000"),
+    ({"HOST": "0.0.0.0"}, "0.0.0.0:8000"),
+])
+def test_gunicorn_listens_beyond_this_machine_only_in_production(monkeypatch, env, bind):
+    """Outside production the JWT secret may be the public development one."""
+    for name in ("APP_ENV", "PORT", "HOST"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert runpy.run_path(str(Path(__file__).parent.parent / "gunicorn.conf.py"))["bind"] == bind
