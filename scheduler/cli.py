@@ -1,11 +1,15 @@
-"""`flask --app wsgi create-admin EMAIL`: the only way to make an admin."""
+"""`flask --app wsgi create-admin EMAIL`: the only way to make an admin. A new account passes
+the same checks as one registered through the API."""
 
 import click
 from flask import current_app
 
+from .api.auth import RegisterIn
 from .auth import hash_password
 from .db import transaction
+from .errors import BadRequest
 from .repositories import users
+from .validation import validate
 
 
 def register_commands(app):
@@ -16,16 +20,23 @@ def register_commands(app):
                            prompt_required=False)
     def create_admin(email, name, password):
         """Promotes EMAIL to admin, or creates it as an admin."""
+        email = email.strip()
         with transaction() as cur:
             user = users.find_by_email(cur, email)
             if user is not None:
+                if password:
+                    raise click.UsageError(f"{user['email']} already has an account: run without --password to "
+                                           "promote it (its password stays as it is)")
                 users.set_role(cur, user["id"], "admin")
                 click.echo(f"{user['email']} is now an admin")
                 return
             if not password:
                 password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-            if len(password) < 6:
-                raise click.BadParameter("must be at least 6 characters", param_hint="password")
+            try:
+                account = validate(RegisterIn, {"name": name, "email": email, "password": password})
+            except BadRequest as exc:
+                raise click.UsageError(exc.message) from None
             rounds = current_app.config["SETTINGS"].bcrypt_rounds
-            users.insert(cur, name=name, email=email, password_hash=hash_password(password, rounds), role="admin")
-            click.echo(f"created admin {email}")
+            users.insert(cur, name=account.name, email=account.email,
+                         password_hash=hash_password(account.password, rounds), role="admin")
+            click.echo(f"created admin {account.email}")
