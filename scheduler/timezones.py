@@ -7,9 +7,13 @@ from zoneinfo import ZoneInfo, available_timezones
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+# Files in the zone database that are no place's zone: the host's own zone, and a placeholder.
+NOT_ZONES = {"localtime", "Factory"}
+
+
 @functools.cache
 def known_zones():
-    return frozenset(available_timezones()) | {"UTC"}
+    return frozenset(available_timezones()) - NOT_ZONES | {"UTC"}
 
 
 def check_zone(name):

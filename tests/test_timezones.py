@@ -50,6 +50,8 @@ def test_an_ambiguous_fall_back_time_takes_the_first(client, alice, zone, local,
 @pytest.mark.parametrize("fields, name", [
     ({"timezone": "Mars/Olympus"}, "timezone"),
     ({"timezone": "../etc/passwd"}, "timezone"),
+    ({"timezone": "localtime"}, "timezone"),
+    ({"timezone": "Factory"}, "timezone"),
     ({"working_hours": {"mon": [{"start": "17:00", "end": "09:00"}]}}, "working_hours"),
     ({"working_hours": {"monday": []}}, "working_hours"),
     ({"working_hours": {"mon": [{"start": "9:00", "end": "17:00"}]}}, "working_hours"),
