@@ -14,8 +14,8 @@ bind = f"{host}:{os.environ.get('PORT') or 8000}"
 # releases the GIL). Measured with shared/bench on 2 cores: 2x8 served as much as 4x4, 3x6
 # or 6x2 (differences within run-to-run noise) with half the memory of 4 processes. 32
 # threads, not 8: a login waiting its turn for bcrypt holds a thread, and with 8 a burst of
-# logins took every thread, so an unread-count probe waited up to 1.8 s (p99 0.6-2.4 s);
-# with 32 its p99 stayed at 23-26 ms, and other routes served as much as with 8.
+# logins took every thread, so an unread-count probe beside them waited (p99 379-747 ms,
+# bench/login_probe.py); with 32 its p99 was 10-14 ms, and other routes served as much.
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
 worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS") or 32)
@@ -41,4 +41,3 @@ def cap_malloc_arenas(limit=2):
 
 
 cap_malloc_arenas()
-

@@ -20,6 +20,7 @@ ALGORITHM = "HS256"
 SUBJECT = re.compile(r"[1-9][0-9]{0,18}")
 TOKEN_ID = re.compile(r"[0-9a-f]{32}")
 INVALID_TOKEN = "Unauthorized: invalid or expired token"
+LEEWAY = 60  # seconds of clock skew between processes that issue and check tokens
 
 
 # bcrypt takes a core for tens of milliseconds. One at a time per process: logins still use
@@ -90,10 +91,6 @@ def verified_claims(token, secret):
             and isinstance(jti, str) and TOKEN_ID.fullmatch(jti) and type(exp) is int):
         return None
     return {"user_id": int(sub), "version": version, "jti": jti, "exp": exp}
-
-
-# Clock skew between processes that issue and check tokens.
-LEEWAY = 60
 
 
 def decode_token(token, settings):

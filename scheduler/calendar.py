@@ -45,15 +45,19 @@ def to_ics(events, method=None, zone_name="UTC"):
     if method:
         calendar.add("method", method)
     stamp = datetime.now(timezone.utc)
+    dates = []  # every event's local start and end date
     for data in events:
+        start = datetime.fromisoformat(data["start"]).astimezone(zone)
+        end = datetime.fromisoformat(data["end"]).astimezone(zone)
+        dates += [start.date(), end.date()]
         event = Event()
         event.add("uid", data["uid"])
         event.add("dtstamp", stamp)
         event.add("last-modified", datetime.fromisoformat(data["updated"]))
         event.add("sequence", data["sequence"])
         event.add("summary", data["title"])
-        event.add("dtstart", datetime.fromisoformat(data["start"]).astimezone(zone))
-        event.add("dtend", datetime.fromisoformat(data["end"]).astimezone(zone))
+        event.add("dtstart", start)
+        event.add("dtend", end)
         event.add("status", "CANCELLED" if method == "CANCEL" else data["status"])
         if data["organizer"]:
             event["organizer"] = address(data["organizer"])
@@ -64,10 +68,9 @@ def to_ics(events, method=None, zone_name="UTC"):
             attendee.params["RSVP"] = "TRUE" if person["status"] == "needs-action" else "FALSE"
             event.add("attendee", attendee, encode=0)
         calendar.add_component(event)
-    if zone_name != "UTC" and events:
+    if zone_name != "UTC" and dates:
         # The zone's rules over the span of these events only: icalendar's default span ends
         # in 2038, after which calendars would apply the last rule it wrote all year round.
-        moments = [datetime.fromisoformat(data[key]).astimezone(zone) for data in events for key in ("start", "end")]
-        calendar.add_missing_timezones(first_date=min(moments).date() - timedelta(days=1),
-                                       last_date=max(moments).date() + timedelta(days=1))
+        calendar.add_missing_timezones(first_date=min(dates) - timedelta(days=1),
+                                       last_date=max(dates) + timedelta(days=1))
     return calendar.to_ical()

@@ -15,12 +15,12 @@ def encode_cursor(values):
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def exactly(kind, convert=lambda value: value):
-    """A cursor value reader that takes only what encode_cursor writes for that column."""
+def exactly(kind):
+    """A cursor value reader that takes only the JSON type encode_cursor writes for that column."""
     def read(value):
         if type(value) is not kind:
             raise ValueError
-        return convert(value)
+        return value
     return read
 
 
@@ -34,8 +34,7 @@ def utc_time(text):
 
 
 # How each sort column travels in a cursor.
-KINDS = {"created_at": exactly(str, utc_time), "start_time": exactly(str, utc_time),
-         "id": exactly(int), "is_read": exactly(bool)}
+KINDS = {"created_at": utc_time, "start_time": utc_time, "id": exactly(int), "is_read": exactly(bool)}
 
 
 def decode_cursor(text, columns):

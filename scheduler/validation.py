@@ -107,15 +107,15 @@ def check_contents(data):
     jsonb) and nesting deeper than MAX_DEPTH. Walks iteratively: no recursion limit to hit."""
     pending = [(data, 1)]
     while pending:
-        value, depth = pending.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise BadRequest("Text may not contain NUL (\\u0000) characters")
-        elif isinstance(value, (dict, list)):
-            if depth > MAX_DEPTH:
-                raise BadRequest(f"JSON body may nest at most {MAX_DEPTH} levels deep")
-            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
-            pending.extend((item, depth + 1) for item in items)
+        container, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"JSON body may nest at most {MAX_DEPTH} levels deep")
+        for item in (*container, *container.values()) if isinstance(container, dict) else container:
+            if isinstance(item, str):
+                if "\x00" in item:
+                    raise BadRequest("Text may not contain NUL (\\u0000) characters")
+            elif isinstance(item, (dict, list)):
+                pending.append((item, depth + 1))
 
 
 def parse(model):

@@ -1,4 +1,6 @@
 COLUMNS = "id, name, owner_id, created_at, updated_at"
+# An organisation as one member sees it: their role in it and when they accepted.
+WITH_MY_ROLE = "o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role AS my_role, m.accepted_at"
 MEMBER_COLUMNS = "m.id AS membership_id, m.role, m.joined_at, m.accepted_at, u.id AS user_id, u.name, u.email"
 
 
@@ -29,8 +31,8 @@ def find_with_role(cur, org_id, user_id):
     """The organisation plus the user's role in it and when they accepted; None unless the
     user is a member."""
     cur.execute(
-        """
-        SELECT o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role AS my_role, m.accepted_at
+        f"""
+        SELECT {WITH_MY_ROLE}
         FROM organizations o
         JOIN organization_members m ON m.organization_id = o.id AND m.user_id = %(user_id)s
         WHERE o.id = %(org_id)s
@@ -68,11 +70,11 @@ def accept(cur, org_id, user_id):
     """Marks the membership accepted (once) and returns the organisation with the user's role
     in it, as find_with_role does; None unless the user is a member."""
     cur.execute(
-        """
+        f"""
         UPDATE organization_members m SET accepted_at = coalesce(m.accepted_at, now())
         FROM organizations o
         WHERE o.id = m.organization_id AND m.organization_id = %(org_id)s AND m.user_id = %(user_id)s
-        RETURNING o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role AS my_role, m.accepted_at
+        RETURNING {WITH_MY_ROLE}
         """,
         {"org_id": org_id, "user_id": user_id},
     )
@@ -111,7 +113,7 @@ def colleagues(cur, user_id, *, ids, emails):
         JOIN organization_members theirs ON theirs.user_id = u.id AND theirs.accepted_at IS NOT NULL
         JOIN organization_members mine ON mine.organization_id = theirs.organization_id
                                       AND mine.user_id = %(user_id)s AND mine.accepted_at IS NOT NULL
-        WHERE (u.id = ANY(%(ids)s::bigint[]) OR lower(u.email) = ANY(%(emails)s::text[]))
+        WHERE u.id = ANY(%(ids)s::bigint[]) OR lower(u.email) = ANY(%(emails)s::text[])
         """,
         {"user_id": user_id, "ids": list(ids), "emails": [e.lower() for e in emails]},
     )
