@@ -12,8 +12,11 @@ run: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(WITH_SERVICES) sh -c \
 	  'python migrate.py && echo "Scheduler: http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)" && exec honcho start -p $(PORT) web worker'
 
+# Programs the tests drive, from Debian's packages (installed when missing and run as root).
+TEST_TOOLS := chromium:chromium,chromedriver:chromium-driver,nginx:nginx-light,pgbouncer:pgbouncer
+
 test: $(VENV)/.installed
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_SERVICES) python -m pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH:/usr/sbin:/sbin" $(BIN)/python scripts/devservices.py --tools $(TEST_TOOLS) -- python -m pytest $(PYTEST_ARGS)
 
 # A/B against another implementation: make bench BENCH_ARGS="--original-url http://127.0.0.1:3000"
 bench: $(VENV)/.installed

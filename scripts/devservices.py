@@ -1,12 +1,14 @@
 """Runs a command with PostgreSQL and Redis available, starting private ones when needed.
 
-    python scripts/devservices.py -- COMMAND [ARGS...]
+    python scripts/devservices.py [--tools PROGRAM:PACKAGE,...] -- COMMAND [ARGS...]
 
 If DATABASE_URL is unset, a throw-away PostgreSQL cluster is created in a temporary
 directory and served on a Unix socket only (so it never touches a server already running);
 likewise a private redis-server when REDIS_URL is unset. Missing server binaries are
 installed from Debian's packages when running as root. Everything private is stopped and
-deleted when the command ends, including on Ctrl-C.
+deleted when the command ends, including on Ctrl-C. `--tools` names programs the command
+needs (the tests' browser, nginx, PgBouncer) and the Debian package of each, installed the
+same way when missing.
 """
 
 import glob
@@ -33,6 +35,19 @@ def apt_install(*packages):
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env)
+
+
+# Debian puts nginx and pgbouncer in sbin, which a non-root PATH may lack.
+TOOL_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+
+
+def ensure_tools(spec):
+    """`spec` is "program:package,..."; installs the packages of the programs not on PATH."""
+    pairs = [item.split(":", 1) for item in spec.split(",") if item]
+    missing = [package for program, package in pairs if not shutil.which(program, path=TOOL_PATH)]
+    if missing:
+        apt_install(*missing)
+
 
 
 def postgres_bindir():
@@ -122,6 +137,11 @@ def main(argv):
     if "--" not in argv or argv.index("--") == len(argv) - 1:
         sys.exit(__doc__)
     command = argv[argv.index("--") + 1:]
+    options = argv[:argv.index("--")]
+    if options[:1] == ["--tools"] and len(options) == 2:
+        ensure_tools(options[1])
+    elif options:
+        sys.exit(__doc__)
     started = []
     try:
         if not os.environ.get("DATABASE_URL"):
