@@ -19,6 +19,7 @@ from migrate import migrate
 from scheduler import create_app, jobs
 from scheduler.config import Settings
 from scheduler.mail import delivery
+from browser import browser, chromium, live_server  # noqa: F401  (fixtures)
 
 TABLES = ("analytics_events", "notifications", "bookings", "organization_members", "organizations",
           "revoked_tokens", "email_outbox", "users")
