@@ -3,13 +3,13 @@ from typing import Annotated
 from flask import Blueprint, g, request
 from pydantic import AfterValidator, StringConstraints
 
-from .. import jobs
+from .. import announcements as announce, jobs
 from ..auth import dummy_hash, hash_password, issue_token, limited_guess, login_required, password_matches
 from ..context import limiter, redis_client, settings
 from ..db import single_statement, transaction
 from ..errors import TooManyRequests, Unauthorized
 from ..ratelimit import key_for
-from ..repositories import outbox, users
+from ..repositories import users
 from ..validation import Body, Email, Name, Password, check_password, parse
 
 bp = Blueprint("auth", __name__)
@@ -56,8 +56,7 @@ def register():
     password_hash = hash_password(data.password, settings().bcrypt_rounds)
     with transaction() as cur:
         user = users.insert(cur, name=data.name, email=data.email, password_hash=password_hash)
-        email_ids = outbox.add(cur, [{"to": user["email"], "template": "WELCOME", "user_id": user["id"],
-                                      "payload": {"name": user["name"]}}])
+        email_ids = announce.user_registered(cur, user)
     jobs.send_emails(redis_client(), email_ids)
     return {
         "message": "User registered successfully",

@@ -1,19 +1,18 @@
-from datetime import timedelta
 from typing import Annotated, Literal
 
 from flask import Blueprint, Response, g
 from psycopg2.errors import ExclusionViolation
 from pydantic import Field, PlainValidator, StringConstraints
 
-from .. import clock, jobs
+from .. import announcements as announce, clock, jobs
 from ..auth import login_required
+from ..announcements import attendee_list
 from ..calendar import event_data, to_ics
 from ..context import redis_client, settings
 from ..db import single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..pagination import paginated
-from ..repositories import bookings, notifications, organizations, outbox
-from ..timezones import display
+from ..repositories import bookings, organizations
 from ..validation import Body, DateTime, Query, Zone, check_email, check_window, in_zone, parse, parse_query
 
 bp = Blueprint("bookings", __name__)
@@ -31,25 +30,6 @@ def attendee(value):
 
 
 Attendee = Annotated[int | str, PlainValidator(attendee)]
-
-# Per event: (notification type, title, message, email template) for the owner and for others.
-EVENTS = {
-    "created": {
-        "owner": ("BOOKING_CONFIRMED", 'Booking "{title}" confirmed', "Your booking is scheduled from {start} to {end}.",
-                  "BOOKING_CONFIRMATION"),
-        "attendee": ("BOOKING_INVITATION", 'Invitation: "{title}"', "{organizer} invited you, {start} to {end}.",
-                     "BOOKING_INVITATION"),
-    },
-    "updated": {
-        "owner": ("BOOKING_UPDATED", 'Booking "{title}" moved', "It now runs from {start} to {end}.", "BOOKING_UPDATED"),
-    },
-    "cancelled": {
-        "owner": ("BOOKING_CANCELLED", 'Booking "{title}" cancelled', "The booking has been cancelled.",
-                  "BOOKING_CANCELLED"),
-    },
-}
-ICS_METHOD = {"created": "REQUEST", "updated": "REQUEST", "cancelled": "CANCEL"}
-
 
 class BookingIn(Body):
     title: Title
@@ -107,11 +87,6 @@ def busy_conflict(people, start, end, excluding=None):
          "start_time": b["start_time"], "end_time": b["end_time"]} for b in busy])
 
 
-def attendee_list(recipients):
-    return [{"user_id": p["user_id"], "name": p["name"], "email": p["email"], "status": p["status"]}
-            for p in recipients]
-
-
 def shown(booking):
     """The booking as clients see it: without the internal iCalendar sequence."""
     return {key: value for key, value in booking.items() if key != "sequence"}
@@ -119,59 +94,6 @@ def shown(booking):
 
 def with_attendees(booking, recipients):
     return shown(booking) | {"attendees": attendee_list(recipients)}
-
-
-def announcements(booking, recipients, event, only=None):
-    """The notifications and emails (with the calendar invitation) an event sends to everyone
-    concerned: (notes, emails)."""
-    invite = {"method": ICS_METHOD[event],
-              "event": event_data(booking | {"attendees": attendee_list(recipients)}, settings().mail_domain)}
-    organizer = next(p["name"] for p in recipients if p["user_id"] == booking["user_id"])
-    notes, emails = [], []
-    for person in recipients:
-        if person["status"] == "declined" or (only is not None and person["user_id"] != only):
-            continue
-        role = "owner" if person["user_id"] == booking["user_id"] else "attendee"
-        kind, title, message, template = EVENTS[event].get(role, EVENTS[event]["owner"])
-        values = {"title": booking["title"], "start": booking["start_time"].isoformat(),
-                  "end": booking["end_time"].isoformat(), "organizer": organizer}
-        local = values | {"start": display(booking["start_time"], person["timezone"]),
-                          "end": display(booking["end_time"], person["timezone"])}
-        notes.append({"user_id": person["user_id"], "kind": kind, "title": title.format(**local),
-                      "message": message.format(**local), "metadata": {"booking_id": booking["id"]}})
-        emails.append({"to": person["email"], "template": template, "user_id": person["user_id"],
-                       "booking_id": booking["id"],
-                       "payload": {"name": person["name"], "booking_id": booking["id"],
-                                   "timezone": person["timezone"], "ics": invite, **values}})
-    return notes, emails
-
-
-def reminders(booking, recipients, only=None):
-    """Reminder emails at each attendee's offsets; none whose time has already passed."""
-    now = clock.now()
-    emails = []
-    for person in recipients:
-        if person["status"] == "declined" or (only is not None and person["user_id"] != only):
-            continue
-        for minutes in person["reminders"]:
-            due = booking["start_time"] - timedelta(minutes=minutes)
-            if due > now:
-                emails.append({
-                    "to": person["email"], "template": "BOOKING_REMINDER", "user_id": person["user_id"],
-                    "booking_id": booking["id"], "reminder_minutes": minutes, "send_after": due,
-                    "payload": {"name": person["name"], "booking_id": booking["id"], "timezone": person["timezone"],
-                                "title": booking["title"], "start": booking["start_time"].isoformat(),
-                                "end": booking["end_time"].isoformat()},
-                })
-    return emails
-
-
-def write(cur, notes, emails):
-    """Writes notifications and emails in the caller's transaction; returns the email ids to
-    enqueue after the commit."""
-    if notes:
-        notifications.add(cur, notes)
-    return outbox.add(cur, emails) if emails else []
 
 
 def owned(cur, booking_id):
@@ -196,8 +118,7 @@ def create_booking():
             people += invitees(cur, data.attendees) if data.attendees else []
             booking = bookings.create(cur, owner_id=g.user["id"], title=data.title, invitee_ids=people[1:], **times)
             recipients = bookings.recipients(cur, booking["id"])
-            notes, emails = announcements(booking, recipients, "created")
-            email_ids = write(cur, notes, emails + reminders(booking, recipients))
+            email_ids = announce.booking_created(cur, booking, recipients)
     except ExclusionViolation:
         raise busy_conflict(people, times["start"], times["end"]) from None
     jobs.send_emails(redis_client(), email_ids)
@@ -258,10 +179,8 @@ def update_booking(booking_id):
             check_times(start, end, check_start=start != current["start_time"])
             booking = bookings.update(cur, booking_id, title=data.title or current["title"], start=start, end=end)
             recipients = bookings.recipients(cur, booking_id)
-            outbox.void_reminders(cur, booking_id)
             moved = (start, end) != (current["start_time"], current["end_time"])
-            notes, emails = announcements(booking, recipients, "updated") if moved else ([], [])
-            email_ids = write(cur, notes, emails + reminders(booking, recipients))
+            email_ids = announce.booking_updated(cur, booking, recipients, moved=moved)
     except ExclusionViolation:
         raise busy_conflict(people, start, end, excluding=booking_id) from None
     jobs.send_emails(redis_client(), email_ids)
@@ -277,8 +196,7 @@ def cancel_booking(booking_id):
         if booking is None:
             raise NotFound("Booking not found or already cancelled")
         recipients = bookings.recipients(cur, booking_id)
-        outbox.void_reminders(cur, booking_id)
-        email_ids = write(cur, *announcements(booking, recipients, "cancelled"))
+        email_ids = announce.booking_cancelled(cur, booking, recipients)
     jobs.send_emails(redis_client(), email_ids)
     return {"message": "Booking cancelled successfully", "booking": with_attendees(booking, recipients)}
 
@@ -300,11 +218,7 @@ def answer(booking_id):
                 raise Conflict("The booking is cancelled")
             bookings.set_attendance(cur, booking_id, me, data.status)
             recipients = bookings.recipients(cur, booking_id)
-            outbox.void_reminders(cur, booking_id, me)
-            note = {"user_id": booking["user_id"], "kind": "ATTENDANCE_UPDATED",
-                    "title": f'{g.user["name"]} {data.status} "{booking["title"]}"', "message": None,
-                    "metadata": {"booking_id": booking_id, "user_id": me, "status": data.status}}
-            write(cur, [note], reminders(booking, recipients, only=me))
+            announce.attendance_answered(cur, booking, recipients, g.user, data.status)
     except ExclusionViolation:
         raise busy_conflict([me], booking["start_time"], booking["end_time"], excluding=booking_id) from None
     return {"message": f"Attendance {data.status}", "booking": with_attendees(booking, recipients)}

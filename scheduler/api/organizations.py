@@ -2,13 +2,13 @@ from typing import Literal
 
 from flask import Blueprint, g
 
-from .. import jobs
+from .. import announcements as announce, jobs
 from ..auth import login_required
 from ..context import redis_client
 from ..db import single_statement, transaction
 from ..errors import BadRequest, Forbidden, NotFound
 from ..availability import free_time, parse_window, slots
-from ..repositories import bookings, notifications, organizations, outbox, users
+from ..repositories import bookings, organizations, users
 from ..validation import Body, Email, Name, parse
 
 bp = Blueprint("organizations", __name__)
@@ -103,15 +103,7 @@ def add_member(org_id):
         if invitee is None:
             raise NotFound("User not found with that email")
         member = organizations.add_member(cur, org_id, invitee["id"], data.role)
-        notifications.add(cur, [{
-            "user_id": invitee["id"], "kind": "ORG_INVITE", "title": f'You\'ve been added to "{org["name"]}"',
-            "message": f'You are now a {data.role} of the organization "{org["name"]}". Accept the invitation '
-                       "to share your availability with its members and be invited to their bookings.",
-            "metadata": {"organization_id": org_id},
-        }])
-        email_ids = outbox.add(cur, [{"to": invitee["email"], "template": "ORG_INVITE", "user_id": invitee["id"],
-                                      "payload": {"name": invitee["name"], "organization": org["name"],
-                                                  "role": data.role, "invited_by": g.user["name"]}}])
+        email_ids = announce.member_added(cur, org, invitee, data.role, g.user)
     jobs.send_emails(redis_client(), email_ids)
     return {"message": "Member added successfully", "member": member}, 201
 

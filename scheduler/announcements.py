@@ -1,0 +1,155 @@
+"""Who is told what, and how, when something happens: for each event the in-app
+notifications, the emails (templates in mail/templates.py) with the calendar method of their
+invitation, and the reminders to schedule or void.
+
+A handler makes one call inside its transaction, e.g. `announce.booking_created(cur, booking,
+recipients)`; it writes the notifications and outbox rows and returns the ids of the emails
+to enqueue after the commit. The builders (`booking_messages`, `reminder_emails`) make the
+same content without writing anything, so message text is testable without HTTP.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from . import clock
+from .calendar import event_data
+from .context import settings
+from .repositories import notifications, outbox
+from .timezones import display
+
+# Per booking event and role: (notification type, title, message, email template). An event
+# without an "attendee" entry tells attendees what it tells the owner.
+BOOKING_EVENTS = {
+    "created": {
+        "owner": ("BOOKING_CONFIRMED", 'Booking "{title}" confirmed', "Your booking is scheduled from {start} to {end}.",
+                  "BOOKING_CONFIRMATION"),
+        "attendee": ("BOOKING_INVITATION", 'Invitation: "{title}"', "{organizer} invited you, {start} to {end}.",
+                     "BOOKING_INVITATION"),
+    },
+    "updated": {
+        "owner": ("BOOKING_UPDATED", 'Booking "{title}" moved', "It now runs from {start} to {end}.", "BOOKING_UPDATED"),
+    },
+    "cancelled": {
+        "owner": ("BOOKING_CANCELLED", 'Booking "{title}" cancelled', "The booking has been cancelled.",
+                  "BOOKING_CANCELLED"),
+    },
+}
+# The iCalendar METHOD attached to each event's emails (RFC 5546).
+CALENDAR_METHOD = {"created": "REQUEST", "updated": "REQUEST", "cancelled": "CANCEL"}
+
+
+@dataclass
+class Messages:
+    """What an event sends: notification rows and outbox rows (reminders carry send_after)."""
+
+    notes: list = field(default_factory=list)
+    emails: list = field(default_factory=list)
+
+    def __add__(self, other):
+        return Messages(self.notes + other.notes, self.emails + other.emails)
+
+
+def write(cur, messages):
+    """Writes the messages in the caller's transaction; returns the email ids to enqueue after
+    the commit (scheduled reminders are left to the worker's sweep)."""
+    if messages.notes:
+        notifications.add(cur, messages.notes)
+    return outbox.add(cur, messages.emails) if messages.emails else []
+
+
+def attendee_list(recipients):
+    return [{"user_id": p["user_id"], "name": p["name"], "email": p["email"], "status": p["status"]}
+            for p in recipients]
+
+
+def told(person, only):
+    """Declined attendees hear nothing more; `only` narrows an event to one person."""
+    return person["status"] != "declined" and (only is None or person["user_id"] == only)
+
+
+def booking_messages(event, booking, recipients, domain, only=None):
+    """The notification and the email (with the calendar invitation) `event` sends to each
+    attendee of the booking, in their own time zone."""
+    invite = {"method": CALENDAR_METHOD[event],
+              "event": event_data(booking | {"attendees": attendee_list(recipients)}, domain)}
+    organizer = next(p["name"] for p in recipients if p["user_id"] == booking["user_id"])
+    values = {"title": booking["title"], "start": booking["start_time"].isoformat(),
+              "end": booking["end_time"].isoformat(), "organizer": organizer}
+    messages = Messages()
+    for person in recipients:
+        if not told(person, only):
+            continue
+        role = "owner" if person["user_id"] == booking["user_id"] else "attendee"
+        kind, title, message, template = BOOKING_EVENTS[event].get(role, BOOKING_EVENTS[event]["owner"])
+        local = values | {"start": display(booking["start_time"], person["timezone"]),
+                          "end": display(booking["end_time"], person["timezone"])}
+        messages.notes.append({"user_id": person["user_id"], "kind": kind, "title": title.format(**local),
+                               "message": message.format(**local), "metadata": {"booking_id": booking["id"]}})
+        messages.emails.append({"to": person["email"], "template": template, "user_id": person["user_id"],
+                                "booking_id": booking["id"],
+                                "payload": {"name": person["name"], "booking_id": booking["id"],
+                                            "timezone": person["timezone"], "ics": invite, **values}})
+    return messages
+
+
+def reminder_emails(booking, recipients, now, only=None):
+    """Reminder emails at each attendee's offsets; none whose time has already passed."""
+    messages = Messages()
+    for person in recipients:
+        if not told(person, only):
+            continue
+        for minutes in person["reminders"]:
+            due = booking["start_time"] - timedelta(minutes=minutes)
+            if due > now:
+                messages.emails.append({
+                    "to": person["email"], "template": "BOOKING_REMINDER", "user_id": person["user_id"],
+                    "booking_id": booking["id"], "reminder_minutes": minutes, "send_after": due,
+                    "payload": {"name": person["name"], "booking_id": booking["id"], "timezone": person["timezone"],
+                                "title": booking["title"], "start": booking["start_time"].isoformat(),
+                                "end": booking["end_time"].isoformat()},
+                })
+    return messages
+
+
+def booking_created(cur, booking, recipients):
+    return write(cur, booking_messages("created", booking, recipients, settings().mail_domain)
+                 + reminder_emails(booking, recipients, clock.now()))
+
+
+def booking_updated(cur, booking, recipients, *, moved):
+    """A change of title or times: reminders are made afresh; only a move is announced."""
+    outbox.void_reminders(cur, booking["id"])
+    messages = booking_messages("updated", booking, recipients, settings().mail_domain) if moved else Messages()
+    return write(cur, messages + reminder_emails(booking, recipients, clock.now()))
+
+
+def booking_cancelled(cur, booking, recipients):
+    outbox.void_reminders(cur, booking["id"])
+    return write(cur, booking_messages("cancelled", booking, recipients, settings().mail_domain))
+
+
+def attendance_answered(cur, booking, recipients, person, status):
+    """An attendee accepted or declined: the owner hears of it; the attendee's reminders follow."""
+    outbox.void_reminders(cur, booking["id"], person["id"])
+    note = {"user_id": booking["user_id"], "kind": "ATTENDANCE_UPDATED",
+            "title": f'{person["name"]} {status} "{booking["title"]}"', "message": None,
+            "metadata": {"booking_id": booking["id"], "user_id": person["id"], "status": status}}
+    return write(cur, Messages(notes=[note]) + reminder_emails(booking, recipients, clock.now(), only=person["id"]))
+
+
+def user_registered(cur, user):
+    return write(cur, Messages(emails=[{"to": user["email"], "template": "WELCOME", "user_id": user["id"],
+                                        "payload": {"name": user["name"]}}]))
+
+
+def member_added(cur, organization, invitee, role, added_by):
+    name = organization["name"]
+    return write(cur, Messages(
+        notes=[{"user_id": invitee["id"], "kind": "ORG_INVITE", "title": f'You\'ve been added to "{name}"',
+                "message": f'You are now a {role} of the organization "{name}". Accept the invitation '
+                           "to share your availability with its members and be invited to their bookings.",
+                "metadata": {"organization_id": organization["id"]}}],
+        emails=[{"to": invitee["email"], "template": "ORG_INVITE", "user_id": invitee["id"],
+                 "payload": {"name": invitee["name"], "organization": name, "role": role,
+                             "invited_by": added_by["name"]}}],
+    ))
