@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg2
 
 from scheduler.config import ConfigError, Settings
+from scheduler.repositories.locks import lock_named
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
-LOCK_KEY = 720_431_966  # any constant shared by every migrate run
 
 log = logging.getLogger("scheduler.migrate")
 
@@ -24,7 +24,7 @@ def migrate(dsn, sql_dir=SQL_DIR):
     conn = psycopg2.connect(dsn)
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            lock_named(cur, "migrate")
             cur.execute((sql_dir / "init.sql").read_text())
             cur.execute("SELECT name FROM schema_migrations")
             done = {row[0] for row in cur.fetchall()}

@@ -13,6 +13,7 @@ from ..db import single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..pagination import paginated
 from ..repositories import bookings, organizations
+from ..repositories.locks import lock_people
 from ..validation import Body, DateTime, Query, Zone, check_email, check_window, in_zone, parse, parse_query
 
 bp = Blueprint("bookings", __name__)
@@ -116,6 +117,7 @@ def create_booking():
     try:
         with transaction() as cur:
             people += invitees(cur, data.attendees) if data.attendees else []
+            lock_people(cur, people)
             booking = bookings.create(cur, owner_id=g.user["id"], title=data.title, invitee_ids=people[1:], **times)
             recipients = bookings.recipients(cur, booking["id"])
             email_ids = announce.booking_created(cur, booking, recipients)
@@ -174,6 +176,7 @@ def update_booking(booking_id):
             if current["status"] != "confirmed":
                 raise Conflict("A cancelled booking cannot be changed")
             people = [a["user_id"] for a in current["attendees"] if a["status"] != "declined"]
+            lock_people(cur, people)
             start = changes["start"] or current["start_time"]
             end = changes["end"] or current["end_time"]
             check_times(start, end, check_start=start != current["start_time"])
@@ -191,7 +194,8 @@ def update_booking(booking_id):
 @login_required
 def cancel_booking(booking_id):
     with transaction() as cur:
-        owned(cur, booking_id)
+        current = owned(cur, booking_id)
+        lock_people(cur, [a["user_id"] for a in current["attendees"]])
         booking = bookings.cancel(cur, booking_id, g.user["id"])
         if booking is None:
             raise NotFound("Booking not found or already cancelled")
@@ -216,6 +220,7 @@ def answer(booking_id):
                 raise BadRequest("The booker always attends their own booking")
             if booking["status"] != "confirmed":
                 raise Conflict("The booking is cancelled")
+            lock_people(cur, [me])
             bookings.set_attendance(cur, booking_id, me, data.status)
             recipients = bookings.recipients(cur, booking_id)
             announce.attendance_answered(cur, booking, recipients, g.user, data.status)
