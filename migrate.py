@@ -1,9 +1,11 @@
-"""Applies sql/init.sql, then each sql/migrations/NNN_*.sql not yet recorded, in order.
+"""Applies sql/init.sql, then each sql/migrations/NNN_*.sql (or NNN_*.py, for the rare change
+SQL can't express: its `apply(cur)` runs) not yet recorded, in order.
 
 Runs in one transaction under an advisory lock, so a second or concurrent run waits and
 then finds nothing left to do.
 """
 
+import importlib.util
 import logging
 import sys
 from pathlib import Path
@@ -28,15 +30,25 @@ def migrate(dsn, sql_dir=SQL_DIR):
             cur.execute((sql_dir / "init.sql").read_text())
             cur.execute("SELECT name FROM schema_migrations")
             done = {row[0] for row in cur.fetchall()}
-            for path in sorted((sql_dir / "migrations").glob("[0-9][0-9][0-9]_*.sql")):
-                if path.name in done:
+            for path in sorted((sql_dir / "migrations").glob("[0-9][0-9][0-9]_*")):
+                if path.suffix not in (".sql", ".py") or path.name in done:
                     continue
-                cur.execute(path.read_text())
+                if path.suffix == ".py":
+                    run_python(path, cur)
+                else:
+                    cur.execute(path.read_text())
                 cur.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (path.name,))
                 applied.append(path.name)
     finally:
         conn.close()
     return applied
+
+
+def run_python(path, cur):
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.apply(cur)
 
 
 def main():

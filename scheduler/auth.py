@@ -10,6 +10,7 @@ import bcrypt
 import jwt
 from flask import current_app, g, request
 
+from .addresses import identity_key
 from .context import limiter, settings
 from .db import single_statement
 from .errors import Forbidden, TooManyRequests, Unauthorized
@@ -41,9 +42,10 @@ def password_matches(password, password_hash):
 def limited_guess(email, is_right):
     """Runs `is_right()`, a password check for the account `email`, counting failures per
     account (login and password change alike): 429 once LOGIN_MAX_FAILURES have failed within
-    LOGIN_FAILURE_WINDOW; a right guess clears the count."""
+    LOGIN_FAILURE_WINDOW; a right guess clears the count. Counted per identity_key, the key
+    every lookup by e-mail uses, so no spelling of an address gets a fresh count."""
     config = settings()
-    failures = key_for("login", email)
+    failures = key_for("login", identity_key(email))
     wait = limiter().exceeded(failures, config.login_max_failures)
     if wait:
         raise TooManyRequests("Too many failed password attempts for this account, try again later", retry_after=wait)

@@ -65,7 +65,7 @@ class ServiceUnavailable(APIError):
 # Constraint (or unique index) name -> what the client did wrong.
 CONFLICTS = {
     "bookings_no_overlap": "Booking overlaps another confirmed booking",
-    "users_email_lower_key": "Email already in use",
+    "users_email_key_unique": "Email already in use",
     "organization_members_organization_id_user_id_key": "User is already a member",
 }
 

@@ -9,8 +9,9 @@ log = logging.getLogger("scheduler.ratelimit")
 
 
 def key_for(kind, value):
-    """A Redis key that does not store the e-mail or address itself."""
-    return f"ratelimit:{kind}:{hashlib.sha256(value.lower().encode()).hexdigest()[:32]}"
+    """A Redis key that does not store the e-mail or address itself. `value` is taken as given:
+    callers pass canonical values (an e-mail's identity_key), never a second folding rule."""
+    return f"ratelimit:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
 class RateLimiter:

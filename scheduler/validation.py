@@ -1,6 +1,5 @@
 """The one validation mechanism: pydantic models over the JSON body or the query string."""
 
-import re
 from datetime import datetime
 from typing import Annotated
 
@@ -10,13 +9,10 @@ from gunicorn.http.errors import ParseException
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .addresses import normalise
 from .errors import BadRequest, UnsupportedMediaType
 from .timezones import NonexistentLocalTime, check_zone, to_utc
 
-# No whitespace and none of RFC 5322's specials, which would make a To: header name other
-# recipients ("a,b@example.com") or a display name.
-ADDRESS_PART = r'[^\s@"(),:;<>\[\\\]]+'
-EMAIL_PATTERN = re.compile(rf"^{ADDRESS_PART}@{ADDRESS_PART}\.{ADDRESS_PART}$")
 # Far enough for any calendar, and clear of datetime's limits when zones and windows shift times.
 MIN_YEAR, MAX_YEAR = 1900, 2999
 YEARS = f"must be between the years {MIN_YEAR} and {MAX_YEAR}"
@@ -53,9 +49,8 @@ def parse_time(value):
 
 
 def check_email(value):
-    if len(value) > 254 or not EMAIL_PATTERN.match(value):
-        raise ValueError("must be a valid email address")
-    return value
+    """The address in the one form we store (see scheduler/addresses.py); ValueError if refused."""
+    return normalise(value)
 
 
 def check_password(value):

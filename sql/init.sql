@@ -18,8 +18,7 @@ CREATE TABLE IF NOT EXISTS users (
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now()
 );
--- Login and uniqueness are case-insensitive on the e-mail.
-CREATE UNIQUE INDEX IF NOT EXISTS users_email_lower_key ON users (lower(email));
+-- E-mail uniqueness: see 005_email_identity.py (users.email_key).
 
 -- Logged-out tokens, until they would have expired anyway.
 CREATE TABLE IF NOT EXISTS revoked_tokens (

@@ -5,6 +5,7 @@ from psycopg2.errors import ExclusionViolation
 from pydantic import Field, PlainValidator, StringConstraints
 
 from .. import announcements as announce, clock, jobs
+from ..addresses import identity_key
 from ..auth import login_required
 from ..announcements import attendee_list
 from ..calendar import event_data, to_ics
@@ -70,9 +71,11 @@ def check_times(start, end, *, check_start=True):
 def invitees(cur, requested):
     """Resolves requested attendees (ids or e-mails) among people sharing an organisation with me."""
     ids = {a for a in requested if isinstance(a, int)} - {g.user["id"]}
-    emails = {a.lower() for a in requested if isinstance(a, str)} - {g.user["email"].lower()}
-    found = organizations.colleagues(cur, g.user["id"], ids=ids, emails=emails)
-    unknown = sorted(map(str, (ids - {u["id"] for u in found}) | (emails - {u["email"].lower() for u in found})))
+    by_key = {identity_key(a): a for a in requested if isinstance(a, str)}
+    by_key.pop(identity_key(g.user["email"]), None)
+    found = organizations.colleagues(cur, g.user["id"], ids=ids, keys=by_key)
+    unknown_keys = by_key.keys() - {u["email_key"] for u in found}
+    unknown = sorted(map(str, (ids - {u["id"] for u in found}) | {by_key[key] for key in unknown_keys}))
     if unknown:
         raise BadRequest("Attendees must be people who share an organization with you",
                          fields={"attendees": f"not found among your organizations: {', '.join(unknown)}"})

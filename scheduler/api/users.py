@@ -6,7 +6,8 @@ import secrets
 from flask import Blueprint, g, url_for
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from ..auth import hash_password, issue_token, limited_guess, login_required, password_matches, require_role
+from ..auth import (INVALID_TOKEN, hash_password, issue_token, limited_guess, login_required, password_matches,
+                    require_role)
 from ..context import settings
 from ..db import single_statement, transaction
 from ..errors import BadRequest, Unauthorized
@@ -107,8 +108,12 @@ def change_password():
     config = settings()
     new_hash = hash_password(data.newPassword, config.bcrypt_rounds)
     with transaction() as cur:
-        stored = users.password_hash(cur, g.user["id"])
-        if not limited_guess(g.user["email"], lambda: password_matches(data.currentPassword, stored)):
+        stored = users.password_for_change(cur, g.user["id"])
+        # A parallel change won the lock and voided this token: not a wrong guess, not counted.
+        if stored["token_version"] != g.claims["version"]:
+            raise Unauthorized(INVALID_TOKEN)
+        stored_hash = stored["password_hash"]
+        if not limited_guess(g.user["email"], lambda: password_matches(data.currentPassword, stored_hash)):
             raise Unauthorized("Current password is incorrect")
         user = users.set_password(cur, g.user["id"], new_hash)
     # Every older token, this request's included, now fails; the caller gets a fresh one.

@@ -103,19 +103,19 @@ def remove_member(cur, org_id, user_id):
     return cur.rowcount == 1
 
 
-def colleagues(cur, user_id, *, ids, emails):
-    """Of the given ids and e-mails, the users who share an organisation with `user_id`, both
+def colleagues(cur, user_id, *, ids, keys):
+    """Of the given ids and e-mail identity keys, the users who share an organisation with `user_id`, both
     having accepted its invitation."""
     cur.execute(
         """
-        SELECT DISTINCT u.id, u.email
+        SELECT DISTINCT u.id, u.email_key
         FROM users u
         JOIN organization_members theirs ON theirs.user_id = u.id AND theirs.accepted_at IS NOT NULL
         JOIN organization_members mine ON mine.organization_id = theirs.organization_id
                                       AND mine.user_id = %(user_id)s AND mine.accepted_at IS NOT NULL
-        WHERE u.id = ANY(%(ids)s::bigint[]) OR lower(u.email) = ANY(%(emails)s::text[])
+        WHERE u.id = ANY(%(ids)s::bigint[]) OR u.email_key = ANY(%(keys)s::text[])
         """,
-        {"user_id": user_id, "ids": list(ids), "emails": [e.lower() for e in emails]},
+        {"user_id": user_id, "ids": list(ids), "keys": list(keys)},
     )
     return cur.fetchall()
 

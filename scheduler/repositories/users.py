@@ -1,24 +1,26 @@
 from psycopg2.extras import Json
 
+from ..addresses import identity_key
+
 PUBLIC = "id, name, email, role, timezone, working_hours, reminders, created_at, updated_at"
 
 
 def insert(cur, *, name, email, password_hash, role="member"):
     cur.execute(
         f"""
-        INSERT INTO users (name, email, password_hash, role)
-        VALUES (%(name)s, %(email)s, %(password_hash)s, %(role)s)
+        INSERT INTO users (name, email, email_key, password_hash, role)
+        VALUES (%(name)s, %(email)s, %(email_key)s, %(password_hash)s, %(role)s)
         RETURNING {PUBLIC}, token_version
         """,
-        {"name": name, "email": email, "password_hash": password_hash, "role": role},
+        {"name": name, "email": email, "email_key": identity_key(email), "password_hash": password_hash, "role": role},
     )
     return cur.fetchone()
 
 
 def find_for_login(cur, email):
     cur.execute(
-        f"SELECT {PUBLIC}, password_hash, token_version FROM users WHERE lower(email) = lower(%(email)s)",
-        {"email": email},
+        f"SELECT {PUBLIC}, password_hash, token_version FROM users WHERE email_key = %(key)s",
+        {"key": identity_key(email)},
     )
     return cur.fetchone()
 
@@ -37,13 +39,14 @@ def find_for_token(cur, user_id, jti):
 
 
 def find_by_email(cur, email):
-    cur.execute(f"SELECT {PUBLIC} FROM users WHERE lower(email) = lower(%(email)s)", {"email": email})
+    cur.execute(f"SELECT {PUBLIC} FROM users WHERE email_key = %(key)s", {"key": identity_key(email)})
     return cur.fetchone()
 
 
-def password_hash(cur, user_id):
-    cur.execute("SELECT password_hash FROM users WHERE id = %(id)s FOR UPDATE", {"id": user_id})
-    return cur.fetchone()["password_hash"]
+def password_for_change(cur, user_id):
+    """The password hash and token version, locked until the transaction ends."""
+    cur.execute("SELECT password_hash, token_version FROM users WHERE id = %(id)s FOR UPDATE", {"id": user_id})
+    return cur.fetchone()
 
 
 def update_profile(cur, user_id, *, name=None, email=None, timezone=None, working_hours=None, reminders=None):
@@ -53,6 +56,7 @@ def update_profile(cur, user_id, *, name=None, email=None, timezone=None, workin
         UPDATE users
         SET name = coalesce(%(name)s, name),
             email = coalesce(%(email)s, email),
+            email_key = coalesce(%(email_key)s, email_key),
             timezone = coalesce(%(timezone)s, timezone),
             working_hours = coalesce(%(working_hours)s, working_hours),
             reminders = coalesce(%(reminders)s::integer[], reminders),
@@ -60,7 +64,7 @@ def update_profile(cur, user_id, *, name=None, email=None, timezone=None, workin
         WHERE id = %(id)s
         RETURNING {PUBLIC}
         """,
-        {"id": user_id, "name": name, "email": email, "timezone": timezone,
+        {"id": user_id, "name": name, "email": email, "email_key": email and identity_key(email), "timezone": timezone,
          "working_hours": Json(working_hours) if working_hours is not None else None, "reminders": reminders},
     )
     return cur.fetchone()

@@ -1,0 +1,190 @@
+"""One identity per person: every spelling of an address that looks the same is one account,
+invisible and direction-changing characters are refused, and the login limiter counts per
+identity, however the address is written."""
+
+import shutil
+import threading
+import time
+import uuid
+
+import psycopg2
+import pytest
+
+from conftest import with_database
+from migrate import SQL_DIR, migrate
+from scheduler import create_app
+
+REGISTER = "/api/v1/auth/register"
+LOGIN = "/api/v1/auth/login"
+
+
+def register(client, email, name="Ian"):
+    return client.post(REGISTER, json={"name": name, "email": email, "password": "secure123"})
+
+
+@pytest.mark.parametrize("look_alike", [
+    "IAN@EXAMPLE.COM",
+    "\u0130an@example.com",                  # İ, dotted capital I: PostgreSQL's lower() made it 'i'
+    "\uff49\uff41\uff4e@example.com",        # full-width letters
+    "ian\uff20example.com",                  # full-width @
+    "ian@example\uff0ecom",                  # full-width dot
+    "I\u0307an@example.com",                 # I + combining dot above
+])
+def test_look_alikes_of_an_address_are_the_same_account(client, look_alike):
+    first = register(client, "ian@example.com")
+    assert first.status_code == 201
+    again = register(client, look_alike)
+    assert again.status_code == 409 and again.json["error"] == "Email already in use"
+    login = client.post(LOGIN, json={"email": look_alike, "password": "secure123"})
+    assert login.status_code == 200 and login.json["user"]["id"] == first.json["user"]["id"]
+
+
+@pytest.mark.parametrize("first, second", [
+    ("jos\u00e9@example.com", "jose\u0301@example.com"),   # NFC, then NFD
+    ("jose\u0301@example.com", "jos\u00e9@example.com"),   # NFD, then NFC
+    ("ian@b\u00fccher.de", "ian@xn--bcher-kva.de"),        # a domain in Unicode and in IDNA form
+])
+def test_composed_and_decomposed_forms_are_one_account(client, first, second):
+    assert register(client, first).status_code == 201
+    assert register(client, second).status_code == 409
+
+
+def test_addresses_are_stored_in_composed_form_keeping_their_case(client):
+    r = register(client, "\uff21da@Example.com")
+    assert r.status_code == 201 and r.json["user"]["email"] == "Ada@Example.com"
+    r = register(client, "rene\u0301@example.com")
+    assert r.json["user"]["email"] == "ren\u00e9@example.com"
+
+
+@pytest.mark.parametrize("address", [
+    "i\u200ban@example.com",      # zero-width space
+    "ia\u200dn@example.com",      # zero-width joiner
+    "\ufeffian@example.com",      # zero-width no-break space
+    "i\u00adan@example.com",      # soft hyphen
+    "ian\u200e@example.com",      # left-to-right mark
+    "\u202eian@example.com",      # right-to-left override
+    "ian@\u2067example.com",      # right-to-left isolate
+    "ia\u034fn@example.com",      # combining grapheme joiner
+    "ian@example.com.",           # trailing dot
+    "ian@example..com",           # empty domain label
+])
+def test_invisible_characters_and_trailing_dots_are_refused(client, db, address):
+    r = register(client, address)
+    assert r.status_code == 400 and "email" in r.json["fields"]
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM users")
+        assert cur.fetchone()[0] == 0
+
+
+def test_a_look_alike_is_refused_on_profile_change_too(client, alice, register):
+    bob = register("Bob", email="bob@example.com")
+    r = client.patch("/api/v1/users/me", json={"email": "\uff42ob@example.com"}, headers=alice.auth)
+    assert r.status_code == 409
+    r = client.patch("/api/v1/users/me", json={"email": "bob\u200b@example.com"}, headers=alice.auth)
+    assert r.status_code == 400
+    assert client.get("/api/v1/users/me", headers=alice.auth).json["email"] == alice.email
+    assert client.get("/api/v1/users/me", headers=bob.auth).json["email"] == "bob@example.com"
+
+
+def test_members_are_found_by_any_spelling_of_their_address(client, alice, register):
+    bob = register("Bob", email="bob@example.com")
+    org = client.post("/api/v1/organizations", json={"name": "Crew"}, headers=alice.auth).json["organization"]
+    r = client.post(f"/api/v1/organizations/{org['id']}/members", json={"email": "BO\uff22@example.com"},
+                    headers=alice.auth)
+    assert r.status_code == 201 and r.json["member"]["user_id"] == bob.id
+
+
+def test_limiter_counts_per_identity_not_per_spelling(client, app):
+    """After the limit of failures on ian@, İan@ (which PostgreSQL's lower() used to match to
+    the same account) must not get fresh guesses."""
+    register(client, "ian@example.com")
+    for _ in range(app.config["SETTINGS"].login_max_failures):
+        assert client.post(LOGIN, json={"email": "ian@example.com", "password": "wrong-one"}).status_code == 401
+    assert client.post(LOGIN, json={"email": "ian@example.com", "password": "secure123"}).status_code == 429
+    for spelling in ("\u0130an@example.com", "\uff49an@example.com", "IAN@example.com."):
+        r = client.post(LOGIN, json={"email": spelling, "password": "secure123"})
+        assert r.status_code == 429, spelling
+
+
+def test_losers_of_parallel_password_changes_are_not_failed_logins(settings, redis_conn, register, db):
+    """Two changes with the same token and the right password: the second waits for the first,
+    whose change voids the token. That is a stale token (401), not a wrong guess."""
+    app = create_app(settings.replace(login_max_failures=1))
+    alice = register("Alice")
+    holder = psycopg2.connect(settings.database_url)
+    results = {}
+
+    def change(new_password):
+        r = app.test_client().patch("/api/v1/users/me/password", headers=alice.auth,
+                                    json={"currentPassword": alice.password, "newPassword": new_password})
+        results[new_password] = r.status_code
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (alice.id,))
+        threads = [threading.Thread(target=change, args=(p,)) for p in ("first-new-1", "second-new-2")]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 20
+        while waiting_on_locks(db) < 2:
+            assert time.monotonic() < deadline, "the two changes never queued on the row lock"
+            time.sleep(0.05)
+        holder.commit()
+        for t in threads:
+            t.join(20)
+            assert not t.is_alive()
+    finally:
+        holder.close()
+        app.extensions["db"].close()
+    assert sorted(results.values()) == [200, 401]
+    [winner] = [password for password, status in results.items() if status == 200]
+    client = app.test_client()
+    assert client.post(LOGIN, json={"email": alice.email, "password": winner}).status_code == 200
+
+
+def waiting_on_locks(db):
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query LIKE '%%FOR UPDATE%%'")
+        return cur.fetchone()[0]
+
+
+@pytest.fixture
+def database_before_005(database_url, tmp_path):
+    """A new database with the schema as it was before migration 005 (and the old index)."""
+    name = f"scheduler_identity_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(database_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(database_url, name)
+    shutil.copy(SQL_DIR / "init.sql", tmp_path / "init.sql")
+    (tmp_path / "migrations").mkdir()
+    for path in (SQL_DIR / "migrations").iterdir():
+        if path.name < "005":
+            shutil.copy(path, tmp_path / "migrations" / path.name)
+    migrate(url, tmp_path)
+    yield url
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def test_the_migration_reports_existing_look_alikes_instead_of_failing(database_before_005, caplog):
+    conn = psycopg2.connect(database_before_005)
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email))")
+        for email in ("ian@example.com", "\uff49an@example.com", "i\u200ban@example.com", "ann@example.com",
+                      "Ian@Example.com."):
+            cur.execute("INSERT INTO users (name, email, password_hash) VALUES ('x', %s, 'x') RETURNING id", (email,))
+    with caplog.at_level("WARNING", logger="scheduler.migrate"):
+        assert migrate(database_before_005) == ["005_email_identity.py"]
+    [report] = [r.getMessage() for r in caplog.records if "look-alike" in r.getMessage()]
+    assert "account 1 keeps its address" in report and "accounts 2, 3, 5" in report
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT id, email_key FROM users ORDER BY id")
+        assert cur.fetchall() == [(1, "ian@example.com"), (2, None), (3, None), (4, "ann@example.com"), (5, None)]
+        cur.execute("SELECT to_regclass('users_email_lower_key')")
+        assert cur.fetchone() == (None,)
+    with pytest.raises(psycopg2.errors.UniqueViolation), conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO users (name, email, email_key, password_hash) VALUES ('x', 'xyz', 'ann@example.com', 'x')")
+    conn.close()
