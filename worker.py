@@ -1,16 +1,18 @@
 """The background worker: runs email delivery jobs from RQ and sweeps the outbox.
 
 One process runs one RQ worker (jobs in-process, no fork per job) and a sweep thread that
-enqueues due outbox rows with no live job. It waits out Redis or PostgreSQL outages.
+enqueues due outbox rows with no live job. It waits out Redis or PostgreSQL outages, and
+stops on SIGTERM or SIGINT in any state: idle, mid-job (after that job), or waiting for Redis.
 """
 
 import logging
 import signal
 import threading
-import time
 
 import redis
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
+from rq.worker import WorkerStatus
 
 from scheduler import jobs
 from scheduler.config import Settings
@@ -18,6 +20,26 @@ from scheduler.logs import configure_logging
 from scheduler.mail import delivery
 
 log = logging.getLogger("scheduler.worker")
+
+
+class Worker(SimpleWorker):
+    """RQ's worker, but a stop request also ends our loops, and never needs Redis to be heard.
+    (RQ's own handler talks to Redis first, so with Redis down SIGTERM was lost.)"""
+
+    def __init__(self, *args, stop, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stop = stop
+
+    def _install_signal_handlers(self):
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+    def request_stop(self, signum, frame):
+        self.stop.set()
+        if self.get_state() == WorkerStatus.BUSY:
+            self._stop_requested = True  # finish the job in hand, then leave
+        else:
+            raise StopRequested()
 
 
 def sweep_forever(rt, stop):
@@ -28,17 +50,29 @@ def sweep_forever(rt, stop):
             log.warning("outbox sweep failed, will retry: %s", exc)
 
 
-def work(rt, stop):
+def work(settings, stop):
+    """Runs RQ's worker until a stop is asked for, starting it again after a Redis outage."""
+    # Its own connection: RQ raises the socket timeout to outlast its blocking dequeue, which
+    # the sweep's and the jobs' short Redis calls must not inherit.
+    connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
     delay = 1
     while not stop.is_set():
         try:
-            worker = SimpleWorker([jobs.email_queue(rt.redis)], connection=rt.redis)
-            worker.work(logging_level=rt.settings.log_level)
-            return
-        except redis.RedisError as exc:
-            log.warning("redis unavailable (%s), retrying in %ss", exc, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 30)
+            worker = Worker([jobs.email_queue(connection)], connection=connection, stop=stop)
+            worker.work(logging_level=settings.log_level)
+            delay = 1
+        except (redis.RedisError, StopRequested) as exc:
+            if not stop.is_set():
+                log.warning("redis unavailable (%s), retrying in %ss", exc, delay)
+        finally:
+            stop_on_signal(stop)
+        stop.wait(delay)
+        delay = min(delay * 2, 30)
+
+
+def stop_on_signal(stop):
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
 
 
 def main():
@@ -46,14 +80,15 @@ def main():
     configure_logging(settings.log_level)
     rt = delivery.configure(settings)
     stop = threading.Event()
+    stop_on_signal(stop)
     sweeper = threading.Thread(target=sweep_forever, args=(rt, stop), name="outbox-sweep", daemon=True)
     sweeper.start()
     log.info("worker started: provider=%s, queue=%s", settings.email_provider, jobs.EMAIL_QUEUE)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        work(rt, stop)
+        work(settings, stop)
     finally:
         stop.set()
+    log.info("worker stopped")
 
 
 if __name__ == "__main__":

@@ -57,10 +57,15 @@ class Mailbox:
     def __init__(self):
         self.messages = []
         self.lock = threading.Lock()
+        # Called with each message after it is kept and before the sender hears "250 OK":
+        # lets a test break something between a send and its recording.
+        self.on_message = None
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.messages.append(envelope)
+        if self.on_message:
+            self.on_message(envelope)
         return "250 OK"
 
     def received(self):
@@ -72,6 +77,7 @@ class Mailbox:
     def clear(self):
         with self.lock:
             self.messages.clear()
+        self.on_message = None
 
 
 def free_port():

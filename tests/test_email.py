@@ -1,9 +1,14 @@
 """Emails go through the outbox and a real RQ worker to a real SMTP server."""
 
 import threading
+from datetime import timedelta
+from urllib.parse import urlsplit
 
+import psycopg2
 import pytest
+from rq.job import Job, JobStatus
 
+from conftest import with_database
 from helpers import slot
 from scheduler import create_app, jobs
 from scheduler.mail import delivery
@@ -147,3 +152,94 @@ def test_every_template_has_subject_text_and_html(name):
     assert rendered.subject and rendered.text and rendered.html.startswith("<!doctype html>")
     if name.startswith("BOOKING"):
         assert "Start: Wed 01 Jan 2031, 09:00 UTC" in rendered.text
+
+
+def test_email_goes_to_the_address_the_person_has_now(client, alice, register, set_profile, worker, mailbox, travel):
+    """A reminder written while Alice had her old address goes to her new one, not to whoever
+    registered the old one since."""
+    old_address = alice.email
+    set_profile(alice, reminders=[60])
+    booking = client.post("/api/v1/bookings", json=slot("09:00", "10:00", title="Review"), headers=alice.auth)
+    assert booking.status_code == 201
+    set_profile(alice, email="alice-new@example.com")
+    register("Mallory", email=old_address)
+    worker()
+    travel(timedelta(days=31))
+    delivery.sweep(delivery.runtime())
+    worker()
+    sent = [(m["To"], m["Subject"]) for m in mailbox.received()]
+    assert ("alice-new@example.com", "Booking confirmed: Review") in sent
+    assert ("alice-new@example.com", "Reminder: Review") in sent
+    assert [subject for to, subject in sent if to == old_address] == ["Welcome to Scheduler, Mallory"]
+
+
+@pytest.fixture
+def cut_database(database_url):
+    """cut() ends the worker's connections and refuses new ones to the test database for
+    `seconds`, as a PostgreSQL restart or failover does."""
+    server = psycopg2.connect(with_database(database_url, "postgres"))
+    server.autocommit = True
+    name = urlsplit(database_url).path.lstrip("/")
+    timers = []
+
+    def allow(flag):
+        with server.cursor() as cur:
+            cur.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {flag}')
+
+    def cut(seconds):
+        allow("false")
+        with server.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = %s AND application_name = 'scheduler'", (name,))
+        timers.append(threading.Timer(seconds, allow, args=("true",)))
+        timers[-1].start()
+    yield cut
+    for timer in timers:
+        timer.join(10)
+    allow("true")
+    server.close()
+
+
+def test_a_send_is_recorded_through_a_database_outage_and_never_repeated(client, alice, worker, mailbox, db,
+                                                                        cut_database, travel):
+    rt = worker()
+    mailbox.clear()
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00", title="Once"), headers=alice.auth)
+    mailbox.on_message = lambda envelope: cut_database(1.5)
+    worker()
+    mailbox.on_message = None
+    assert [m["Subject"] for m in mailbox.received()] == ["Booking confirmed: Once"]
+    with db.cursor() as cur:
+        cur.execute("SELECT status FROM email_outbox WHERE template = 'BOOKING_CONFIRMATION'")
+        assert cur.fetchone() == ("sent",)
+    travel(timedelta(seconds=delivery.LEASE_SECONDS + 1))
+    assert delivery.sweep(rt) == []
+    worker()
+    assert len(mailbox.received()) == 1
+
+
+def test_the_sweep_never_enqueues_a_row_whose_job_is_still_queued(client, register, worker, redis_conn, mailbox, db):
+    for name in ("Ann", "Ben", "Cat"):
+        register(name)
+    with db.cursor() as cur:
+        cur.execute("UPDATE email_outbox SET created_at = now() - interval '1 minute'")
+    queued = redis_conn.llen("rq:queue:emails")
+    assert queued == 3
+    assert delivery.sweep(delivery.runtime()) == []
+    assert redis_conn.llen("rq:queue:emails") == queued
+    worker()
+    assert len(mailbox.received()) == 3
+
+
+def test_the_sweep_retakes_a_row_whose_worker_died_mid_send(client, alice, worker, redis_conn, mailbox, db):
+    """The job of a worker killed mid-send still says 'started' in Redis; the expired lease
+    says it is dead."""
+    [(email_id, *_)] = outbox_rows(db)
+    Job.fetch(jobs.delivery_job_id(email_id), connection=redis_conn).set_status(JobStatus.STARTED)
+    redis_conn.delete("rq:queue:emails")
+    with db.cursor() as cur:
+        cur.execute("UPDATE email_outbox SET status = 'sending', attempts = 1, created_at = now() - interval '1 hour',"
+                    " locked_until = now() - interval '1 second'")
+    assert delivery.sweep(delivery.runtime()) == [email_id]
+    worker()
+    assert [m["To"] for m in mailbox.received()] == [alice.email]

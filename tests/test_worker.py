@@ -1,12 +1,15 @@
-"""worker.py as a real process: it delivers, and it waits out a Redis outage instead of exiting."""
+"""worker.py as a real process: it delivers, waits out a Redis outage instead of exiting, and
+stops on SIGTERM whatever it is doing."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 
 import pytest
+import redis
 
 from scheduler import create_app
 
@@ -78,3 +81,44 @@ def test_worker_process_delivers_and_survives_a_redis_restart(settings, own_redi
     finally:
         worker.terminate()
         worker.wait(20)
+
+
+def start_worker(settings, redis_url, smtp_url):
+    env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": settings.database_url, "REDIS_URL": redis_url,
+           "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_url, "OUTBOX_POLL_SECONDS": "0.5",
+           "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "WARNING"}
+    return subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stopped_by_sigterm(worker, seconds=10):
+    worker.send_signal(signal.SIGTERM)
+    try:
+        return worker.wait(seconds) == 0
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(10)
+        return False
+
+
+def worker_registered(redis_url):
+    conn = redis.Redis.from_url(redis_url)
+    try:
+        return conn.scard("rq:workers") > 0
+    finally:
+        conn.close()
+
+
+def test_worker_stops_on_sigterm_when_idle(settings, own_redis, smtp_server):
+    worker = start_worker(settings, own_redis.url, smtp_server[1])
+    assert wait_until(lambda: worker_registered(own_redis.url))
+    assert stopped_by_sigterm(worker)
+
+
+def test_worker_stops_on_sigterm_while_redis_is_down(settings, own_redis, smtp_server):
+    worker = start_worker(settings, own_redis.url, smtp_server[1])
+    assert wait_until(lambda: worker_registered(own_redis.url))
+    own_redis.stop()
+    time.sleep(1.5)  # into RQ's reconnect loop, and the sweep's failures
+    assert worker.poll() is None
+    assert stopped_by_sigterm(worker), "the worker ignored SIGTERM while Redis was down"

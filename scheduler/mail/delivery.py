@@ -7,12 +7,13 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 
+import psycopg2
 import redis
 
 from .. import clock, jobs
 from ..calendar import to_ics
 from ..config import Settings
-from ..db import Database
+from ..db import Database, PoolExhausted
 from ..ratelimit import RateLimiter
 from ..timezones import display
 from ..repositories import notifications, outbox, users
@@ -20,6 +21,10 @@ from .providers import provider_for
 from .templates import render
 
 LEASE_SECONDS = 300
+# Recording a send that went out is retried until this long before the lease ends, when
+# another worker could take the row and send it again.
+LEASE_MARGIN = 20
+RECORD_RETRY_MAX_DELAY = 5
 SWEEP_BATCH = 500
 
 log = logging.getLogger("scheduler.mail")
@@ -88,6 +93,7 @@ def wait_for_send_slot(rt):
 def deliver(email_id):
     """RQ job: sends outbox row `email_id` unless it was already sent or is being sent."""
     rt = runtime()
+    lease_ends = time.monotonic() + LEASE_SECONDS
     with rt.db.transaction() as cur:
         row = outbox.claim(cur, email_id, now=clock.now(), lease_seconds=LEASE_SECONDS)
     if row is None:
@@ -106,10 +112,28 @@ def deliver(email_id):
             )
         log.warning("email %s: attempt %s failed (%s), now %s", email_id, result["attempts"], error, result["status"])
         return
-    with rt.db.transaction() as cur:
-        outbox.mark_sent(cur, email_id)
-        if row["reminder_minutes"] is not None and row["user_id"] is not None:
-            remind_in_app(cur, row)
+    record_sent(rt, row, retry_until=lease_ends - LEASE_MARGIN)
+
+
+def record_sent(rt, row, *, retry_until):
+    """Marks the row sent. A send that is not recorded is sent again once its lease runs out,
+    so a database outage here is waited out (with backoff) for as long as the lease allows."""
+    delay = 0.1
+    while True:
+        try:
+            with rt.db.transaction() as cur:
+                if outbox.mark_sent(cur, row["id"], row["recipient"]) and row["reminder_minutes"] is not None \
+                        and row["user_id"] is not None:
+                    remind_in_app(cur, row)
+            return
+        except (psycopg2.OperationalError, psycopg2.InterfaceError, PoolExhausted) as exc:
+            if time.monotonic() + delay > retry_until:
+                log.error("email %s: sent, but not recorded before its lease ends; it may be sent again: %s",
+                          row["id"], exc)
+                raise
+            log.warning("email %s: sent; recording it failed, retrying in %.1fs: %s", row["id"], delay, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, RECORD_RETRY_MAX_DELAY)
 
 
 def remind_in_app(cur, row):
@@ -123,10 +147,15 @@ def remind_in_app(cur, row):
 
 
 def sweep(rt):
-    """Enqueues due rows that have no live job; purges expired token revocations."""
+    """Enqueues due rows that have no live job; purges expired token revocations. A row whose
+    lease ran out is enqueued whatever Redis says of its job: that job died with its worker."""
     with rt.db.transaction() as cur:
-        due = outbox.take_due(cur, now=clock.now(), requeue_after=rt.settings.outbox_requeue_after, limit=SWEEP_BATCH)
+        rows = outbox.take_due(cur, now=clock.now(), requeue_after=rt.settings.outbox_requeue_after,
+                               limit=SWEEP_BATCH)
         users.purge_expired_revocations(cur)
+    abandoned = [row["id"] for row in rows if row["status"] == "sending"]
+    pending = [row["id"] for row in rows if row["status"] == "pending"]
+    due = abandoned + (jobs.without_live_jobs(rt.redis, pending) if pending else [])
     if due:
         log.info("outbox sweep: enqueuing %d due emails", len(due))
         jobs.send_emails(rt.redis, due)

@@ -2,7 +2,11 @@
 
 from psycopg2.extras import Json, execute_values
 
-COLUMNS = ("id, recipient, template, payload, status, attempts, last_error, send_after, created_at, sent_at, "
+# What the worker needs to send a claimed row. The recipient is the person's address now (it may
+# have changed since the row was written, and the old one may be someone else's by now); the
+# written one only for rows without a person (a guest).
+CLAIMED = ("id, coalesce((SELECT u.email FROM users u WHERE u.id = email_outbox.user_id), recipient) AS recipient, "
+           "template, payload, status, attempts, last_error, send_after, created_at, sent_at, "
            "user_id, booking_id, reminder_minutes")
 
 
@@ -43,7 +47,8 @@ def void_reminders(cur, booking_id, user_id=None):
 
 
 def claim(cur, email_id, *, now, lease_seconds):
-    """Takes the row for sending, or returns None if it is not due or someone else has it.
+    """Takes the row for sending (addressed to the person as they are now), or returns None if
+    it is not due or someone else has it.
 
     The conditional UPDATE is the guard that makes a job delivered twice send once.
     """
@@ -55,22 +60,25 @@ def claim(cur, email_id, *, now, lease_seconds):
         WHERE id = %(id)s
           AND send_after <= %(now)s
           AND (status = 'pending' OR (status = 'sending' AND locked_until < %(now)s))
-        RETURNING {COLUMNS}
+        RETURNING {CLAIMED}
         """,
         {"id": email_id, "now": now, "lease": lease_seconds},
     )
     return cur.fetchone()
 
 
-def mark_sent(cur, email_id):
+def mark_sent(cur, email_id, recipient):
+    """Records the send and the address it went to; False if the row was not being sent
+    (already recorded by an earlier try whose answer was lost)."""
     cur.execute(
         """
         UPDATE email_outbox
-        SET status = 'sent', sent_at = now(), locked_until = NULL, last_error = NULL
-        WHERE id = %(id)s
+        SET status = 'sent', sent_at = now(), locked_until = NULL, last_error = NULL, recipient = %(recipient)s
+        WHERE id = %(id)s AND status = 'sending'
         """,
-        {"id": email_id},
+        {"id": email_id, "recipient": recipient},
     )
+    return cur.rowcount == 1
 
 
 def record_failure(cur, email_id, *, now, error, max_attempts, backoff_seconds):
@@ -93,7 +101,8 @@ def record_failure(cur, email_id, *, now, error, max_attempts, backoff_seconds):
 
 def take_due(cur, *, now, requeue_after, limit):
     """Rows that are due but may have no job: never enqueued (Redis was down), retries whose
-    delay has passed, or sends abandoned by a crashed worker. Marks them enqueued now."""
+    delay has passed, or sends abandoned by a crashed worker (`sending`, lease over). Marks them
+    enqueued now; the caller still checks Redis for a live job before enqueuing another."""
     cur.execute(
         """
         UPDATE email_outbox SET enqueued_at = %(now)s
@@ -107,9 +116,9 @@ def take_due(cur, *, now, requeue_after, limit):
             LIMIT %(limit)s
             FOR UPDATE SKIP LOCKED
         )
-        RETURNING id
+        RETURNING id, status
         """,
         {"now": now, "requeue_after": requeue_after, "limit": limit},
     )
-    return [row["id"] for row in cur.fetchall()]
+    return cur.fetchall()
 
