@@ -13,7 +13,7 @@ run: $(VENV)/.installed
 	  'python migrate.py && echo "Scheduler: http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)" && exec honcho start -p $(PORT) web worker'
 
 # Programs the tests drive, from Debian's packages (installed when missing and run as root).
-TEST_TOOLS := chromium:chromium,chromedriver:chromium-driver,nginx:nginx-light,pgbouncer:pgbouncer
+TEST_TOOLS := chromium:chromium,chromedriver:chromium-driver,nginx:nginx-light,pgbouncer:pgbouncer,systemd-analyze:systemd,openssl:openssl
 
 test: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH:/usr/sbin:/sbin" $(BIN)/python scripts/devservices.py --tools $(TEST_TOOLS) -- python -m pytest $(PYTEST_ARGS)
