@@ -64,11 +64,12 @@ def create_app(settings=None):
 
 
 def register_blueprints(app):
-    from .api import analytics, auth, bookings, calendar, health, notifications, organizations, users
+    from .api import analytics, auth, bookings, calendar, docs, health, notifications, organizations, users
 
     app.url_map.converters["id"] = IdConverter
     app.register_blueprint(health.bp)
     app.register_blueprint(calendar.bp)
+    app.register_blueprint(docs.bp)
     for module in (auth, users, bookings, organizations, notifications, analytics):
         app.register_blueprint(module.bp, url_prefix=f"/api/v1/{module.bp.name}")
 

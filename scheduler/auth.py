@@ -131,6 +131,7 @@ def login_required(view):
     def wrapper(*args, **kwargs):
         authenticate()
         return view(*args, **kwargs)
+    wrapper.token_required = True  # read by the OpenAPI description
     return wrapper
 
 
@@ -142,5 +143,6 @@ def require_role(role):
             if g.user["role"] != role:
                 raise Forbidden(f"Forbidden: requires the {role} role")
             return view(*args, **kwargs)
+        wrapper.token_required, wrapper.required_role = True, role  # read by the OpenAPI description
         return wrapper
     return decorator

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from . import clock
 from .errors import BadRequest
+from .openapi import Shape
 from .timezones import working_windows
 from .validation import DateTime, Query, Zone, check_window, in_zone, parse_query
 
@@ -21,6 +22,26 @@ class WindowQuery(Query):
     duration: int = Field(default=30, ge=5, le=1440)
     step: int = Field(default=15, ge=5, le=1440)
     members: str | None = Field(default=None, pattern=r"^\d{1,18}(,\d{1,18}){0,99}$")
+
+
+class TimeRange(Shape):
+    start: datetime
+    end: datetime
+
+
+class Window(Shape):
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+
+
+class Busy(Window):
+    busy: list[TimeRange]
+
+
+class Availability(Window):
+    duration: int
+    step: int
+    slots: list[TimeRange]
 
 
 def parse_window():

@@ -6,7 +6,7 @@ from typing import Annotated
 import orjson
 from flask import request
 from gunicorn.http.errors import ParseException
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError, WithJsonSchema
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .addresses import normalise
@@ -59,7 +59,9 @@ def check_password(value):
     return value
 
 
-DateTime = Annotated[datetime, BeforeValidator(parse_time)]
+DateTime = Annotated[datetime, BeforeValidator(parse_time), WithJsonSchema({
+    "type": "string", "format": "date-time",
+    "description": "ISO 8601. Without an offset: wall-clock time in the request's `timezone`, else the user's own."})]
 Zone = Annotated[str, AfterValidator(check_zone)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(check_email)]
 Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_password)]

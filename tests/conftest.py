@@ -20,6 +20,7 @@ from scheduler import create_app, jobs
 from scheduler.config import Settings
 from scheduler.mail import delivery
 from browser import browser, chromium, live_server  # noqa: F401  (fixtures)
+from conformance import ConformingClient
 
 TABLES = ("analytics_events", "notifications", "bookings", "organization_members", "organizations",
           "revoked_tokens", "email_outbox", "users")
@@ -144,6 +145,7 @@ def empty_tables(database_url):
 @pytest.fixture
 def app(settings, redis_conn):
     application = create_app(settings)
+    application.test_client_class = ConformingClient
     yield application
     application.extensions["db"].close()
 

@@ -1,6 +1,6 @@
 import time
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from flask import Blueprint, g
@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints, field_validator
 from ..auth import bearer_claims, login_required, require_role
 from ..context import redis_client, settings
 from ..db import single_statement
+from ..openapi import Shape, describe
 from ..pagination import paginated
 from ..repositories import analytics
 from ..snapshots import shared
@@ -42,9 +43,54 @@ class EventsQuery(Query):
     cursor: str | None = None
 
 
+class LoggedEvent(Shape):
+    id: int
+    event_type: str
+
+
+class EventLogged(Shape):
+    message: str
+    event: LoggedEvent
+
+
+class Overview(Shape):
+    total_events: int
+    unique_users: int
+    event_types: int
+
+
+class EventTypeCount(Shape):
+    event_type: str
+    count: int
+    unique_users: int
+    first_event: datetime
+    last_event: datetime
+
+
+class Dashboard(Shape):
+    period: str
+    scope: Literal["all", "own"]
+    as_of: datetime
+    overview: Overview
+    breakdown: list[EventTypeCount]
+
+
+class RecentEvent(Shape):
+    id: int
+    user_id: int | None
+    event_type: str
+    metadata: dict
+    created_at: datetime
+    user_name: str | None
+    user_email: str | None
+
+
 @bp.post("/event")
+@describe(body=EventIn, responses={201: EventLogged}, optional_token=True)
 def log_event():
-    """Anyone may log an event; a valid token attributes it to its user."""
+    """Log a usage event.
+
+    Anyone may log one; a valid token attributes it to its user."""
     data = parse(EventIn)
     with single_statement() as cur:
         event = analytics.insert(cur, event_type=data.eventType, metadata=data.metadata or {}, claims=bearer_claims())
@@ -67,9 +113,12 @@ def summarize(days, user_id):
 
 
 @bp.get("/dashboard")
+@describe(query=DashboardQuery, responses={200: Dashboard})
 @login_required
 def dashboard():
-    """Admins see every event, from a snapshot at most DASHBOARD_MAX_AGE seconds old (`as_of`);
+    """Usage over the last `days` days.
+
+    Admins see every event, from a snapshot at most DASHBOARD_MAX_AGE seconds old (`as_of`);
     everyone else sees the events they caused, exactly."""
     query = parse_query(DashboardQuery)
     if g.user["role"] == "admin":
@@ -87,8 +136,10 @@ def dashboard():
 
 
 @bp.get("/events")
+@describe(query=EventsQuery, responses={200: list[RecentEvent]})
 @require_role("admin")
 def recent_events():
+    """Recent events, newest first, with who caused them."""
     query = parse_query(EventsQuery)
     with single_statement() as cur:
         return paginated(query, ("created_at", "id"),

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Literal
 
 from flask import Blueprint, g, request
 from pydantic import AfterValidator, StringConstraints
@@ -8,6 +8,7 @@ from ..auth import dummy_hash, hash_password, issue_token, limited_guess, login_
 from ..context import limiter, redis_client, settings
 from ..db import single_statement, transaction
 from ..errors import TooManyRequests, Unauthorized
+from ..openapi import Error, Message, RateLimited, Shape, describe
 from ..ratelimit import key_for
 from ..repositories import users
 from ..validation import Body, Email, Name, Password, check_password, parse
@@ -26,6 +27,24 @@ class RegisterIn(Body):
 class LoginIn(Body):
     email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
     password: LoginPassword
+
+
+class PublicUser(Shape):
+    id: int
+    name: str
+    email: str
+    role: Literal["member", "admin"]
+
+
+class Session(Shape):
+    message: str
+    token: str
+    user: PublicUser
+
+
+class Verified(Shape):
+    valid: bool
+    user: PublicUser
 
 
 def public_user(user):
@@ -50,7 +69,11 @@ def credentials_match(user, password, rounds):
 
 
 @bp.post("/register")
+@describe(body=RegisterIn, responses={201: Session, 409: Error, 429: RateLimited})
 def register():
+    """Create an account and get a token.
+
+    409 if the e-mail is taken (in any letter case). A welcome email follows."""
     limit_client_address()
     data = parse(RegisterIn)
     password_hash = hash_password(data.password, settings().bcrypt_rounds)
@@ -66,7 +89,12 @@ def register():
 
 
 @bp.post("/login")
+@describe(body=LoginIn, responses={200: Session, 401: Error, 429: RateLimited})
 def login():
+    """Exchange e-mail and password for a token.
+
+    401 `Invalid credentials` for an unknown e-mail and a wrong password alike; 429 after
+    too many failures for the account."""
     limit_client_address()
     data = parse(LoginIn)
     config = settings()
@@ -78,14 +106,18 @@ def login():
 
 
 @bp.post("/logout")
+@describe(responses={200: Message})
 @login_required
 def logout():
+    """Revoke this token."""
     with single_statement() as cur:
         users.revoke_token(cur, jti=g.claims["jti"], user_id=g.user["id"], expires_at=g.claims["exp"])
     return {"message": "Logged out successfully"}
 
 
 @bp.get("/verify")
+@describe(responses={200: Verified})
 @login_required
 def verify():
+    """Check a token and see whose it is."""
     return {"valid": True, "user": public_user(g.user)}

@@ -1,8 +1,9 @@
+from datetime import datetime
 from typing import Annotated, Literal
 
 from flask import Blueprint, Response, g
 from psycopg2.errors import ExclusionViolation
-from pydantic import Field, PlainValidator, StringConstraints
+from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema
 
 from .. import announcements as announce, clock, jobs
 from ..addresses import identity_key
@@ -12,6 +13,7 @@ from ..calendar import event_data, to_ics
 from ..context import redis_client, settings
 from ..db import single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..openapi import Error, Shape, describe
 from ..pagination import paginated
 from ..repositories import bookings, organizations
 from ..repositories.locks import lock_people
@@ -31,7 +33,9 @@ def attendee(value):
     raise ValueError("must be a user id or an e-mail address")
 
 
-Attendee = Annotated[int | str, PlainValidator(attendee)]
+Attendee = Annotated[int | str, PlainValidator(attendee), WithJsonSchema({
+    "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "maxLength": 254}],
+    "description": "A user id or an e-mail address."})]
 
 class BookingIn(Body):
     title: Title
@@ -59,6 +63,43 @@ class ListQuery(Query):
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = None
     timezone: Zone | None = None
+
+
+class BookingAttendee(Shape):
+    user_id: int
+    name: str
+    email: str
+    status: Literal["needs-action", "accepted", "declined"]
+
+
+class Booking(Shape):
+    id: int
+    user_id: int = Field(description="The booker.")
+    title: str
+    start_time: datetime
+    end_time: datetime
+    status: Literal["confirmed", "cancelled"]
+    created_at: datetime
+    updated_at: datetime
+    attendees: list[BookingAttendee]
+
+
+class BookingSaved(Shape):
+    message: str
+    booking: Booking
+
+
+class Commitment(Shape):
+    user_id: int
+    name: str
+    email: str
+    start_time: datetime
+    end_time: datetime
+
+
+class BookingConflict(Error):
+    conflicts: list[Commitment] = Field(default_factory=list,
+                                        description="When the time is taken: who is busy, and when.")
 
 
 def check_times(start, end, *, check_start=True):
@@ -111,8 +152,14 @@ def owned(cur, booking_id):
 
 
 @bp.post("")
+@describe(body=BookingIn, responses={201: BookingSaved, 409: BookingConflict})
 @login_required
 def create_booking():
+    """Book time, optionally with attendees.
+
+    `attendees` are e-mails or ids of people who share an organisation with me, both of us
+    having accepted it. 409 if it would double-book me or any attendee, with `conflicts`.
+    Everyone gets a notification and an email with the invitation."""
     data = parse(BookingIn)
     times = in_zone(data.timezone or g.user["timezone"], start=data.start, end=data.end)
     check_times(times["start"], times["end"])
@@ -131,8 +178,10 @@ def create_booking():
 
 
 @bp.get("")
+@describe(query=ListQuery, responses={200: list[Booking]})
 @login_required
 def list_bookings():
+    """Bookings I attend (the booker is one), by start time."""
     query = parse_query(ListQuery)
     window = in_zone(query.timezone or g.user["timezone"], start=query.start, end=query.end)
     check_window(window["start"], window["end"])
@@ -151,14 +200,18 @@ def visible(booking_id):
 
 
 @bp.get("/<id:booking_id>")
+@describe(responses={200: Booking})
 @login_required
 def get_booking(booking_id):
+    """One booking I attend; 404 for others'."""
     return shown(visible(booking_id))
 
 
 @bp.get("/<id:booking_id>/ics")
+@describe(responses={200: "text/calendar"})
 @login_required
 def booking_ics(booking_id):
+    """One booking I attend as an iCalendar file."""
     booking = visible(booking_id)
     body = to_ics([event_data(booking, settings().mail_domain)], method="PUBLISH", zone_name=g.user["timezone"])
     return Response(body, mimetype="text/calendar",
@@ -166,8 +219,13 @@ def booking_ics(booking_id):
 
 
 @bp.patch("/<id:booking_id>")
+@describe(body=BookingPatch, responses={200: BookingSaved, 403: Error, 409: BookingConflict})
 @login_required
 def update_booking(booking_id):
+    """Rename or move a booking I booked.
+
+    409 if it would double-book any attendee (with `conflicts`) or the booking is cancelled;
+    attendees who are not the booker get 403."""
     data = parse(BookingPatch)
     if data.title is None and data.start is None and data.end is None:
         raise BadRequest("Provide at least one of title, start, end to update")
@@ -194,8 +252,10 @@ def update_booking(booking_id):
 
 
 @bp.delete("/<id:booking_id>")
+@describe(responses={200: BookingSaved, 403: Error})
 @login_required
 def cancel_booking(booking_id):
+    """Cancel a booking I booked (it stays, with `status: cancelled`); 404 if already cancelled."""
     with transaction() as cur:
         current = owned(cur, booking_id)
         lock_people(cur, [a["user_id"] for a in current["attendees"]])
@@ -209,9 +269,12 @@ def cancel_booking(booking_id):
 
 
 @bp.patch("/<id:booking_id>/attendance")
+@describe(body=Attendance, responses={200: BookingSaved, 409: BookingConflict})
 @login_required
 def answer(booking_id):
-    """An attendee accepts or declines; accepting is refused (409) if it would double-book them."""
+    """Accept or decline a booking I am invited to.
+
+    An attendee accepts or declines; accepting is refused (409) if it would double-book them."""
     data = parse(Attendance)
     me = g.user["id"]
     try:

@@ -4,6 +4,7 @@ from ..calendar import event_data, to_ics
 from ..context import settings
 from ..db import transaction
 from ..errors import NotFound
+from ..openapi import describe
 from ..repositories import bookings, users
 from .users import feed_hash
 
@@ -11,6 +12,7 @@ bp = Blueprint("calendar", __name__)
 
 
 @bp.get("/calendar/<secret>.ics")
+@describe(responses={200: "text/calendar"})
 def feed(secret):
     """All my bookings for calendar apps; the secret in the URL is the only credential."""
     with transaction() as cur:

@@ -1,11 +1,13 @@
 import time
 from datetime import datetime, timezone
+from typing import Literal
 
 import redis
 from flask import Blueprint, current_app
 
 from ..context import redis_client, settings
 from ..db import single_statement
+from ..openapi import Shape, describe
 
 bp = Blueprint("health", __name__)
 
@@ -29,6 +31,19 @@ def redis_ok():
 CHECK_EVERY_SECONDS = 1.0
 
 
+class Checks(Shape):
+    database: Literal["ok", "down"]
+    redis: Literal["ok", "down"]
+
+
+class Health(Shape):
+    status: Literal["OK", "DEGRADED", "UNAVAILABLE"]
+    uptime: float
+    timestamp: datetime
+    environment: str
+    checks: Checks
+
+
 def dependencies():
     """(database ok, redis ok), checked at most once a second per process, so that a busy
     load balancer probing /health costs the database almost nothing."""
@@ -40,7 +55,12 @@ def dependencies():
 
 
 @bp.get("/health")
+@describe(responses={200: Health, 503: Health})
 def health():
+    """The service and its dependencies.
+
+    503 (`UNAVAILABLE`) when PostgreSQL is unreachable; `DEGRADED` when only Redis is (emails
+    are then sent once it is back)."""
     database, queue = dependencies()
     status = "OK" if database and queue else ("DEGRADED" if database else "UNAVAILABLE")
     body = {

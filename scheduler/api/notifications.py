@@ -1,9 +1,12 @@
+from datetime import datetime
+
 from flask import Blueprint, g
 from pydantic import Field
 
 from ..auth import login_required
 from ..db import single_statement
 from ..errors import NotFound
+from ..openapi import Message, Shape, describe
 from ..pagination import paginated
 from ..repositories import notifications
 from ..validation import Query, parse_query
@@ -16,6 +19,31 @@ class ListQuery(Query):
     cursor: str | None = None
 
 
+class Notification(Shape):
+    id: int
+    user_id: int
+    type: str
+    title: str
+    message: str | None
+    is_read: bool
+    metadata: dict
+    created_at: datetime
+
+
+class UnreadCount(Shape):
+    unread: int
+
+
+class ReadAll(Shape):
+    message: str
+    updated: int
+
+
+class NotificationRead(Shape):
+    message: str
+    notification: Notification
+
+
 def listing(unread_only):
     query = parse_query(ListQuery)
     with single_statement() as cur:
@@ -24,35 +52,45 @@ def listing(unread_only):
 
 
 @bp.get("")
+@describe(query=ListQuery, responses={200: list[Notification]})
 @login_required
 def list_notifications():
+    """My notifications: unread first, then newest."""
     return listing(unread_only=False)
 
 
 @bp.get("/unread")
+@describe(query=ListQuery, responses={200: list[Notification]})
 @login_required
 def list_unread():
+    """My unread notifications, newest first."""
     return listing(unread_only=True)
 
 
 @bp.get("/count")
+@describe(responses={200: UnreadCount})
 @login_required
 def unread_count():
+    """How many of my notifications are unread (the badge)."""
     with single_statement() as cur:
         return {"unread": notifications.count_unread(cur, g.user["id"])}
 
 
 @bp.patch("/read-all")
+@describe(responses={200: ReadAll})
 @login_required
 def read_all():
+    """Mark all my notifications read; `updated` says how many changed."""
     with single_statement() as cur:
         updated = notifications.mark_all_read(cur, g.user["id"])
     return {"message": "All notifications marked as read", "updated": updated}
 
 
 @bp.patch("/<id:notification_id>/read")
+@describe(responses={200: NotificationRead})
 @login_required
 def read_one(notification_id):
+    """Mark one of my notifications read."""
     with single_statement() as cur:
         notification = notifications.mark_read(cur, notification_id, g.user["id"])
     if notification is None:
@@ -61,8 +99,10 @@ def read_one(notification_id):
 
 
 @bp.delete("/<id:notification_id>")
+@describe(responses={200: Message})
 @login_required
 def delete_one(notification_id):
+    """Delete one of my notifications."""
     with single_statement() as cur:
         deleted = notifications.delete(cur, notification_id, g.user["id"])
     if not deleted:

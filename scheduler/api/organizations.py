@@ -1,13 +1,16 @@
+from datetime import datetime
 from typing import Literal
 
 from flask import Blueprint, g
+from pydantic import Field
 
 from .. import announcements as announce, jobs
 from ..auth import login_required
 from ..context import redis_client
 from ..db import single_statement, transaction
 from ..errors import BadRequest, Forbidden, NotFound
-from ..availability import free_time, parse_window, slots
+from ..availability import Availability, WindowQuery, free_time, parse_window, slots
+from ..openapi import Error, Message, Shape, describe
 from ..repositories import bookings, organizations, users
 from ..validation import Body, Email, Name, parse
 
@@ -21,6 +24,64 @@ class OrganizationIn(Body):
 class MemberIn(Body):
     email: Email
     role: Literal["admin", "member"] = "member"
+
+
+Role = Literal["admin", "member"]
+
+
+class Organization(Shape):
+    id: int
+    name: str
+    owner_id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class MyOrganization(Organization):
+    role: Role = Field(description="My role in it.")
+    accepted_at: datetime | None = Field(description="When I accepted its invitation; null: not yet.")
+
+
+class Member(Shape):
+    membership_id: int
+    role: Role
+    joined_at: datetime
+    accepted_at: datetime | None
+    user_id: int
+    name: str
+    email: str
+
+
+class OrganizationDetail(MyOrganization):
+    members: list[Member]
+
+
+class OrganizationSaved(Shape):
+    message: str
+    organization: Organization
+
+
+class InvitationAccepted(Shape):
+    message: str
+    organization: MyOrganization
+
+
+class Membership(Shape):
+    id: int
+    organization_id: int
+    user_id: int
+    role: Role
+    joined_at: datetime
+    accepted_at: datetime | None
+
+
+class MemberAdded(Shape):
+    message: str
+    member: Membership
+
+
+class TeamAvailability(Availability):
+    members: list[int]
 
 
 def membership(cur, org_id):
@@ -47,8 +108,10 @@ def shown(org):
 
 
 @bp.post("")
+@describe(body=OrganizationIn, responses={201: OrganizationSaved})
 @login_required
 def create_organization():
+    """Create an organisation: I am its owner and an `admin` member."""
     data = parse(OrganizationIn)
     with transaction() as cur:
         org = organizations.insert(cur, name=data.name, owner_id=g.user["id"])
@@ -57,15 +120,19 @@ def create_organization():
 
 
 @bp.get("")
+@describe(responses={200: list[MyOrganization]})
 @login_required
 def list_organizations():
+    """The organisations I belong to, with my role in each."""
     with single_statement() as cur:
         return organizations.list_for_member(cur, g.user["id"])
 
 
 @bp.get("/<id:org_id>")
+@describe(responses={200: OrganizationDetail})
 @login_required
 def get_organization(org_id):
+    """One of my organisations, with its members."""
     with transaction() as cur:
         org = membership(cur, org_id)
         members = organizations.list_members(cur, org_id)
@@ -73,8 +140,10 @@ def get_organization(org_id):
 
 
 @bp.patch("/<id:org_id>")
+@describe(body=OrganizationIn, responses={200: OrganizationSaved, 403: Error})
 @login_required
 def rename_organization(org_id):
+    """Rename an organisation I own."""
     data = parse(OrganizationIn)
     with transaction() as cur:
         require_owner(membership(cur, org_id), "rename it")
@@ -83,8 +152,10 @@ def rename_organization(org_id):
 
 
 @bp.delete("/<id:org_id>")
+@describe(responses={200: Message, 403: Error})
 @login_required
 def delete_organization(org_id):
+    """Delete an organisation I own."""
     with transaction() as cur:
         require_owner(membership(cur, org_id), "delete it")
         organizations.delete(cur, org_id)
@@ -92,8 +163,13 @@ def delete_organization(org_id):
 
 
 @bp.post("/<id:org_id>/members")
+@describe(body=MemberIn, responses={201: MemberAdded, 403: Error, 409: Error})
 @login_required
 def add_member(org_id):
+    """Add a registered user by e-mail (owner and organisation admins).
+
+    404 for an unknown e-mail, 409 if already a member. The new member shares nothing until
+    they accept."""
     data = parse(MemberIn)
     with transaction() as cur:
         org = membership(cur, org_id)
@@ -109,9 +185,12 @@ def add_member(org_id):
 
 
 @bp.post("/<id:org_id>/accept")
+@describe(responses={200: InvitationAccepted})
 @login_required
 def accept_invitation(org_id):
-    """Being added shares nothing; accepting lets members who accepted see my availability and
+    """Accept an organisation's invitation.
+
+    Being added shares nothing; accepting lets members who accepted see my availability and
     invite me. Declining is leaving: DELETE /organizations/<id>/members/<my id>."""
     with single_statement() as cur:
         org = organizations.accept(cur, org_id, g.user["id"])
@@ -121,17 +200,22 @@ def accept_invitation(org_id):
 
 
 @bp.get("/<id:org_id>/members")
+@describe(responses={200: list[Member]})
 @login_required
 def list_members(org_id):
+    """The members of one of my organisations."""
     with transaction() as cur:
         membership(cur, org_id)
         return organizations.list_members(cur, org_id)
 
 
 @bp.delete("/<id:org_id>/members/<id:user_id>")
+@describe(responses={200: Message, 403: Error})
 @login_required
 def remove_member(org_id, user_id):
-    """Owner and admins remove anyone but the owner; a member may remove themselves (leave)."""
+    """Remove a member, or leave.
+
+    Owner and admins remove anyone but the owner (400); a member may remove themselves (leave)."""
     with transaction() as cur:
         org = membership(cur, org_id)
         if user_id == org["owner_id"]:
@@ -144,9 +228,12 @@ def remove_member(org_id, user_id):
 
 
 @bp.get("/<id:org_id>/availability")
+@describe(query=WindowQuery, responses={200: TeamAvailability, 403: Error})
 @login_required
 def team_availability(org_id):
-    """Start times when every chosen member (default: all) is free within their own working hours."""
+    """When every chosen member is free.
+
+    Start times when every chosen member (default: all) is free within their own working hours."""
     start, end, query = parse_window()
     chosen = sorted({int(i) for i in query.members.split(",")}) if query.members else None
     with transaction() as cur:

@@ -1,4 +1,5 @@
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 import hashlib
 import secrets
@@ -12,7 +13,8 @@ from ..context import settings
 from ..db import single_statement, transaction
 from ..errors import BadRequest, Unauthorized
 from ..pagination import paginated
-from ..availability import busy_intervals, free_time, parse_window, slots
+from ..availability import Availability, Busy, WindowQuery, busy_intervals, free_time, parse_window, slots
+from ..openapi import Error, RateLimited, Shape, describe
 from ..repositories import bookings, users
 from ..validation import Body, Email, Name, Password, Query, Zone, parse, parse_query
 from .auth import LoginPassword
@@ -77,19 +79,53 @@ class UserListQuery(Query):
     cursor: str | None = None
 
 
+class Profile(Shape):
+    id: int
+    name: str
+    email: str
+    role: Literal["member", "admin"]
+    timezone: str
+    working_hours: WorkingHours
+    reminders: list[int]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProfileUpdated(Shape):
+    message: str
+    user: Profile
+
+
+class PasswordChanged(Shape):
+    message: str
+    token: str
+
+
+class CalendarFeed(Shape):
+    message: str
+    url: str
+
+
 def profile(user):
     return {name: user[name] for name in PROFILE_FIELDS}
 
 
 @bp.get("/me")
+@describe(responses={200: Profile})
 @login_required
 def me():
+    """My profile."""
     return profile(g.user)
 
 
 @bp.patch("/me")
+@describe(body=ProfilePatch, responses={200: ProfileUpdated, 409: Error})
 @login_required
 def update_me():
+    """Change my name, e-mail, time zone, working hours or reminders.
+
+    `working_hours` are local wall-clock times per weekday (days left out are off);
+    `reminders` are minutes before a booking's start. 409 if the e-mail is taken."""
     data = parse(ProfilePatch)
     changes = data.model_dump(exclude_none=True)
     if not changes:
@@ -102,8 +138,12 @@ def update_me():
 
 
 @bp.patch("/me/password")
+@describe(body=PasswordChange, responses={200: PasswordChanged, 401: Error, 429: RateLimited})
 @login_required
 def change_password():
+    """Change my password: every older token stops working, and this returns a fresh one.
+
+    401 for a wrong current password, which counts toward the 429 for the account."""
     data = parse(PasswordChange)
     config = settings()
     new_hash = hash_password(data.newPassword, config.bcrypt_rounds)
@@ -121,8 +161,10 @@ def change_password():
 
 
 @bp.get("")
+@describe(query=UserListQuery, responses={200: list[Profile]})
 @require_role("admin")
 def list_users():
+    """Every user, newest first."""
     query = parse_query(UserListQuery)
     with single_statement() as cur:
         return paginated(query, ("created_at", "id"), lambda after, limit: users.list_all(cur, after=after, limit=limit))
@@ -137,15 +179,19 @@ def my_commitments():
 
 
 @bp.get("/me/busy")
+@describe(query=WindowQuery, responses={200: Busy})
 @login_required
 def my_busy():
+    """My confirmed commitments between `from` and `to` (at most 62 days), merged."""
     start, end, _, commitments = my_commitments()
     return {"from": start, "to": end, "busy": busy_intervals(commitments)}
 
 
 @bp.get("/me/availability")
+@describe(query=WindowQuery, responses={200: Availability})
 @login_required
 def my_availability():
+    """Start times on a `step`-minute grid where I am free for `duration` minutes within my working hours."""
     start, end, query, commitments = my_commitments()
     free = free_time([g.user], commitments, start, end)
     return {"from": start, "to": end, "duration": query.duration, "step": query.step,
@@ -157,6 +203,7 @@ def feed_hash(secret):
 
 
 @bp.post("/me/calendar-feed")
+@describe(responses={201: CalendarFeed})
 @login_required
 def rotate_calendar_feed():
     """A new secret feed URL; the previous one stops working. Only a hash is stored."""

@@ -1,0 +1,290 @@
+"""The OpenAPI 3.1 description of the API, built from the routes in app.url_map and the very
+pydantic models their handlers parse with, so it cannot drift from what the code does.
+
+How to describe a route: put @describe between the route decorator and the auth decorator,
+naming the models the handler really uses, and give the handler a docstring:
+
+    @bp.post("")
+    @describe(body=BookingIn, responses={201: BookingCreated, 409: BookingConflict})
+    @login_required
+    def create_booking():
+        '''Book time.
+
+        The lines after the first are the operation's description (Markdown).'''
+
+- The docstring's first line is the operation's summary, the rest its description.
+- `body`: the Body model the handler passes to parse(). `query`: the Query model it passes to
+  parse_query() (or through parse_window()). Path parameters come from the rule itself.
+- `responses`: status -> what the body is: a Shape model (or a type pydantic can describe,
+  such as list[Notification]), None for no body, or a media type such as "text/calendar" for
+  a body that is not JSON. Route-specific errors are Error (or a subclass with its details).
+- Added for you: 401 and the bearer scheme for @login_required (and 403 for @require_role),
+  400 when the route parses a body, a query or path parameters, 404 with path parameters,
+  413 and 415 with a body, 503 everywhere. A query model with a `cursor` field makes the
+  route a paged list: its 200 carries the `Link` header. A route that reads a token when one
+  is sent, without requiring it, says `optional_token=True`.
+- A route that serves a page for people (HTML and its assets) rather than an API operation
+  says @page instead, and stays out of the spec.
+
+Every rule in app.url_map (but Flask's own `static` files) carries one or the other:
+spec(app) raises Undescribed naming any that don't, so tests/test_openapi.py fails for a
+route added without its description. The tests' client checks every response it gets
+against this description (status, media type, body schema), and the fuzz test does the
+same for what schemathesis generates."""
+
+import inspect
+import re
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+REF = "#/components/schemas/{model}"
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+RULE_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+CONVERTERS = {
+    "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    "int": {"type": "integer", "minimum": 0},
+    "default": {"type": "string"},
+    "string": {"type": "string"},
+}
+BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+          "description": "The `token` from `POST /api/v1/auth/register` or `/auth/login`."}
+LINK = {"description": 'The next page, when there is one: `<URL>; rel="next"`. Follow it as given.',
+        "schema": {"type": "string"}}
+RETRY_AFTER = {"description": "Seconds to wait before trying again.", "schema": {"type": "integer", "minimum": 1}}
+
+INTRODUCTION = """\
+A REST scheduling API: accounts, bookings with attendees, organisations, notifications and
+analytics. JSON in and out.
+
+**Errors** are `{"error": "...", ...details}`; invalid input adds `fields: {name: why}`.
+**Times** are ISO 8601. A time with an offset is taken as given; one without is wall-clock
+time in the request's `timezone` (else the user's own). Responses are in UTC.
+**Lists** take `limit` (1-200, default 50); when there is more, the response's `Link` header
+points to the next page (`rel="next"`). Every response carries `X-Request-ID`."""
+
+AUTOMATIC = {
+    400: "Invalid input: `error` says why, `fields` which field.",
+    401: "No valid token: missing, expired, revoked or replaced by a password change.",
+    403: "Authenticated, but not allowed.",
+    404: "Not found (also for rows that are not yours).",
+    413: "Body over 64 KiB.",
+    415: "Body is not JSON.",
+    503: "A dependency (PostgreSQL) is unavailable; try again shortly.",
+}
+
+
+class Shape(BaseModel):
+    """A response body, field for field. Extra fields are an error (the tests check every
+    response against its shape), so a new column can't reach clients undescribed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Error(Shape):
+    """Every error: `error` says what went wrong; invalid input adds `fields`."""
+
+    error: str
+    fields: dict[str, str] = Field(default_factory=dict, description="Which input field is wrong, and why.")
+
+
+class RateLimited(Error):
+    retry_after: int = Field(ge=1, description="Seconds to wait, as in the Retry-After header.")
+
+
+class Message(Shape):
+    message: str
+
+
+@dataclass(frozen=True)
+class Operation:
+    body: type | None
+    query: type | None
+    responses: dict
+    optional_token: bool
+
+
+PAGE = "page"
+
+
+class Undescribed(Exception):
+    """Routes in the app with neither @describe nor @page."""
+
+
+def describe(*, responses, body=None, query=None, optional_token=False):
+    """Attaches the route's description to its view; see the module's docstring."""
+    def attach(view):
+        if not (view.__doc__ or "").strip():
+            raise TypeError(f"{view.__name__}: a described route needs a docstring (its summary)")
+        view.openapi = Operation(body, query, dict(responses), optional_token)
+        return view
+    return attach
+
+
+def page(view):
+    """Marks a route that serves a page for people, not an API operation: left out of the spec."""
+    view.openapi = PAGE
+    return view
+
+
+def spec(app):
+    """The app's OpenAPI document, built once (routes don't change after start-up)."""
+    if "openapi" not in app.extensions:
+        app.extensions["openapi"] = build(app)
+    return app.extensions["openapi"]
+
+
+def build(app, *, skip_undescribed=False):
+    """The document; raises Undescribed for routes without a description unless told to skip
+    them (the tests' response checker does, for routes a test adds on the fly)."""
+    routes, missing = [], []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        operation = getattr(view, "openapi", None)
+        if operation is None:
+            missing.append(f"{rule.rule} ({rule.endpoint})")
+        elif operation is not PAGE:
+            routes.append((rule, view, operation))
+    if missing and not skip_undescribed:
+        raise Undescribed("routes without @describe or @page: " + ", ".join(missing))
+
+    schemas = Schemas()
+    paths = {}
+    for rule, view, operation in routes:
+        path = path_of(rule)
+        for method in sorted(rule.methods - IGNORED_METHODS):
+            paths.setdefault(path, {})[method.lower()] = operation_object(rule, view, operation, schemas)
+    components = schemas.resolve()
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Scheduler API", "version": "1", "description": INTRODUCTION},
+        "paths": schemas.fill(paths),
+        "components": {"schemas": components, "securitySchemes": {"bearer": BEARER}},
+    }
+
+
+def path_of(rule):
+    """The rule's path as OpenAPI writes it: /bookings/<id:booking_id> -> /bookings/{booking_id}."""
+    return RULE_ARGUMENT.sub(r"{\2}", rule.rule)
+
+
+class Schemas:
+    """Collects every type the operations name and generates their JSON Schemas in one go,
+    so that each model is one named component however many operations use it."""
+
+    def __init__(self):
+        self.pending = {}
+
+    def ref(self, kind, mode):
+        """A placeholder for `kind`'s schema, filled in by resolve()."""
+        key = (repr(kind), mode)
+        self.pending[key] = (kind, mode)
+        return {"$placeholder": key}
+
+    def resolve(self):
+        inputs = [(key, mode, TypeAdapter(kind)) for key, (kind, mode) in self.pending.items()]
+        generated, definitions = TypeAdapter.json_schemas(inputs, ref_template=REF)
+        self.generated = {key: schema for (key, _), schema in generated.items()}
+        return definitions.get("$defs", {})
+
+    def fill(self, node):
+        """Replaces the placeholders in `node` (after resolve())."""
+        if isinstance(node, dict):
+            if "$placeholder" in node:
+                return self.generated[node["$placeholder"]]
+            return {key: self.fill(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [self.fill(item) for item in node]
+        return node
+
+
+def operation_object(rule, view, operation, schemas):
+    summary, _, description = view.__doc__.strip().partition("\n")
+    path_parameters = [
+        {"name": name, "in": "path", "required": True, "schema": CONVERTERS.get(converter or "default", CONVERTERS["default"])}
+        for converter, name in RULE_ARGUMENT.findall(rule.rule)
+    ]
+    query_parameters = parameters(operation.query) if operation.query else []
+    needs_token = getattr(view, "token_required", False)
+    role = getattr(view, "required_role", None)
+
+    automatic = {503}
+    if operation.body or operation.query or path_parameters:
+        automatic.add(400)
+    if path_parameters:
+        automatic.add(404)
+    if operation.body:
+        automatic |= {413, 415}
+    if needs_token:
+        automatic.add(401)
+    if role:
+        automatic.add(403)
+    responses = {status: Error for status in automatic} | operation.responses
+    paged = operation.query is not None and "cursor" in operation.query.model_fields
+
+    result = {
+        "operationId": rule.endpoint.replace(".", "_"),
+        "tags": [rule.endpoint.partition(".")[0]],
+        "summary": summary.strip(),
+        "parameters": path_parameters + query_parameters,
+        "responses": {str(status): response_object(status, kind, schemas, paged)
+                      for status, kind in sorted(responses.items())},
+    }
+    if description.strip():
+        result["description"] = inspect.cleandoc(description)
+    if role:
+        result["description"] = (result.get("description", "") + f"\n\nRequires the `{role}` role.").strip()
+    if operation.body:
+        result["requestBody"] = {"required": True, "content": {"application/json": {"schema": schemas.ref(operation.body, "validation")}}}
+    if needs_token:
+        result["security"] = [{"bearer": []}]
+    elif operation.optional_token:
+        result["security"] = [{}, {"bearer": []}]
+    else:
+        result["security"] = []
+    return result
+
+
+def parameters(model):
+    """A flat Query model as query parameters (names are the aliases clients send)."""
+    schema = model.model_json_schema(mode="validation", ref_template=REF)
+    required = set(schema.get("required", ()))
+    found = []
+    for name, prop in schema["properties"].items():
+        prop = without_null(prop)
+        description = prop.pop("description", None)
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if description:
+            parameter["description"] = description
+        found.append(parameter)
+    return found
+
+
+def without_null(prop):
+    """A query parameter's schema: an optional one is left out, never sent as null."""
+    prop = {key: value for key, value in prop.items() if key != "title"}
+    branches = [branch for branch in prop.get("anyOf", ()) if branch != {"type": "null"}]
+    if len(branches) == 1:
+        del prop["anyOf"]
+        prop = branches[0] | prop
+    if prop.get("default", ...) is None:
+        del prop["default"]
+    return prop
+
+
+def response_object(status, kind, schemas, paged):
+    result = {"description": AUTOMATIC[status] if kind is Error and status in AUTOMATIC else HTTPStatus(status).phrase}
+    if kind is None:
+        return result
+    if isinstance(kind, str):
+        result["content"] = {kind: {"schema": {"type": "string"}}}
+    else:
+        result["content"] = {"application/json": {"schema": schemas.ref(kind, "serialization")}}
+    if status == 200 and paged:
+        result["headers"] = {"Link": LINK}
+    if status == 429:
+        result["headers"] = {"Retry-After": RETRY_AFTER}
+    return result

@@ -1,0 +1,103 @@
+"""The OpenAPI description: valid OpenAPI 3.1, complete (every route described), served."""
+
+import pytest
+from openapi_spec_validator import validate
+
+from scheduler import create_app
+from scheduler.openapi import PAGE, Message, Undescribed, build, describe, page, path_of
+
+
+def test_the_description_is_valid_openapi_3_1(client):
+    r = client.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    document = r.json
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+
+
+def test_every_route_is_described(app):
+    """Every route of the app, but static files and pages for people, is an operation."""
+    document = build(app)
+    described = {(path, method) for path, item in document["paths"].items() for method in item}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static") or app.view_functions[rule.endpoint].openapi == PAGE:
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (path_of(rule), method.lower()) in described, f"{method} {rule.rule} is not in the description"
+    assert len(described) >= 40
+
+
+def test_a_route_without_a_description_fails(settings, redis_conn):
+    app = create_app(settings)
+    app.add_url_rule("/api/v1/forgotten", "forgotten", lambda: {})
+    with pytest.raises(Undescribed, match="/api/v1/forgotten"):
+        build(app)
+    app.extensions["db"].close()
+
+
+def test_a_page_is_left_out_on_purpose(settings, redis_conn):
+    app = create_app(settings)
+    app.add_url_rule("/welcome", "welcome", page(lambda: "<p>hello</p>"))
+    assert "/welcome" not in build(app)["paths"]
+    app.extensions["db"].close()
+
+
+def test_a_description_needs_a_summary():
+    with pytest.raises(TypeError, match="docstring"):
+        describe(responses={200: None})(lambda: {})
+
+
+def test_operations_say_who_may_call_them(app):
+    paths = build(app)["paths"]
+    assert paths["/api/v1/bookings"]["post"]["security"] == [{"bearer": []}]
+    assert "401" in paths["/api/v1/bookings"]["post"]["responses"]
+    assert paths["/api/v1/auth/login"]["post"]["security"] == []
+    assert paths["/api/v1/analytics/event"]["post"]["security"] == [{}, {"bearer": []}]
+    admin_only = paths["/api/v1/users"]["get"]
+    assert "403" in admin_only["responses"] and "admin" in admin_only["description"]
+
+
+def test_request_bodies_and_queries_are_the_models_the_handlers_parse(app):
+    document = build(app)
+    create = document["paths"]["/api/v1/bookings"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BookingIn"}
+    assert document["components"]["schemas"]["BookingIn"]["required"] == ["title", "start", "end"]
+    listing = document["paths"]["/api/v1/bookings"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"from", "to", "status", "limit", "cursor", "timezone"}
+    assert "Link" in listing["responses"]["200"]["headers"]
+    assert listing["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "type": "array", "items": {"$ref": "#/components/schemas/Booking"}}
+
+
+def test_path_parameters_are_positive_ids(app):
+    document = build(app)
+    parameter, = document["paths"]["/api/v1/bookings/{booking_id}"]["get"]["parameters"]
+    assert parameter == {"name": "booking_id", "in": "path", "required": True,
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+
+
+def test_errors_have_one_documented_shape(app):
+    document = build(app)
+    error = document["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+    responses = document["paths"]["/api/v1/bookings/{booking_id}"]["patch"]["responses"]
+    assert {"400", "401", "403", "404", "409", "413", "415", "503"} <= set(responses)
+
+
+def test_the_tests_client_refuses_responses_that_break_the_description(app):
+    """Every test's client checks responses against the description, so the two can't drift."""
+    def leaky():
+        """A route whose response has a field its shape lacks."""
+        return {"message": "hello", "password_hash": "x"}
+
+    def wrong_status():
+        """A route that answers with a status it doesn't list."""
+        return {"message": "hello"}, 202
+
+    app.add_url_rule("/api/v1/leaky", "leaky", describe(responses={200: Message})(leaky))
+    app.add_url_rule("/api/v1/wrong-status", "wrong_status", describe(responses={200: Message})(wrong_status))
+    client = app.test_client()
+    with pytest.raises(AssertionError, match="password_hash"):
+        client.get("/api/v1/leaky")
+    with pytest.raises(AssertionError, match="202"):
+        client.get("/api/v1/wrong-status")
