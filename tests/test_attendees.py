@@ -2,10 +2,12 @@ import threading
 
 import pytest
 
+from helpers import YEAR
+
 BOOKINGS = "/api/v1/bookings"
 
 
-def book(client, user, start="2031-07-01T10:00:00Z", end="2031-07-01T11:00:00Z", attendees=(), title="Sync"):
+def book(client, user, start=f"{YEAR}-07-01T10:00:00Z", end=f"{YEAR}-07-01T11:00:00Z", attendees=(), title="Sync"):
     return client.post(BOOKINGS, json={"title": title, "start": start, "end": end, "attendees": list(attendees)},
                        headers=user.auth)
 
@@ -53,22 +55,22 @@ def test_bad_attendees_are_named_by_position(client, team, value, message):
 
 def test_a_busy_attendee_makes_it_409_naming_them_and_the_slot(client, team):
     alice, bob, carol = team
-    book(client, bob, "2031-07-01T10:30:00Z", "2031-07-01T11:30:00Z", title="Bob's own")
+    book(client, bob, f"{YEAR}-07-01T10:30:00Z", f"{YEAR}-07-01T11:30:00Z", title="Bob's own")
     r = book(client, alice, attendees=[bob.id, carol.id])
     assert r.status_code == 409
     assert r.json["conflicts"] == [{"user_id": bob.id, "name": "Bob", "email": bob.email,
-                                    "start_time": "2031-07-01T10:30:00+00:00", "end_time": "2031-07-01T11:30:00+00:00"}]
+                                    "start_time": f"{YEAR}-07-01T10:30:00+00:00", "end_time": f"{YEAR}-07-01T11:30:00+00:00"}]
     assert "Bob's own" not in str(r.json)
 
 
 def test_an_invitation_blocks_the_attendee_until_declined(client, team):
     alice, bob, _ = team
     meeting = book(client, alice, attendees=[bob.id]).json["booking"]
-    assert book(client, bob, "2031-07-01T10:15:00Z", "2031-07-01T10:45:00Z").status_code == 409
+    assert book(client, bob, f"{YEAR}-07-01T10:15:00Z", f"{YEAR}-07-01T10:45:00Z").status_code == 409
     r = client.patch(f"{BOOKINGS}/{meeting['id']}/attendance", json={"status": "declined"}, headers=bob.auth)
     assert r.status_code == 200
     assert {a["user_id"]: a["status"] for a in r.json["booking"]["attendees"]}[bob.id] == "declined"
-    assert book(client, bob, "2031-07-01T10:15:00Z", "2031-07-01T10:45:00Z").status_code == 201
+    assert book(client, bob, f"{YEAR}-07-01T10:15:00Z", f"{YEAR}-07-01T10:45:00Z").status_code == 201
     again = client.patch(f"{BOOKINGS}/{meeting['id']}/attendance", json={"status": "accepted"}, headers=bob.auth)
     assert again.status_code == 409 and again.json["conflicts"][0]["user_id"] == bob.id
 
@@ -95,12 +97,12 @@ def test_only_the_booker_edits_or_cancels(client, team):
 
 def test_moving_into_an_attendees_commitment_is_409(client, team):
     alice, bob, _ = team
-    book(client, bob, "2031-07-01T14:00:00Z", "2031-07-01T15:00:00Z")
+    book(client, bob, f"{YEAR}-07-01T14:00:00Z", f"{YEAR}-07-01T15:00:00Z")
     meeting = book(client, alice, attendees=[bob.id]).json["booking"]
-    r = client.patch(f"{BOOKINGS}/{meeting['id']}", json={"start": "2031-07-01T14:30:00Z", "end": "2031-07-01T15:30:00Z"},
+    r = client.patch(f"{BOOKINGS}/{meeting['id']}", json={"start": f"{YEAR}-07-01T14:30:00Z", "end": f"{YEAR}-07-01T15:30:00Z"},
                      headers=alice.auth)
     assert r.status_code == 409 and [c["user_id"] for c in r.json["conflicts"]] == [bob.id]
-    assert client.get(f"{BOOKINGS}/{meeting['id']}", headers=alice.auth).json["start_time"] == "2031-07-01T10:00:00+00:00"
+    assert client.get(f"{BOOKINGS}/{meeting['id']}", headers=alice.auth).json["start_time"] == f"{YEAR}-07-01T10:00:00+00:00"
 
 
 def test_cancelling_frees_every_attendee(client, team):
@@ -115,17 +117,18 @@ def test_parallel_bookers_cannot_double_book_a_shared_attendee(app, team, regist
     others = [register(f"Booker{i}") for i in range(6)]
     org_of(bob, *others)
     bookers = [alice, carol, *others]
-    statuses, barrier = [], threading.Barrier(len(bookers))
+    statuses, barrier = [], threading.Barrier(len(bookers), timeout=10)
 
     def attempt(i, user):
         client = app.test_client()
         barrier.wait()
-        r = book(client, user, "2031-07-01T10:00:00Z", f"2031-07-01T11:{i:02d}:00Z", attendees=[bob.id])
+        r = book(client, user, f"{YEAR}-07-01T10:00:00Z", f"{YEAR}-07-01T11:{i:02d}:00Z", attendees=[bob.id])
         statuses.append(r.status_code)
 
     threads = [threading.Thread(target=attempt, args=(i, u)) for i, u in enumerate(bookers)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
     assert sorted(statuses) == [201] + [409] * (len(bookers) - 1)

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from helpers import at, slot
+from helpers import YEAR, at, slot
 
 BOOKINGS = "/api/v1/bookings"
 
@@ -37,7 +37,7 @@ def test_booking_lifecycle(client, alice):
     ({"title": "No end", "start": at("01:00")}, "end"),
     ({"title": "Bad date", "start": "tomorrow", "end": at("02:00")}, "start"),
     ({"title": "Number", "start": 1893456000, "end": at("02:00")}, "start"),
-    ({"title": "Date only", "start": "2031-01-01", "end": at("02:00")}, "start"),
+    ({"title": "Date only", "start": f"{YEAR}-01-01", "end": at("02:00")}, "start"),
     ({"title": "Past", "start": "2020-01-01T10:00:00Z", "end": "2020-01-01T11:00:00Z"}, "start"),
     ({"title": "Backwards", "start": at("02:00"), "end": at("01:00")}, "end"),
     ({"title": "Empty", "start": at("01:00"), "end": at("01:00")}, "end"),
@@ -58,10 +58,10 @@ def test_booking_rejects_bad_input(client, alice, db, body, field):
 
 
 def test_offsets_are_honoured_and_no_offset_means_utc(client, alice):
-    r = create(client, alice, {"title": "Offset", "start": "2031-03-01T09:00:00+02:00", "end": "2031-03-01T10:00:00+02:00"})
-    assert r.json["booking"]["start_time"] == "2031-03-01T07:00:00+00:00"
-    r = create(client, alice, {"title": "Naive", "start": "2031-03-02T09:00:00", "end": "2031-03-02T10:00:00"})
-    assert r.json["booking"]["start_time"] == "2031-03-02T09:00:00+00:00"
+    r = create(client, alice, {"title": "Offset", "start": f"{YEAR}-03-01T09:00:00+02:00", "end": f"{YEAR}-03-01T10:00:00+02:00"})
+    assert r.json["booking"]["start_time"] == f"{YEAR}-03-01T07:00:00+00:00"
+    r = create(client, alice, {"title": "Naive", "start": f"{YEAR}-03-02T09:00:00", "end": f"{YEAR}-03-02T10:00:00"})
+    assert r.json["booking"]["start_time"] == f"{YEAR}-03-02T09:00:00+00:00"
 
 
 def test_overlap_is_409_touching_is_fine(client, alice, bob):
@@ -86,7 +86,7 @@ def test_refused_overlap_writes_nothing(client, alice, db):
 
 
 def test_parallel_overlapping_creates_exactly_one_wins(app, alice):
-    statuses, barrier = [], threading.Barrier(12)
+    statuses, barrier = [], threading.Barrier(12, timeout=10)
 
     def attempt(i):
         client = app.test_client()
@@ -98,7 +98,8 @@ def test_parallel_overlapping_creates_exactly_one_wins(app, alice):
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
     assert sorted(statuses) == [201] + [409] * 11
 
 

@@ -32,7 +32,8 @@ def test_callers_wait_for_a_free_connection_instead_of_failing(database_url):
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
     db.close()
     assert errors == [] and len(pids) == 8 and len(set(pids)) <= 2
 

@@ -9,7 +9,7 @@ import pytest
 from rq.job import Job, JobStatus
 
 from conftest import with_database
-from helpers import slot
+from helpers import YEAR, slot
 from scheduler import create_app, jobs
 from scheduler.mail import delivery
 from scheduler.mail.templates import render
@@ -88,7 +88,7 @@ def test_two_workers_racing_send_once(client, alice, settings, mailbox, worker, 
     rows = outbox_rows(db)
     with db.cursor() as cur:
         cur.execute("UPDATE email_outbox SET status = 'pending', attempts = 0")
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(4, timeout=10)
 
     def run():
         barrier.wait()
@@ -97,7 +97,8 @@ def test_two_workers_racing_send_once(client, alice, settings, mailbox, worker, 
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
     assert len(mailbox.received()) == 1
 
 
@@ -146,12 +147,12 @@ def test_retry_waits_for_its_backoff(client, alice, worker, db):
 
 @pytest.mark.parametrize("name", ["WELCOME", "BOOKING_CONFIRMATION", "BOOKING_UPDATED", "BOOKING_CANCELLED", "ORG_INVITE"])
 def test_every_template_has_subject_text_and_html(name):
-    payload = {"name": "N", "title": "T", "start": "2031-01-01T09:00:00+00:00", "end": "2031-01-01T10:00:00+00:00",
+    payload = {"name": "N", "title": "T", "start": f"{YEAR}-01-01T09:00:00+00:00", "end": f"{YEAR}-01-01T10:00:00+00:00",
                "booking_id": 1, "organization": "O", "role": "member", "invited_by": "I"}
     rendered = render(name, payload)
     assert rendered.subject and rendered.text and rendered.html.startswith("<!doctype html>")
     if name.startswith("BOOKING"):
-        assert "Start: Wed 01 Jan 2031, 09:00 UTC" in rendered.text
+        assert f"Start: Wed 01 Jan {YEAR}, 09:00 UTC" in rendered.text
 
 
 def test_email_goes_to_the_address_the_person_has_now(client, alice, register, set_profile, worker, mailbox, travel):

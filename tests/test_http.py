@@ -3,6 +3,7 @@ import io
 import psycopg2
 import pytest
 
+from helpers import YEAR
 from scheduler import create_app
 
 
@@ -57,12 +58,11 @@ def test_chunked_body_over_64_kib_is_413_not_cut_short(client, alice):
 
 
 def test_chunked_body_of_exactly_64_kib_is_accepted(client, alice):
-    body = b'{"eventType": "FULL", "metadata": {"x": "' + b"y" * 65000 + b'"}}'
-    body = body[:-2] + b" " * (65536 - len(body)) + b"}}"
+    body = b'{"eventType": "FULL"' + b" " * (65536 - 21) + b"}"  # a valid event, padded with whitespace
     assert len(body) == 65536
     r = client.post("/api/v1/analytics/event", input_stream=io.BytesIO(body), content_type="application/json",
                     headers={"Transfer-Encoding": "chunked", **alice.auth}, environ_overrides={"wsgi.input_terminated": True})
-    assert r.status_code != 413
+    assert r.status_code == 201, r.json
 
 
 class BrokenChunks(io.RawIOBase):
@@ -165,7 +165,7 @@ def test_unexpected_errors_are_a_bare_500_with_request_id(app, client):
 @pytest.mark.parametrize("path, body", [
     ("/api/v1/auth/register", {"name": "A\u0000b", "email": "nul@example.com", "password": "secure123"}),
     ("/api/v1/auth/login", {"email": "a\u0000@example.com", "password": "x"}),
-    ("/api/v1/bookings", {"title": "a\u0000b", "start": "2031-01-01T09:00:00Z", "end": "2031-01-01T10:00:00Z"}),
+    ("/api/v1/bookings", {"title": "a\u0000b", "start": f"{YEAR}-01-01T09:00:00Z", "end": f"{YEAR}-01-01T10:00:00Z"}),
     ("/api/v1/analytics/event", {"eventType": "X", "metadata": {"k": ["a\u0000b"]}}),
     ("/api/v1/analytics/event", {"eventType": "X", "metadata": {"k\u0000": 1}}),
     ("/api/v1/organizations", {"name": "a\u0000b"}),

@@ -43,7 +43,8 @@ def test_concurrent_runs_on_a_new_database(blank_database):
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
     assert errors == []
 
 

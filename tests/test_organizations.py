@@ -1,5 +1,7 @@
 import pytest
 
+from helpers import YEAR
+
 ORGS = "/api/v1/organizations"
 
 
@@ -101,10 +103,10 @@ def test_owner_renames_and_deletes(client, alice, bob, org):
 def test_an_added_member_shares_no_calendar_until_they_accept(client, alice, bob, org):
     """Anyone can be added (the contract), but nobody learns or books a stranger's time that way."""
     add(client, org, alice, bob)
-    client.post("/api/v1/bookings", json={"title": "Private", "start": "2031-07-01T10:00:00Z",
-                                          "end": "2031-07-01T11:00:00Z"}, headers=bob.auth)
-    meeting = {"title": "Probe", "start": "2031-07-01T00:00:00Z", "end": "2031-07-02T00:00:00Z", "attendees": [bob.id]}
-    window = f"{ORGS}/{org['id']}/availability?from=2031-07-01T00:00:00Z&to=2031-07-02T00:00:00Z"
+    client.post("/api/v1/bookings", json={"title": "Private", "start": f"{YEAR}-07-01T10:00:00Z",
+                                          "end": f"{YEAR}-07-01T11:00:00Z"}, headers=bob.auth)
+    meeting = {"title": "Probe", "start": f"{YEAR}-07-01T00:00:00Z", "end": f"{YEAR}-07-02T00:00:00Z", "attendees": [bob.id]}
+    window = f"{ORGS}/{org['id']}/availability?from={YEAR}-07-01T00:00:00Z&to={YEAR}-07-02T00:00:00Z"
 
     refused = client.post("/api/v1/bookings", json=meeting, headers=alice.auth)
     assert refused.status_code == 400 and "10:00" not in str(refused.json)

@@ -2,6 +2,8 @@
 
 import pytest
 
+from helpers import YEAR
+
 BOOKINGS = "/api/v1/bookings"
 
 
@@ -17,21 +19,21 @@ def test_new_users_are_utc_with_default_hours_and_reminders(client, alice):
 
 def test_times_without_offset_are_in_the_users_zone(client, alice, set_profile):
     set_profile(alice, timezone="Europe/London")
-    r = book(client, alice, "2031-07-01T09:00:00", "2031-07-01T10:00:00")
-    assert r.json["booking"]["start_time"] == "2031-07-01T08:00:00+00:00"
+    r = book(client, alice, f"{YEAR}-07-01T09:00:00", f"{YEAR}-07-01T10:00:00")
+    assert r.json["booking"]["start_time"] == f"{YEAR}-07-01T08:00:00+00:00"
 
 
 def test_the_requests_timezone_wins_and_offsets_are_taken_as_given(client, alice, set_profile):
     set_profile(alice, timezone="Europe/London")
-    r = book(client, alice, "2031-07-01T09:00:00", "2031-07-01T10:00:00", timezone="America/New_York")
-    assert r.json["booking"]["start_time"] == "2031-07-01T13:00:00+00:00"
-    r = book(client, alice, "2031-07-02T09:00:00+02:00", "2031-07-02T10:00:00+02:00", timezone="America/New_York")
-    assert r.json["booking"]["start_time"] == "2031-07-02T07:00:00+00:00"
+    r = book(client, alice, f"{YEAR}-07-01T09:00:00", f"{YEAR}-07-01T10:00:00", timezone="America/New_York")
+    assert r.json["booking"]["start_time"] == f"{YEAR}-07-01T13:00:00+00:00"
+    r = book(client, alice, f"{YEAR}-07-02T09:00:00+02:00", f"{YEAR}-07-02T10:00:00+02:00", timezone="America/New_York")
+    assert r.json["booking"]["start_time"] == f"{YEAR}-07-02T07:00:00+00:00"
 
 
 @pytest.mark.parametrize("zone, start", [
-    ("Europe/London", "2031-03-30T01:30:00"),      # clocks go 01:00 -> 02:00
-    ("America/New_York", "2031-03-09T02:30:00"),   # clocks go 02:00 -> 03:00
+    ("Europe/London", f"{YEAR}-03-30T01:30:00"),      # clocks go 01:00 -> 02:00
+    ("America/New_York", f"{YEAR}-03-09T02:30:00"),   # clocks go 02:00 -> 03:00
 ])
 def test_a_local_time_skipped_by_spring_forward_is_400(client, alice, zone, start):
     r = book(client, alice, start, start.replace("T01:30", "T04:00").replace("T02:30", "T04:00"), timezone=zone)
@@ -39,8 +41,8 @@ def test_a_local_time_skipped_by_spring_forward_is_400(client, alice, zone, star
 
 
 @pytest.mark.parametrize("zone, local, utc", [
-    ("Europe/London", "2031-10-26T01:30:00", "2031-10-26T00:30:00+00:00"),     # BST, the first 01:30
-    ("America/New_York", "2031-11-02T01:30:00", "2031-11-02T05:30:00+00:00"),  # EDT, the first 01:30
+    ("Europe/London", f"{YEAR}-10-26T01:30:00", f"{YEAR}-10-26T00:30:00+00:00"),     # BST, the first 01:30
+    ("America/New_York", f"{YEAR}-11-02T01:30:00", f"{YEAR}-11-02T05:30:00+00:00"),  # EDT, the first 01:30
 ])
 def test_an_ambiguous_fall_back_time_takes_the_first(client, alice, zone, local, utc):
     r = book(client, alice, local, local.replace("T01:30", "T03:00"), timezone=zone)
@@ -86,43 +88,43 @@ def first_per_day(r):
 
 def test_working_hours_follow_london_into_summer_time(client, alice, set_profile):
     set_profile(alice, timezone="Europe/London")
-    r = client.get("/api/v1/users/me/availability?from=2031-03-28T00:00:00Z&to=2031-04-01T00:00:00Z&duration=60&step=60",
+    r = client.get(f"/api/v1/users/me/availability?from={YEAR}-03-28T00:00:00Z&to={YEAR}-04-01T00:00:00Z&duration=60&step=60",
                    headers=alice.auth)
-    assert first_per_day(r) == {"2031-03-28": "2031-03-28T09:00:00+00:00", "2031-03-31": "2031-03-31T08:00:00+00:00"}
-    assert starts(r)[-1] == "2031-03-31T15:00:00+00:00"
+    assert first_per_day(r) == {f"{YEAR}-03-28": f"{YEAR}-03-28T09:00:00+00:00", f"{YEAR}-03-31": f"{YEAR}-03-31T08:00:00+00:00"}
+    assert starts(r)[-1] == f"{YEAR}-03-31T15:00:00+00:00"
 
 
 def test_working_hours_follow_new_york_out_of_summer_time(client, alice, set_profile):
     set_profile(alice, timezone="America/New_York")
-    r = client.get("/api/v1/users/me/availability?from=2031-10-31T00:00:00Z&to=2031-11-04T00:00:00Z&duration=60&step=60",
+    r = client.get(f"/api/v1/users/me/availability?from={YEAR}-10-31T00:00:00Z&to={YEAR}-11-04T00:00:00Z&duration=60&step=60",
                    headers=alice.auth)
-    assert first_per_day(r) == {"2031-10-31": "2031-10-31T13:00:00+00:00", "2031-11-03": "2031-11-03T14:00:00+00:00"}
+    assert first_per_day(r) == {f"{YEAR}-10-31": f"{YEAR}-10-31T13:00:00+00:00", f"{YEAR}-11-03": f"{YEAR}-11-03T14:00:00+00:00"}
 
 
 def test_availability_leaves_out_bookings_and_respects_duration(client, alice):
-    book(client, alice, "2031-07-01T10:00:00Z", "2031-07-01T11:30:00Z")
-    r = client.get("/api/v1/users/me/availability?from=2031-07-01T08:00:00Z&to=2031-07-01T13:00:00Z&duration=60",
+    book(client, alice, f"{YEAR}-07-01T10:00:00Z", f"{YEAR}-07-01T11:30:00Z")
+    r = client.get(f"/api/v1/users/me/availability?from={YEAR}-07-01T08:00:00Z&to={YEAR}-07-01T13:00:00Z&duration=60",
                    headers=alice.auth)
-    assert starts(r) == ["2031-07-01T09:00:00+00:00", "2031-07-01T11:30:00+00:00", "2031-07-01T11:45:00+00:00",
-                         "2031-07-01T12:00:00+00:00"]
+    assert starts(r) == [f"{YEAR}-07-01T09:00:00+00:00", f"{YEAR}-07-01T11:30:00+00:00", f"{YEAR}-07-01T11:45:00+00:00",
+                         f"{YEAR}-07-01T12:00:00+00:00"]
 
 
 def test_busy_merges_my_commitments(client, alice):
-    book(client, alice, "2031-07-01T10:00:00Z", "2031-07-01T11:00:00Z")
-    book(client, alice, "2031-07-01T11:00:00Z", "2031-07-01T12:00:00Z")
-    cancelled = book(client, alice, "2031-07-01T14:00:00Z", "2031-07-01T15:00:00Z").json["booking"]
+    book(client, alice, f"{YEAR}-07-01T10:00:00Z", f"{YEAR}-07-01T11:00:00Z")
+    book(client, alice, f"{YEAR}-07-01T11:00:00Z", f"{YEAR}-07-01T12:00:00Z")
+    cancelled = book(client, alice, f"{YEAR}-07-01T14:00:00Z", f"{YEAR}-07-01T15:00:00Z").json["booking"]
     client.delete(f"{BOOKINGS}/{cancelled['id']}", headers=alice.auth)
-    r = client.get("/api/v1/users/me/busy?from=2031-07-01T00:00:00Z&to=2031-07-02T00:00:00Z", headers=alice.auth)
-    assert r.json["busy"] == [{"start": "2031-07-01T10:00:00+00:00", "end": "2031-07-01T12:00:00+00:00"}]
+    r = client.get(f"/api/v1/users/me/busy?from={YEAR}-07-01T00:00:00Z&to={YEAR}-07-02T00:00:00Z", headers=alice.auth)
+    assert r.json["busy"] == [{"start": f"{YEAR}-07-01T10:00:00+00:00", "end": f"{YEAR}-07-01T12:00:00+00:00"}]
 
 
 @pytest.mark.parametrize("query", [
-    "from=2031-07-01T00:00:00Z",
-    "from=2031-07-02T00:00:00Z&to=2031-07-01T00:00:00Z",
-    "from=2031-07-01T00:00:00Z&to=2031-09-02T00:00:00Z",
-    "from=2031-07-01T00:00:00Z&to=2031-07-02T00:00:00Z&duration=2",
-    "from=2031-07-01T00:00:00Z&to=2031-07-02T00:00:00Z&step=abc",
-    "from=yesterday&to=2031-07-02T00:00:00Z",
+    f"from={YEAR}-07-01T00:00:00Z",
+    f"from={YEAR}-07-02T00:00:00Z&to={YEAR}-07-01T00:00:00Z",
+    f"from={YEAR}-07-01T00:00:00Z&to={YEAR}-09-02T00:00:00Z",
+    f"from={YEAR}-07-01T00:00:00Z&to={YEAR}-07-02T00:00:00Z&duration=2",
+    f"from={YEAR}-07-01T00:00:00Z&to={YEAR}-07-02T00:00:00Z&step=abc",
+    f"from=yesterday&to={YEAR}-07-02T00:00:00Z",
 ])
 def test_availability_parameters_are_validated(client, alice, query):
     assert client.get(f"/api/v1/users/me/availability?{query}", headers=alice.auth).status_code == 400
@@ -133,37 +135,37 @@ def test_team_availability_across_zones_and_dst_weeks(client, alice, bob, set_pr
     set_profile(bob, timezone="America/New_York")
     org = org_of(alice, bob)
     path = f"/api/v1/organizations/{org['id']}/availability"
-    # 18 March 2031: New York is already on summer time, London is not.
-    r = client.get(f"{path}?from=2031-03-18T00:00:00Z&to=2031-03-19T00:00:00Z&duration=60&step=60", headers=bob.auth)
-    assert starts(r) == [f"2031-03-18T{h}:00:00+00:00" for h in (13, 14, 15, 16)]
-    # 8 April 2031: both are on summer time.
-    r = client.get(f"{path}?from=2031-04-08T00:00:00Z&to=2031-04-09T00:00:00Z&duration=60&step=60", headers=bob.auth)
-    assert starts(r) == [f"2031-04-08T{h}:00:00+00:00" for h in (13, 14, 15)]
+    # 18 March: New York is already on summer time, London is not.
+    r = client.get(f"{path}?from={YEAR}-03-18T00:00:00Z&to={YEAR}-03-19T00:00:00Z&duration=60&step=60", headers=bob.auth)
+    assert starts(r) == [f"{YEAR}-03-18T{h}:00:00+00:00" for h in (13, 14, 15, 16)]
+    # 8 April: both are on summer time.
+    r = client.get(f"{path}?from={YEAR}-04-08T00:00:00Z&to={YEAR}-04-09T00:00:00Z&duration=60&step=60", headers=bob.auth)
+    assert starts(r) == [f"{YEAR}-04-08T{h}:00:00+00:00" for h in (13, 14, 15)]
 
 
 def test_team_availability_subset_and_bookings(client, alice, bob, register, set_profile, org_of):
     carol = register("Carol")
     org = org_of(alice, bob, carol)
-    book(client, carol, "2031-07-01T09:00:00Z", "2031-07-01T17:00:00Z")
-    book(client, bob, "2031-07-01T09:00:00Z", "2031-07-01T16:00:00Z")
-    path = f"/api/v1/organizations/{org['id']}/availability?from=2031-07-01T00:00:00Z&to=2031-07-02T00:00:00Z&duration=60&step=60"
+    book(client, carol, f"{YEAR}-07-01T09:00:00Z", f"{YEAR}-07-01T17:00:00Z")
+    book(client, bob, f"{YEAR}-07-01T09:00:00Z", f"{YEAR}-07-01T16:00:00Z")
+    path = f"/api/v1/organizations/{org['id']}/availability?from={YEAR}-07-01T00:00:00Z&to={YEAR}-07-02T00:00:00Z&duration=60&step=60"
     assert starts(client.get(path, headers=alice.auth)) == []
     r = client.get(f"{path}&members={alice.id},{bob.id}", headers=alice.auth)
-    assert starts(r) == ["2031-07-01T16:00:00+00:00"] and r.json["members"] == sorted([alice.id, bob.id])
+    assert starts(r) == [f"{YEAR}-07-01T16:00:00+00:00"] and r.json["members"] == sorted([alice.id, bob.id])
 
 
 def test_team_availability_is_for_members_only(client, alice, bob, register, org_of):
     org = org_of(alice)
-    path = f"/api/v1/organizations/{org['id']}/availability?from=2031-07-01T00:00:00Z&to=2031-07-02T00:00:00Z"
+    path = f"/api/v1/organizations/{org['id']}/availability?from={YEAR}-07-01T00:00:00Z&to={YEAR}-07-02T00:00:00Z"
     assert client.get(path, headers=bob.auth).status_code == 404
     assert client.get(f"{path}&members={bob.id}", headers=alice.auth).status_code == 400
 
 
 def test_notifications_show_times_in_my_zone(client, alice, set_profile):
     set_profile(alice, timezone="Europe/London")
-    book(client, alice, "2031-07-01T09:00:00", "2031-07-01T10:00:00")
+    book(client, alice, f"{YEAR}-07-01T09:00:00", f"{YEAR}-07-01T10:00:00")
     [note] = client.get("/api/v1/notifications", headers=alice.auth).json
-    assert "Tue 01 Jul 2031, 09:00 BST (Europe/London)" in note["message"]
+    assert f"Tue 01 Jul {YEAR}, 09:00 BST (Europe/London)" in note["message"]
 
 
 @pytest.mark.parametrize("start, end", [
