@@ -1,7 +1,8 @@
 """The background worker: runs email delivery jobs from RQ and sweeps the outbox.
 
-One process runs one RQ worker (jobs in-process, no fork per job) and a sweep thread that
-enqueues due outbox rows with no live job. It waits out Redis or PostgreSQL outages, and
+One process runs one RQ worker (jobs in-process, no fork per job), a sweep thread that
+enqueues due outbox rows with no live job, and a thread that refreshes the admins' dashboard
+snapshots before they expire. It waits out Redis or PostgreSQL outages, and
 stops on SIGTERM or SIGINT in any state: idle, mid-job (after that job), or waiting for Redis.
 """
 
@@ -14,7 +15,7 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.worker import WorkerStatus
 
-from scheduler import jobs
+from scheduler import dashboard, jobs
 from scheduler.config import Settings
 from scheduler.logs import configure_logging
 from scheduler.mail import delivery
@@ -42,12 +43,28 @@ class Worker(SimpleWorker):
             raise StopRequested()
 
 
-def sweep_forever(rt, stop):
-    while not stop.wait(rt.settings.outbox_poll_seconds):
+def every(seconds, task, stop):
+    """Runs `task` every `seconds` until stopped; a failure (an outage) is logged and retried."""
+    while not stop.wait(seconds):
         try:
-            delivery.sweep(rt)
+            task()
         except Exception as exc:  # an outage must not end the loop
-            log.warning("outbox sweep failed, will retry: %s", exc)
+            log.warning("%s failed, will retry: %s", task.__name__, exc)
+
+
+def background_tasks(rt):
+    """(seconds, task): the outbox sweep, and refreshing the admins' dashboard snapshots early
+    enough that none is DASHBOARD_MAX_AGE old when asked for (checked twice per lead time)."""
+    settings = rt.settings
+    lead = min(settings.dashboard_max_age / 2, 2 * settings.outbox_poll_seconds + 1)
+
+    def outbox_sweep():
+        delivery.sweep(rt)
+
+    def dashboard_refresh():
+        dashboard.refresh(rt.redis, rt.db, settings.dashboard_max_age, lead)
+    return [(settings.outbox_poll_seconds, outbox_sweep),
+            (min(settings.outbox_poll_seconds, lead / 2), dashboard_refresh)]
 
 
 def work(settings, stop):
@@ -81,8 +98,8 @@ def main():
     rt = delivery.configure(settings)
     stop = threading.Event()
     stop_on_signal(stop)
-    sweeper = threading.Thread(target=sweep_forever, args=(rt, stop), name="outbox-sweep", daemon=True)
-    sweeper.start()
+    for seconds, task in background_tasks(rt):
+        threading.Thread(target=every, args=(seconds, task, stop), name=task.__name__, daemon=True).start()
     log.info("worker started: provider=%s, queue=%s", settings.email_provider, jobs.EMAIL_QUEUE)
     try:
         work(settings, stop)

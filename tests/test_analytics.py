@@ -1,6 +1,10 @@
+import threading
 import time
+from datetime import datetime, timedelta
 
 import pytest
+
+from scheduler import clock, create_app, dashboard, snapshots
 
 EVENT = "/api/v1/analytics/event"
 
@@ -131,3 +135,98 @@ def test_the_async_commit_of_an_event_does_not_outlive_it(app, client):
             with single_statement() as cur:
                 cur.execute("SELECT source FROM pg_settings WHERE name = 'synchronous_commit'")
                 assert cur.fetchone()["source"] != "session"
+
+
+@pytest.fixture
+def counted_summaries(monkeypatch):
+    """Counts computations of the all-events summary (each made a little slow, so that racing
+    requests overlap), calling the real one."""
+    calls = []
+    real = dashboard.summary
+
+    def summary(db, days, user_id=None):
+        calls.append(days)
+        time.sleep(0.3)
+        return real(db, days, user_id)
+    monkeypatch.setattr(dashboard, "summary", summary)
+    return calls
+
+
+def age_of(response):
+    return (clock.now() - datetime.fromisoformat(response.json["as_of"])).total_seconds()
+
+
+def test_no_admin_gets_a_stale_snapshot_and_one_process_recomputes(settings, redis_conn, client, admin, travel,
+                                                                   counted_summaries):
+    """As in the report: idle past the max age, new events, 8 admins at once. Each gets a
+    snapshot younger than the max age; one process (of 8 apps) computed it."""
+    max_age = settings.dashboard_max_age
+    log(client, "PAGE_VIEW")
+    client.get("/api/v1/analytics/dashboard", headers=admin.auth)
+    for _ in range(3):
+        log(client, "PAGE_VIEW")
+    travel(timedelta(seconds=4 * max_age))
+    counted_summaries.clear()
+    apps = [create_app(settings) for _ in range(8)]
+    barrier = threading.Barrier(len(apps), timeout=20)
+    responses = []
+
+    def ask(app):
+        barrier.wait()
+        responses.append(app.test_client().get("/api/v1/analytics/dashboard", headers=admin.auth))
+    threads = [threading.Thread(target=ask, args=(app,)) for app in apps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+        assert not t.is_alive()
+    for app in apps:
+        app.extensions["db"].close()
+    assert [r.status_code for r in responses] == [200] * len(apps)
+    assert all(age_of(r) < max_age for r in responses), [age_of(r) for r in responses]
+    assert all(r.json["overview"]["total_events"] == 4 for r in responses)
+    assert len(counted_summaries) == 1
+
+
+def test_the_worker_keeps_a_wanted_snapshot_fresh_while_admins_idle(client, admin, settings, worker, travel,
+                                                                    counted_summaries):
+    rt = worker()
+    max_age, lead = settings.dashboard_max_age, 10
+    log(client, "PAGE_VIEW")
+    first = client.get("/api/v1/analytics/dashboard", headers=admin.auth)
+    log(client, "PAGE_VIEW")
+    for _ in range(8):  # four max ages of idling, the worker looking every half lead
+        travel(timedelta(seconds=max_age / 2))
+        dashboard.refresh(rt.redis, rt.db, max_age, lead)
+    computed_by_worker = len(counted_summaries)
+    later = client.get("/api/v1/analytics/dashboard", headers=admin.auth)
+    assert len(counted_summaries) == computed_by_worker, "the request had to compute"
+    assert age_of(later) < max_age and later.json["as_of"] > first.json["as_of"]
+    assert later.json["overview"]["total_events"] == 2
+
+
+def test_refreshers_racing_compute_once(client, admin, settings, worker, travel, counted_summaries):
+    rt = worker()
+    client.get("/api/v1/analytics/dashboard", headers=admin.auth)
+    travel(timedelta(seconds=settings.dashboard_max_age))
+    counted_summaries.clear()
+    barrier = threading.Barrier(4, timeout=20)
+
+    def refresh():
+        barrier.wait()
+        dashboard.refresh(rt.redis, rt.db, settings.dashboard_max_age, 10)
+    threads = [threading.Thread(target=refresh) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+        assert not t.is_alive()
+    assert len(counted_summaries) == 1
+
+
+def test_an_older_computation_never_replaces_a_newer_snapshot(redis_conn):
+    snapshots.recompute(redis_conn, "probe", 60, lambda: "newer")
+    stored = snapshots.read(redis_conn, "probe")
+    older_as_of = stored["as_of"] - 5
+    assert redis_conn.eval(snapshots.STORE_IF_NEWER, 1, "probe", repr(older_as_of), b'"older"', 60) == 0
+    assert snapshots.read(redis_conn, "probe") == stored

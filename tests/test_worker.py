@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 import pytest
 import redis
@@ -83,10 +84,10 @@ def test_worker_process_delivers_and_survives_a_redis_restart(settings, own_redi
         worker.wait(20)
 
 
-def start_worker(settings, redis_url, smtp_url):
+def start_worker(settings, redis_url, smtp_url, **extra_env):
     env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": settings.database_url, "REDIS_URL": redis_url,
            "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_url, "OUTBOX_POLL_SECONDS": "0.5",
-           "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "WARNING"}
+           "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "WARNING", **extra_env}
     return subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -122,3 +123,27 @@ def test_worker_stops_on_sigterm_while_redis_is_down(settings, own_redis, smtp_s
     time.sleep(1.5)  # into RQ's reconnect loop, and the sweep's failures
     assert worker.poll() is None
     assert stopped_by_sigterm(worker), "the worker ignored SIGTERM while Redis was down"
+
+
+def test_worker_process_refreshes_the_dashboard_before_it_is_max_age_old(settings, own_redis, smtp_server, db):
+    """DASHBOARD_MAX_AGE=2: after idling past it, the snapshot in Redis is still younger than
+    2 s, computed by worker.py rather than by a request."""
+    app = create_app(settings.replace(redis_url=own_redis.url, dashboard_max_age=2))
+    client = app.test_client()
+    r = client.post("/api/v1/auth/register", json={"name": "A", "email": "admin@example.com", "password": "secure123"})
+    with db.cursor() as cur:
+        cur.execute("UPDATE users SET role = 'admin'")
+    auth = {"Authorization": f"Bearer {r.json['token']}"}
+    first = client.get("/api/v1/analytics/dashboard", headers=auth).json["as_of"]
+    worker = start_worker(settings, own_redis.url, smtp_server[1], DASHBOARD_MAX_AGE="2")
+    try:
+        time.sleep(4)
+        conn = redis.Redis.from_url(own_redis.url)
+        as_of = float(conn.hget("dashboard:all:30", "as_of"))
+        conn.close()
+        assert time.time() - as_of < 2
+        later = client.get("/api/v1/analytics/dashboard", headers=auth).json["as_of"]
+        assert later > first and datetime.fromisoformat(later).timestamp() == as_of
+    finally:
+        app.extensions["db"].close()
+        assert stopped_by_sigterm(worker)

@@ -1,4 +1,3 @@
-import time
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
@@ -6,13 +5,14 @@ import orjson
 from flask import Blueprint, g
 from pydantic import Field, StringConstraints, field_validator
 
+from .. import clock
 from ..auth import bearer_claims, login_required, require_role
 from ..context import redis_client, settings
-from ..db import single_statement
+from ..dashboard import all_events, summary as own_summary
+from ..db import get_db, single_statement
 from ..openapi import Shape, describe
 from ..pagination import paginated
 from ..repositories import analytics
-from ..snapshots import shared
 from ..validation import Body, Query, parse, parse_query
 
 bp = Blueprint("analytics", __name__)
@@ -97,21 +97,6 @@ def log_event():
     return {"message": "Event logged", "event": event}, 201
 
 
-def summarize(days, user_id):
-    with single_statement() as cur:
-        rows = analytics.dashboard(cur, days=days, user_id=user_id)
-    breakdown = [row for row in rows if row["event_type"] is not None]
-    total = next((row for row in rows if row["event_type"] is None), None)
-    return {
-        "overview": {
-            "total_events": total["count"] if total else 0,
-            "unique_users": total["unique_users"] if total else 0,
-            "event_types": len(breakdown),
-        },
-        "breakdown": breakdown,
-    }
-
-
 @bp.get("/dashboard")
 @describe(query=DashboardQuery, responses={200: Dashboard})
 @login_required
@@ -122,11 +107,10 @@ def dashboard():
     everyone else sees the events they caused, exactly."""
     query = parse_query(DashboardQuery)
     if g.user["role"] == "admin":
-        snapshot = shared(redis_client(), f"dashboard:all:{query.days}", settings().dashboard_max_age,
-                          lambda: summarize(query.days, None))
+        snapshot = all_events(redis_client(), get_db(), query.days, settings().dashboard_max_age)
         scope, as_of, summary = "all", snapshot["as_of"], snapshot["value"]
     else:
-        scope, as_of, summary = "own", time.time(), summarize(query.days, g.user["id"])
+        scope, as_of, summary = "own", clock.now().timestamp(), own_summary(get_db(), query.days, g.user["id"])
     return {
         "period": f"Last {query.days} days",
         "scope": scope,
