@@ -96,7 +96,7 @@ def main():
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     rt = delivery.configure(settings)
-    stop = threading.Event()
+    stop = rt.stopping
     stop_on_signal(stop)
     for seconds, task in background_tasks(rt):
         threading.Thread(target=every, args=(seconds, task, stop), name=task.__name__, daemon=True).start()

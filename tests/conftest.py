@@ -98,6 +98,34 @@ def smtp_server():
 
 
 @pytest.fixture
+def cut_database(database_url):
+    """cut() ends the worker's connections and refuses new ones to the test database for
+    `seconds`, as a PostgreSQL restart or failover does."""
+    server = psycopg2.connect(with_database(database_url, "postgres"))
+    server.autocommit = True
+    name = urlsplit(database_url).path.lstrip("/")
+    timers = []
+
+    def allow(flag):
+        with server.cursor() as cur:
+            cur.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {flag}')
+
+    def cut(seconds):
+        allow("false")
+        with server.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = %s AND application_name = 'scheduler'", (name,))
+        timers.append(threading.Timer(seconds, allow, args=("true",)))
+        timers[-1].start()
+    yield cut
+    for timer in timers:
+        timer.cancel()
+        timer.join(10)
+    allow("true")
+    server.close()
+
+
+@pytest.fixture
 def mailbox(smtp_server):
     box, _ = smtp_server
     box.clear()

@@ -2,13 +2,10 @@
 
 import threading
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-import psycopg2
 import pytest
 from rq.job import Job, JobStatus
 
-from conftest import with_database
 from helpers import YEAR, slot
 from scheduler import create_app, jobs
 from scheduler.mail import delivery
@@ -172,33 +169,6 @@ def test_email_goes_to_the_address_the_person_has_now(client, alice, register, s
     assert ("alice-new@example.com", "Booking confirmed: Review") in sent
     assert ("alice-new@example.com", "Reminder: Review") in sent
     assert [subject for to, subject in sent if to == old_address] == ["Welcome to Scheduler, Mallory"]
-
-
-@pytest.fixture
-def cut_database(database_url):
-    """cut() ends the worker's connections and refuses new ones to the test database for
-    `seconds`, as a PostgreSQL restart or failover does."""
-    server = psycopg2.connect(with_database(database_url, "postgres"))
-    server.autocommit = True
-    name = urlsplit(database_url).path.lstrip("/")
-    timers = []
-
-    def allow(flag):
-        with server.cursor() as cur:
-            cur.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {flag}')
-
-    def cut(seconds):
-        allow("false")
-        with server.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = %s AND application_name = 'scheduler'", (name,))
-        timers.append(threading.Timer(seconds, allow, args=("true",)))
-        timers[-1].start()
-    yield cut
-    for timer in timers:
-        timer.join(10)
-    allow("true")
-    server.close()
 
 
 def test_a_send_is_recorded_through_a_database_outage_and_never_repeated(client, alice, worker, mailbox, db,

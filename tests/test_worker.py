@@ -147,3 +147,22 @@ def test_worker_process_refreshes_the_dashboard_before_it_is_max_age_old(setting
     finally:
         app.extensions["db"].close()
         assert stopped_by_sigterm(worker)
+
+
+def test_worker_stops_on_sigterm_while_recording_a_send_through_a_database_outage(settings, own_redis, smtp_server,
+                                                                                  mailbox, cut_database):
+    """It keeps trying to record a send it made (or the row is sent again), but not forever
+    once asked to stop."""
+    worker = start_worker(settings, own_redis.url, smtp_server[1])
+    try:
+        assert wait_until(lambda: worker_registered(own_redis.url))
+        mailbox.on_message = lambda envelope: cut_database(60)
+        register(settings, own_redis.url, "cut@example.com")
+        assert wait_until(lambda: len(mailbox.received()) == 1)
+        time.sleep(1)  # retrying to record it
+        assert worker.poll() is None
+        assert stopped_by_sigterm(worker, seconds=15), "the worker ignored SIGTERM while the database was down"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)

@@ -1,8 +1,9 @@
 """The worker side of the outbox: the RQ job that sends one row, and the periodic sweep."""
 
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -25,6 +26,8 @@ LEASE_SECONDS = 300
 # another worker could take the row and send it again.
 LEASE_MARGIN = 20
 RECORD_RETRY_MAX_DELAY = 5
+# How much longer a worker asked to stop keeps trying to record a send.
+STOP_GRACE = 5
 SWEEP_BATCH = 500
 
 log = logging.getLogger("scheduler.mail")
@@ -37,6 +40,7 @@ class Runtime:
     redis: redis.Redis
     provider: object
     limiter: RateLimiter
+    stopping: threading.Event = field(default_factory=threading.Event)  # set when the worker is asked to stop
 
 
 _runtime = None
@@ -117,8 +121,9 @@ def deliver(email_id):
 
 def record_sent(rt, row, *, retry_until):
     """Marks the row sent. A send that is not recorded is sent again once its lease runs out,
-    so a database outage here is waited out (with backoff) for as long as the lease allows."""
-    delay = 0.1
+    so a database outage here is waited out (with backoff) for as long as the lease allows,
+    or for STOP_GRACE seconds once the worker is asked to stop."""
+    delay, stop_noticed = 0.1, False
     while True:
         try:
             with rt.db.transaction() as cur:
@@ -127,8 +132,10 @@ def record_sent(rt, row, *, retry_until):
                     remind_in_app(cur, row)
             return
         except (psycopg2.OperationalError, psycopg2.InterfaceError, PoolExhausted) as exc:
+            if rt.stopping.is_set() and not stop_noticed:
+                stop_noticed, retry_until = True, min(retry_until, time.monotonic() + STOP_GRACE)
             if time.monotonic() + delay > retry_until:
-                log.error("email %s: sent, but not recorded before its lease ends; it may be sent again: %s",
+                log.error("email %s: sent, but not recorded in time; it may be sent again: %s",
                           row["id"], exc)
                 raise
             log.warning("email %s: sent; recording it failed, retrying in %.1fs: %s", row["id"], delay, exc)
