@@ -4,8 +4,10 @@ import threading
 from datetime import timedelta
 
 import pytest
+from aiosmtpd.controller import Controller
 from rq.job import Job, JobStatus
 
+from conftest import Mailbox, free_port
 from helpers import YEAR, slot
 from scheduler import create_app, jobs
 from scheduler.mail import delivery
@@ -214,3 +216,25 @@ def test_the_sweep_retakes_a_row_whose_worker_died_mid_send(client, alice, worke
     assert delivery.sweep(delivery.runtime()) == [email_id]
     worker()
     assert [m["To"] for m in mailbox.received()] == [alice.email]
+
+
+class RudeGoodbye(Mailbox):
+    async def handle_QUIT(self, server, session, envelope):
+        return "554 no goodbye"
+
+
+def test_a_message_the_server_accepted_counts_as_sent_even_if_its_goodbye_fails(client, alice, worker, db):
+    rt = worker()
+    [(email_id, *_)] = outbox_rows(db)
+    with db.cursor() as cur:
+        cur.execute("UPDATE email_outbox SET status = 'pending', attempts = 0")
+    box, port = RudeGoodbye(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        rt.provider.port = port
+        delivery.deliver(email_id)
+    finally:
+        controller.stop()
+    assert len(box.received()) == 1
+    assert outbox_rows(db)[0][2:4] == ("sent", 1)

@@ -36,12 +36,21 @@ class SmtpProvider:
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:
             client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with client:
+        try:
             if self.starttls:
                 client.starttls(context=context)
             if self.username:
                 client.login(self.username, self.password or "")
             client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            # The server has accepted the message: a failed goodbye must not make it a
+            # failure, which would send it again.
+            client.close()
         log.info("email %s to=%s subject=%r sent via smtp", message["Message-ID"], message["To"], message["Subject"])
 
 
