@@ -11,8 +11,8 @@ same content without writing anything, so message text is testable without HTTP.
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from . import clock
-from .calendar import event_data
+from . import clock, links
+from .calendar import event_data, guest_event_data
 from .context import settings
 from .repositories import notifications, outbox
 from .timezones import display
@@ -34,8 +34,30 @@ BOOKING_EVENTS = {
                   "BOOKING_CANCELLED"),
     },
 }
+# Guest bookings (the owner is the host; the guest has no account, so email only): per event,
+# what the host is told instead of the owner's message above, and the guest's email template.
+# "updated" and "cancelled" are the host's own doing through the bookings API.
+GUEST_EVENTS = {
+    "created": {
+        "host": ("GUEST_BOOKED", '{guest} booked "{title}"', "From {start} to {end}.", "HOST_GUEST_BOOKED"),
+        "guest": "GUEST_CONFIRMATION",
+    },
+    "updated": {"guest": "GUEST_MOVED"},
+    "cancelled": {"guest": "GUEST_CANCELLED"},
+    "guest_moved": {
+        "host": ("GUEST_MOVED", '{guest} moved "{title}"', "It now runs from {start} to {end}.", "HOST_GUEST_MOVED"),
+        "guest": "GUEST_MOVED",
+    },
+    "guest_cancelled": {
+        "host": ("GUEST_CANCELLED", '{guest} cancelled "{title}"', "Reason: {reason}.", "HOST_GUEST_CANCELLED"),
+        "guest": "GUEST_CANCELLED",
+    },
+}
+# Minutes before the start at which a guest is reminded.
+GUEST_REMINDERS = (1440, 60)
 # The iCalendar METHOD attached to each event's emails (RFC 5546).
-CALENDAR_METHOD = {"created": "REQUEST", "updated": "REQUEST", "cancelled": "CANCEL"}
+CALENDAR_METHOD = {"created": "REQUEST", "updated": "REQUEST", "cancelled": "CANCEL",
+                   "guest_moved": "REQUEST", "guest_cancelled": "CANCEL"}
 
 
 @dataclass
@@ -67,20 +89,28 @@ def told(person, only):
     return person["status"] != "declined" and (only is None or person["user_id"] == only)
 
 
-def booking_messages(event, booking, recipients, domain, only=None):
+def booking_messages(event, booking, recipients, config, only=None, reason=None):
     """The notification and the email (with the calendar invitation) `event` sends to each
-    attendee of the booking, in their own time zone."""
+    attendee of the booking, in their own time zone, and to its guest if it has one.
+    `config`: the Settings (the sender's address and domain name calendar UIDs and organizers)."""
+    domain = config.mail_domain
     invite = {"method": CALENDAR_METHOD[event],
               "event": event_data(booking | {"attendees": attendee_list(recipients)}, domain)}
     organizer = next(p["name"] for p in recipients if p["user_id"] == booking["user_id"])
+    guest = booking["guest"]
     values = {"title": booking["title"], "start": booking["start_time"].isoformat(),
               "end": booking["end_time"].isoformat(), "organizer": organizer}
+    if guest:
+        values |= {"guest": guest["name"], "guest_email": guest["email"], "notes": guest["notes"] or "none",
+                   "reason": reason or "no reason given"}
     messages = Messages()
     for person in recipients:
         if not told(person, only):
             continue
         role = "owner" if person["user_id"] == booking["user_id"] else "attendee"
-        kind, title, message, template = BOOKING_EVENTS[event].get(role, BOOKING_EVENTS[event]["owner"])
+        as_host = guest and role == "owner" and "host" in GUEST_EVENTS[event]
+        kind, title, message, template = (GUEST_EVENTS[event]["host"] if as_host else
+                                          BOOKING_EVENTS[event].get(role, BOOKING_EVENTS[event]["owner"]))
         local = values | {"start": display(booking["start_time"], person["timezone"]),
                           "end": display(booking["end_time"], person["timezone"])}
         messages.notes.append({"user_id": person["user_id"], "kind": kind, "title": title.format(**local),
@@ -89,11 +119,28 @@ def booking_messages(event, booking, recipients, domain, only=None):
                                 "booking_id": booking["id"],
                                 "payload": {"name": person["name"], "booking_id": booking["id"],
                                             "timezone": person["timezone"], "ics": invite, **values}})
+    if guest and only is None:
+        guest_reason = {"cancelled": f"by {organizer}", "guest_cancelled": "at your request"}.get(event)
+        messages.emails.append(guest_email(
+            GUEST_EVENTS[event]["guest"], booking, organizer,
+            ics={"method": CALENDAR_METHOD[event], "event": guest_event_data(booking, organizer, domain, config.mail_address)},
+            reason=guest_reason))
     return messages
 
 
+def guest_email(template, booking, host_name, **extra):
+    """An email to the booking's guest, in their zone, with the link to manage the booking."""
+    guest = booking["guest"]
+    payload = {"name": guest["name"], "host": host_name, "booking_id": booking["id"], "timezone": guest["timezone"],
+               "title": booking["title"], "start": booking["start_time"].isoformat(),
+               "end": booking["end_time"].isoformat(), "location": booking["location"] or "not given",
+               "manage": links.manage_link(booking["guest_token_salt"])}
+    return {"to": guest["email"], "template": template, "booking_id": booking["id"],
+            "payload": payload | {key: value for key, value in extra.items() if value is not None}}
+
+
 def reminder_emails(booking, recipients, now, only=None):
-    """Reminder emails at each attendee's offsets; none whose time has already passed."""
+    """Reminder emails at each attendee's offsets (and the guest's); none whose time has passed."""
     messages = Messages()
     for person in recipients:
         if not told(person, only):
@@ -108,24 +155,44 @@ def reminder_emails(booking, recipients, now, only=None):
                                 "title": booking["title"], "start": booking["start_time"].isoformat(),
                                 "end": booking["end_time"].isoformat()},
                 })
+    if booking["guest"] and only is None:
+        host_name = next(p["name"] for p in recipients if p["user_id"] == booking["user_id"])
+        for minutes in GUEST_REMINDERS:
+            due = booking["start_time"] - timedelta(minutes=minutes)
+            if due > now:
+                messages.emails.append(guest_email("GUEST_REMINDER", booking, host_name) |
+                                       {"reminder_minutes": minutes, "send_after": due})
     return messages
 
 
 def booking_created(cur, booking, recipients):
-    return write(cur, booking_messages("created", booking, recipients, settings().mail_domain)
+    return write(cur, booking_messages("created", booking, recipients, settings())
                  + reminder_emails(booking, recipients, clock.now()))
 
 
 def booking_updated(cur, booking, recipients, *, moved):
     """A change of title or times: reminders are made afresh; only a move is announced."""
     outbox.void_reminders(cur, booking["id"])
-    messages = booking_messages("updated", booking, recipients, settings().mail_domain) if moved else Messages()
+    messages = booking_messages("updated", booking, recipients, settings()) if moved else Messages()
     return write(cur, messages + reminder_emails(booking, recipients, clock.now()))
 
 
 def booking_cancelled(cur, booking, recipients):
     outbox.void_reminders(cur, booking["id"])
-    return write(cur, booking_messages("cancelled", booking, recipients, settings().mail_domain))
+    return write(cur, booking_messages("cancelled", booking, recipients, settings()))
+
+
+def guest_moved(cur, booking, recipients):
+    """The guest rescheduled through their manage link: the host hears of it, the guest gets
+    the updated invitation, and reminders are made afresh."""
+    outbox.void_reminders(cur, booking["id"])
+    return write(cur, booking_messages("guest_moved", booking, recipients, settings())
+                 + reminder_emails(booking, recipients, clock.now()))
+
+
+def guest_cancelled(cur, booking, recipients, reason):
+    outbox.void_reminders(cur, booking["id"])
+    return write(cur, booking_messages("guest_cancelled", booking, recipients, settings(), reason=reason))
 
 
 def attendance_answered(cur, booking, recipients, person, status):

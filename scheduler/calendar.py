@@ -12,24 +12,39 @@ def booking_uid(booking_id, domain):
 
 
 def event_data(booking, domain):
-    """What a calendar needs of a booking, as JSON-able data (kept in email payloads)."""
+    """What a calendar needs of a booking, as JSON-able data (kept in email payloads). The
+    organizer is the booker; a guest (no account) is one more attendee."""
     organizer = next((a for a in booking["attendees"] if a["user_id"] == booking["user_id"]), None)
+    attendees = [{"name": a["name"], "email": a["email"], "status": a["status"]} for a in booking["attendees"]]
+    if booking.get("guest"):
+        attendees.append({"name": booking["guest"]["name"], "email": booking["guest"]["email"], "status": "accepted"})
     return {
         "uid": booking_uid(booking["id"], domain),
         "sequence": booking["sequence"],
         "title": booking["title"],
+        "location": booking.get("location"),
         "start": booking["start_time"].isoformat(),
         "end": booking["end_time"].isoformat(),
         "status": "CANCELLED" if booking["status"] == "cancelled" else "CONFIRMED",
         "updated": booking["updated_at"].isoformat(),
         "organizer": {"name": organizer["name"], "email": organizer["email"]} if organizer else None,
-        "attendees": [{"name": a["name"], "email": a["email"], "status": a["status"]} for a in booking["attendees"]],
+        "attendees": attendees,
     }
 
 
-def to_ics(events, method=None, zone_name="UTC"):
-    """One VCALENDAR holding a VEVENT per event; METHOD (REQUEST, CANCEL) for invitations.
-    Times are written in `zone_name` (with its VTIMEZONE) so calendars show the reader's zone."""
+def guest_event_data(booking, host_name, domain, address):
+    """The booking as its guest's calendar sees it: the same UID and SEQUENCE as the host's copy,
+    the guest the only attendee, and the host named as organizer at the service's own address
+    (the host's e-mail is never shown to a guest)."""
+    data = event_data(booking | {"attendees": []}, domain)
+    return data | {"organizer": {"name": host_name, "email": address}}
+
+
+def to_ics(events, method=None, zone_name="UTC", name=None):
+    """One VCALENDAR holding a VEVENT per event; METHOD (REQUEST, CANCEL) for invitations, none
+    for downloads and feeds (RFC 5546 allows no ATTENDEE under PUBLISH). Times are written in
+    `zone_name` (with its VTIMEZONE) so calendars show the reader's zone; `name` names the
+    calendar (NAME, and X-WR-CALNAME for the apps that only know that)."""
     # Imported here: it costs ~10 MB in every web process, and only calendar routes need it.
     from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -44,6 +59,9 @@ def to_ics(events, method=None, zone_name="UTC"):
     calendar.add("version", "2.0")
     if method:
         calendar.add("method", method)
+    if name:
+        calendar.add("name", name)
+        calendar.add("x-wr-calname", name)
     stamp = datetime.now(timezone.utc)
     dates = []  # every event's local start and end date
     for data in events:
@@ -56,6 +74,8 @@ def to_ics(events, method=None, zone_name="UTC"):
         event.add("last-modified", datetime.fromisoformat(data["updated"]))
         event.add("sequence", data["sequence"])
         event.add("summary", data["title"])
+        if data.get("location"):
+            event.add("location", data["location"])
         event.add("dtstart", start)
         event.add("dtend", end)
         event.add("status", "CANCELLED" if method == "CANCEL" else data["status"])

@@ -60,6 +60,7 @@ class Settings:
     login_max_failures: int = 10
     login_failure_window: int = 900
     auth_ip_rate_limit: int = 0
+    public_rate_limit: int = 0
     trusted_proxies: int = 0
     dashboard_max_age: int = 60
     warnings: tuple = field(default=(), compare=False)
@@ -71,7 +72,12 @@ class Settings:
     @cached_property  # parsing the address was a visible share of creating a booking
     def mail_domain(self):
         """The sender's domain: names Message-IDs and calendar UIDs."""
-        return parseaddr(self.email_from)[1].rpartition("@")[2] or "scheduler.local"
+        return self.mail_address.rpartition("@")[2] or "scheduler.local"
+
+    @cached_property
+    def mail_address(self):
+        """The sender's bare address: the organizer guests' calendars see."""
+        return parseaddr(self.email_from)[1]
 
     @classmethod
     def from_env(cls, environ=None):
@@ -95,6 +101,7 @@ class Settings:
         app_env = values.get("app_env", cls.app_env)
         if app_env == "production":
             values.setdefault("auth_ip_rate_limit", 30)
+            values.setdefault("public_rate_limit", 20)
         if "jwt_secret" not in values:
             if app_env == "production":
                 raise ConfigError("JWT_SECRET is required in production (at least 32 random characters)")
@@ -187,6 +194,7 @@ PARSERS = {
     "login_max_failures": int_between(1, 1_000_000),
     "login_failure_window": duration,
     "auth_ip_rate_limit": int_between(0, 1_000_000),
+    "public_rate_limit": int_between(0, 1_000_000),
     "trusted_proxies": int_between(0, 10),
     "dashboard_max_age": int_between(1, 3600),
 }

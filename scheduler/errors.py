@@ -66,6 +66,8 @@ class ServiceUnavailable(APIError):
 CONFLICTS = {
     "bookings_no_overlap": "Booking overlaps another confirmed booking",
     "users_email_key_unique": "Email already in use",
+    "users_username_key": "Username already taken",
+    "event_types_user_slug_key": "You already have an event type with this slug",
     "organization_members_organization_id_user_id_key": "User is already a member",
 }
 

@@ -46,22 +46,40 @@ def wall_time(text):
     return time(0) if text == "24:00" else time.fromisoformat(text)
 
 
-def working_windows(hours, zone_name, start, end):
-    """Working intervals (UTC) overlapping [start, end), each local date expanded in its own zone."""
+def working_intervals(hours, zone_name, first, last):
+    """Working intervals (UTC) of each local date from `first` to `last`, each date expanded in
+    the zone's rules for that date; touching intervals of one date are joined."""
     zone = ZoneInfo(zone_name)
-    first = start.astimezone(zone).date() - timedelta(days=1)
-    last = end.astimezone(zone).date() + timedelta(days=1)
-    windows = []
+    intervals = []
     day = first
     while day <= last:
-        for interval in hours.get(WEEKDAYS[day.weekday()], []):
-            opens = datetime.combine(day, wall_time(interval["start"]), zone)
+        joined = []
+        for interval in sorted(hours.get(WEEKDAYS[day.weekday()], []), key=lambda i: i["start"]):
+            opens = datetime.combine(day, wall_time(interval["start"]), zone).astimezone(timezone.utc)
             closes_on = day + timedelta(days=1) if interval["end"] == "24:00" else day
-            closes = datetime.combine(closes_on, wall_time(interval["end"]), zone)
-            lo, hi = max(opens.astimezone(timezone.utc), start), min(closes.astimezone(timezone.utc), end)
-            if lo < hi:
-                windows.append((lo, hi))
+            closes = datetime.combine(closes_on, wall_time(interval["end"]), zone).astimezone(timezone.utc)
+            if joined and opens <= joined[-1][1]:
+                joined[-1] = (joined[-1][0], max(joined[-1][1], closes))
+            elif opens < closes:
+                joined.append((opens, closes))
+        intervals += joined
         day += timedelta(days=1)
+    return intervals
+
+
+def local_dates(zone_name, start, end):
+    """The first and last local date in the zone that can hold working time in [start, end)."""
+    zone = ZoneInfo(zone_name)
+    return start.astimezone(zone).date() - timedelta(days=1), end.astimezone(zone).date() + timedelta(days=1)
+
+
+def working_windows(hours, zone_name, start, end):
+    """Working intervals (UTC) overlapping [start, end), cut to it."""
+    windows = []
+    for opens, closes in working_intervals(hours, zone_name, *local_dates(zone_name, start, end)):
+        lo, hi = max(opens, start), min(closes, end)
+        if lo < hi:
+            windows.append((lo, hi))
     return windows
 
 

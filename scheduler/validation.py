@@ -53,6 +53,27 @@ def check_email(value):
     return normalise(value)
 
 
+HANDLE_PATTERN = re.compile(r"^[a-z0-9-]+$")
+# Names a booking link must not take: the service's own paths and words people would trust.
+RESERVED_USERNAMES = frozenset("""
+    about account admin administrator api app auth book bookings calendar dashboard docs guest guest-bookings
+    health help login logout manage me new null organizations pages public register root scheduler settings
+    static support system undefined user users webhooks www
+""".split())
+
+
+def check_handle(value):
+    if not HANDLE_PATTERN.match(value):
+        raise ValueError("may contain only a-z, 0-9 and -")
+    return value
+
+
+def check_username(value):
+    if value in RESERVED_USERNAMES:
+        raise ValueError("is reserved, choose another")
+    return check_handle(value)
+
+
 def check_password(value):
     if len(value.encode()) > 72:
         raise ValueError("must be at most 72 bytes")
@@ -66,6 +87,11 @@ Zone = Annotated[str, AfterValidator(check_zone)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(check_email)]
 Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_password)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Public handles in booking links, compared and stored in lower case.
+Username = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=40),
+                     AfterValidator(check_username)]
+Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=60),
+                 AfterValidator(check_handle)]
 
 
 def json_body():

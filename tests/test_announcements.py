@@ -3,6 +3,9 @@
 from datetime import datetime, timedelta, timezone
 
 from scheduler import announcements, clock
+from scheduler.config import Settings
+
+CONFIG = Settings(email_from="Scheduler <bookings@example.test>")
 
 # 09:00 UTC on a day next June: summer time in Paris and New York.
 START = datetime(clock.now().year + 1, 6, 3, 9, 0, tzinfo=timezone.utc)
@@ -10,7 +13,8 @@ START = datetime(clock.now().year + 1, 6, 3, 9, 0, tzinfo=timezone.utc)
 
 def booking(**changes):
     return {"id": 7, "user_id": 1, "title": "Review", "start_time": START, "end_time": START + timedelta(hours=1),
-            "status": "confirmed", "sequence": 0, "updated_at": START - timedelta(days=1)} | changes
+            "status": "confirmed", "sequence": 0, "updated_at": START - timedelta(days=1), "location": None, "guest": None,
+            "guest_token_salt": None} | changes
 
 
 def person(user_id, name, zone="UTC", status="accepted", reminders=(1440, 60)):
@@ -22,7 +26,7 @@ OWNER, GUEST = person(1, "Ada", "Europe/Paris"), person(2, "Bo", "America/New_Yo
 
 
 def test_created_confirms_to_the_owner_and_invites_others_each_in_their_zone():
-    messages = announcements.booking_messages("created", booking(), [OWNER, GUEST], "example.test")
+    messages = announcements.booking_messages("created", booking(), [OWNER, GUEST], CONFIG)
     assert [(n["user_id"], n["kind"]) for n in messages.notes] == [(1, "BOOKING_CONFIRMED"), (2, "BOOKING_INVITATION")]
     assert "11:00 CEST" in messages.notes[0]["message"]
     assert messages.notes[1]["message"].startswith("Ada invited you, ") and "05:00 EDT" in messages.notes[1]["message"]
@@ -33,7 +37,7 @@ def test_created_confirms_to_the_owner_and_invites_others_each_in_their_zone():
 
 def test_cancelled_sends_cancel_and_declined_people_hear_nothing():
     declined = GUEST | {"status": "declined"}
-    messages = announcements.booking_messages("cancelled", booking(status="cancelled"), [OWNER, declined], "x.test")
+    messages = announcements.booking_messages("cancelled", booking(status="cancelled"), [OWNER, declined], CONFIG)
     assert [e["to"] for e in messages.emails] == [OWNER["email"]]
     assert messages.emails[0]["payload"]["ics"]["method"] == "CANCEL"
 

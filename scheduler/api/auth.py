@@ -51,11 +51,11 @@ def public_user(user):
     return {"id": user["id"], "name": user["name"], "email": user["email"], "role": user["role"]}
 
 
-def limit_client_address():
-    """In production (or when configured) the unauthenticated auth routes are limited per address."""
-    per_minute = settings().auth_ip_rate_limit
+def limit_client_address(kind, per_minute):
+    """Routes strangers can reach are limited per client address (`kind` names the counter);
+    a limit of 0 is off."""
     if per_minute:
-        wait = limiter().hit(key_for("auth-ip", request.remote_addr or "unknown"), per_minute, 60)
+        wait = limiter().hit(key_for(kind, request.remote_addr or "unknown"), per_minute, 60)
         if wait:
             raise TooManyRequests("Too many requests from this address, slow down", retry_after=wait)
 
@@ -74,7 +74,7 @@ def register():
     """Create an account and get a token.
 
     409 if the e-mail is taken (in any letter case). A welcome email follows."""
-    limit_client_address()
+    limit_client_address("auth-ip", settings().auth_ip_rate_limit)
     data = parse(RegisterIn)
     password_hash = hash_password(data.password, settings().bcrypt_rounds)
     with transaction() as cur:
@@ -95,7 +95,7 @@ def login():
 
     401 `Invalid credentials` for an unknown e-mail and a wrong password alike; 429 after
     too many failures for the account."""
-    limit_client_address()
+    limit_client_address("auth-ip", settings().auth_ip_rate_limit)
     data = parse(LoginIn)
     config = settings()
     with single_statement() as cur:

@@ -132,9 +132,12 @@ def busy_conflict(people, start, end, excluding=None):
          "start_time": b["start_time"], "end_time": b["end_time"]} for b in busy])
 
 
+INTERNAL = ("sequence", "guest_token_salt")
+
+
 def shown(booking):
-    """The booking as clients see it: without the internal iCalendar sequence."""
-    return {key: value for key, value in booking.items() if key != "sequence"}
+    """The booking as clients see it: without the iCalendar sequence or a guest's token salt."""
+    return {key: value for key, value in booking.items() if key not in INTERNAL}
 
 
 def with_attendees(booking, recipients):
@@ -213,7 +216,7 @@ def get_booking(booking_id):
 def booking_ics(booking_id):
     """One booking I attend as an iCalendar file."""
     booking = visible(booking_id)
-    body = to_ics([event_data(booking, settings().mail_domain)], method="PUBLISH", zone_name=g.user["timezone"])
+    body = to_ics([event_data(booking, settings().mail_domain)], zone_name=g.user["timezone"])
     return Response(body, mimetype="text/calendar",
                     headers={"Content-Disposition": f'attachment; filename="booking-{booking_id}.ics"'})
 

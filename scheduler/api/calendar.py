@@ -21,5 +21,5 @@ def feed(secret):
             raise NotFound("Calendar feed not found")
         rows = bookings.calendar_for(cur, owner["id"])
     domain = settings().mail_domain
-    return Response(to_ics([event_data(b, domain) for b in rows], zone_name=owner["timezone"]),
-                    mimetype="text/calendar")
+    return Response(to_ics([event_data(b, domain) for b in rows], zone_name=owner["timezone"],
+                           name=f"{owner['name']} (Scheduler)"), mimetype="text/calendar")

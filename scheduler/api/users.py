@@ -16,12 +16,12 @@ from ..pagination import paginated
 from ..availability import Availability, Busy, WindowQuery, busy_intervals, free_time, parse_window, slots
 from ..openapi import Error, RateLimited, Shape, describe
 from ..repositories import bookings, users
-from ..validation import Body, Email, Name, Password, Query, Zone, parse, parse_query
+from ..validation import Body, Email, Name, Password, Query, Username, Zone, parse, parse_query
 from .auth import LoginPassword
 
 bp = Blueprint("users", __name__)
 
-PROFILE_FIELDS = ("id", "name", "email", "role", "timezone", "working_hours", "reminders", "created_at", "updated_at")
+PROFILE_FIELDS = ("id", "name", "email", "role", "username", "timezone", "working_hours", "reminders", "created_at", "updated_at")
 WallTime = Annotated[str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
 
 
@@ -64,6 +64,7 @@ class WorkingHours(Body):
 class ProfilePatch(Body):
     name: Name | None = None
     email: Email | None = None
+    username: Username | None = None
     timezone: Zone | None = None
     working_hours: WorkingHours | None = None
     reminders: Annotated[list[Annotated[int, Field(ge=1, le=40320)]], Field(max_length=5)] | None = None
@@ -129,7 +130,7 @@ def update_me():
     data = parse(ProfilePatch)
     changes = data.model_dump(exclude_none=True)
     if not changes:
-        raise BadRequest("Provide at least one of name, email, timezone, working_hours, reminders to update")
+        raise BadRequest("Provide at least one of name, email, username, timezone, working_hours, reminders to update")
     if "reminders" in changes:
         changes["reminders"] = sorted(set(changes["reminders"]), reverse=True)
     with transaction() as cur:
@@ -206,9 +207,9 @@ def feed_hash(secret):
 @describe(responses={201: CalendarFeed})
 @login_required
 def rotate_calendar_feed():
-    """A new secret feed URL; the previous one stops working. Only a hash is stored."""
+    """A new secret feed URL; a previous one stops working. Only a hash is stored."""
     secret = secrets.token_urlsafe(32)
     with single_statement() as cur:
-        users.set_feed_hash(cur, g.user["id"], feed_hash(secret))
-    return {"message": "Calendar feed created; the previous feed URL no longer works",
-            "url": url_for("calendar.feed", secret=secret, _external=True)}, 201
+        replaced = users.set_feed_hash(cur, g.user["id"], feed_hash(secret))
+    message = "Calendar feed URL replaced; the previous one no longer works" if replaced else "Calendar feed created"
+    return {"message": message, "url": url_for("calendar.feed", secret=secret, _external=True)}, 201

@@ -15,6 +15,7 @@ from .. import clock, jobs
 from ..calendar import to_ics
 from ..config import Settings
 from ..db import Database, PoolExhausted
+from ..links import manage_url
 from ..ratelimit import RateLimiter
 from ..timezones import display
 from ..repositories import notifications, outbox, users
@@ -64,15 +65,15 @@ def runtime():
     return _runtime or configure(Settings.from_env())
 
 
-def compose(row, sender, domain):
-    rendered = render(row["template"], row["payload"])
+def compose(row, settings):
+    rendered = render(row["template"], with_manage_url(row["payload"], settings.jwt_secret))
     message = EmailMessage()
-    message["From"] = sender
+    message["From"] = settings.email_from
     message["To"] = row["recipient"]
     message["Subject"] = rendered.subject
     message["Date"] = formatdate(localtime=False)
     # Stable per outbox row: a receiver can drop the copy a crash mid-send may cause.
-    message["Message-ID"] = f"<outbox-{row['id']}.{int(row['created_at'].timestamp())}@{domain}>"
+    message["Message-ID"] = f"<outbox-{row['id']}.{int(row['created_at'].timestamp())}@{settings.mail_domain}>"
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     if "ics" in row["payload"]:
@@ -81,6 +82,14 @@ def compose(row, sender, domain):
         message.add_attachment(ics, maintype="text",
                                subtype="calendar", filename="invite.ics", params={"method": invite["method"]})
     return message
+
+
+def with_manage_url(payload, secret):
+    """A guest's email carries their manage link, made now: the outbox keeps only its salt."""
+    if "manage" not in payload:
+        return payload
+    rest = {key: value for key, value in payload.items() if key != "manage"}
+    return rest | {"manage_url": manage_url(payload["manage"], secret)}
 
 
 def wait_for_send_slot(rt):
@@ -105,7 +114,7 @@ def deliver(email_id):
         return
     wait_for_send_slot(rt)
     try:
-        rt.provider.send(compose(row, rt.settings.email_from, rt.settings.mail_domain))
+        rt.provider.send(compose(row, rt.settings))
     except Exception as exc:  # any provider failure is retried, then recorded
         error = f"{type(exc).__name__}: {exc}"[:500]
         with rt.db.transaction() as cur:

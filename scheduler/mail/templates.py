@@ -47,6 +47,36 @@ def booking_template(subject, sentence):
     )
 
 
+GUEST_TEXT = "What:  {title}\nWith:  {host}\nStart: {start}\nEnd:   {end}\nWhere: {location}\n"
+GUEST_HTML = (
+    "<table><tr><td>What</td><td><strong>{title}</strong></td></tr><tr><td>With</td><td>{host}</td></tr>"
+    "<tr><td>Start</td><td>{start}</td></tr><tr><td>End</td><td>{end}</td></tr>"
+    "<tr><td>Where</td><td>{location}</td></tr></table>"
+)
+MANAGE_TEXT = "\nTo cancel or reschedule: {manage_url}\n"
+MANAGE_HTML = '<p><a href="{manage_url}">Cancel or reschedule</a></p>'
+HOST_TEXT = "Guest: {guest} <{guest_email}>\nNotes: {notes}\n"
+HOST_HTML = "<p>Guest: {guest} &lt;{guest_email}&gt;<br>Notes: {notes}</p>"
+
+
+def guest_template(subject, sentence, manage=True):
+    """To a guest (no account): the booking with its host, and the link to manage it."""
+    return Template(
+        subject=subject + ": {title} with {host}",
+        text="Hi {name},\n\n" + sentence + "\n\n" + GUEST_TEXT + (MANAGE_TEXT if manage else ""),
+        html="<p>Hi {name},</p><p>" + sentence + "</p>" + GUEST_HTML + (MANAGE_HTML if manage else ""),
+    )
+
+
+def host_template(subject, sentence):
+    """To the host of a guest booking: what the guest did, and who they are."""
+    return Template(
+        subject=subject + ": {title} with {guest}",
+        text="Hi {name},\n\n" + sentence + "\n\n" + BOOKING_TEXT + HOST_TEXT,
+        html="<p>Hi {name},</p><p>" + sentence + "</p>" + BOOKING_HTML + HOST_HTML,
+    )
+
+
 TEMPLATES = {
     "WELCOME": Template(
         subject="Welcome to Scheduler, {name}",
@@ -58,6 +88,14 @@ TEMPLATES = {
     "BOOKING_CANCELLED": booking_template("Booking cancelled", "This booking has been cancelled."),
     "BOOKING_INVITATION": booking_template("Invitation", "{organizer} invited you to a booking."),
     "BOOKING_REMINDER": booking_template("Reminder", "Your booking starts {start}."),
+    "GUEST_CONFIRMATION": guest_template("Booked", "Your booking with {host} is confirmed."),
+    "GUEST_MOVED": guest_template("Booking moved", "Your booking with {host} has new times."),
+    "GUEST_CANCELLED": guest_template("Booking cancelled",
+                                      "Your booking with {host} has been cancelled ({reason}).", manage=False),
+    "GUEST_REMINDER": guest_template("Reminder", "Your booking with {host} starts {start}."),
+    "HOST_GUEST_BOOKED": host_template("New booking", "{guest} booked time with you."),
+    "HOST_GUEST_MOVED": host_template("Booking moved", "{guest} moved their booking to new times."),
+    "HOST_GUEST_CANCELLED": host_template("Booking cancelled", "{guest} cancelled their booking ({reason})."),
     "ORG_INVITE": Template(
         subject="You have been added to {organization}",
         text="Hi {name},\n\n{invited_by} added you to {organization} as {role}.\n",

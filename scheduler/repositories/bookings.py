@@ -1,4 +1,11 @@
-COLUMNS = "b.id, b.user_id, b.title, b.start_time, b.end_time, b.status, b.created_at, b.updated_at"
+COLUMNS = """b.id, b.user_id, b.title, b.start_time, b.end_time, b.status, b.created_at, b.updated_at,
+    b.event_type_id, b.location,
+    CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
+        'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone, 'notes', b.guest_notes)
+    END AS guest"""
+# What the service needs of a booking but clients never see: the iCalendar SEQUENCE and the
+# salt a guest's manage token is derived from.
+INTERNAL = "b.sequence, b.guest_token_salt"
 ATTENDEES = """
     (SELECT json_agg(json_build_object('user_id', a.user_id, 'name', u.name, 'email', u.email,
                                        'status', a.status) ORDER BY a.user_id)
@@ -6,24 +13,39 @@ ATTENDEES = """
      WHERE a.booking_id = b.id) AS attendees"""
 
 
-def create(cur, *, owner_id, title, start, end, invitee_ids):
+NO_GUEST = {"event_type_id": None, "location": None, "buffer_before": 0, "buffer_after": 0, "guest_name": None,
+            "guest_email": None, "guest_timezone": None, "guest_notes": None, "guest_token_hash": None,
+            "guest_token_salt": None}
+
+
+def create(cur, *, owner_id, title, start, end, invitee_ids=(), **guest_booking):
     """Inserts the booking and its attendees (the owner accepted, others needs-action) in one
-    statement; either exclusion constraint refuses it if anyone would be double-booked."""
+    statement; either exclusion constraint refuses it if anyone would be double-booked, or
+    if the time with the booking's buffers would touch someone's commitment or its buffers.
+    A guest booking passes the NO_GUEST fields (event type, buffers, guest, token)."""
     cur.execute(
         f"""
         WITH booking AS (
-            INSERT INTO bookings (user_id, title, start_time, end_time)
-            VALUES (%(owner_id)s, %(title)s, %(start)s, %(end)s)
+            INSERT INTO bookings (user_id, title, start_time, end_time, event_type_id, location, buffer_before,
+                                  buffer_after, guest_name, guest_email, guest_timezone, guest_notes,
+                                  guest_token_hash, guest_token_salt)
+            VALUES (%(owner_id)s, %(title)s, %(start)s, %(end)s, %(event_type_id)s, %(location)s, %(buffer_before)s,
+                    %(buffer_after)s, %(guest_name)s, %(guest_email)s, %(guest_timezone)s, %(guest_notes)s,
+                    %(guest_token_hash)s, %(guest_token_salt)s)
             RETURNING *
         ), attendees AS (
-            INSERT INTO booking_attendees (booking_id, user_id, status, start_time, end_time, confirmed)
+            INSERT INTO booking_attendees (booking_id, user_id, status, start_time, end_time, confirmed,
+                                           block_start, block_end)
             SELECT booking.id, person.id, CASE WHEN person.id = %(owner_id)s THEN 'accepted' ELSE 'needs-action' END,
-                   booking.start_time, booking.end_time, true
+                   booking.start_time, booking.end_time, true,
+                   booking.start_time - make_interval(mins => booking.buffer_before),
+                   booking.end_time + make_interval(mins => booking.buffer_after)
             FROM booking, unnest(%(people)s::bigint[]) AS person (id)
         )
-        SELECT {COLUMNS}, b.sequence FROM booking b
+        SELECT {COLUMNS}, {INTERNAL} FROM booking b
         """,
-        {"owner_id": owner_id, "title": title, "start": start, "end": end, "people": [owner_id, *invitee_ids]},
+        NO_GUEST | guest_booking | {"owner_id": owner_id, "title": title, "start": start, "end": end,
+                                    "people": [owner_id, *invitee_ids]},
     )
     return cur.fetchone()
 
@@ -32,7 +54,7 @@ def find_visible(cur, booking_id, user_id, *, lock=False):
     """The booking if the user is one of its attendees (the owner is one), else None."""
     cur.execute(
         f"""
-        SELECT {COLUMNS}, b.sequence, {ATTENDEES}
+        SELECT {COLUMNS}, {INTERNAL}, {ATTENDEES}
         FROM bookings b
         JOIN booking_attendees me ON me.booking_id = b.id AND me.user_id = %(user_id)s
         WHERE b.id = %(id)s
@@ -72,7 +94,7 @@ def update(cur, booking_id, *, title, start, end):
         SET title = %(title)s, start_time = %(start)s, end_time = %(end)s,
             sequence = sequence + 1, updated_at = now()
         WHERE id = %(id)s
-        RETURNING {COLUMNS}, b.sequence
+        RETURNING {COLUMNS}, {INTERNAL}
         """,
         {"id": booking_id, "title": title, "start": start, "end": end},
     )
@@ -85,7 +107,7 @@ def cancel(cur, booking_id, owner_id):
         UPDATE bookings b
         SET status = 'cancelled', sequence = sequence + 1, updated_at = now()
         WHERE id = %(id)s AND user_id = %(owner_id)s AND status = 'confirmed'
-        RETURNING {COLUMNS}, b.sequence
+        RETURNING {COLUMNS}, {INTERNAL}
         """,
         {"id": booking_id, "owner_id": owner_id},
     )
@@ -102,20 +124,57 @@ def set_attendance(cur, booking_id, user_id, status):
     )
 
 
+# Buffers are at most 240 minutes, so a commitment blocking time in [start, end) starts
+# before end + 240 minutes: a bound the (user_id, start_time) index can use.
+MAX_BUFFER = "interval '240 minutes'"
+
+
 def commitments(cur, user_ids, start, end, *, excluding=None):
-    """Confirmed, not-declined commitments of these people overlapping [start, end): who and when."""
+    """Confirmed, not-declined commitments of these people blocking time in [start, end): who,
+    and the time each blocks (the booking with its buffers)."""
     cur.execute(
-        """
-        SELECT a.user_id, u.name, u.email, a.start_time, a.end_time
+        f"""
+        SELECT a.user_id, u.name, u.email, a.block_start AS start_time, a.block_end AS end_time
         FROM booking_attendees a JOIN users u ON u.id = a.user_id
         WHERE a.user_id = ANY(%(user_ids)s) AND a.confirmed AND a.status <> 'declined'
-          AND a.start_time < %(end)s AND a.end_time > %(start)s
+          AND a.start_time < %(end)s::timestamptz + {MAX_BUFFER}
+          AND a.block_start < %(end)s AND a.block_end > %(start)s
           AND a.booking_id IS DISTINCT FROM %(excluding)s
-        ORDER BY a.start_time, a.user_id
+        ORDER BY a.block_start, a.user_id
         """,
         {"user_ids": list(user_ids), "start": start, "end": end, "excluding": excluding},
     )
     return cur.fetchall()
+
+
+def type_counts(cur, event_type_id, zone_name, start, end, *, excluding=None):
+    """Confirmed bookings of the type starting in [start, end), per local date in the zone."""
+    cur.execute(
+        """
+        SELECT (start_time AT TIME ZONE %(zone)s)::date AS day, count(*) AS bookings
+        FROM bookings
+        WHERE event_type_id = %(type_id)s AND status = 'confirmed'
+          AND start_time >= %(start)s AND start_time < %(end)s
+          AND id IS DISTINCT FROM %(excluding)s
+        GROUP BY day
+        """,
+        {"type_id": event_type_id, "zone": zone_name, "start": start, "end": end, "excluding": excluding},
+    )
+    return {row["day"]: row["bookings"] for row in cur.fetchall()}
+
+
+def find_by_guest_token(cur, token_hash, *, lock=False):
+    """The guest booking whose manage token hashes to this, with its host's name, or None."""
+    cur.execute(
+        f"""
+        SELECT {COLUMNS}, {INTERNAL}, h.name AS host_name
+        FROM bookings b JOIN users h ON h.id = b.user_id
+        WHERE b.guest_token_hash = %(hash)s
+        {"FOR UPDATE OF b" if lock else ""}
+        """,
+        {"hash": token_hash},
+    )
+    return cur.fetchone()
 
 
 def recipients(cur, booking_id):
@@ -136,7 +195,7 @@ def calendar_for(cur, user_id):
     """Everything the user attends and has not declined, for their calendar feed."""
     cur.execute(
         f"""
-        SELECT {COLUMNS}, b.sequence, {ATTENDEES}
+        SELECT {COLUMNS}, {INTERNAL}, {ATTENDEES}
         FROM booking_attendees me JOIN bookings b ON b.id = me.booking_id
         WHERE me.user_id = %(user_id)s AND me.status <> 'declined'
         ORDER BY me.start_time, me.booking_id

@@ -2,7 +2,7 @@ from psycopg2.extras import Json
 
 from ..addresses import identity_key
 
-PUBLIC = "id, name, email, role, timezone, working_hours, reminders, created_at, updated_at"
+PUBLIC = "id, name, email, role, username, timezone, working_hours, reminders, created_at, updated_at"
 
 
 def insert(cur, *, name, email, password_hash, role="member"):
@@ -49,7 +49,8 @@ def password_for_change(cur, user_id):
     return cur.fetchone()
 
 
-def update_profile(cur, user_id, *, name=None, email=None, timezone=None, working_hours=None, reminders=None):
+def update_profile(cur, user_id, *, name=None, email=None, username=None, timezone=None, working_hours=None,
+                   reminders=None):
     """Changes the given fields; None leaves a field as it is."""
     cur.execute(
         f"""
@@ -57,6 +58,7 @@ def update_profile(cur, user_id, *, name=None, email=None, timezone=None, workin
         SET name = coalesce(%(name)s, name),
             email = coalesce(%(email)s, email),
             email_key = coalesce(%(email_key)s, email_key),
+            username = coalesce(%(username)s, username),
             timezone = coalesce(%(timezone)s, timezone),
             working_hours = coalesce(%(working_hours)s, working_hours),
             reminders = coalesce(%(reminders)s::integer[], reminders),
@@ -64,7 +66,8 @@ def update_profile(cur, user_id, *, name=None, email=None, timezone=None, workin
         WHERE id = %(id)s
         RETURNING {PUBLIC}
         """,
-        {"id": user_id, "name": name, "email": email, "email_key": email and identity_key(email), "timezone": timezone,
+        {"id": user_id, "name": name, "email": email, "email_key": email and identity_key(email),
+         "username": username, "timezone": timezone,
          "working_hours": Json(working_hours) if working_hours is not None else None, "reminders": reminders},
     )
     return cur.fetchone()
@@ -124,9 +127,19 @@ def purge_expired_revocations(cur):
 
 
 def set_feed_hash(cur, user_id, feed_hash):
-    cur.execute("UPDATE users SET calendar_feed_hash = %(hash)s WHERE id = %(id)s", {"id": user_id, "hash": feed_hash})
+    """Stores the new feed hash; True if it replaced an earlier one (whose URL now stops working)."""
+    cur.execute(
+        """
+        UPDATE users u SET calendar_feed_hash = %(hash)s
+        FROM users earlier
+        WHERE u.id = %(id)s AND earlier.id = u.id
+        RETURNING earlier.calendar_feed_hash IS NOT NULL AS replaced
+        """,
+        {"id": user_id, "hash": feed_hash},
+    )
+    return cur.fetchone()["replaced"]
 
 
 def find_by_feed_hash(cur, feed_hash):
-    cur.execute("SELECT id, timezone FROM users WHERE calendar_feed_hash = %(hash)s", {"hash": feed_hash})
+    cur.execute("SELECT id, name, timezone FROM users WHERE calendar_feed_hash = %(hash)s", {"hash": feed_hash})
     return cur.fetchone()

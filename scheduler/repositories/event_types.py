@@ -1,0 +1,84 @@
+"""Event types: what a host offers through a booking link, and the rules for booking it."""
+
+COLUMNS = ("t.id, t.user_id, t.slug, t.title, t.description, t.location, t.duration, t.step, t.buffer_before, "
+           "t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.active, t.created_at, t.updated_at")
+# What the slot rules need of the host.
+HOST = "h.id AS host_id, h.name AS host_name, h.username, h.timezone AS host_timezone, h.working_hours"
+
+
+def insert(cur, *, user_id, slug, title, description, location, duration, step, buffer_before, buffer_after,
+           minimum_notice, booking_window, daily_limit, active):
+    cur.execute(
+        f"""
+        INSERT INTO event_types AS t (user_id, slug, title, description, location, duration, step, buffer_before,
+                                      buffer_after, minimum_notice, booking_window, daily_limit, active)
+        VALUES (%(user_id)s, %(slug)s, %(title)s, %(description)s, %(location)s, %(duration)s, %(step)s,
+                %(buffer_before)s, %(buffer_after)s, %(minimum_notice)s, %(booking_window)s, %(daily_limit)s,
+                %(active)s)
+        RETURNING {COLUMNS}
+        """,
+        {"user_id": user_id, "slug": slug, "title": title, "description": description, "location": location,
+         "duration": duration, "step": step, "buffer_before": buffer_before, "buffer_after": buffer_after,
+         "minimum_notice": minimum_notice, "booking_window": booking_window, "daily_limit": daily_limit,
+         "active": active},
+    )
+    return cur.fetchone()
+
+
+def list_for_user(cur, user_id):
+    cur.execute(f"SELECT {COLUMNS} FROM event_types t WHERE t.user_id = %(user_id)s ORDER BY t.id",
+                {"user_id": user_id})
+    return cur.fetchall()
+
+
+def find_own(cur, event_type_id, user_id, *, lock=False):
+    cur.execute(
+        f"""
+        SELECT {COLUMNS} FROM event_types t WHERE t.id = %(id)s AND t.user_id = %(user_id)s
+        {"FOR UPDATE" if lock else ""}
+        """,
+        {"id": event_type_id, "user_id": user_id},
+    )
+    return cur.fetchone()
+
+
+def update(cur, event_type_id, changes):
+    """Sets the given columns (names from the caller's own model, never from the client)."""
+    assignments = ", ".join(f"{column} = %({column})s" for column in changes)
+    cur.execute(
+        f"""
+        UPDATE event_types t SET {assignments}, updated_at = now()
+        WHERE t.id = %(id)s
+        RETURNING {COLUMNS}
+        """,
+        changes | {"id": event_type_id},
+    )
+    return cur.fetchone()
+
+
+def delete(cur, event_type_id, user_id):
+    cur.execute("DELETE FROM event_types WHERE id = %(id)s AND user_id = %(user_id)s",
+                {"id": event_type_id, "user_id": user_id})
+    return cur.rowcount == 1
+
+
+def find_public(cur, username, slug):
+    """An active type by its host's username and its slug, with what the slot rules need of the host."""
+    cur.execute(
+        f"""
+        SELECT {COLUMNS}, {HOST}
+        FROM users h JOIN event_types t ON t.user_id = h.id
+        WHERE h.username = lower(%(username)s) AND t.slug = lower(%(slug)s) AND t.active
+        """,
+        {"username": username, "slug": slug},
+    )
+    return cur.fetchone()
+
+
+def find_with_host(cur, event_type_id):
+    """The type of an existing booking (active or not), with its host, or None if deleted."""
+    cur.execute(
+        f"SELECT {COLUMNS}, {HOST} FROM event_types t JOIN users h ON h.id = t.user_id WHERE t.id = %(id)s",
+        {"id": event_type_id},
+    )
+    return cur.fetchone()
