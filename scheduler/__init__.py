@@ -64,7 +64,8 @@ def create_app(settings=None):
 
 
 def register_blueprints(app):
-    from .api import analytics, auth, bookings, calendar, docs, health, notifications, organizations, users
+    from .api import (analytics, auth, bookings, calendar, docs, event_types, guest, health, notifications,
+                      organizations, public, users)
 
     app.url_map.converters["id"] = IdConverter
     app.register_blueprint(health.bp)
@@ -72,4 +73,7 @@ def register_blueprints(app):
     app.register_blueprint(docs.bp)
     for module in (auth, users, bookings, organizations, notifications, analytics):
         app.register_blueprint(module.bp, url_prefix=f"/api/v1/{module.bp.name}")
+    app.register_blueprint(event_types.bp, url_prefix="/api/v1/event-types")
+    app.register_blueprint(public.bp, url_prefix="/api/v1/public")
+    app.register_blueprint(guest.bp, url_prefix="/api/v1/guest-bookings")
 

@@ -1,5 +1,6 @@
 """The one validation mechanism: pydantic models over the JSON body or the query string."""
 
+import re
 from datetime import datetime
 from typing import Annotated
 

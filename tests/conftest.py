@@ -22,7 +22,7 @@ from scheduler.mail import delivery
 from browser import browser, chromium, live_server  # noqa: F401  (fixtures)
 from conformance import ConformingClient
 
-TABLES = ("analytics_events", "notifications", "bookings", "organization_members", "organizations",
+TABLES = ("analytics_events", "notifications", "bookings", "event_types", "organization_members", "organizations",
           "revoked_tokens", "email_outbox", "users")
 
 

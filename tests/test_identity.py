@@ -177,7 +177,7 @@ def test_the_migration_reports_existing_look_alikes_instead_of_failing(database_
                       "Ian@Example.com."):
             cur.execute("INSERT INTO users (name, email, password_hash) VALUES ('x', %s, 'x') RETURNING id", (email,))
     with caplog.at_level("WARNING", logger="scheduler.migrate"):
-        assert migrate(database_before_005) == ["005_email_identity.py"]
+        assert migrate(database_before_005)[0] == "005_email_identity.py"  # later migrations follow it
     [report] = [r.getMessage() for r in caplog.records if "look-alike" in r.getMessage()]
     assert "account 1 keeps its address" in report and "accounts 2, 3, 5" in report
     with conn, conn.cursor() as cur:

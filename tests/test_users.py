@@ -1,8 +1,8 @@
 def test_profile_hides_secrets(client, alice):
     r = client.get("/api/v1/users/me", headers=alice.auth)
     assert r.status_code == 200
-    assert set(r.json) == {"id", "name", "email", "role", "timezone", "working_hours", "reminders", "created_at",
-                           "updated_at"}
+    assert set(r.json) == {"id", "name", "email", "role", "username", "timezone", "working_hours", "reminders",
+                           "created_at", "updated_at"}
     assert r.json["email"] == alice.email
 
 

@@ -31,27 +31,23 @@ def list_for_user(cur, user_id):
     return cur.fetchall()
 
 
-def find_own(cur, event_type_id, user_id, *, lock=False):
-    cur.execute(
-        f"""
-        SELECT {COLUMNS} FROM event_types t WHERE t.id = %(id)s AND t.user_id = %(user_id)s
-        {"FOR UPDATE" if lock else ""}
-        """,
-        {"id": event_type_id, "user_id": user_id},
-    )
+def find_own(cur, event_type_id, user_id):
+    cur.execute(f"SELECT {COLUMNS} FROM event_types t WHERE t.id = %(id)s AND t.user_id = %(user_id)s",
+                {"id": event_type_id, "user_id": user_id})
     return cur.fetchone()
 
 
-def update(cur, event_type_id, changes):
-    """Sets the given columns (names from the caller's own model, never from the client)."""
+def update(cur, event_type_id, user_id, changes):
+    """Sets the given columns (names from the caller's own model, never from the client) of
+    the user's type; None if they have no such type."""
     assignments = ", ".join(f"{column} = %({column})s" for column in changes)
     cur.execute(
         f"""
         UPDATE event_types t SET {assignments}, updated_at = now()
-        WHERE t.id = %(id)s
+        WHERE t.id = %(id)s AND t.user_id = %(user_id)s
         RETURNING {COLUMNS}
         """,
-        changes | {"id": event_type_id},
+        changes | {"id": event_type_id, "user_id": user_id},
     )
     return cur.fetchone()
 

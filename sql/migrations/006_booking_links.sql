@@ -30,6 +30,7 @@ CREATE TABLE event_types (
 -- without an account. The type may go later; the booking keeps what it needs.
 ALTER TABLE bookings
     ADD COLUMN event_type_id bigint REFERENCES event_types (id) ON DELETE SET NULL,
+    ADD COLUMN location text CHECK (length(location) <= 500),
     -- Minutes around the booking that stay free, copied from the type when booked.
     ADD COLUMN buffer_before integer NOT NULL DEFAULT 0 CHECK (buffer_before BETWEEN 0 AND 240),
     ADD COLUMN buffer_after integer NOT NULL DEFAULT 0 CHECK (buffer_after BETWEEN 0 AND 240),

@@ -1,0 +1,118 @@
+"""Event types: what a host offers through a booking link (/book/<username>/<slug>)."""
+
+from typing import Annotated
+
+from flask import Blueprint, g
+from pydantic import Field, StringConstraints
+
+from .. import links
+from ..auth import login_required
+from ..db import single_statement
+from ..errors import BadRequest, NotFound
+from ..repositories import event_types
+from ..validation import Body, Slug, parse
+
+bp = Blueprint("event_types", __name__)
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
+Location = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Duration = Annotated[int, Field(ge=5, le=720)]
+Buffer = Annotated[int, Field(ge=0, le=240)]
+Notice = Annotated[int, Field(ge=0, le=525600)]
+WindowDays = Annotated[int, Field(ge=1, le=365)]
+DailyLimit = Annotated[int, Field(ge=1, le=100)]
+# Fields a PATCH may set to null.
+CLEARABLE = {"description", "location", "daily_limit"}
+
+
+class EventTypeIn(Body):
+    slug: Slug
+    title: Title
+    description: Description | None = None
+    location: Location | None = None
+    duration: Duration
+    step: Duration | None = None
+    buffer_before: Buffer = 0
+    buffer_after: Buffer = 0
+    minimum_notice: Notice = 60
+    booking_window: WindowDays = 60
+    daily_limit: DailyLimit | None = None
+    active: bool = True
+
+
+class EventTypePatch(Body):
+    slug: Slug | None = None
+    title: Title | None = None
+    description: Description | None = None
+    location: Location | None = None
+    duration: Duration | None = None
+    step: Duration | None = None
+    buffer_before: Buffer | None = None
+    buffer_after: Buffer | None = None
+    minimum_notice: Notice | None = None
+    booking_window: WindowDays | None = None
+    daily_limit: DailyLimit | None = None
+    active: bool | None = None
+
+
+def shown(event_type):
+    return event_type | {"booking_url": links.booking_url(g.user["username"], event_type["slug"])}
+
+
+def found(event_type):
+    """404 for a type that is not mine, whether or not it exists."""
+    if event_type is None:
+        raise NotFound("Event type not found")
+    return event_type
+
+
+@bp.post("")
+@login_required
+def create_event_type():
+    data = parse(EventTypeIn)
+    fields = data.model_dump() | {"step": data.step or data.duration}
+    with single_statement() as cur:
+        event_type = event_types.insert(cur, user_id=g.user["id"], **fields)
+    return {"message": "Event type created", "event_type": shown(event_type)}, 201
+
+
+@bp.get("")
+@login_required
+def list_event_types():
+    with single_statement() as cur:
+        return [shown(t) for t in event_types.list_for_user(cur, g.user["id"])]
+
+
+@bp.get("/<id:event_type_id>")
+@login_required
+def get_event_type(event_type_id):
+    with single_statement() as cur:
+        return shown(found(event_types.find_own(cur, event_type_id, g.user["id"])))
+
+
+@bp.patch("/<id:event_type_id>")
+@login_required
+def update_event_type(event_type_id):
+    """Changes apply to bookings made from now on; existing bookings keep their times and buffers."""
+    data = parse(EventTypePatch)
+    changes = {name: getattr(data, name) for name in data.model_fields_set}
+    if not changes:
+        raise BadRequest("Provide at least one field to update")
+    cleared = sorted(name for name, value in changes.items() if value is None and name not in CLEARABLE)
+    if cleared:
+        raise BadRequest(f"Invalid input: {cleared[0]}: may not be null",
+                         fields={name: "may not be null" for name in cleared})
+    with single_statement() as cur:
+        event_type = found(event_types.update(cur, event_type_id, g.user["id"], changes))
+    return {"message": "Event type updated", "event_type": shown(event_type)}
+
+
+@bp.delete("/<id:event_type_id>")
+@login_required
+def delete_event_type(event_type_id):
+    """Bookings already made through it stay, without it (their event_type_id becomes null)."""
+    with single_statement() as cur:
+        if not event_types.delete(cur, event_type_id, g.user["id"]):
+            raise NotFound("Event type not found")
+    return {"message": "Event type deleted"}
