@@ -1,0 +1,99 @@
+"""Public handles (usernames) and event types: the host's side of booking links."""
+
+import pytest
+
+from tests.booking_links import TYPES, at, book, host, local_day, make_type  # noqa: F401 (fixtures)
+
+ME = "/api/v1/users/me"
+
+
+def test_a_username_is_set_lowercased_and_shown(client, alice):
+    r = client.patch(ME, json={"username": "  Ada-Lovelace  "}, headers=alice.auth)
+    assert r.status_code == 200 and r.json["user"]["username"] == "ada-lovelace"
+    assert client.get(ME, headers=alice.auth).json["username"] == "ada-lovelace"
+
+
+def test_usernames_are_unique_regardless_of_case(client, alice, bob):
+    client.patch(ME, json={"username": "ada"}, headers=alice.auth)
+    r = client.patch(ME, json={"username": "ADA"}, headers=bob.auth)
+    assert r.status_code == 409 and "taken" in r.json["error"]
+    assert client.get(ME, headers=bob.auth).json["username"] is None
+
+
+@pytest.mark.parametrize("username, why", [
+    ("ab", "at least 3"), ("a" * 41, "at most 40"), ("ada lovelace", "a-z, 0-9"), ("ada_l", "a-z, 0-9"),
+    ("adé", "a-z, 0-9"), ("admin", "reserved"), ("Book", "reserved"), ("manage", "reserved"), ("api", "reserved"),
+    (42, "string"),
+])
+def test_bad_or_reserved_usernames_are_400(client, alice, username, why):
+    r = client.patch(ME, json={"username": username}, headers=alice.auth)
+    assert r.status_code == 400 and why in r.json["fields"]["username"]
+
+
+def test_an_event_type_gets_the_defaults_and_its_booking_url(client, host, make_type):
+    event_type = make_type(duration=45)
+    assert {k: event_type[k] for k in ("slug", "title", "description", "location", "duration", "step",
+                                       "buffer_before", "buffer_after", "minimum_notice", "booking_window",
+                                       "daily_limit", "active")} == {
+        "slug": "intro", "title": "Intro call", "description": None, "location": None, "duration": 45, "step": 45,
+        "buffer_before": 0, "buffer_after": 0, "minimum_notice": 60, "booking_window": 60, "daily_limit": None,
+        "active": True}
+    assert event_type["booking_url"] == "http://localhost/book/hana/intro"
+    assert client.get(TYPES, headers=host.auth).json == [event_type]
+
+
+def test_booking_url_is_null_until_the_host_has_a_username(client, alice, make_type):
+    assert make_type(owner=alice)["booking_url"] is None
+
+
+@pytest.mark.parametrize("field, value", [
+    ("slug", ""), ("slug", "a" * 61), ("slug", "no spaces"), ("duration", 4), ("duration", 721), ("step", 4),
+    ("buffer_before", -1), ("buffer_after", 241), ("minimum_notice", -5), ("booking_window", 0),
+    ("booking_window", 366), ("daily_limit", 0), ("daily_limit", 101), ("title", ""), ("active", "yes"),
+    ("location", "x" * 501), ("duration", "30"),
+])
+def test_invalid_event_type_fields_are_400_and_nothing_is_made(client, host, field, value):
+    body = {"slug": "intro", "title": "Intro", "duration": 30} | {field: value}
+    r = client.post(TYPES, json=body, headers=host.auth)
+    assert r.status_code == 400 and field in r.json["fields"]
+    assert client.get(TYPES, headers=host.auth).json == []
+
+
+def test_slugs_are_unique_per_host(client, host, bob, make_type):
+    make_type()
+    r = client.post(TYPES, json={"slug": "INTRO", "title": "Again", "duration": 30}, headers=host.auth)
+    assert r.status_code == 409
+    make_type(owner=bob)  # another host may use the same slug
+
+
+def test_patch_changes_given_fields_and_clears_nullable_ones(client, host, make_type):
+    event_type = make_type(daily_limit=3, location="Room 1")
+    path = f"{TYPES}/{event_type['id']}"
+    r = client.patch(path, json={"title": "Longer call", "duration": 60, "daily_limit": None}, headers=host.auth)
+    assert r.status_code == 200
+    changed = r.json["event_type"]
+    assert (changed["title"], changed["duration"], changed["step"], changed["daily_limit"], changed["location"]) == (
+        "Longer call", 60, 30, None, "Room 1")
+    assert client.patch(path, json={"title": None}, headers=host.auth).status_code == 400
+    assert client.patch(path, json={}, headers=host.auth).status_code == 400
+
+
+def test_other_hosts_event_types_are_404(client, host, bob, make_type):
+    path = f"{TYPES}/{make_type()['id']}"
+    assert client.get(path, headers=bob.auth).status_code == 404
+    assert client.patch(path, json={"title": "Mine"}, headers=bob.auth).status_code == 404
+    assert client.delete(path, headers=bob.auth).status_code == 404
+    assert client.get(TYPES, headers=bob.auth).json == []
+    assert client.get(path, headers=host.auth).json["title"] == "Intro call"
+    assert client.get(f"{TYPES}/999999", headers=host.auth).status_code == 404
+
+
+def test_deleting_or_deactivating_a_type_keeps_its_bookings(client, host, make_type):
+    event_type = make_type()
+    first = book(client, at(local_day(), "10:00"))
+    assert first.status_code == 201
+    client.patch(f"{TYPES}/{event_type['id']}", json={"active": False}, headers=host.auth)
+    assert book(client, at(local_day(), "11:00")).status_code == 404
+    client.delete(f"{TYPES}/{event_type['id']}", headers=host.auth)
+    [kept] = client.get("/api/v1/bookings", headers=host.auth).json
+    assert kept["status"] == "confirmed" and kept["event_type_id"] is None and kept["guest"]["name"] == "Gus Guest"
