@@ -72,15 +72,25 @@ class BookingAttendee(Shape):
     status: Literal["needs-action", "accepted", "declined"]
 
 
+class GuestDetails(Shape):
+    name: str
+    email: str
+    timezone: str = Field(description="The zone the guest booked in; their emails use it.")
+    notes: str | None
+
+
 class Booking(Shape):
     id: int
-    user_id: int = Field(description="The booker.")
+    user_id: int = Field(description="The booker (for a guest booking, the host).")
     title: str
     start_time: datetime
     end_time: datetime
     status: Literal["confirmed", "cancelled"]
     created_at: datetime
     updated_at: datetime
+    event_type_id: int | None = Field(description="The event type a guest booked through (null once deleted).")
+    location: str | None
+    guest: GuestDetails | None = Field(description="Who booked through a booking link, for guest bookings.")
     attendees: list[BookingAttendee]
 
 

@@ -1,5 +1,6 @@
 """Event types: what a host offers through a booking link (/book/<username>/<slug>)."""
 
+from datetime import datetime
 from typing import Annotated
 
 from flask import Blueprint, g
@@ -9,6 +10,7 @@ from .. import links
 from ..auth import login_required
 from ..db import single_statement
 from ..errors import BadRequest, NotFound
+from ..openapi import Error, Message, Shape, describe
 from ..repositories import event_types
 from ..validation import Body, Slug, parse
 
@@ -56,6 +58,31 @@ class EventTypePatch(Body):
     active: bool | None = None
 
 
+class EventType(Shape):
+    id: int
+    user_id: int
+    slug: str
+    title: str
+    description: str | None
+    location: str | None
+    duration: int = Field(description="Minutes.")
+    step: int = Field(description="Minutes between offered starts, counted from each working interval's start.")
+    buffer_before: int = Field(description="Minutes before a booking that must stay free.")
+    buffer_after: int = Field(description="Minutes after a booking that must stay free.")
+    minimum_notice: int = Field(description="Minutes: no start sooner than this from now.")
+    booking_window: int = Field(description="Days: no start further ahead than this.")
+    daily_limit: int | None = Field(description="Bookings of this type per host-local day.")
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    booking_url: str | None = Field(description="The booking page; null until I have a username.")
+
+
+class EventTypeSaved(Shape):
+    message: str
+    event_type: EventType
+
+
 def shown(event_type):
     return event_type | {"booking_url": links.booking_url(g.user["username"], event_type["slug"])}
 
@@ -68,8 +95,12 @@ def found(event_type):
 
 
 @bp.post("")
+@describe(body=EventTypeIn, responses={201: EventTypeSaved, 409: Error})
 @login_required
 def create_event_type():
+    """Offer an event type through a booking link.
+
+    `slug` is unique among my types (409). `step` defaults to `duration`."""
     data = parse(EventTypeIn)
     fields = data.model_dump() | {"step": data.step or data.duration}
     with single_statement() as cur:
@@ -78,23 +109,31 @@ def create_event_type():
 
 
 @bp.get("")
+@describe(responses={200: list[EventType]})
 @login_required
 def list_event_types():
+    """My event types."""
     with single_statement() as cur:
         return [shown(t) for t in event_types.list_for_user(cur, g.user["id"])]
 
 
 @bp.get("/<id:event_type_id>")
+@describe(responses={200: EventType})
 @login_required
 def get_event_type(event_type_id):
+    """One of my event types; others' are 404."""
     with single_statement() as cur:
         return shown(found(event_types.find_own(cur, event_type_id, g.user["id"])))
 
 
 @bp.patch("/<id:event_type_id>")
+@describe(body=EventTypePatch, responses={200: EventTypeSaved, 409: Error})
 @login_required
 def update_event_type(event_type_id):
-    """Changes apply to bookings made from now on; existing bookings keep their times and buffers."""
+    """Change an event type.
+
+    Changes apply to bookings made from now on; existing bookings keep their times and
+    buffers. `description`, `location` and `daily_limit` may be set to null."""
     data = parse(EventTypePatch)
     changes = {name: getattr(data, name) for name in data.model_fields_set}
     if not changes:
@@ -109,9 +148,12 @@ def update_event_type(event_type_id):
 
 
 @bp.delete("/<id:event_type_id>")
+@describe(responses={200: Message})
 @login_required
 def delete_event_type(event_type_id):
-    """Bookings already made through it stay, without it (their event_type_id becomes null)."""
+    """Delete an event type.
+
+    Bookings already made through it stay, without it (their `event_type_id` becomes null)."""
     with single_statement() as cur:
         if not event_types.delete(cur, event_type_id, g.user["id"]):
             raise NotFound("Event type not found")

@@ -6,16 +6,18 @@ from typing import Annotated
 
 from flask import Blueprint
 from psycopg2.errors import ExclusionViolation
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from .. import announcements as announce, clock, jobs, links
 from ..context import redis_client
 from ..db import single_statement, transaction
 from ..errors import Conflict, NotFound
+from ..openapi import Error, RateLimited, Shape, describe
 from ..repositories import bookings, event_types
 from ..repositories.locks import lock_people
 from ..validation import Body, in_zone, parse
-from .public import Reschedule, check_start, guest_view, limit_public_posts, slots_of, slots_window, taken
+from .public import (GuestView, Reschedule, Slots, SlotsQuery, check_start, guest_view, limit_public_posts, slots_of,
+                     slots_window, taken)
 
 bp = Blueprint("guest_bookings", __name__)
 
@@ -25,6 +27,19 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 class Cancellation(Body):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class ManagedView(GuestView):
+    can_change: bool = Field(description="Whether it can still be cancelled or rescheduled.")
+
+
+class Managed(Shape):
+    booking: ManagedView
+
+
+class GuestBookingSaved(Shape):
+    message: str
+    booking: GuestView
 
 
 def by_token(cur, token, *, lock=False):
@@ -55,13 +70,16 @@ def can_change(booking):
 
 
 @bp.get("/<token>")
+@describe(responses={200: Managed})
 def show(token):
+    """A guest's booking, by the token from their confirmation; an unknown token is 404."""
     with single_statement() as cur:
         booking = by_token(cur, token)
     return {"booking": guest_view(booking, booking["host_name"]) | {"can_change": can_change(booking)}}
 
 
 @bp.get("/<token>/slots")
+@describe(query=SlotsQuery, responses={200: Slots, 409: Error})
 def reschedule_slots(token):
     """The slots the booking could move to: as the booking link offers them, except that the
     booking's own time and its place in the daily limit do not count against it."""
@@ -73,7 +91,12 @@ def reschedule_slots(token):
 
 
 @bp.post("/<token>/cancel")
+@describe(body=Cancellation, responses={200: GuestBookingSaved, 409: Error, 429: RateLimited})
 def cancel(token):
+    """Cancel a guest booking; 409 if it is cancelled already or has started.
+
+    The guest gets the calendar cancellation (same UID, higher SEQUENCE); the host a
+    notification and an email with the `reason`."""
     limit_public_posts()
     data = parse(Cancellation)
     with transaction() as cur:
@@ -88,8 +111,13 @@ def cancel(token):
 
 
 @bp.post("/<token>/reschedule")
+@describe(body=Reschedule, responses={200: GuestBookingSaved, 409: Error, 429: RateLimited})
 def reschedule(token):
-    """Same booking, same calendar UID (a higher SEQUENCE), new times; the same rules as booking."""
+    """Move a guest booking to another offered start.
+
+    Same booking, same calendar UID (a higher SEQUENCE), new times; the same rules (and
+    statuses) as booking. 409 if it is cancelled, has started, or its event type is gone or
+    inactive. `start` without an offset is read in `timezone` (default: the guest's zone)."""
     limit_public_posts()
     data = parse(Reschedule)
     try:

@@ -3,8 +3,8 @@ booking one as a guest. Strangers reach these routes, so they show the host's na
 type's own fields and nothing else: no e-mail, no other bookings, no guests."""
 
 import re
-from datetime import timedelta
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint
@@ -12,11 +12,12 @@ from psycopg2.errors import ExclusionViolation
 from pydantic import Field, StringConstraints
 
 from .. import announcements as announce, clock, jobs, links
-from ..availability import MAX_WINDOW
+from ..availability import MAX_WINDOW, TimeRange, Window
 from ..context import redis_client, settings
 from ..db import single_statement, transaction
 from ..errors import BadRequest, Conflict, NotFound
 from ..offers import Offer
+from ..openapi import Error, RateLimited, Shape, describe
 from ..repositories import bookings, event_types
 from ..repositories.locks import lock_people
 from ..validation import Body, DateTime, Email, Name, Query, Zone, check_window, in_zone, parse, parse_query
@@ -47,6 +48,46 @@ class GuestBookingIn(Body):
 class Reschedule(Body):
     start: DateTime
     timezone: Zone | None = None
+
+
+class Person(Shape):
+    name: str
+
+
+class GuestContact(Shape):
+    name: str
+    email: str
+
+
+class EventInfo(Shape):
+    title: str
+    description: str | None
+    location: str | None
+    duration: int = Field(description="Minutes.")
+    host: Person
+
+
+class Slots(Window):
+    timezone: str = Field(description="The zone the times are written in.")
+    slots: list[TimeRange]
+
+
+class GuestView(Shape):
+    start: datetime
+    end: datetime
+    timezone: str = Field(description="The guest's zone, which the times are written in.")
+    title: str
+    status: Literal["confirmed", "cancelled"]
+    location: str | None
+    host: Person
+    guest: GuestContact
+
+
+class GuestBooked(Shape):
+    message: str
+    booking: GuestView
+    manage_token: str = Field(description="The guest's credential for /guest-bookings/<token>; shown once.")
+    manage_url: str = Field(description="The manage page for people.")
 
 
 def limit_public_posts():
@@ -118,7 +159,11 @@ def guest_view(booking, host_name):
 
 
 @bp.get("/<username>/<slug>")
+@describe(responses={200: EventInfo})
 def event_info(username, slug):
+    """What a booking link offers: the event type and its host's name.
+
+    Unknown user, unknown slug and inactive type are the same 404."""
     with single_statement() as cur:
         event_type = link_target(cur, username, slug)
     return {"title": event_type["title"], "description": event_type["description"],
@@ -127,16 +172,31 @@ def event_info(username, slug):
 
 
 @bp.get("/<username>/<slug>/slots")
+@describe(query=SlotsQuery, responses={200: Slots})
 def event_slots(username, slug):
+    """The start times a booking link offers in a window (default the next 7 days, at most 62).
+
+    Times are written in `timezone` (default UTC); `from` and `to` without an offset are read
+    in it. A start is offered when it lies in the host's working hours, every `step` minutes
+    from the start of each working interval in the host's zone, with the whole booking inside;
+    when the booking with its buffers touches none of the host's commitments or their buffers;
+    when it is at least `minimum_notice` minutes and at most `booking_window` days ahead; and
+    when its host-local day has not reached `daily_limit`."""
     window = slots_window()
     with transaction() as cur:
         return slots_of(cur, link_target(cur, username, slug), window)
 
 
 @bp.post("/<username>/<slug>/bookings")
+@describe(body=GuestBookingIn, responses={201: GuestBooked, 409: Error, 429: RateLimited})
 def book(username, slug):
-    """A guest books a slot. Every rule is checked again here, under the host's lock; the
-    database refuses anything that would touch the host's commitments or their buffers."""
+    """Book an offered start as a guest (no account).
+
+    Every rule of the slot list is checked again when writing: a start that is not offered
+    is 400 with the reason in `fields.start`; one taken meanwhile (or whose day filled up) is
+    409. `start` without an offset is read in `timezone` (default UTC), which the guest's
+    emails also use. The guest gets a confirmation with the invitation and the manage link;
+    the host a notification and an email. Rate limited per client address."""
     limit_public_posts()
     data = parse(GuestBookingIn)
     zone_name = data.timezone or "UTC"

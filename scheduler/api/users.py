@@ -85,6 +85,7 @@ class Profile(Shape):
     name: str
     email: str
     role: Literal["member", "admin"]
+    username: str | None = Field(description="The public handle in my booking links (/book/<username>/<slug>).")
     timezone: str
     working_hours: WorkingHours
     reminders: list[int]
