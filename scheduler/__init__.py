@@ -18,6 +18,10 @@ from .logs import configure_logging
 from .ratelimit import RateLimiter
 
 MAX_BODY_BYTES = 64 * 1024
+# Redis answers in well under a millisecond; one that takes longer is down or frozen. Requests
+# then go on without it (the outbox covers a failed enqueue, the limiters fail open), so a
+# short timeout keeps a frozen Redis from holding every booking up.
+REDIS_TIMEOUT_SECONDS = 0.2
 
 
 class JSONProvider(JSONProviderBase):
@@ -46,7 +50,8 @@ def create_app(settings=None):
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=MAX_BODY_BYTES, STARTED_AT=time.monotonic())
     app.extensions["db"] = Database(settings.database_url, size=settings.db_pool_size)
     app.extensions["redis"] = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=1, socket_connect_timeout=1, health_check_interval=30,
+        settings.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        health_check_interval=30,
     )
     app.extensions["limiter"] = RateLimiter(app.extensions["redis"])
     if settings.trusted_proxies:

@@ -1,8 +1,15 @@
-"""The PostgreSQL connection pool and the one way to run SQL: a transaction."""
+"""The PostgreSQL connection pool, the one way to run SQL (a transaction), and `retrying`,
+which runs a unit of work again when a transaction of it failed for a reason that passes."""
 
+import contextvars
+import functools
+import logging
 import os
 import queue
+import random
+import select
 import threading
+import time
 from contextlib import contextmanager
 
 import orjson
@@ -27,8 +34,79 @@ class DictCursor(psycopg2.extensions.cursor):
         return [dict(zip(names, row)) for row in super().fetchall()]
 
 
+log = logging.getLogger("scheduler.db")
+
+ATTEMPTS = 3  # runs of a unit of work in all, the first included
+BACKOFF_SECONDS = 0.02  # the pause before run n+1 is uniform in [0, BACKOFF_SECONDS * 2**n)
+
+
 class PoolExhausted(Exception):
     """No connection became free in time."""
+
+
+class TransientFailure(psycopg2.OperationalError):
+    """A transaction ended before its commit for a reason that may pass: PostgreSQL rolled it
+    back (deadlock, serialization failure: `conflict` is true) or its connection died. Nothing
+    of it was committed, so running it again is safe; `retrying` does."""
+
+    def __init__(self, cause):
+        super().__init__((str(cause).strip().splitlines() or [type(cause).__name__])[0])
+        self.conflict = isinstance(cause, psycopg2.extensions.TransactionRollbackError)
+
+
+class Run:
+    """What one run of a `retrying` unit of work has done so far."""
+
+    def __init__(self):
+        self.committed = False
+
+
+_run = contextvars.ContextVar("scheduler_db_run", default=None)
+
+
+def committed():
+    run = _run.get()
+    if run is not None:
+        run.committed = True
+
+
+def retrying(work):
+    """Runs `work` (a handler, a job) again from its start when one of its transactions fails
+    with a TransientFailure, up to ATTEMPTS runs in all with a short jittered pause between,
+    but only while nothing has been committed in the current run, so that no write happens
+    twice. (A `with` block cannot re-run its own body, hence a decorator around the whole
+    unit.) When the runs are used up, or something was committed first, the failure is
+    raised: the error handler answers 409 for a conflict and 503 for a dead connection."""
+
+    @functools.wraps(work)
+    def run_again_if_transient(*args, **kwargs):
+        if _run.get() is not None:  # inside another retrying unit: that one re-runs us
+            return work(*args, **kwargs)
+        for attempt in range(1, ATTEMPTS + 1):
+            run = Run()
+            token = _run.set(run)
+            try:
+                return work(*args, **kwargs)
+            except TransientFailure as exc:
+                if run.committed or attempt == ATTEMPTS:
+                    raise
+                log.info("%s: transient failure (%s), running it again", work.__name__, exc)
+            finally:
+                _run.reset(token)
+            time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
+
+    return run_again_if_transient
+
+
+def looks_closed(conn):
+    """True if the server has closed this idle connection (restart, failover,
+    pg_terminate_backend): it then has its farewell or end-of-file waiting to be read, while a
+    live idle connection has nothing. One poll(2), no round trip."""
+    if conn.closed:
+        return True
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class Database:
@@ -65,27 +143,50 @@ class Database:
             raise PoolExhausted("no database connection became free in time")
         conn = None
         try:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._connect()
+            conn = self._idle_connection() or self._connect()
             yield conn
         finally:
             if conn is not None and not conn.closed:
                 self._idle.put(conn)
             slots.release()
 
+    def _idle_connection(self):
+        """A pooled connection that is still open, or None; closed ones are dropped."""
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                return None
+            if not looks_closed(conn):
+                return conn
+            conn.close()
+
     @contextmanager
     def transaction(self):
+        """A dict cursor in one transaction, committed when the block ends. Raises
+        TransientFailure if it failed before committing for a reason that may pass; a
+        connection lost during the commit itself is not one (it may have committed)."""
         with self._connection() as conn:
+            committing = False
             try:
                 with conn.cursor(cursor_factory=DictCursor) as cur:
                     yield cur
+                committing = True
                 conn.commit()
+            except psycopg2.Error as exc:
+                if conn.closed:
+                    if committing:
+                        raise
+                    raise TransientFailure(exc) from exc
+                conn.rollback()
+                if isinstance(exc, psycopg2.extensions.TransactionRollbackError):
+                    raise TransientFailure(exc) from exc
+                raise
             except BaseException:
                 if not conn.closed:
                     conn.rollback()
                 raise
+            committed()
 
     @contextmanager
     def single_statement(self):
@@ -97,6 +198,7 @@ class Database:
                 with conn.cursor(cursor_factory=DictCursor) as cur:
                     yield cur
             finally:
+                committed()  # it may have written: a retrying unit must not run it twice
                 if not conn.closed:
                     conn.autocommit = False
 

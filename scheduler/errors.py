@@ -7,7 +7,7 @@ import psycopg2.errors
 import redis
 from werkzeug.exceptions import HTTPException
 
-from .db import PoolExhausted
+from .db import PoolExhausted, TransientFailure
 from .http import request_id as current_request_id
 
 log = logging.getLogger("scheduler.errors")
@@ -50,16 +50,26 @@ class UnsupportedMediaType(APIError):
     status = 415
 
 
-class TooManyRequests(APIError):
-    status = 429
+class RetryLater(APIError):
+    """An answer that says when to ask again, in `Retry-After` and in the body."""
 
     def __init__(self, message, retry_after):
         retry_after = max(1, int(retry_after))
         super().__init__(message, headers={"Retry-After": str(retry_after)}, retry_after=retry_after)
 
 
-class ServiceUnavailable(APIError):
+class TooManyRequests(RetryLater):
+    status = 429
+
+
+class ServiceUnavailable(RetryLater):
     status = 503
+
+
+# Seconds a client should wait after a 503: long enough for a restart or failover to finish,
+# short enough that the first try after one succeeds. A busy pool frees up sooner.
+OUTAGE_RETRY_AFTER = 5
+POOL_RETRY_AFTER = 1
 
 
 # Constraint (or unique index) name -> what the client did wrong.
@@ -97,15 +107,22 @@ def register_error_handlers(app):
         return api_error(mapped)
 
     @app.errorhandler(psycopg2.OperationalError)
-    @app.errorhandler(PoolExhausted)
     def database_unavailable(exc):
+        if isinstance(exc, TransientFailure) and exc.conflict:
+            log.warning("concurrent change still conflicting after retries: %s", exc)
+            return api_error(Conflict("A concurrent change got in the way, try again"))
         log.error("database unavailable: %s", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
-        return api_error(ServiceUnavailable("Database unavailable, try again shortly"))
+        return api_error(ServiceUnavailable("Database unavailable, try again shortly", OUTAGE_RETRY_AFTER))
+
+    @app.errorhandler(PoolExhausted)
+    def pool_exhausted(exc):
+        log.error("database pool exhausted: %s", exc)
+        return api_error(ServiceUnavailable("Server busy, try again shortly", POOL_RETRY_AFTER))
 
     @app.errorhandler(redis.RedisError)
     def redis_unavailable(exc):
         log.error("redis unavailable: %s", exc)
-        return api_error(ServiceUnavailable("Service temporarily unavailable, try again shortly"))
+        return api_error(ServiceUnavailable("Service temporarily unavailable, try again shortly", OUTAGE_RETRY_AFTER))
 
     @app.errorhandler(Exception)
     def unexpected(exc):

@@ -88,20 +88,29 @@ class PrivatePostgres:
             os.chmod(self.root, 0o755)
 
     def start(self):
-        run = lambda *cmd: subprocess.run(as_server_user(list(cmd)), check=True, stdout=subprocess.DEVNULL)
-        run(f"{self.bindir}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-            "--locale=C", "--no-sync")
+        """Creates the cluster and its `scheduler` database, starts it; returns its URL."""
+        subprocess.run(as_server_user([f"{self.bindir}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
+                                       "-E", "UTF8", "--locale=C", "--no-sync"]),
+                       check=True, stdout=subprocess.DEVNULL)
+        self.resume()
+        subprocess.run([f"{self.bindir}/createdb", "-h", self.root, "-U", "postgres", "scheduler"], check=True)
+        return f"postgresql://postgres@/scheduler?host={self.root}"
+
+    def resume(self):
+        """Starts the server on the existing cluster (again, after `halt`)."""
         options = (f"-k {self.root} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
                    f"-c full_page_writes=off -c max_connections=200")
         subprocess.run(as_server_user([f"{self.bindir}/pg_ctl", "-D", self.data, "-l",
                                        os.path.join(self.root, "server.log"), "-o", options, "-w", "start"]),
                        check=True, stdout=subprocess.DEVNULL, start_new_session=True)
-        subprocess.run([f"{self.bindir}/createdb", "-h", self.root, "-U", "postgres", "scheduler"], check=True)
-        return f"postgresql://postgres@/scheduler?host={self.root}"
+
+    def halt(self, mode="fast"):
+        """Stops the server and keeps the cluster, for `resume` (the tests' outages)."""
+        subprocess.run(as_server_user([f"{self.bindir}/pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self):
-        subprocess.run(as_server_user([f"{self.bindir}/pg_ctl", "-D", self.data, "-m", "immediate", "stop"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.halt("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -114,6 +123,9 @@ class PrivateRedis:
         self.process = None
 
     def start(self):
+        """Starts the server (again, after `halt`); returns its URL."""
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)
         self.process = subprocess.Popen(
             ["redis-server", "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
              "--save", "", "--appendonly", "no", "--dir", self.root],
@@ -126,10 +138,14 @@ class PrivateRedis:
             time.sleep(0.05)
         return f"unix://{self.socket}?db=0"
 
-    def stop(self):
+    def halt(self):
+        """Stops the server and keeps its directory, for `start` (the tests' outages)."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+    def stop(self):
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -11,7 +11,7 @@ from ..auth import login_required
 from ..announcements import attendee_list
 from ..calendar import event_data, to_ics
 from ..context import redis_client, settings
-from ..db import single_statement, transaction
+from ..db import retrying, single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..openapi import Error, Shape, describe
 from ..pagination import paginated
@@ -167,6 +167,7 @@ def owned(cur, booking_id):
 @bp.post("")
 @describe(body=BookingIn, responses={201: BookingSaved, 409: BookingConflict})
 @login_required
+@retrying
 def create_booking():
     """Book time, optionally with attendees.
 
@@ -234,6 +235,7 @@ def booking_ics(booking_id):
 @bp.patch("/<id:booking_id>")
 @describe(body=BookingPatch, responses={200: BookingSaved, 403: Error, 409: BookingConflict})
 @login_required
+@retrying
 def update_booking(booking_id):
     """Rename or move a booking I booked.
 
@@ -267,6 +269,7 @@ def update_booking(booking_id):
 @bp.delete("/<id:booking_id>")
 @describe(responses={200: BookingSaved, 403: Error})
 @login_required
+@retrying
 def cancel_booking(booking_id):
     """Cancel a booking I booked (it stays, with `status: cancelled`); 404 if already cancelled."""
     with transaction() as cur:
@@ -284,6 +287,7 @@ def cancel_booking(booking_id):
 @bp.patch("/<id:booking_id>/attendance")
 @describe(body=Attendance, responses={200: BookingSaved, 409: BookingConflict})
 @login_required
+@retrying
 def answer(booking_id):
     """Accept or decline a booking I am invited to.
 

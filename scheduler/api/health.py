@@ -7,6 +7,7 @@ from flask import Blueprint, current_app
 
 from ..context import redis_client, settings
 from ..db import single_statement
+from ..errors import OUTAGE_RETRY_AFTER
 from ..openapi import Shape, describe
 
 bp = Blueprint("health", __name__)
@@ -70,4 +71,6 @@ def health():
         "environment": settings().app_env,
         "checks": {"database": "ok" if database else "down", "redis": "ok" if queue else "down"},
     }
-    return body, 200 if database else 503
+    if not database:
+        return body, 503, {"Retry-After": str(OUTAGE_RETRY_AFTER)}
+    return body, 200
