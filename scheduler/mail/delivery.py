@@ -14,7 +14,7 @@ import redis
 from .. import clock, jobs
 from ..calendar import to_ics
 from ..config import Settings
-from ..db import Database, PoolExhausted
+from ..db import Database, PoolExhausted, retrying
 from ..links import manage_url
 from ..ratelimit import RateLimiter
 from ..timezones import display
@@ -103,6 +103,7 @@ def wait_for_send_slot(rt):
         time.sleep(60 - time.time() % 60 + 0.01)
 
 
+@retrying
 def deliver(email_id):
     """RQ job: sends outbox row `email_id` unless it was already sent or is being sent."""
     rt = runtime()
@@ -162,6 +163,7 @@ def remind_in_app(cur, row):
     }])
 
 
+@retrying
 def sweep(rt):
     """Enqueues due rows that have no live job; purges expired token revocations. A row whose
     lease ran out is enqueued whatever Redis says of its job: that job died with its worker."""
