@@ -24,8 +24,9 @@ log = logging.getLogger("scheduler.worker")
 
 
 class Worker(SimpleWorker):
-    """RQ's worker, but a stop request also ends our loops, and never needs Redis to be heard.
-    (RQ's own handler talks to Redis first, so with Redis down SIGTERM was lost.)"""
+    """RQ's worker, but a stop request also ends our loops. (RQ's own handler stops only RQ's
+    loop; with Redis down, leaving it raised a Redis error that our loop took for an outage to
+    wait out, so SIGTERM was lost.) Overrides RQ 2's signal-handler hook: rq is pinned."""
 
     def __init__(self, *args, stop, **kwargs):
         super().__init__(*args, **kwargs)
