@@ -1,7 +1,7 @@
 """Shared set-up for the booking-link tests: a host with a username and working hours every
 day, event types, and times counted from the test clock."""
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,12 +24,21 @@ def at(day, hhmm, zone="UTC"):
     return datetime.combine(day, time.fromisoformat(hhmm), ZoneInfo(zone))
 
 
-def next_transition(zone, after_days=2):
-    """The first local date (at least `after_days` ahead) whose length is not 24 hours in the zone."""
+def hours_in(day, zone):
+    """How long the local date is in the zone: 24, or 23 / 25 on a DST change."""
+    length = at(day + timedelta(days=1), "00:00", zone).astimezone(timezone.utc) - at(day, "00:00", zone)
+    return length // timedelta(hours=1)
+
+
+def next_transition(zone, nth=1, after_days=2):
+    """The nth local date (at least `after_days` ahead) whose length is not 24 hours in the zone:
+    the next two are a spring and an autumn change, within seven and a half months."""
     day = local_day(after_days, zone)
     for _ in range(400):
-        if (at(day + timedelta(days=1), "00:00", zone) - at(day, "00:00", zone)) != timedelta(hours=24):
-            return day
+        if hours_in(day, zone) != 24:
+            nth -= 1
+            if nth == 0:
+                return day
         day += timedelta(days=1)
     raise AssertionError(f"{zone} has no DST change within 400 days")
 
