@@ -125,3 +125,23 @@ def test_the_zone_in_a_calendar_file_holds_for_events_after_2037(client, alice, 
     rules = calendar.walk("VTIMEZONE")[0].to_tz(lookup_tzid=False)
     assert start.params["TZID"] == "America/New_York"
     assert start.dt.replace(tzinfo=rules).isoformat() == f"{far}-07-01T10:00:00-04:00"
+
+
+def test_a_single_download_has_no_method_so_its_attendees_are_allowed(client, bob, meeting):
+    """RFC 5546 forbids ATTENDEE under METHOD:PUBLISH: a download is a plain iCalendar object."""
+    calendar = Calendar.from_ical(client.get(f"{BOOKINGS}/{meeting['id']}/ics", headers=bob.auth).data)
+    assert "METHOD" not in calendar
+    assert len(calendar.walk("VEVENT")[0]["ATTENDEE"]) == 2
+
+
+def test_the_feed_is_named_for_calendar_apps(client, bob, meeting):
+    url = client.post("/api/v1/users/me/calendar-feed", headers=bob.auth).json["url"]
+    calendar = Calendar.from_ical(client.get(re.sub(r"^https?://[^/]+", "", url)).data)
+    assert str(calendar["X-WR-CALNAME"]) == str(calendar["NAME"]) == "Bob (Scheduler)"
+
+
+def test_only_a_replaced_feed_url_is_said_to_stop_working(client, bob):
+    first = client.post("/api/v1/users/me/calendar-feed", headers=bob.auth).json["message"]
+    second = client.post("/api/v1/users/me/calendar-feed", headers=bob.auth).json["message"]
+    assert first == "Calendar feed created" and "previous" not in first
+    assert "previous one no longer works" in second
