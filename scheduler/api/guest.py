@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 
 from .. import announcements as announce, clock, jobs, links
 from ..context import redis_client
-from ..db import single_statement, transaction
+from ..db import retrying, single_statement, transaction
 from ..errors import Conflict, NotFound
 from ..openapi import Error, RateLimited, Shape, describe
 from ..repositories import bookings, event_types
@@ -92,6 +92,7 @@ def reschedule_slots(token):
 
 @bp.post("/<token>/cancel")
 @describe(body=Cancellation, responses={200: GuestBookingSaved, 409: Error, 429: RateLimited})
+@retrying
 def cancel(token):
     """Cancel a guest booking; 409 if it is cancelled already or has started.
 
@@ -112,6 +113,7 @@ def cancel(token):
 
 @bp.post("/<token>/reschedule")
 @describe(body=Reschedule, responses={200: GuestBookingSaved, 409: Error, 429: RateLimited})
+@retrying
 def reschedule(token):
     """Move a guest booking to another offered start.
 

@@ -14,7 +14,7 @@ from pydantic import Field, StringConstraints
 from .. import announcements as announce, clock, jobs, links
 from ..availability import MAX_WINDOW, TimeRange, Window
 from ..context import redis_client, settings
-from ..db import single_statement, transaction
+from ..db import retrying, single_statement, transaction
 from ..errors import BadRequest, Conflict, NotFound
 from ..offers import Offer
 from ..openapi import Error, RateLimited, Shape, describe
@@ -189,6 +189,7 @@ def event_slots(username, slug):
 
 @bp.post("/<username>/<slug>/bookings")
 @describe(body=GuestBookingIn, responses={201: GuestBooked, 409: Error, 429: RateLimited})
+@retrying
 def book(username, slug):
     """Book an offered start as a guest (no account).
 
