@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WITH_SERVICES := $(BIN)/python scripts/devservices.py --
 PORT ?= 8000
 
-.PHONY: run test bench migrate clean
+.PHONY: run test screenshots bench migrate clean
 
 run: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(WITH_SERVICES) sh -c \
@@ -17,6 +17,10 @@ TEST_TOOLS := chromium:chromium,chromedriver:chromium-driver,nginx:nginx-light,p
 
 test: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH:/usr/sbin:/sbin" $(BIN)/python scripts/devservices.py --tools $(TEST_TOOLS) -- python -m pytest $(PYTEST_ARGS)
+
+# The README's pictures of the booking and manage pages, taken by their browser test.
+screenshots: $(VENV)/.installed
+	SCREENSHOTS="$(CURDIR)/docs/screenshots" $(MAKE) test PYTEST_ARGS="tests/test_pages.py -k books_a_slot -q"
 
 # A/B against another implementation: make bench BENCH_ARGS="--original-url http://127.0.0.1:3000"
 bench: $(VENV)/.installed

@@ -69,6 +69,7 @@ def create_app(settings=None):
 
 
 def register_blueprints(app):
+    from . import pages
     from .api import (analytics, auth, bookings, calendar, docs, event_types, guest, health, notifications,
                       organizations, public, users)
 
@@ -76,6 +77,7 @@ def register_blueprints(app):
     app.register_blueprint(health.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(pages.bp)
     for module in (auth, users, bookings, organizations, notifications, analytics):
         app.register_blueprint(module.bp, url_prefix=f"/api/v1/{module.bp.name}")
     app.register_blueprint(event_types.bp, url_prefix="/api/v1/event-types")

@@ -28,12 +28,15 @@ HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 # A calendar feed's URL is its only credential: the log names the route, not the secret
 # (however many slashes surround it: werkzeug serves //calendar/… and redirects /calendar//…).
 FEED_SECRET = re.compile(r"/calendar/+[^/]*")
+# A guest's manage token is the credential to their booking, in the page's and the API's path.
+MANAGE_TOKEN = re.compile(r"/(manage|guest-bookings)/+[^/]*")
 # Control characters (C0, DEL, C1) in a path could start a forged log line or drive a terminal.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def loggable_path(path):
     path = FEED_SECRET.sub("/calendar/[secret].ics", path)
+    path = MANAGE_TOKEN.sub(r"/\1/[token]", path)
     return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", path)
 
 

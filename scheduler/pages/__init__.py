@@ -1,0 +1,49 @@
+"""The pages a booking link's guest sees: `/book/<username>/<slug>` and `/manage/<token>`.
+
+Server-side templates and static files served by the app: no build step, nothing from
+another origin. The server only fills in what the page is about (or answers 404); the
+pages' scripts then speak only the public API (`/api/v1/public/...`,
+`/api/v1/guest-bookings/...`), as any other client would."""
+
+from flask import Blueprint, render_template
+
+from ..api import guest, public
+from ..db import single_statement
+from ..errors import NotFound
+from ..openapi import page
+
+bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/pages")
+
+# Scripts, styles and calls only from this origin; no inline script, so injected markup
+# could not run even if some text escaped escaping.
+PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+               "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+
+
+@bp.after_request
+def page_policy(response):
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = PAGE_POLICY
+    return response
+
+
+@bp.errorhandler(NotFound)
+def not_found(exc):
+    return render_template("pages/not_found.html", message=exc.message), 404
+
+
+@bp.get("/book/<username>/<slug>")
+@page
+def book(username, slug):
+    with single_statement() as cur:
+        event_type = public.link_target(cur, username, slug)
+    return render_template("pages/book.html", event=public.public_face(event_type), username=username, slug=slug)
+
+
+@bp.get("/manage/<token>")
+@page
+def manage(token):
+    with single_statement() as cur:
+        guest.by_token(cur, token)
+    return render_template("pages/manage.html", token=token)

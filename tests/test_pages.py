@@ -1,0 +1,276 @@
+"""The booking and manage pages in headless Chromium against the real service: a guest books a
+slot, sees it gone from the list, moves it and cancels it, at desktop and at phone width.
+
+With SCREENSHOTS=<folder> set, the end-to-end test saves what the guest sees there
+(`make screenshots` writes docs/screenshots/)."""
+
+import os
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from browser import DESKTOP, PHONE, set_time_zone, set_viewport, wait_for
+
+# Half an hour off the host's UTC grid, so the guest's times are visibly not the host's
+# (and a name Chromium's ICU spells as tzdata does: Asia/Kolkata would read Asia/Calcutta).
+GUEST_ZONE = "America/St_Johns"
+WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SIZES = pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+
+
+@pytest.fixture
+def host(client, register, set_profile):
+    """Hana, free 08:00-18:00 UTC every day, with the booking link /book/hana/intro."""
+    hana = register("Hana", email="hana@example.com")
+    set_profile(hana, name="Hana Host", username="hana", timezone="UTC",
+                working_hours={day: [{"start": "08:00", "end": "18:00"}] for day in WEEK})
+    r = client.post("/api/v1/event-types", headers=hana.auth, json={
+        "slug": "intro", "title": "Intro call", "duration": 30, "minimum_notice": 60,
+        "description": "A first talk about your project.\nBring your questions.",
+        "location": "Video call (the link comes with the invitation)",
+    })
+    assert r.status_code == 201, r.json
+    return hana
+
+
+def css(driver, selector):
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def text_of(driver, selector):
+    return driver.find_element(By.CSS_SELECTOR, selector).text
+
+
+def offered(driver):
+    """The start times (as the page got them) offered on the chosen day, once loaded."""
+    buttons = wait_for(driver, lambda d: css(d, "[data-times] button.choice"))
+    return [b.get_attribute("data-start") for b in buttons]
+
+
+def wait_text(driver, selector, pattern):
+    return wait_for(driver, lambda d: re.search(pattern, text_of(d, selector)) and text_of(d, selector))
+
+
+def in_guest_zone(text):
+    moment = datetime.fromisoformat(text)
+    return moment.utcoffset() == moment.astimezone(ZoneInfo(GUEST_ZONE)).utcoffset() and moment.minute in (0, 30)
+
+
+def same_moment(a, b):
+    return datetime.fromisoformat(a) == datetime.fromisoformat(b)
+
+
+def host_bookings(client, host):
+    r = client.get("/api/v1/bookings", headers=host.auth)
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+def screenshot(driver, name, size):
+    """The whole page at this width, when SCREENSHOTS names a folder."""
+    folder = os.environ.get("SCREENSHOTS")
+    if not folder:
+        return
+    width, height = size
+    set_viewport(driver, (width, max(height, driver.execute_script("return document.documentElement.scrollHeight"))))
+    driver.execute_script("document.activeElement.blur()")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(Path(folder) / f"{name}-{'phone' if size == PHONE else 'desktop'}.png"))
+    set_viewport(driver, size)
+
+
+@SIZES
+def test_a_guest_books_a_slot_moves_it_and_cancels_it(browser, live_server, client, host, worker, mailbox, size):
+    set_viewport(browser, size)
+    set_time_zone(browser, GUEST_ZONE)
+    browser.get(live_server("/book/hana/intro"))
+    assert text_of(browser, "h1") == "Intro call"
+    assert "Hana Host" in text_of(browser, ".event") and "30 minutes" in text_of(browser, ".event")
+    assert browser.find_element(By.ID, "zone").get_attribute("value") == GUEST_ZONE
+
+    starts = offered(browser)
+    assert all(in_guest_zone(start) for start in starts)
+    chosen = starts[1]
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{chosen}"]').click()
+    browser.find_element(By.ID, "name").send_keys("Grace Guest")
+    browser.find_element(By.ID, "email").send_keys("grace@example.com")
+    browser.find_element(By.ID, "notes").send_keys("About the <b>roadmap</b>")
+    assert "You picked" in text_of(browser, "[data-chosen]")
+    screenshot(browser, "booking", size)
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+
+    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirmation]").is_displayed())
+    assert "grace@example.com" in text_of(browser, "[data-confirmation]")
+    manage_url = browser.find_element(By.CSS_SELECTOR, "[data-manage-link]").get_attribute("href")
+    assert manage_url.startswith(live_server("/manage/"))
+    screenshot(browser, "booked", size)
+    [booked] = host_bookings(client, host)
+    assert same_moment(booked["start_time"], chosen) and booked["guest"]["name"] == "Grace Guest"
+
+    browser.refresh()
+    assert chosen not in offered(browser)
+
+    browser.get(manage_url)
+    wait_text(browser, "[data-state]", "Booked for Grace Guest")
+    assert text_of(browser, "h1") == "Intro call"
+    new_start = offered(browser)[2]
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{new_start}"]').click()
+    screenshot(browser, "manage", size)
+    browser.find_element(By.CSS_SELECTOR, "[data-move]").click()
+    wait_text(browser, "[data-done]", "moved to")
+    [booking] = host_bookings(client, host)
+    assert same_moment(booking["start_time"], new_start) and booking["id"] == booked["id"]
+    assert new_start not in offered(browser)
+
+    browser.find_element(By.ID, "reason").send_keys("Something came up")
+    browser.find_element(By.CSS_SELECTOR, "[data-cancel-form] button").click()
+    wait_text(browser, "[data-state]", "cancelled")
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-actions]").is_displayed()
+    [booking] = host_bookings(client, host)
+    assert booking["status"] == "cancelled"
+    browser.get(live_server("/book/hana/intro"))
+    assert new_start in offered(browser)
+
+    worker()
+    to_guest = [m for m in mailbox.received() if m["To"] == "grace@example.com"]
+    assert len(to_guest) >= 3  # booked, moved, cancelled
+
+
+def tab_to(driver, wanted, presses=80):
+    """Presses Tab until the focused element is `wanted(element)`; returns it."""
+    for _ in range(presses):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        element = driver.switch_to.active_element
+        if wanted(element):
+            return element
+    raise AssertionError("not reached by Tab")
+
+
+def test_the_booking_page_works_by_keyboard_alone(browser, live_server, client, host):
+    set_viewport(browser, PHONE)
+    browser.get(live_server("/book/hana/intro"))
+    first = offered(browser)[0]
+    slot = tab_to(browser, lambda e: e.get_attribute("data-start") == first)
+    assert browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle") != "none"
+    slot.send_keys(Keys.SPACE)
+    tab_to(browser, lambda e: e.get_attribute("id") == "name").send_keys("Kim Keys")
+    tab_to(browser, lambda e: e.get_attribute("id") == "email").send_keys("kim@example.com")
+    tab_to(browser, lambda e: e.get_attribute("data-submit") is not None).send_keys(Keys.ENTER)
+    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirmation]").is_displayed())
+    assert browser.switch_to.active_element.get_attribute("data-confirmation") is not None
+    [booking] = host_bookings(client, host)
+    assert same_moment(booking["start_time"], first)
+
+
+def test_every_form_control_has_a_label(browser, live_server, host):
+    browser.get(live_server("/book/hana/intro"))
+    offered(browser)
+    unlabelled = browser.execute_script(
+        "return [...document.querySelectorAll('input, select, textarea')].filter(e => !e.labels.length).map(e => e.id)")
+    assert unlabelled == []
+
+
+def test_a_slot_taken_meanwhile_is_said_and_the_list_refreshed(browser, live_server, client, host):
+    browser.get(live_server("/book/hana/intro"))
+    chosen = offered(browser)[0]
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{chosen}"]').click()
+    r = client.post("/api/v1/public/hana/intro/bookings",
+                    json={"start": chosen, "name": "Quick", "email": "quick@example.com"})
+    assert r.status_code == 201, r.json
+    browser.find_element(By.ID, "name").send_keys("Slow")
+    browser.find_element(By.ID, "email").send_keys("slow@example.com")
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    wait_text(browser, "[data-alert]", "just booked")
+    assert browser.find_element(By.CSS_SELECTOR, "[data-alert]").get_attribute("role") == "alert"
+    wait_for(browser, lambda d: chosen not in offered(d))
+    assert len(host_bookings(client, host)) == 1
+
+
+def test_field_errors_from_the_api_are_shown_beside_the_field(browser, live_server, client, host):
+    browser.get(live_server("/book/hana/intro"))
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{offered(browser)[0]}"]').click()
+    browser.find_element(By.ID, "name").send_keys("Typo")
+    browser.find_element(By.ID, "email").send_keys("not-an-address")
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    wait_text(browser, "#email-error", ".")
+    email = browser.find_element(By.ID, "email")
+    assert email.get_attribute("aria-invalid") == "true"
+    assert browser.switch_to.active_element == email
+    assert host_bookings(client, host) == []
+
+
+def test_text_from_the_host_and_the_guest_is_shown_as_text(browser, live_server, client, host):
+    markup = '<img src=x onerror="document.title=\'owned\'">'
+    r = client.post("/api/v1/event-types", headers=host.auth,
+                    json={"slug": "markup", "title": f"Call {markup}", "duration": 30, "description": markup})
+    assert r.status_code == 201, r.json
+    start = offered_via_api(client, "markup")
+    r = client.post("/api/v1/public/hana/markup/bookings", json={"start": start, "name": f"Eve {markup}", "email": "eve@example.com"})
+    assert r.status_code == 201, r.json
+    browser.get(live_server("/book/hana/markup"))
+    offered(browser)
+    assert text_of(browser, "h1") == f"Call {markup}" and css(browser, "img") == []
+    browser.get(live_server(f"/manage/{r.json['manage_token']}"))
+    wait_text(browser, "[data-state]", "Booked for")
+    assert markup in text_of(browser, "[data-state]") and css(browser, "img") == []
+    assert browser.title != "owned"
+
+
+def offered_via_api(client, slug):
+    now = datetime.now(timezone.utc)
+    r = client.get(f"/api/v1/public/hana/{slug}/slots",
+                   query_string={"from": now.isoformat(), "to": (now + timedelta(days=7)).isoformat()})
+    assert r.status_code == 200, r.json
+    return r.json["slots"][0]["start"]
+
+
+class TestRateLimited:
+    @pytest.fixture
+    def settings(self, settings):
+        return settings.replace(public_rate_limit=1)
+
+    def test_a_guest_over_the_limit_is_told_how_long_to_wait(self, browser, live_server, client, host):
+        browser.get(live_server("/book/hana/intro"))
+        starts = offered(browser)
+        r = client.post("/api/v1/public/hana/intro/bookings",
+                        json={"start": starts[0], "name": "First", "email": "first@example.com"})
+        assert r.status_code == 201, r.json
+        browser.find_element(By.CSS_SELECTOR, f'[data-start="{starts[1]}"]').click()
+        browser.find_element(By.ID, "name").send_keys("Second")
+        browser.find_element(By.ID, "email").send_keys("second@example.com")
+        browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+        wait_text(browser, "[data-alert]", r"Try again in \d+ seconds")
+        assert len(host_bookings(client, host)) == 1
+
+
+def test_the_manage_token_stays_out_of_the_request_log(client, host, caplog):
+    caplog.set_level("INFO", logger="scheduler.request")
+    token = client.post("/api/v1/public/hana/intro/bookings", json={
+        "start": offered_via_api(client, "intro"), "name": "Gus", "email": "gus@example.com"}).json["manage_token"]
+    for path in (f"/manage/{token}", f"/api/v1/guest-bookings/{token}", f"/manage//{token}"):
+        client.get(path)
+    assert token not in caplog.text
+    assert "GET /manage/[token] 200" in caplog.text and "GET /api/v1/guest-bookings/[token] 200" in caplog.text
+
+
+def test_unknown_links_are_a_404_page(client, host):
+    for path in ("/book/nobody/intro", "/book/hana/nothing", "/manage/not-a-token"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.mimetype == "text/html", path
+        assert b"Not found" in r.data
+
+
+def test_pages_allow_scripts_and_calls_only_from_their_own_origin(client, host):
+    r = client.get("/book/hana/intro")
+    assert r.status_code == 200
+    policy = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy and "connect-src 'self'" in policy
+    for asset in re.findall(rb'(?:src|href)="(/static/pages/[^"]+)"', r.data):
+        assert client.get(asset.decode()).status_code == 200
+    assert b"http://" not in r.data and b"https://" not in r.data
