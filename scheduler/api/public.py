@@ -158,6 +158,14 @@ def guest_view(booking, host_name):
             "guest": {"name": booking["guest"]["name"], "email": booking["guest"]["email"]}}
 
 
+def public_face(event_type):
+    """What strangers see of an event type (this route and the booking page): its own fields
+    and its host's name."""
+    return {"title": event_type["title"], "description": event_type["description"],
+            "location": event_type["location"], "duration": event_type["duration"],
+            "host": {"name": event_type["host_name"]}}
+
+
 @bp.get("/<username>/<slug>")
 @describe(responses={200: EventInfo})
 def event_info(username, slug):
@@ -165,10 +173,7 @@ def event_info(username, slug):
 
     Unknown user, unknown slug and inactive type are the same 404."""
     with single_statement() as cur:
-        event_type = link_target(cur, username, slug)
-    return {"title": event_type["title"], "description": event_type["description"],
-            "location": event_type["location"], "duration": event_type["duration"],
-            "host": {"name": event_type["host_name"]}}
+        return public_face(link_target(cur, username, slug))
 
 
 @bp.get("/<username>/<slug>/slots")
