@@ -64,7 +64,7 @@ def ours_running(port, bcrypt_rounds):
 
 def run_harness(label, url, pid, args, round_no):
     out = os.path.join(RESULTS, f"{label}-{round_no}.json")
-    command = [sys.executable, HARNESS, "--base", url, "--duration", str(args.duration), "--connections",
+    command = [sys.executable, args.harness, "--base", url, "--duration", str(args.duration), "--connections",
                str(args.connections), "--state", os.path.join(RESULTS, f"{label}-state.json"), "--json", out,
                "--label", label]
     if args.scenarios:
@@ -115,6 +115,8 @@ def main():
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--scenarios")
+    parser.add_argument("--harness", default=HARNESS, help="shared/bench/run.py, if not beside this repository "
+                                                            "(e.g. from a git worktree)")
     parser.add_argument("--bcrypt-rounds", type=int, default=10, help="the original hashes with cost 10")
     args = parser.parse_args()
     os.makedirs(RESULTS, exist_ok=True)

@@ -192,6 +192,17 @@ def test_a_booking_whose_connection_is_killed_mid_transaction_succeeds(app, alic
         assert cur.fetchone()[0] == 1
 
 
+def test_a_pool_that_stays_busy_answers_503_with_retry_after(app, client, alice):
+    pool = app.extensions["db"]
+    pool.wait_seconds = 0.2  # the wait before giving up (10 s in service) is not what is tested
+    with ExitStack() as stack:
+        for _ in range(pool.size):
+            stack.enter_context(pool.transaction())
+        r = client.get("/api/v1/notifications/count", headers=alice.auth)
+    assert r.status_code == 503 and r.headers["Retry-After"] == "1" and r.json["error"]
+    assert client.get("/api/v1/notifications/count", headers=alice.auth).status_code == 200
+
+
 @pytest.fixture
 def own_postgres():
     """A PostgreSQL of this test's own, to stop and start."""
