@@ -71,7 +71,7 @@ AUTOMATIC = {
     404: "Not found (also for rows that are not yours).",
     413: "Body over 64 KiB.",
     415: "Body is not JSON.",
-    503: "A dependency (PostgreSQL) is unavailable; try again shortly.",
+    503: "A dependency (PostgreSQL) is unavailable or busy; `Retry-After` says when to try again.",
 }
 
 
@@ -91,6 +91,10 @@ class Error(Shape):
 
 class RateLimited(Error):
     retry_after: int = Field(ge=1, description="Seconds to wait, as in the Retry-After header.")
+
+
+class Unavailable(RateLimited):
+    """A dependency is down, or every database connection stayed busy."""
 
 
 class Message(Shape):
@@ -222,7 +226,7 @@ def operation_object(rule, view, operation, schemas):
         automatic.add(401)
     if role:
         automatic.add(403)
-    responses = {status: Error for status in automatic} | operation.responses
+    responses = {status: Unavailable if status == 503 else Error for status in automatic} | operation.responses
     paged = operation.query is not None and "cursor" in operation.query.model_fields
 
     result = {
@@ -276,7 +280,8 @@ def without_null(prop):
 
 
 def response_object(status, kind, schemas, paged):
-    result = {"description": AUTOMATIC[status] if kind is Error and status in AUTOMATIC else HTTPStatus(status).phrase}
+    automatic = status in AUTOMATIC and kind in (Error, Unavailable)
+    result = {"description": AUTOMATIC[status] if automatic else HTTPStatus(status).phrase}
     if kind is None:
         return result
     if isinstance(kind, str):
@@ -285,6 +290,6 @@ def response_object(status, kind, schemas, paged):
         result["content"] = {"application/json": {"schema": schemas.ref(kind, "serialization")}}
     if status == 200 and paged:
         result["headers"] = {"Link": LINK}
-    if status == 429:
+    if status in (429, 503):
         result["headers"] = {"Retry-After": RETRY_AFTER}
     return result
