@@ -137,7 +137,8 @@ def test_worker_process_refreshes_the_dashboard_before_it_is_max_age_old(setting
     first = client.get("/api/v1/analytics/dashboard", headers=auth).json["as_of"]
     worker = start_worker(settings, own_redis.url, smtp_server[1], DASHBOARD_MAX_AGE="2")
     try:
-        time.sleep(4)
+        assert wait_until(lambda: worker_registered(own_redis.url))
+        time.sleep(3)
         conn = redis.Redis.from_url(own_redis.url)
         as_of = float(conn.hget("dashboard:all:30", "as_of"))
         conn.close()
