@@ -43,11 +43,7 @@ def normalise(text):
     domain = address.rpartition("@")[2]
     if domain.endswith("."):
         raise ValueError("must not end with a dot")
-    try:
-        labels_ok = all(domain.split(".")) and domain.encode("idna")
-    except UnicodeError:
-        labels_ok = False
-    if not labels_ok:
+    if not (all(0 < len(label) <= 63 for label in domain.split(".")) and as_ascii_domain(domain)):
         raise ValueError("must be a valid email address (its domain is not a valid host name)")
     return address
 
@@ -60,8 +56,14 @@ def identity_key(address):
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", address).casefold())
     local, at, domain = without_hidden_characters(folded).replace("i\u0307", "i").rpartition("@")
     domain = domain.removesuffix(".")
+    return f"{local}{at}{as_ascii_domain(domain) or domain}"
+
+
+def as_ascii_domain(domain):
+    """The domain's IDNA (xn--) form; None if it has none. An ASCII domain is its own form."""
+    if domain.isascii():
+        return domain
     try:
-        domain = domain.encode("idna").decode("ascii")
+        return domain.encode("idna").decode("ascii")
     except UnicodeError:
-        pass
-    return f"{local}{at}{domain}"
+        return None
