@@ -19,6 +19,21 @@ def test_ids_in_paths_are_ascii_digits_in_range(client, alice, path):
     assert r.status_code == 404 and r.json == {"error": "Route not found"}
 
 
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+@pytest.mark.parametrize("booking_id", ["0", "9223372036854775808", "99999999999999999999"])
+def test_impossible_ids_are_404_whatever_the_method(client, alice, method, booking_id):
+    """Found by fuzzing: werkzeug checked the method before the id, so DELETE of an
+    out-of-range id said 405 and named GET and PATCH as allowed, which then said 404."""
+    r = client.open(f"/api/v1/bookings/{booking_id}", method=method, headers=alice.auth)
+    assert r.status_code == 404 and r.json == {"error": "Route not found"}
+    assert "Allow" not in r.headers
+
+
+def test_largest_id_is_a_valid_one(client, alice):
+    r = client.get("/api/v1/bookings/9223372036854775807", headers=alice.auth)
+    assert r.status_code == 404 and r.json == {"error": "Booking not found"}
+
+
 def test_wrong_method_is_json_405(client):
     r = client.put("/api/v1/bookings")
     assert r.status_code == 405 and r.json["error"]
