@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WITH_SERVICES := $(BIN)/python scripts/devservices.py --
 PORT ?= 8000
 
-.PHONY: run test screenshots bench migrate clean
+.PHONY: run test fuzz screenshots bench migrate clean
 
 run: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(WITH_SERVICES) sh -c \
@@ -21,6 +21,12 @@ test: $(VENV)/.installed
 # The README's pictures of the booking and manage pages, taken by their browser test.
 screenshots: $(VENV)/.installed
 	SCREENSHOTS="$(CURDIR)/docs/screenshots" $(MAKE) test PYTEST_ARGS="tests/test_pages.py -k books_a_slot -q"
+
+# A longer fuzz run from the OpenAPI description than `make test`'s, with a random seed
+# (printed, so a failure can be replayed with FUZZ_SEED=...): make fuzz FUZZ_MAX_SECONDS=1800
+FUZZ_MAX_SECONDS ?= 600
+fuzz: $(VENV)/.installed
+	FUZZ_MAX_SECONDS=$(FUZZ_MAX_SECONDS) FUZZ_MAX_EXAMPLES=100 FUZZ_SEED=$(FUZZ_SEED) $(MAKE) test PYTEST_ARGS="tests/test_fuzz.py"
 
 # A/B against another implementation: make bench BENCH_ARGS="--original-url http://127.0.0.1:3000"
 bench: $(VENV)/.installed
