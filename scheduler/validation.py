@@ -84,8 +84,10 @@ def check_password(value):
 DateTime = Annotated[datetime, BeforeValidator(parse_time), WithJsonSchema({
     "type": "string", "format": "date-time",
     "description": "ISO 8601. Without an offset: wall-clock time in the request's `timezone`, else the user's own."})]
-Zone = Annotated[str, AfterValidator(check_zone)]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(check_email)]
+Zone = Annotated[str, AfterValidator(check_zone), WithJsonSchema({
+    "type": "string", "description": "An IANA time zone name, such as Europe/Berlin or UTC.", "examples": ["Europe/Berlin"]})]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(check_email),
+                  WithJsonSchema({"type": "string", "format": "email", "maxLength": 254})]
 Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_password)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # Public handles in booking links, compared and stored in lower case.
