@@ -20,7 +20,7 @@ naming the models the handler really uses, and give the handler a docstring:
   a body that is not JSON. Route-specific errors are Error (or a subclass with its details).
 - Added for you: 401 and the bearer scheme for @login_required (and 403 for @require_role),
   400 when the route parses a body, a query or path parameters, 404 with path parameters,
-  413 and 415 with a body, 503 everywhere. A query model with a `cursor` field makes the
+  413 and 415 with a body, 503 (with Retry-After) everywhere. A query model with a `cursor` field makes the
   route a paged list: its 200 carries the `Link` header. A route that reads a token when one
   is sent, without requiring it, says `optional_token=True`.
 - A route that serves a page for people (HTML and its assets) rather than an API operation
@@ -89,11 +89,17 @@ class Error(Shape):
     fields: dict[str, str] = Field(default_factory=dict, description="Which input field is wrong, and why.")
 
 
-class RateLimited(Error):
+class RetryLater(Error):
+    """An error that says when to ask again."""
+
     retry_after: int = Field(ge=1, description="Seconds to wait, as in the Retry-After header.")
 
 
-class Unavailable(RateLimited):
+class RateLimited(RetryLater):
+    """Too many requests: wait `retry_after` seconds."""
+
+
+class Unavailable(RetryLater):
     """A dependency is down, or every database connection stayed busy."""
 
 

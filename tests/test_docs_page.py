@@ -2,6 +2,7 @@
 seconds to render on a busy machine): every operation of the description is listed, every
 asset comes from this server, and "Try it out" calls it."""
 
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 
 from browser import wait_for
@@ -16,10 +17,25 @@ def listed(browser):
         "block.querySelector('.opblock-summary-path').dataset.path])")}
 
 
+def rendered(count):
+    """A wait condition: the page lists `count` operations. Swagger UI keeps the page busy
+    while it renders, so a script can time out meanwhile: that is "not yet"."""
+    def condition(browser):
+        try:
+            return len(listed(browser)) >= count
+        except TimeoutException:
+            return False
+    return condition
+
+
+# Rendering some fifty operations takes Swagger UI many seconds on a busy two-core machine.
+RENDER_SECONDS = 90
+
+
 def test_the_reference_lists_every_operation_and_tries_one_out(app, browser, live_server):
     operations = {(method.upper(), path) for path, item in spec(app)["paths"].items() for method in item}
     browser.get(live_server("/docs"))
-    wait_for(browser, lambda b: len(listed(b)) >= len(operations))
+    wait_for(browser, rendered(len(operations)), seconds=RENDER_SECONDS)
     assert listed(browser) == operations
     assert "Scheduler API" in browser.find_element(By.CSS_SELECTOR, ".info .title").text
 
