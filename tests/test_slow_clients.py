@@ -43,6 +43,7 @@ def request(port, method, path, body=None, headers=()):
         conn.close()
 
 
+@pytest.mark.load
 def test_slow_and_idle_clients_leave_other_requests_fast(stack):
     port, _ = stack
     result, attackers = under_attack(port, slow=SLOW, idle=IDLE, seconds=15)
