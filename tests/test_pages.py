@@ -186,10 +186,23 @@ def test_a_slot_taken_meanwhile_is_said_and_the_list_refreshed(browser, live_ser
     browser.find_element(By.ID, "name").send_keys("Slow")
     browser.find_element(By.ID, "email").send_keys("slow@example.com")
     browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
-    wait_text(browser, "[data-alert]", "just booked")
+    wait_text(browser, "[data-alert]", "no longer available. The free times are updated")
     assert browser.find_element(By.CSS_SELECTOR, "[data-alert]").get_attribute("role") == "alert"
     wait_for(browser, lambda d: chosen not in offered(d))
     assert len(host_bookings(client, host)) == 1
+
+
+def test_a_time_no_longer_offered_is_said_with_the_reason(browser, live_server, client, host, set_profile):
+    browser.get(live_server("/book/hana/intro"))
+    chosen = offered(browser)[0]
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{chosen}"]').click()
+    set_profile(host, working_hours={})  # the host stops working meanwhile
+    browser.find_element(By.ID, "name").send_keys("Late")
+    browser.find_element(By.ID, "email").send_keys("late@example.com")
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    wait_text(browser, "[data-alert]", "That time can't be booked: .+working hours")
+    wait_text(browser, "[data-slots-status]", "No free times")
+    assert host_bookings(client, host) == []
 
 
 def test_field_errors_from_the_api_are_shown_beside_the_field(browser, live_server, client, host):

@@ -73,7 +73,9 @@ form.addEventListener("submit", async (event) => {
   }
   const fields = result.data.fields || {};
   const marked = markFields(fields);
-  alert.textContent = explain(result, "Someone has just booked that time. The free times are updated: pick another.");
+  // A 409 is a time taken meanwhile or a day that filled up: the API says which.
+  const gone = `${result.data.error || "That time is no longer available"}. The free times are updated: pick another.`;
+  alert.textContent = explain(result, gone);
   if (result.status === 409 || fields.start) {
     await picker.load();
     document.getElementById("picker-heading").focus();
