@@ -97,7 +97,9 @@ def register_error_handlers(app):
     @app.errorhandler(HTTPException)
     def http_error(exc):
         messages = {404: "Route not found", 405: "Method not allowed", 413: "Request body too large"}
-        return {"error": messages.get(exc.code, exc.name)}, exc.code
+        # werkzeug's own headers (a 405's Allow) without its HTML Content-Type.
+        headers = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
+        return {"error": messages.get(exc.code, exc.name)}, exc.code, headers
 
     @app.errorhandler(psycopg2.IntegrityError)
     def integrity_error(exc):

@@ -39,6 +39,13 @@ def test_wrong_method_is_json_405(client):
     assert r.status_code == 405 and r.json["error"]
 
 
+def test_405_says_which_methods_are_allowed(client):
+    """Found by fuzzing: the JSON 405 lost werkzeug's Allow header, which RFC 9110 requires."""
+    r = client.open("/api/v1/bookings", method="TRACE")
+    assert r.status_code == 405 and r.mimetype == "application/json"
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
 @pytest.mark.parametrize("raw", [b'{"name": "A", "email": ', b"[1, 2]", b'"text"', b'{"a": NaN}', b"[" * 5000])
 def test_malformed_or_non_object_json_is_400(client, raw):
     r = client.post("/api/v1/auth/register", data=raw, content_type="application/json")
