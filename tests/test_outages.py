@@ -13,6 +13,7 @@ import time
 import uuid
 from contextlib import ExitStack
 
+import psycopg2.errors
 import pytest
 
 from migrate import migrate
@@ -134,6 +135,18 @@ def test_a_deadlocked_transaction_runs_again(pool, db, database_url):
     with db.cursor() as cur:
         cur.execute("SELECT name FROM users ORDER BY email")
         assert [row[0] for row in cur.fetchall()] == ["A++", "B++"]
+
+
+def answer_to(app, exc):
+    with app.test_request_context():
+        return app.make_response(app.handle_user_exception(exc))
+
+
+def test_what_is_left_after_the_runs_is_a_409_for_a_conflict_and_a_503_for_a_lost_connection(app):
+    conflict = answer_to(app, TransientFailure(psycopg2.errors.DeadlockDetected("deadlock detected")))
+    assert conflict.status_code == 409 and conflict.json["error"]
+    lost = answer_to(app, TransientFailure(psycopg2.OperationalError("server closed the connection unexpectedly")))
+    assert lost.status_code == 503 and lost.headers["Retry-After"] == "5"
 
 
 def fill_pool(app):
