@@ -1,9 +1,12 @@
-"""The background worker: runs email delivery jobs from RQ and sweeps the outbox.
+"""The background worker: runs email and webhook delivery jobs from RQ and sweeps the outboxes.
 
-One process runs one RQ worker (jobs in-process, no fork per job), a sweep thread that
-enqueues due outbox rows with no live job, and a thread that refreshes the admins' dashboard
-snapshots before they expire. It waits out Redis or PostgreSQL outages, and
-stops on SIGTERM or SIGINT in any state: idle, mid-job (after that job), or waiting for Redis.
+One process runs two RQ workers (jobs in-process, no fork per job), each on its own queue and
+thread: emails in the main thread, webhooks in another, so a slow or hanging webhook receiver
+never holds up an email. Sweep threads enqueue due outbox rows and webhook deliveries with no
+live job, and another refreshes the admins' dashboard snapshots before they expire. It waits
+out Redis or PostgreSQL outages, and stops on SIGTERM or SIGINT in any state: idle, mid-job
+(after that email), or waiting for Redis. A webhook attempt in flight at that moment is cut
+short; its lease runs out and the sweep enqueues it again (at least once).
 """
 
 import logging
@@ -13,12 +16,14 @@ import threading
 import redis
 from rq import SimpleWorker
 from rq.exceptions import StopRequested
+from rq.timeouts import TimerDeathPenalty
 from rq.worker import WorkerStatus
 
 from scheduler import dashboard, jobs
 from scheduler.config import Settings
 from scheduler.logs import configure_logging
 from scheduler.mail import delivery
+from scheduler.webhooks import delivery as webhook_delivery
 
 log = logging.getLogger("scheduler.worker")
 
@@ -44,6 +49,16 @@ class Worker(SimpleWorker):
             raise StopRequested()
 
 
+class ThreadWorker(Worker):
+    """A Worker outside the main thread: the main thread's worker owns the signal handlers (and
+    sets the shared stop event), and job timeouts use a timer instead of SIGALRM."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self):
+        pass
+
+
 def every(seconds, task, stop):
     """Runs `task` every `seconds` until stopped; a failure (an outage) is logged and retried."""
     while not stop.wait(seconds):
@@ -62,13 +77,16 @@ def background_tasks(rt):
     def outbox_sweep():
         delivery.sweep(rt)
 
+    def webhook_sweep():
+        webhook_delivery.sweep(rt)
+
     def dashboard_refresh():
         dashboard.refresh(rt.redis, rt.db, settings.dashboard_max_age, lead)
-    return [(settings.outbox_poll_seconds, outbox_sweep),
+    return [(settings.outbox_poll_seconds, outbox_sweep), (settings.outbox_poll_seconds, webhook_sweep),
             (min(settings.outbox_poll_seconds, lead / 2), dashboard_refresh)]
 
 
-def work(settings, stop):
+def work(settings, stop, queue=jobs.email_queue, worker_class=Worker):
     """Runs RQ's worker until a stop is asked for, starting it again after a Redis outage."""
     # Its own connection: RQ raises the socket timeout to outlast its blocking dequeue, which
     # the sweep's and the jobs' short Redis calls must not inherit.
@@ -76,14 +94,15 @@ def work(settings, stop):
     delay = 1
     while not stop.is_set():
         try:
-            worker = Worker([jobs.email_queue(connection)], connection=connection, stop=stop)
+            worker = worker_class([queue(connection)], connection=connection, stop=stop)
             worker.work(logging_level=settings.log_level)
             delay = 1
         except (redis.RedisError, StopRequested) as exc:
             if not stop.is_set():
                 log.warning("redis unavailable (%s), retrying in %ss", exc, delay)
         finally:
-            stop_on_signal(stop)
+            if threading.current_thread() is threading.main_thread():
+                stop_on_signal(stop)
         stop.wait(delay)
         delay = min(delay * 2, 30)
 
@@ -101,7 +120,10 @@ def main():
     stop_on_signal(stop)
     for seconds, task in background_tasks(rt):
         threading.Thread(target=every, args=(seconds, task, stop), name=task.__name__, daemon=True).start()
-    log.info("worker started: provider=%s, queue=%s", settings.email_provider, jobs.EMAIL_QUEUE)
+    threading.Thread(target=work, args=(settings, stop, jobs.webhook_queue, ThreadWorker), name="webhooks",
+                     daemon=True).start()
+    log.info("worker started: provider=%s, queues=%s, %s", settings.email_provider, jobs.EMAIL_QUEUE,
+             jobs.WEBHOOK_QUEUE)
     try:
         work(settings, stop)
     finally:

@@ -3,8 +3,8 @@ notifications, the emails (templates in mail/templates.py) with the calendar met
 invitation, and the reminders to schedule or void.
 
 A handler makes one call inside its transaction, e.g. `announce.booking_created(cur, booking,
-recipients)`; it writes the notifications and outbox rows and returns the ids of the emails
-to enqueue after the commit. The builders (`booking_messages`, `reminder_emails`) make the
+recipients)`; it writes the notifications, the email outbox rows and the webhook deliveries,
+and returns them as a jobs.Queued for `jobs.dispatch` after the commit. The builders (`booking_messages`, `reminder_emails`) make the
 same content without writing anything, so message text is testable without HTTP.
 """
 
@@ -14,8 +14,10 @@ from datetime import timedelta
 from . import clock, links
 from .calendar import event_data, guest_event_data
 from .context import settings
+from .jobs import Queued
 from .repositories import notifications, outbox
 from .timezones import display
+from .webhooks import events as webhook_events
 
 # Per booking event and role: (notification type, title, message, email template). An event
 # without an "attendee" entry tells attendees what it tells the owner.
@@ -62,26 +64,52 @@ CALENDAR_METHOD = {"created": "REQUEST", "updated": "REQUEST", "cancelled": "CAN
 
 @dataclass
 class Messages:
-    """What an event sends: notification rows and outbox rows (reminders carry send_after)."""
+    """What an event sends: notification rows, outbox rows (reminders carry send_after), and
+    webhook events (each goes to every subscribed endpoint of the people concerned)."""
 
     notes: list = field(default_factory=list)
     emails: list = field(default_factory=list)
+    webhooks: list = field(default_factory=list)
 
     def __add__(self, other):
-        return Messages(self.notes + other.notes, self.emails + other.emails)
+        return Messages(self.notes + other.notes, self.emails + other.emails, self.webhooks + other.webhooks)
 
 
 def write(cur, messages):
-    """Writes the messages in the caller's transaction; returns the email ids to enqueue after
-    the commit (scheduled reminders are left to the worker's sweep)."""
+    """Writes the messages in the caller's transaction; returns what to enqueue after the
+    commit (scheduled reminders are left to the worker's sweep)."""
     if messages.notes:
         notifications.add(cur, messages.notes)
-    return outbox.add(cur, messages.emails) if messages.emails else []
+    return Queued(
+        emails=outbox.add(cur, messages.emails) if messages.emails else [],
+        webhooks=[delivery for event in messages.webhooks
+                  for delivery in webhook_events.fire(cur, settings(), **event)],
+    )
 
 
 def attendee_list(recipients):
     return [{"user_id": p["user_id"], "name": p["name"], "email": p["email"], "status": p["status"]}
             for p in recipients]
+
+
+# Columns a booking row carries for the server's own use, never shown.
+INTERNAL = ("sequence", "guest_token_salt")
+
+
+def public_booking(booking):
+    """The booking as clients see it: without the iCalendar sequence or a guest's token salt."""
+    return {key: value for key, value in booking.items() if key not in INTERNAL}
+
+
+def with_attendees(booking, recipients):
+    return public_booking(booking) | {"attendees": attendee_list(recipients)}
+
+
+def booking_webhook(type, booking, recipients, **extra):
+    """A webhook event carrying the booking as the API shows it, for the endpoints of everyone
+    who attends it (and of the organisations they accepted)."""
+    return Messages(webhooks=[{"type": type, "booking": with_attendees(booking, recipients),
+                               "people": [p["user_id"] for p in recipients], **extra}])
 
 
 def told(person, only):
@@ -167,19 +195,23 @@ def reminder_emails(booking, recipients, now, only=None):
 
 def booking_created(cur, booking, recipients):
     return write(cur, booking_messages("created", booking, recipients, settings())
-                 + reminder_emails(booking, recipients, clock.now()))
+                 + reminder_emails(booking, recipients, clock.now())
+                 + booking_webhook("booking.created", booking, recipients))
 
 
 def booking_updated(cur, booking, recipients, *, moved):
-    """A change of title or times: reminders are made afresh; only a move is announced."""
+    """A change of title or times: reminders are made afresh; only a move is emailed, any
+    change goes to webhooks."""
     outbox.void_reminders(cur, booking["id"])
     messages = booking_messages("updated", booking, recipients, settings()) if moved else Messages()
-    return write(cur, messages + reminder_emails(booking, recipients, clock.now()))
+    return write(cur, messages + reminder_emails(booking, recipients, clock.now())
+                 + booking_webhook("booking.updated", booking, recipients))
 
 
 def booking_cancelled(cur, booking, recipients):
     outbox.void_reminders(cur, booking["id"])
-    return write(cur, booking_messages("cancelled", booking, recipients, settings()))
+    return write(cur, booking_messages("cancelled", booking, recipients, settings())
+                 + booking_webhook("booking.cancelled", booking, recipients))
 
 
 def guest_moved(cur, booking, recipients):
@@ -187,21 +219,26 @@ def guest_moved(cur, booking, recipients):
     the updated invitation, and reminders are made afresh."""
     outbox.void_reminders(cur, booking["id"])
     return write(cur, booking_messages("guest_moved", booking, recipients, settings())
-                 + reminder_emails(booking, recipients, clock.now()))
+                 + reminder_emails(booking, recipients, clock.now())
+                 + booking_webhook("booking.updated", booking, recipients, by="guest"))
 
 
 def guest_cancelled(cur, booking, recipients, reason):
     outbox.void_reminders(cur, booking["id"])
-    return write(cur, booking_messages("guest_cancelled", booking, recipients, settings(), reason=reason))
+    return write(cur, booking_messages("guest_cancelled", booking, recipients, settings(), reason=reason)
+                 + booking_webhook("booking.cancelled", booking, recipients, by="guest", reason=reason))
 
 
 def attendance_answered(cur, booking, recipients, person, status):
-    """An attendee accepted or declined: the owner hears of it; the attendee's reminders follow."""
+    """An attendee accepted or declined: the owner hears of it; the attendee's reminders follow;
+    webhooks get the booking and who answered."""
     outbox.void_reminders(cur, booking["id"], person["id"])
     note = {"user_id": booking["user_id"], "kind": "ATTENDANCE_UPDATED",
             "title": f'{person["name"]} {status} "{booking["title"]}"', "message": None,
             "metadata": {"booking_id": booking["id"], "user_id": person["id"], "status": status}}
-    return write(cur, Messages(notes=[note]) + reminder_emails(booking, recipients, clock.now(), only=person["id"]))
+    [attendee] = [a for a in attendee_list(recipients) if a["user_id"] == person["id"]]
+    return write(cur, Messages(notes=[note]) + reminder_emails(booking, recipients, clock.now(), only=person["id"])
+                 + booking_webhook("attendee.responded", booking, recipients, attendee=attendee))
 
 
 def user_registered(cur, user):
@@ -219,4 +256,19 @@ def member_added(cur, organization, invitee, role, added_by):
         emails=[{"to": invitee["email"], "template": "ORG_INVITE", "user_id": invitee["id"],
                  "payload": {"name": invitee["name"], "organization": name, "role": role,
                              "invited_by": added_by["name"]}}],
+    ))
+
+
+def webhook_disabled(cur, endpoint, managers, reason):
+    """The worker stopped sending to an endpoint: everyone who manages it hears why, in the app
+    and by email. Called by the worker, so it reads no request context."""
+    title = f"Webhook disabled: {endpoint['url']}"
+    message = (f"We stopped sending events to {endpoint['url']}: {reason}. Fix the receiver, enable the webhook "
+               "again, and retry the deliveries you need from its log.")
+    return write(cur, Messages(
+        notes=[{"user_id": p["id"], "kind": "WEBHOOK_DISABLED", "title": title, "message": message,
+                "metadata": {"webhook_id": endpoint["id"]}} for p in managers],
+        emails=[{"to": p["email"], "template": "WEBHOOK_DISABLED", "user_id": p["id"],
+                 "payload": {"name": p["name"], "url": endpoint["url"], "reason": reason,
+                             "webhook_id": endpoint["id"]}} for p in managers],
     ))

@@ -14,6 +14,8 @@ ENVIRONMENTS = ("development", "test", "production")
 EMAIL_PROVIDERS = ("console", "smtp")
 DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
 DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# Seconds between webhook attempts: the Standard Webhooks specification's example schedule.
+WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 
 
 class ConfigError(Exception):
@@ -63,6 +65,10 @@ class Settings:
     public_rate_limit: int = 0
     trusted_proxies: int = 0
     dashboard_max_age: int = 60
+    webhook_allow_private: bool = False
+    webhook_retry_schedule: tuple = WEBHOOK_RETRY_SCHEDULE
+    webhook_connect_timeout: float = 5.0
+    webhook_timeout: float = 15.0
     warnings: tuple = field(default=(), compare=False)
 
     @property
@@ -108,6 +114,8 @@ class Settings:
             warnings.append("JWT_SECRET is not set: using a development-only secret")
         elif app_env == "production" and (len(values["jwt_secret"]) < 32 or values["jwt_secret"] == DEV_JWT_SECRET):
             raise ConfigError("JWT_SECRET is too weak for production: use at least 32 random characters")
+        if app_env == "production" and values.get("webhook_allow_private"):
+            warnings.append("WEBHOOK_ALLOW_PRIVATE is on: webhooks can reach this network's internal addresses")
         settings = cls(**values, warnings=tuple(warnings))
         settings.check()
         return settings
@@ -172,6 +180,23 @@ def duration(raw):
     return seconds
 
 
+def seconds_list(raw):
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ValueError("expected whole numbers of seconds separated by commas, e.g. 5,300,1800") from None
+    if len(values) > 20 or not all(0 <= v <= 7 * 86400 for v in values):
+        raise ValueError("expected at most 20 delays, each from 0 to 604800 seconds")
+    return values
+
+
+def timeout(raw):
+    value = positive_float(raw)
+    if value > 300:
+        raise ValueError("expected at most 300 seconds")
+    return value
+
+
 PARSERS = {
     "app_env": one_of(ENVIRONMENTS),
     "port": int_between(1, 65535),
@@ -197,4 +222,8 @@ PARSERS = {
     "public_rate_limit": int_between(0, 1_000_000),
     "trusted_proxies": int_between(0, 10),
     "dashboard_max_age": int_between(1, 3600),
+    "webhook_allow_private": parse_bool,
+    "webhook_retry_schedule": seconds_list,
+    "webhook_connect_timeout": timeout,
+    "webhook_timeout": timeout,
 }

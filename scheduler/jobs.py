@@ -1,15 +1,20 @@
 """Where background work is enqueued; the only module that knows RQ queue names and job ids."""
 
 import logging
+from dataclasses import dataclass, field
 
 import redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
 EMAIL_QUEUE = "emails"
+# Apart from email, so a slow or hanging webhook receiver never holds up an email.
+WEBHOOK_QUEUE = "webhooks"
 DELIVER = "scheduler.mail.delivery.deliver"
+DELIVER_WEBHOOK = "scheduler.webhooks.delivery.deliver"
 # Longer than the outbox lease (mail/delivery.py), so RQ never cuts off a job that is still
-# recording a send through a database outage.
+# recording a send through a database outage; a webhook attempt's own limit (WEBHOOK_TIMEOUT,
+# at most 300 s) is shorter too.
 DELIVERY_TIMEOUT = 360
 # A job in these states will still run (or is running): enqueuing another would only repeat it.
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
@@ -17,8 +22,21 @@ LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHED
 log = logging.getLogger("scheduler.jobs")
 
 
+@dataclass
+class Queued:
+    """Outbox rows a transaction wrote: email ids and webhook delivery ids, to enqueue (with
+    `dispatch`) once it has committed."""
+
+    emails: list = field(default_factory=list)
+    webhooks: list = field(default_factory=list)
+
+
 def email_queue(connection):
     return Queue(EMAIL_QUEUE, connection=connection)
+
+
+def webhook_queue(connection):
+    return Queue(WEBHOOK_QUEUE, connection=connection)
 
 
 def delivery_job_id(email_id):
@@ -26,24 +44,40 @@ def delivery_job_id(email_id):
     return f"email-{email_id}"
 
 
-def send_emails(connection, email_ids):
-    """Enqueues delivery of outbox rows. Never raises for Redis trouble: the outbox row stays
-    pending and the worker's sweep enqueues it once Redis answers again."""
-    if not email_ids:
+def webhook_job_id(delivery_id):
+    return f"webhook-{delivery_id}"
+
+
+def enqueue(queue, function, job_id, row_ids):
+    """Enqueues one job per outbox row. Never raises for Redis trouble: the rows stay pending
+    and the worker's sweep enqueues them once Redis answers again."""
+    if not row_ids:
         return
-    queue = email_queue(connection)
     try:
         queue.enqueue_many([
-            Queue.prepare_data(DELIVER, args=(email_id,), job_id=delivery_job_id(email_id), result_ttl=0,
+            Queue.prepare_data(function, args=(row_id,), job_id=job_id(row_id), result_ttl=0,
                                failure_ttl=86400, timeout=DELIVERY_TIMEOUT)
-            for email_id in email_ids
+            for row_id in row_ids
         ])
     except redis.RedisError as exc:
-        log.warning("could not enqueue emails %s, the outbox sweep will: %s", email_ids, exc)
+        log.warning("could not enqueue %s %s, the outbox sweep will: %s", queue.name, row_ids, exc)
 
 
-def without_live_jobs(connection, email_ids):
-    """The rows among `email_ids` that have no queued or running delivery job. Raises RedisError."""
-    jobs = Job.fetch_many([delivery_job_id(email_id) for email_id in email_ids], connection=connection)
-    return [email_id for email_id, job in zip(email_ids, jobs)
+def send_emails(connection, email_ids):
+    enqueue(email_queue(connection), DELIVER, delivery_job_id, email_ids)
+
+
+def deliver_webhooks(connection, delivery_ids):
+    enqueue(webhook_queue(connection), DELIVER_WEBHOOK, webhook_job_id, delivery_ids)
+
+
+def dispatch(connection, queued):
+    send_emails(connection, queued.emails)
+    deliver_webhooks(connection, queued.webhooks)
+
+
+def without_live_jobs(connection, row_ids, job_id=delivery_job_id):
+    """The rows among `row_ids` that have no queued or running delivery job. Raises RedisError."""
+    jobs = Job.fetch_many([job_id(row_id) for row_id in row_ids], connection=connection)
+    return [row_id for row_id, job in zip(row_ids, jobs)
             if job is None or job.get_status(refresh=False) not in LIVE]

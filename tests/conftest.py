@@ -23,7 +23,8 @@ from browser import browser, chromium, live_server  # noqa: F401  (fixtures)
 from conformance import ConformingClient
 
 TABLES = ("analytics_events", "notifications", "bookings", "event_types", "organization_members", "organizations",
-          "revoked_tokens", "email_outbox", "users")
+          "revoked_tokens", "email_outbox", "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
+          "users")
 
 
 def with_database(url, name):
@@ -266,3 +267,28 @@ def set_profile(client):
         assert r.status_code == 200, r.json
         return r.json["user"]
     return update
+
+
+@pytest.fixture
+def receiver():
+    """Starts real HTTP receivers (tests/receivers.py) for webhooks; stops them after the test."""
+    from receivers import Receiver
+    started = []
+
+    def start(*answers, tls=None):
+        started.append(Receiver(answers, tls=tls))
+        return started[-1]
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def webhook_worker(worker, redis_conn):
+    """Runs a real RQ worker over the webhook queue until it is empty; returns the runtime."""
+    runtime = worker()
+
+    def drain():
+        SimpleWorker([jobs.webhook_queue(redis_conn)], connection=redis_conn).work(burst=True, logging_level="WARNING")
+        return runtime
+    return drain

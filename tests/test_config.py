@@ -56,3 +56,25 @@ def test_gunicorn_listens_beyond_this_machine_only_in_production(monkeypatch, en
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert runpy.run_path(str(Path(__file__).parent.parent / "gunicorn.conf.py"))["bind"] == bind
+
+
+def test_webhook_settings_are_parsed():
+    settings = Settings.from_mapping({"WEBHOOK_RETRY_SCHEDULE": "0, 5,60", "WEBHOOK_ALLOW_PRIVATE": "true",
+                                      "WEBHOOK_TIMEOUT": "2.5"})
+    assert settings.webhook_retry_schedule == (0, 5, 60) and settings.webhook_allow_private is True
+    assert settings.webhook_timeout == 2.5
+    assert Settings.from_mapping({}).webhook_retry_schedule == (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("WEBHOOK_RETRY_SCHEDULE", "5,soon"), ("WEBHOOK_RETRY_SCHEDULE", "-1"), ("WEBHOOK_RETRY_SCHEDULE", ",".join("1" * 21)),
+    ("WEBHOOK_ALLOW_PRIVATE", "maybe"), ("WEBHOOK_TIMEOUT", "0"), ("WEBHOOK_CONNECT_TIMEOUT", "301"),
+])
+def test_invalid_webhook_settings_name_the_setting(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_mapping({name: value})
+
+
+def test_production_warns_when_webhooks_may_reach_internal_addresses():
+    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "WEBHOOK_ALLOW_PRIVATE": "1"})
+    assert any("WEBHOOK_ALLOW_PRIVATE" in warning for warning in settings.warnings)

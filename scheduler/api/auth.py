@@ -79,8 +79,8 @@ def register():
     password_hash = hash_password(data.password, settings().bcrypt_rounds)
     with transaction() as cur:
         user = users.insert(cur, name=data.name, email=data.email, password_hash=password_hash)
-        email_ids = announce.user_registered(cur, user)
-    jobs.send_emails(redis_client(), email_ids)
+        queued = announce.user_registered(cur, user)
+    jobs.dispatch(redis_client(), queued)
     return {
         "message": "User registered successfully",
         "token": issue_token(user, settings()),

@@ -8,7 +8,7 @@ from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema
 from .. import announcements as announce, clock, jobs
 from ..addresses import identity_key
 from ..auth import login_required
-from ..announcements import attendee_list
+from ..announcements import public_booking, with_attendees
 from ..calendar import event_data, to_ics
 from ..context import redis_client, settings
 from ..db import retrying, single_statement, transaction
@@ -142,18 +142,6 @@ def busy_conflict(people, start, end, excluding=None):
          "start_time": b["start_time"], "end_time": b["end_time"]} for b in busy])
 
 
-INTERNAL = ("sequence", "guest_token_salt")
-
-
-def shown(booking):
-    """The booking as clients see it: without the iCalendar sequence or a guest's token salt."""
-    return {key: value for key, value in booking.items() if key not in INTERNAL}
-
-
-def with_attendees(booking, recipients):
-    return shown(booking) | {"attendees": attendee_list(recipients)}
-
-
 def owned(cur, booking_id):
     """The booking, locked for change; 404 unless I attend it, 403 unless I booked it."""
     booking = bookings.find_visible(cur, booking_id, g.user["id"], lock=True)
@@ -184,10 +172,10 @@ def create_booking():
             lock_people(cur, people)
             booking = bookings.create(cur, owner_id=g.user["id"], title=data.title, invitee_ids=people[1:], **times)
             recipients = bookings.recipients(cur, booking["id"])
-            email_ids = announce.booking_created(cur, booking, recipients)
+            queued = announce.booking_created(cur, booking, recipients)
     except ExclusionViolation:
         raise busy_conflict(people, times["start"], times["end"]) from None
-    jobs.send_emails(redis_client(), email_ids)
+    jobs.dispatch(redis_client(), queued)
     return {"message": "Booking created successfully", "booking": with_attendees(booking, recipients)}, 201
 
 
@@ -218,7 +206,7 @@ def visible(booking_id):
 @login_required
 def get_booking(booking_id):
     """One booking I attend; 404 for others'."""
-    return shown(visible(booking_id))
+    return public_booking(visible(booking_id))
 
 
 @bp.get("/<id:booking_id>/ics")
@@ -259,10 +247,10 @@ def update_booking(booking_id):
             booking = bookings.update(cur, booking_id, title=data.title or current["title"], start=start, end=end)
             recipients = bookings.recipients(cur, booking_id)
             moved = (start, end) != (current["start_time"], current["end_time"])
-            email_ids = announce.booking_updated(cur, booking, recipients, moved=moved)
+            queued = announce.booking_updated(cur, booking, recipients, moved=moved)
     except ExclusionViolation:
         raise busy_conflict(people, start, end, excluding=booking_id) from None
-    jobs.send_emails(redis_client(), email_ids)
+    jobs.dispatch(redis_client(), queued)
     return {"message": "Booking updated successfully", "booking": with_attendees(booking, recipients)}
 
 
@@ -279,8 +267,8 @@ def cancel_booking(booking_id):
         if booking is None:
             raise NotFound("Booking not found or already cancelled")
         recipients = bookings.recipients(cur, booking_id)
-        email_ids = announce.booking_cancelled(cur, booking, recipients)
-    jobs.send_emails(redis_client(), email_ids)
+        queued = announce.booking_cancelled(cur, booking, recipients)
+    jobs.dispatch(redis_client(), queued)
     return {"message": "Booking cancelled successfully", "booking": with_attendees(booking, recipients)}
 
 
@@ -306,7 +294,8 @@ def answer(booking_id):
             lock_people(cur, [me])
             bookings.set_attendance(cur, booking_id, me, data.status)
             recipients = bookings.recipients(cur, booking_id)
-            announce.attendance_answered(cur, booking, recipients, g.user, data.status)
+            queued = announce.attendance_answered(cur, booking, recipients, g.user, data.status)
     except ExclusionViolation:
         raise busy_conflict([me], booking["start_time"], booking["end_time"], excluding=booking_id) from None
+    jobs.dispatch(redis_client(), queued)
     return {"message": f"Attendance {data.status}", "booking": with_attendees(booking, recipients)}

@@ -106,8 +106,8 @@ def cancel(token):
         lock_people(cur, [current["user_id"]])
         booking = bookings.cancel(cur, current["id"], current["user_id"])
         recipients = bookings.recipients(cur, booking["id"])
-        email_ids = announce.guest_cancelled(cur, booking, recipients, data.reason)
-    jobs.send_emails(redis_client(), email_ids)
+        queued = announce.guest_cancelled(cur, booking, recipients, data.reason)
+    jobs.dispatch(redis_client(), queued)
     return {"message": "Booking cancelled", "booking": guest_view(booking, current["host_name"])}
 
 
@@ -133,8 +133,8 @@ def reschedule(token):
             booking = bookings.update(cur, current["id"], title=current["title"], start=start,
                                       end=start + offer.duration)
             recipients = bookings.recipients(cur, booking["id"])
-            email_ids = announce.guest_moved(cur, booking, recipients)
+            queued = announce.guest_moved(cur, booking, recipients)
     except ExclusionViolation:
         raise taken() from None
-    jobs.send_emails(redis_client(), email_ids)
+    jobs.dispatch(redis_client(), queued)
     return {"message": "Booking moved", "booking": guest_view(booking, current["host_name"])}

@@ -179,8 +179,8 @@ def add_member(org_id):
         if invitee is None:
             raise NotFound("User not found with that email")
         member = organizations.add_member(cur, org_id, invitee["id"], data.role)
-        email_ids = announce.member_added(cur, org, invitee, data.role, g.user)
-    jobs.send_emails(redis_client(), email_ids)
+        queued = announce.member_added(cur, org, invitee, data.role, g.user)
+    jobs.dispatch(redis_client(), queued)
     return {"message": "Member added successfully", "member": member}, 201
 
 

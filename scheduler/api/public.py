@@ -221,9 +221,9 @@ def book(username, slug):
                 guest_name=data.name, guest_email=data.email, guest_timezone=zone_name, guest_notes=data.notes,
                 guest_token_hash=links.token_hash(token), guest_token_salt=salt)
             recipients = bookings.recipients(cur, booking["id"])
-            email_ids = announce.booking_created(cur, booking, recipients)
+            queued = announce.booking_created(cur, booking, recipients)
     except ExclusionViolation:
         raise taken() from None
-    jobs.send_emails(redis_client(), email_ids)
+    jobs.dispatch(redis_client(), queued)
     return {"message": "Booking confirmed", "booking": guest_view(booking, event_type["host_name"]),
             "manage_token": token, "manage_url": links.page_url("manage", token)}, 201

@@ -53,7 +53,7 @@ def configure(settings):
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     _runtime = Runtime(
         settings=settings,
-        db=Database(settings.database_url, size=3),  # a job, the sweep, the snapshot refresher
+        db=Database(settings.database_url, size=4),  # a job of each worker thread, the sweep, the snapshot refresher
         redis=client,
         provider=provider_for(settings),
         limiter=RateLimiter(client),

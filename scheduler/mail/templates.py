@@ -96,6 +96,16 @@ TEMPLATES = {
     "HOST_GUEST_BOOKED": host_template("New booking", "{guest} booked time with you."),
     "HOST_GUEST_MOVED": host_template("Booking moved", "{guest} moved their booking to new times."),
     "HOST_GUEST_CANCELLED": host_template("Booking cancelled", "{guest} cancelled their booking ({reason})."),
+    "WEBHOOK_DISABLED": Template(
+        subject="Webhook disabled: {url}",
+        text="Hi {name},\n\nWe stopped sending events to {url}: {reason}.\n\nFix the receiver, enable the "
+             "webhook again (PATCH /api/v1/webhooks/{webhook_id} with enabled: true), and retry the deliveries "
+             "you need from its log (GET /api/v1/webhooks/{webhook_id}/deliveries).\n",
+        html="<p>Hi {name},</p><p>We stopped sending events to <strong>{url}</strong>: {reason}.</p>"
+             "<p>Fix the receiver, enable the webhook again (<code>PATCH /api/v1/webhooks/{webhook_id}</code> with "
+             "<code>enabled: true</code>), and retry the deliveries you need from its log "
+             "(<code>GET /api/v1/webhooks/{webhook_id}/deliveries</code>).</p>",
+    ),
     "ORG_INVITE": Template(
         subject="You have been added to {organization}",
         text="Hi {name},\n\n{invited_by} added you to {organization} as {role}.\n",

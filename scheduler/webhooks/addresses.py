@@ -1,0 +1,75 @@
+"""Which addresses a webhook may reach, checked where it matters: on the address a name
+resolved to, at the moment of connecting (so a name that re-resolves inside, as in DNS
+rebinding, is still refused), and once more when the URL is registered, to say so early."""
+
+import ipaddress
+import socket
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class BlockedAddress(Exception):
+    """The host resolves only to addresses a webhook may not reach."""
+
+
+class UnresolvableHost(Exception):
+    """The host name does not resolve."""
+
+
+def embedded_ipv4(ip):
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64, IPv4-compatible), if any."""
+    if ip.version == 4:
+        return None
+    if ip.ipv4_mapped or ip.sixtofour:
+        return ip.ipv4_mapped or ip.sixtofour
+    if ip in NAT64 or (int(ip) >> 32 == 0 and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def is_public(address):
+    """True for a globally routable unicast address. Loopback, private, shared (CGNAT),
+    link-local (and so the 169.254.169.254 cloud metadata service), multicast, unspecified,
+    reserved and documentation ranges are not, nor IPv6 forms that carry one of them."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    inner = embedded_ipv4(ip)
+    if inner is not None:
+        ip = inner
+    return ip.is_global and not ip.is_multicast
+
+
+def resolve(host, port):
+    """(family, sockaddr) pairs for a TCP connection to host:port."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnresolvableHost(f"{host} does not resolve ({exc})") from None
+    return [(family, sockaddr) for family, _, _, _, sockaddr in found]
+
+
+def check_host(host, port):
+    """Raises BlockedAddress if any address of the host is not public."""
+    inside = sorted({sockaddr[0] for _, sockaddr in resolve(host, port) if not is_public(sockaddr[0])})
+    if inside:
+        raise BlockedAddress(f"{host} resolves to a private or reserved address ({', '.join(inside)})")
+
+
+def connect(host, port, timeout, *, allow_private=False):
+    """A TCP socket to the first reachable permitted address of host:port. The address is
+    checked after resolution and connected to directly, so nothing re-resolves in between."""
+    candidates = resolve(host, port)
+    permitted = [(f, a) for f, a in candidates if allow_private or is_public(a[0])]
+    if not permitted:
+        raise BlockedAddress(f"{host} resolves only to private or reserved addresses "
+                             f"({', '.join(sorted({a[0] for _, a in candidates}))})")
+    error = None
+    for family, sockaddr in permitted:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error

@@ -1,0 +1,47 @@
+"""What fires: the event types, their payloads, and the write that fans an event out to the
+subscribed endpoints inside the transaction of the change (a rolled-back change fires nothing;
+a committed one is never lost)."""
+
+from datetime import datetime, timezone
+
+import orjson
+
+from ..repositories import webhooks
+
+BOOKING_EVENTS = ("booking.created", "booking.updated", "booking.cancelled", "attendee.responded")
+TEST_EVENT = "webhook.test"
+# The specification's advice; a booking with many long names and addresses could pass it.
+MAX_PAYLOAD_BYTES = 20_000
+
+
+def payload(type, data, **extra):
+    """The body to send, as bytes-to-be: {type, timestamp, data, ...extra}, compact JSON."""
+    moment = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return orjson.dumps({"type": type, "timestamp": moment, "data": data, **extra}).decode()
+
+
+def booking_payload(type, booking, **extra):
+    """The booking as the API shows it. Past MAX_PAYLOAD_BYTES its attendees are cut to
+    user_id and status, and `abridged: true` says so (GET /bookings/<id> has the rest)."""
+    body = payload(type, booking, **extra)
+    if len(body.encode()) <= MAX_PAYLOAD_BYTES:
+        return body
+    attendees = [{key: a[key] for key in ("user_id", "status") if key in a} for a in booking.get("attendees", [])]
+    return payload(type, booking | {"attendees": attendees}, **extra, abridged=True)
+
+
+def max_attempts(settings):
+    return len(settings.webhook_retry_schedule) + 1
+
+
+def fire(cur, settings, type, booking, people, **extra):
+    """Writes a delivery of the booking event for every enabled endpoint subscribed to it that
+    belongs to one of `people` (user ids) or to an organisation one of them has accepted;
+    returns the delivery ids to enqueue after the commit. With no subscriber this is one
+    SELECT and no payload is built."""
+    endpoint_ids = webhooks.subscribed(cur, type=type, people=people)
+    if not endpoint_ids:
+        return []
+    deliveries = webhooks.add_deliveries(cur, endpoint_ids, type=type, payload=booking_payload(type, booking, **extra),
+                                         max_attempts=max_attempts(settings))
+    return [delivery["id"] for delivery in deliveries]

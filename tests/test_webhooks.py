@@ -1,0 +1,371 @@
+"""Webhook deliveries to real HTTP receivers started by the tests, through the real worker;
+signatures checked by the `standardwebhooks` package, an implementation independent of ours."""
+
+from datetime import timedelta
+
+import psycopg2
+import pytest
+from standardwebhooks import Webhook
+
+from helpers import slot
+from receivers import HANG
+from scheduler import create_app
+from scheduler.webhooks import delivery as webhook_delivery
+from scheduler.webhooks.events import MAX_PAYLOAD_BYTES
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.replace(webhook_allow_private=True, webhook_retry_schedule=(0, 0, 0, 0),
+                            webhook_connect_timeout=1.0, webhook_timeout=2.0)
+
+
+@pytest.fixture
+def subscribe(client):
+    def make(user, url, events=("booking.created",), **fields):
+        r = client.post("/api/v1/webhooks", json={"url": url, "events": list(events), **fields}, headers=user.auth)
+        assert r.status_code == 201, r.json
+        return r.json["webhook"]
+    return make
+
+
+@pytest.fixture
+def retry_round(webhook_worker, travel):
+    """The worker's next round: time passes, the sweep enqueues due retries, the worker runs."""
+    def run():
+        travel(timedelta(seconds=5))
+        webhook_delivery.sweep(webhook_worker())
+        webhook_worker()
+    return run
+
+
+def verified(secret, request):
+    return Webhook(secret).verify(request.body, request.headers)
+
+
+def deliveries(db):
+    with db.cursor() as cur:
+        cur.execute("SELECT type, status, attempts FROM webhook_deliveries ORDER BY id")
+        return cur.fetchall()
+
+
+def test_booking_created_is_delivered_signed_per_the_spec(client, alice, receiver, subscribe, webhook_worker):
+    hook = receiver()
+    webhook = subscribe(alice, hook.url)
+    assert webhook["secret"].startswith("whsec_")
+    created = client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth).json["booking"]
+    assert hook.received() == []  # sent by the worker, not the request
+    webhook_worker()
+    [request] = hook.received()
+    event = verified(webhook["secret"], request)
+    assert event["type"] == "booking.created"
+    assert event["data"] == created
+    assert event["timestamp"].endswith("Z")
+    assert request.headers["webhook-id"].startswith("msg_")
+    assert request.headers["webhook-signature"].startswith("v1,")
+    assert request.headers["Content-Type"] == "application/json"
+    assert len(request.body) < MAX_PAYLOAD_BYTES
+
+
+def test_every_booking_change_fires_its_event(client, alice, bob, org_of, receiver, subscribe, webhook_worker):
+    org_of(alice, bob)
+    hook = receiver()
+    alice_hook = subscribe(alice, hook.url, events=["booking.created", "booking.updated", "booking.cancelled",
+                                                    "attendee.responded"])
+    booking = client.post("/api/v1/bookings", json=slot("09:00", "10:00") | {"attendees": [bob.email]},
+                          headers=alice.auth).json["booking"]
+    client.patch(f"/api/v1/bookings/{booking['id']}", json={"title": "Renamed"}, headers=alice.auth)
+    client.patch(f"/api/v1/bookings/{booking['id']}/attendance", json={"status": "declined"}, headers=bob.auth)
+    client.delete(f"/api/v1/bookings/{booking['id']}", headers=alice.auth)
+    webhook_worker()
+    events = sorted((verified(alice_hook["secret"], r) for r in hook.received()), key=lambda e: e["timestamp"])
+    assert [e["type"] for e in events] == ["booking.created", "booking.updated", "attendee.responded",
+                                           "booking.cancelled"]
+    assert events[1]["data"]["title"] == "Renamed"
+    assert events[2]["attendee"] == {"user_id": bob.id, "name": "Bob", "email": bob.email, "status": "declined"}
+    assert events[3]["data"]["status"] == "cancelled"
+
+
+def test_only_subscribed_events_of_my_bookings_are_sent(client, alice, bob, receiver, subscribe, webhook_worker):
+    hook = receiver()
+    subscribe(alice, hook.url, events=["booking.cancelled"])
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    bobs = client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=bob.auth).json["booking"]
+    client.delete(f"/api/v1/bookings/{bobs['id']}", headers=bob.auth)
+    webhook_worker()
+    assert hook.received() == []
+
+
+def test_a_receiver_failing_three_times_gets_one_acknowledged_delivery_per_event(
+        client, alice, receiver, subscribe, webhook_worker, retry_round, db):
+    hook = receiver(500, 500, (503, {"Retry-After": "0"}))
+    webhook = subscribe(alice, hook.url, events=["booking.created", "booking.cancelled"])
+    created = client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth).json["booking"]
+    cancelled = client.delete(f"/api/v1/bookings/{created['id']}", headers=alice.auth).json["booking"]
+    webhook_worker()
+    for _ in range(5):
+        retry_round()
+    requests = hook.received()
+    assert len(requests) == 5  # two events: three failed attempts between them, then one success each
+    acknowledged = {}
+    for request in requests:
+        event = verified(webhook["secret"], request)
+        assert event["data"] == {"booking.created": created, "booking.cancelled": cancelled}[event["type"]]
+        if request.answer == 200:
+            acknowledged.setdefault(request.headers["webhook-id"], []).append(event["type"])
+    assert sorted(acknowledged.values()) == [["booking.cancelled"], ["booking.created"]]
+    assert len({r.headers["webhook-id"] for r in requests}) == 2  # one id per event, however many attempts
+    assert sorted(deliveries(db)) == [(type, "delivered", attempts(type, requests))
+                                      for type in ("booking.cancelled", "booking.created")]
+    log = client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=alice.auth).json
+    statuses = sorted(a["response_status"] for d in log for a in d["attempts"])
+    assert statuses == [200, 200, 500, 500, 503]
+    assert sorted(a["error"] for d in log for a in d["attempts"] if a["error"]) == ["HTTP 500", "HTTP 500", "HTTP 503"]
+    assert all(a["latency_ms"] >= 0 for d in log for a in d["attempts"])
+
+
+def attempts(type, requests):
+    return sum(1 for r in requests if f'"type":"{type}"'.encode() in r.body)
+
+
+def test_retries_stop_when_the_schedule_is_used_up(client, alice, receiver, subscribe, webhook_worker, retry_round,
+                                                   db):
+    hook = receiver(*[500] * 10)
+    subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    for _ in range(6):
+        retry_round()
+    assert len(hook.received()) == 5  # the first attempt and one per delay of the schedule
+    assert deliveries(db) == [("booking.created", "failed", 5)]
+
+
+def test_retry_after_postpones_the_next_attempt(client, alice, receiver, subscribe, webhook_worker, db):
+    hook = receiver((503, {"Retry-After": "120"}))
+    subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    with db.cursor() as cur:
+        cur.execute("SELECT extract(epoch FROM next_attempt_at - now()) FROM webhook_deliveries")
+        assert 110 < cur.fetchone()[0] <= 121
+
+
+def test_410_disables_the_endpoint_and_tells_its_owner(client, alice, receiver, subscribe, webhook_worker, worker,
+                                                       mailbox, db):
+    hook = receiver(410)
+    webhook = subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    shown = client.get(f"/api/v1/webhooks/{webhook['id']}", headers=alice.auth).json
+    assert shown["enabled"] is False and "410" in shown["disabled_reason"]
+    assert deliveries(db) == [("booking.created", "failed", 1)]
+    client.post("/api/v1/bookings", json=slot("11:00", "12:00"), headers=alice.auth)
+    webhook_worker()
+    assert len(hook.received()) == 1 and len(deliveries(db)) == 1  # nothing more for a disabled endpoint
+    notes = client.get("/api/v1/notifications", headers=alice.auth).json
+    assert any(n["type"] == "WEBHOOK_DISABLED" and hook.url in n["title"] for n in notes)
+    worker()
+    assert any(m["Subject"] == f"Webhook disabled: {hook.url}" and m["To"] == alice.email
+               for m in mailbox.received())
+
+
+def test_a_day_of_failures_disables_the_endpoint(client, alice, receiver, subscribe, webhook_worker, travel, db):
+    hook = receiver(*[500] * 10)
+    webhook = subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    travel(timedelta(hours=23))
+    webhook_delivery.sweep(webhook_worker())
+    webhook_worker()
+    assert client.get(f"/api/v1/webhooks/{webhook['id']}", headers=alice.auth).json["enabled"] is True
+    travel(timedelta(hours=2))
+    webhook_delivery.sweep(webhook_worker())
+    webhook_worker()
+    shown = client.get(f"/api/v1/webhooks/{webhook['id']}", headers=alice.auth).json
+    assert shown["enabled"] is False and "more than a day" in shown["disabled_reason"]
+    notes = client.get("/api/v1/notifications", headers=alice.auth).json
+    assert [n["type"] for n in notes].count("WEBHOOK_DISABLED") == 1
+
+
+def test_a_success_ends_the_run_of_failures(client, alice, receiver, subscribe, webhook_worker, retry_round, travel):
+    hook = receiver(500)
+    webhook = subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    retry_round()
+    travel(timedelta(hours=25))
+    hook.answers = [500]
+    client.post("/api/v1/bookings", json=slot("11:00", "12:00"), headers=alice.auth)
+    webhook_worker()
+    assert client.get(f"/api/v1/webhooks/{webhook['id']}", headers=alice.auth).json["enabled"] is True
+
+
+def test_a_redirect_is_a_failure_and_not_followed(client, alice, receiver, subscribe, webhook_worker, db):
+    elsewhere = receiver()
+    hook = receiver((302, {"Location": elsewhere.url}), (307, {"Location": elsewhere.url}))
+    subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    assert len(hook.received()) == 1 and elsewhere.received() == []
+    assert deliveries(db) == [("booking.created", "pending", 1)]
+
+
+def test_a_private_address_is_refused_at_connect_time_without_the_flag(client, alice, receiver, subscribe, settings,
+                                                                       webhook_worker, db):
+    hook = receiver()
+    webhook = subscribe(alice, hook.url)  # registered while allowed
+    runtime = webhook_worker()
+    runtime.settings = settings.replace(webhook_allow_private=False)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    assert hook.received() == []
+    log = client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=alice.auth).json
+    [attempt] = log[0]["attempts"]
+    assert attempt["response_status"] is None and "private or reserved" in attempt["error"]
+
+
+def test_a_rolled_back_change_fires_nothing(client, alice, receiver, subscribe, webhook_worker, db):
+    hook = receiver()
+    subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    refused = client.post("/api/v1/bookings", json=slot("09:30", "10:30", title="Clash"), headers=alice.auth)
+    assert refused.status_code == 409
+    webhook_worker()
+    assert [r.body for r in hook.received() if b"Clash" in r.body] == []
+    assert len(deliveries(db)) == 1
+
+
+def test_an_event_written_in_a_transaction_that_rolls_back_is_gone(app, alice, receiver, subscribe, db):
+    from scheduler.db import transaction
+    from scheduler.webhooks.events import fire
+    subscribe(alice, receiver().url)
+    with app.app_context(), pytest.raises(psycopg2.errors.DivisionByZero):
+        with transaction() as cur:
+            assert len(fire(cur, app.config["SETTINGS"], "booking.created", {"id": 1}, [alice.id])) == 1
+            cur.execute("SELECT 1 / 0")
+    assert deliveries(db) == []
+
+
+def test_rotation_signs_with_both_secrets_for_a_day(client, alice, receiver, subscribe, webhook_worker, db):
+    hook = receiver()
+    old = subscribe(alice, hook.url)["secret"]
+    rotated = client.post(f"/api/v1/webhooks/{hook_id(client, alice)}/rotate-secret", headers=alice.auth).json
+    new = rotated["webhook"]["secret"]
+    assert new != old and new.startswith("whsec_") and rotated["webhook"]["previous_secret_expires_at"]
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    [request] = hook.received()
+    signatures = request.headers["webhook-signature"].split(" ")
+    assert len(signatures) == 2
+    for secret, signature in zip((new, old), signatures):
+        verified(secret, request.__class__(request.path, request.headers | {"webhook-signature": signature},
+                                          request.body))
+    with db.cursor() as cur:
+        cur.execute("UPDATE webhook_endpoints SET previous_secret_expires_at = now() - interval '1 second'")
+    client.post("/api/v1/bookings", json=slot("11:00", "12:00"), headers=alice.auth)
+    webhook_worker()
+    assert len(hook.received()[1].headers["webhook-signature"].split(" ")) == 1
+    verified(new, hook.received()[1])
+
+
+def hook_id(client, user):
+    [webhook] = client.get("/api/v1/webhooks", headers=user.auth).json
+    return webhook["id"]
+
+
+def test_an_organization_endpoint_hears_its_accepted_members_bookings(client, alice, bob, register, receiver,
+                                                                      subscribe, webhook_worker):
+    carol = register("Carol")
+    org = client.post("/api/v1/organizations", json={"name": "Team"}, headers=alice.auth).json["organization"]
+    for member in (bob, carol):
+        client.post(f"/api/v1/organizations/{org['id']}/members", json={"email": member.email}, headers=alice.auth)
+    client.post(f"/api/v1/organizations/{org['id']}/accept", headers=bob.auth)  # carol has not accepted
+    hook = receiver()
+    webhook = subscribe(alice, hook.url, organization_id=org["id"])
+    bobs = client.post("/api/v1/bookings", json=slot("09:00", "10:00", title="Bob's"), headers=bob.auth)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00", title="Carol's"), headers=carol.auth)
+    webhook_worker()
+    [request] = hook.received()
+    assert verified(webhook["secret"], request)["data"] == bobs.json["booking"]
+
+
+def test_the_test_route_sends_a_signed_test_event(client, alice, receiver, subscribe, webhook_worker):
+    hook = receiver()
+    webhook = subscribe(alice, hook.url)
+    r = client.post(f"/api/v1/webhooks/{webhook['id']}/test", headers=alice.auth)
+    assert r.status_code == 202 and r.json["delivery"]["status"] == "pending"
+    webhook_worker()
+    event = verified(webhook["secret"], hook.received()[0])
+    assert event["type"] == "webhook.test" and event["data"] == {"webhook_id": webhook["id"]}
+
+
+def test_a_failed_delivery_can_be_retried_by_hand(client, alice, receiver, subscribe, webhook_worker, db):
+    hook = receiver(410)
+    webhook = subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    [failed] = client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=alice.auth).json
+    url = f"/api/v1/webhooks/{webhook['id']}/deliveries/{failed['id']}/retry"
+    assert client.post(url, headers=alice.auth).status_code == 409  # disabled by the 410
+    client.patch(f"/api/v1/webhooks/{webhook['id']}", json={"enabled": True}, headers=alice.auth)
+    r = client.post(url, headers=alice.auth)
+    assert r.status_code == 202 and r.json["delivery"]["status"] == "pending"
+    webhook_worker()
+    assert deliveries(db) == [("booking.created", "delivered", 2)]
+    first, second = hook.received()
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+
+
+def test_a_hung_receiver_is_cut_off_at_the_total_timeout(client, alice, receiver, subscribe, webhook_worker):
+    hook = receiver(HANG)
+    webhook = subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    [attempt] = client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=alice.auth).json[0]["attempts"]
+    assert "timed out" in attempt["error"] and 1900 <= attempt["latency_ms"] < 4000
+
+
+def test_a_large_booking_is_abridged_under_the_size_limit():
+    from scheduler.webhooks.events import booking_payload
+    attendees = [{"user_id": i, "name": "N" * 100, "email": f"{'e' * 240}{i}@example.com", "status": "accepted"}
+                 for i in range(50)]
+    body = booking_payload("booking.created", {"id": 1, "title": "T" * 255, "attendees": attendees})
+    assert len(body.encode()) < MAX_PAYLOAD_BYTES
+    assert '"abridged":true' in body and '"user_id":49' in body and "eeee" not in body
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate for 127.0.0.1 (openssl) and a server context that presents it."""
+    import shutil
+    import ssl
+    import subprocess
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+def test_https_certificates_are_verified(client, alice, receiver, subscribe, webhook_worker, certificate, db):
+    hook = receiver(tls=certificate[1])
+    webhook = subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    [attempt] = client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=alice.auth).json[0]["attempts"]
+    assert "CERTIFICATE_VERIFY_FAILED" in attempt["error"] and hook.received() == []
+
+
+def test_https_to_a_trusted_certificate_is_delivered(client, alice, receiver, subscribe, webhook_worker, certificate,
+                                                     monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # trust it, as a system CA store would
+    hook = receiver(tls=certificate[1])
+    webhook = subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    [request] = hook.received()
+    assert verified(webhook["secret"], request)["type"] == "booking.created"
