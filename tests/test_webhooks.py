@@ -8,6 +8,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from helpers import slot
+from tests.booking_links import host, make_type  # noqa: F401 (fixtures)
 from receivers import HANG
 from scheduler import create_app
 from scheduler.webhooks import delivery as webhook_delivery
@@ -369,3 +370,24 @@ def test_https_to_a_trusted_certificate_is_delivered(client, alice, receiver, su
     webhook_worker()
     [request] = hook.received()
     assert verified(webhook["secret"], request)["type"] == "booking.created"
+
+
+def test_guest_bookings_fire_the_same_events(client, host, make_type, receiver, subscribe, webhook_worker):
+    from tests.booking_links import GUEST, at, booked, local_day
+    make_type()
+    hook = receiver()
+    webhook = subscribe(host, hook.url, events=["booking.created", "booking.updated", "booking.cancelled"])
+    day = local_day()
+    made = booked(client, at(day, "10:00"))
+    token = made["manage_token"]
+    moved = client.post(f"{GUEST}/{token}/reschedule", json={"start": at(day, "11:00").isoformat()})
+    assert moved.status_code == 200, moved.json
+    cancelled = client.post(f"{GUEST}/{token}/cancel", json={"reason": "ill"})
+    assert cancelled.status_code == 200, cancelled.json
+    webhook_worker()
+    events = sorted((verified(webhook["secret"], r) for r in hook.received()), key=lambda e: e["timestamp"])
+    assert [(e["type"], e.get("by"), e.get("reason")) for e in events] == [
+        ("booking.created", None, None), ("booking.updated", "guest", None), ("booking.cancelled", "guest", "ill")]
+    assert all(e["data"]["guest"]["email"] == "gus@example.com" for e in events)
+    assert [e["data"]["start_time"][11:16] for e in events] == ["10:00", "11:00", "11:00"]
+    assert not any("token" in key for e in events for key in e["data"])
