@@ -140,6 +140,9 @@ def settings(database_url, redis_url, smtp_server):
         "JWT_SECRET": "test-secret-" + "x" * 32, "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING",
         "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_server[1], "EMAIL_FROM": "Scheduler <noreply@scheduler.test>",
         "EMAIL_RETRY_BACKOFF": "1", "OUTBOX_REQUEUE_AFTER": "1",
+        # Webhook receivers in tests listen on 127.0.0.1, and no URL a test (or the fuzzer)
+        # registers is looked up in DNS; tests of the refusal turn it off.
+        "WEBHOOK_ALLOW_PRIVATE": "true",
     })
 
 

@@ -5,17 +5,10 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from helpers import slot
 from receivers import HANG
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture
-def settings(settings):
-    return settings.replace(webhook_allow_private=True)
 
 
 def wait_until(check, seconds=20):

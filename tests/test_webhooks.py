@@ -17,7 +17,7 @@ from scheduler.webhooks.events import MAX_PAYLOAD_BYTES
 
 @pytest.fixture
 def settings(settings):
-    return settings.replace(webhook_allow_private=True, webhook_retry_schedule=(0, 0, 0, 0),
+    return settings.replace(webhook_retry_schedule=(0, 0, 0, 0),
                             webhook_connect_timeout=1.0, webhook_timeout=2.0)
 
 

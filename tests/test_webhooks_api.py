@@ -10,11 +10,6 @@ from scheduler import create_app
 
 
 @pytest.fixture
-def settings(settings):
-    return settings.replace(webhook_allow_private=True)
-
-
-@pytest.fixture
 def guarded_client(settings, redis_conn):
     """A client of an app with the default: no private addresses."""
     app = create_app(settings.replace(webhook_allow_private=False))
