@@ -42,14 +42,18 @@ def config(base_url, token, values, seed):
 
 @pytest.fixture
 def world(client, register, set_profile, org_of, db):
-    """An admin who owns an organisation, a booking, a notification, a calendar feed and a
-    booking link that a guest used: a real value for every path parameter, and the admin."""
+    """An admin who owns an organisation, a booking, a notification, a calendar feed, a booking
+    link that a guest used and a webhook with a delivery: a real value for every path
+    parameter, and the admin."""
     owner, member = register("Owner"), register("Member")
     with db.cursor() as cur:
         cur.execute("UPDATE users SET role = 'admin' WHERE id = %s", (owner.id,))
     org = org_of(owner, member)
+    webhook = client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hooks", "events": ["booking.created"]},
+                          headers=owner.auth).json["webhook"]
     booking = client.post("/api/v1/bookings", json=slot("10:00", "11:00") | {"attendees": [member.email]},
                           headers=owner.auth).json["booking"]
+    delivery = client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=owner.auth).json[0]
     client.patch(f"/api/v1/bookings/{booking['id']}/attendance", json={"status": "declined"}, headers=member.auth)
     client.post("/api/v1/analytics/event", json={"eventType": "fuzz.start"}, headers=owner.auth)
     notification = client.get("/api/v1/notifications", headers=owner.auth).json[0]
@@ -65,6 +69,7 @@ def world(client, register, set_profile, org_of, db):
         "booking_id": booking["id"], "org_id": org["id"], "user_id": member.id, "notification_id": notification["id"],
         "secret": feed.rpartition("/")[2].removesuffix(".ics"), "event_type_id": event_type["id"],
         "username": "fuzzhost", "slug": "intro", "token": guest["manage_token"],
+        "endpoint_id": webhook["id"], "delivery_id": delivery["id"],
     }
 
 
