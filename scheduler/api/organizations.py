@@ -7,7 +7,7 @@ from pydantic import Field
 from .. import announcements as announce, jobs
 from ..auth import login_required
 from ..context import redis_client
-from ..db import single_statement, transaction
+from ..db import retrying, single_statement, transaction
 from ..errors import BadRequest, Forbidden, NotFound
 from ..availability import Availability, WindowQuery, free_time, parse_window, slots
 from ..openapi import Error, Message, Shape, describe
@@ -110,6 +110,7 @@ def shown(org):
 @bp.post("")
 @describe(body=OrganizationIn, responses={201: OrganizationSaved})
 @login_required
+@retrying
 def create_organization():
     """Create an organisation: I am its owner and an `admin` member."""
     data = parse(OrganizationIn)
@@ -142,6 +143,7 @@ def get_organization(org_id):
 @bp.patch("/<id:org_id>")
 @describe(body=OrganizationIn, responses={200: OrganizationSaved, 403: Error})
 @login_required
+@retrying
 def rename_organization(org_id):
     """Rename an organisation I own."""
     data = parse(OrganizationIn)
@@ -154,6 +156,7 @@ def rename_organization(org_id):
 @bp.delete("/<id:org_id>")
 @describe(responses={200: Message, 403: Error})
 @login_required
+@retrying
 def delete_organization(org_id):
     """Delete an organisation I own."""
     with transaction() as cur:
@@ -165,6 +168,7 @@ def delete_organization(org_id):
 @bp.post("/<id:org_id>/members")
 @describe(body=MemberIn, responses={201: MemberAdded, 403: Error, 409: Error})
 @login_required
+@retrying
 def add_member(org_id):
     """Add a registered user by e-mail (owner and organisation admins).
 
@@ -212,6 +216,7 @@ def list_members(org_id):
 @bp.delete("/<id:org_id>/members/<id:user_id>")
 @describe(responses={200: Message, 403: Error})
 @login_required
+@retrying
 def remove_member(org_id, user_id):
     """Remove a member, or leave.
 

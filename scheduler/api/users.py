@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, StringConstraints, model_validator
 from ..auth import (INVALID_TOKEN, hash_password, issue_token, limited_guess, login_required, password_matches,
                     require_role)
 from ..context import settings
-from ..db import single_statement, transaction
+from ..db import retrying, single_statement, transaction
 from ..errors import BadRequest, Unauthorized
 from ..pagination import paginated
 from ..availability import Availability, Busy, WindowQuery, busy_intervals, free_time, parse_window, slots
@@ -123,6 +123,7 @@ def me():
 @bp.patch("/me")
 @describe(body=ProfilePatch, responses={200: ProfileUpdated, 409: Error})
 @login_required
+@retrying
 def update_me():
     """Change my name, e-mail, time zone, working hours or reminders.
 
