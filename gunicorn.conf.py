@@ -19,6 +19,9 @@ bind = f"{host}:{os.environ.get('PORT') or 8000}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
 worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS") or 32)
+# Open connections per process. Behind nginx (deploy/nginx) each request is one short
+# connection; gunicorn facing clients directly needs room for idle ones (docs/deploy.md).
+worker_connections = int(os.environ.get("WEB_CONNECTIONS") or 1000)
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

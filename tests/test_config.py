@@ -78,3 +78,15 @@ def test_invalid_webhook_settings_name_the_setting(name, value):
 def test_production_warns_when_webhooks_may_reach_internal_addresses():
     settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "WEBHOOK_ALLOW_PRIVATE": "1"})
     assert any("WEBHOOK_ALLOW_PRIVATE" in warning for warning in settings.warnings)
+
+
+@pytest.mark.parametrize("env, threads, connections", [({}, 32, 1000),
+                                                      ({"WEB_THREADS": "1200", "WEB_CONNECTIONS": "4000"}, 1200, 4000)])
+def test_gunicorn_threads_and_connections_come_from_the_environment(monkeypatch, env, threads, connections):
+    """Facing clients directly needs more of both (docs/deploy.md)."""
+    for name in ("WEB_THREADS", "WEB_CONNECTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = runpy.run_path(str(Path(__file__).parent.parent / "gunicorn.conf.py"))
+    assert (config["threads"], config["worker_connections"]) == (threads, connections)
