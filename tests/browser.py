@@ -108,6 +108,8 @@ def set_time_zone(driver, name):
 
 
 def wait_for(driver, condition, seconds=WAIT_SECONDS):
-    """Waits (at most `seconds`) until `condition(driver)` is truthy and returns it."""
+    """Waits (at most `seconds`) until `condition(driver)` is truthy and returns it. An element
+    the page replaced while the condition read it counts as not yet."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
-    return WebDriverWait(driver, seconds).until(condition)
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,)).until(condition)

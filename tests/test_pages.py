@@ -14,6 +14,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 from browser import DESKTOP, PHONE, set_time_zone, set_viewport, wait_for
 
@@ -51,6 +52,15 @@ def offered(driver):
     """The start times (as the page got them) offered on the chosen day, once loaded."""
     buttons = wait_for(driver, lambda d: css(d, "[data-times] button.choice"))
     return [b.get_attribute("data-start") for b in buttons]
+
+
+def show_day(driver, day=None):
+    """Shows the times of `day` (a day button's data-day), else of the second day offered (a
+    whole working day: the first may be nearly over); returns the day shown."""
+    days = wait_for(driver, lambda d: css(d, "[data-days] button.choice"))
+    button = driver.find_element(By.CSS_SELECTOR, f'[data-day="{day}"]') if day else days[1]
+    button.click()
+    return button.get_attribute("data-day")
 
 
 def wait_text(driver, selector, pattern):
@@ -94,6 +104,7 @@ def test_a_guest_books_a_slot_moves_it_and_cancels_it(browser, live_server, clie
     assert "Hana Host" in text_of(browser, ".event") and "30 minutes" in text_of(browser, ".event")
     assert browser.find_element(By.ID, "zone").get_attribute("value") == GUEST_ZONE
 
+    day = show_day(browser)
     starts = offered(browser)
     assert all(in_guest_zone(start) for start in starts)
     chosen = starts[1]
@@ -114,11 +125,13 @@ def test_a_guest_books_a_slot_moves_it_and_cancels_it(browser, live_server, clie
     assert same_moment(booked["start_time"], chosen) and booked["guest"]["name"] == "Grace Guest"
 
     browser.refresh()
+    show_day(browser, day)
     assert chosen not in offered(browser)
 
     browser.get(manage_url)
     wait_text(browser, "[data-state]", "Booked for Grace Guest")
     assert text_of(browser, "h1") == "Intro call"
+    show_day(browser, day)
     new_start = offered(browser)[2]
     browser.find_element(By.CSS_SELECTOR, f'[data-start="{new_start}"]').click()
     screenshot(browser, "manage", size)
@@ -126,7 +139,8 @@ def test_a_guest_books_a_slot_moves_it_and_cancels_it(browser, live_server, clie
     wait_text(browser, "[data-done]", "moved to")
     [booking] = host_bookings(client, host)
     assert same_moment(booking["start_time"], new_start) and booking["id"] == booked["id"]
-    assert new_start not in offered(browser)
+    show_day(browser, day)
+    assert new_start not in offered(browser) and chosen in offered(browser)
 
     browser.find_element(By.ID, "reason").send_keys("Something came up")
     browser.find_element(By.CSS_SELECTOR, "[data-cancel-form] button").click()
@@ -135,6 +149,7 @@ def test_a_guest_books_a_slot_moves_it_and_cancels_it(browser, live_server, clie
     [booking] = host_bookings(client, host)
     assert booking["status"] == "cancelled"
     browser.get(live_server("/book/hana/intro"))
+    show_day(browser, day)
     assert new_start in offered(browser)
 
     worker()
@@ -155,6 +170,9 @@ def tab_to(driver, wanted, presses=80):
 def test_the_booking_page_works_by_keyboard_alone(browser, live_server, client, host):
     set_viewport(browser, PHONE)
     browser.get(live_server("/book/hana/intro"))
+    offered(browser)
+    second_day = css(browser, "[data-days] button.choice")[1].get_attribute("data-day")
+    tab_to(browser, lambda e: e.get_attribute("data-day") == second_day).send_keys(Keys.ENTER)
     first = offered(browser)[0]
     slot = tab_to(browser, lambda e: e.get_attribute("data-start") == first)
     assert browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle") != "none"
@@ -168,6 +186,16 @@ def test_the_booking_page_works_by_keyboard_alone(browser, live_server, client, 
     assert same_moment(booking["start_time"], first)
 
 
+def test_another_time_zone_shows_the_times_in_that_zone(browser, live_server, host):
+    set_time_zone(browser, GUEST_ZONE)
+    browser.get(live_server("/book/hana/intro"))
+    before = offered(browser)
+    Select(browser.find_element(By.ID, "zone")).select_by_value("Asia/Tokyo")
+    after = wait_for(browser, lambda d: (starts := offered(d)) != before and starts)
+    assert all(start.endswith("+09:00") for start in after)
+    assert "(Asia/Tokyo)" in text_of(browser, "[data-times-legend]")
+
+
 def test_every_form_control_has_a_label(browser, live_server, host):
     browser.get(live_server("/book/hana/intro"))
     offered(browser)
@@ -178,6 +206,7 @@ def test_every_form_control_has_a_label(browser, live_server, host):
 
 def test_a_slot_taken_meanwhile_is_said_and_the_list_refreshed(browser, live_server, client, host):
     browser.get(live_server("/book/hana/intro"))
+    day = show_day(browser)
     chosen = offered(browser)[0]
     browser.find_element(By.CSS_SELECTOR, f'[data-start="{chosen}"]').click()
     r = client.post("/api/v1/public/hana/intro/bookings",
@@ -188,7 +217,9 @@ def test_a_slot_taken_meanwhile_is_said_and_the_list_refreshed(browser, live_ser
     browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
     wait_text(browser, "[data-alert]", "no longer available. The free times are updated")
     assert browser.find_element(By.CSS_SELECTOR, "[data-alert]").get_attribute("role") == "alert"
-    wait_for(browser, lambda d: chosen not in offered(d))
+    wait_text(browser, "[data-slots-status]", "free times on")
+    show_day(browser, day)
+    assert chosen not in offered(browser)
     assert len(host_bookings(client, host)) == 1
 
 
@@ -236,9 +267,10 @@ def test_text_from_the_host_and_the_guest_is_shown_as_text(browser, live_server,
 
 
 def offered_via_api(client, slug):
-    now = datetime.now(timezone.utc)
+    """A start offered tomorrow (never one that the minimum notice could overtake)."""
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
     r = client.get(f"/api/v1/public/hana/{slug}/slots",
-                   query_string={"from": now.isoformat(), "to": (now + timedelta(days=7)).isoformat()})
+                   query_string={"from": tomorrow.isoformat(), "to": (tomorrow + timedelta(days=7)).isoformat()})
     assert r.status_code == 200, r.json
     return r.json["slots"][0]["start"]
 
@@ -250,6 +282,7 @@ class TestRateLimited:
 
     def test_a_guest_over_the_limit_is_told_how_long_to_wait(self, browser, live_server, client, host):
         browser.get(live_server("/book/hana/intro"))
+        show_day(browser)
         starts = offered(browser)
         r = client.post("/api/v1/public/hana/intro/bookings",
                         json={"start": starts[0], "name": "First", "email": "first@example.com"})
