@@ -97,6 +97,7 @@ def screenshot(driver, name, size):
 
 @SIZES
 def test_a_guest_books_a_slot_moves_it_and_cancels_it(browser, live_server, client, host, worker, mailbox, size):
+    browser.get_log("browser")  # reading empties it: from here on, this test's messages only
     set_viewport(browser, size)
     set_time_zone(browser, GUEST_ZONE)
     browser.get(live_server("/book/hana/intro"))
@@ -151,6 +152,9 @@ def test_a_guest_books_a_slot_moves_it_and_cancels_it(browser, live_server, clie
     browser.get(live_server("/book/hana/intro"))
     show_day(browser, day)
     assert new_start in offered(browser)
+
+    # Nothing the pages did was refused by their Content-Security-Policy, failed or threw.
+    assert [entry["message"] for entry in browser.get_log("browser")] == []
 
     worker()
     to_guest = [m for m in mailbox.received() if m["To"] == "grace@example.com"]
