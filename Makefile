@@ -31,7 +31,8 @@ screenshots: $(VENV)/.installed
 # (printed, so a failure can be replayed with FUZZ_SEED=...): make fuzz FUZZ_MAX_SECONDS=1800
 FUZZ_MAX_SECONDS ?= 600
 fuzz: $(VENV)/.installed
-	FUZZ_MAX_SECONDS=$(FUZZ_MAX_SECONDS) FUZZ_MAX_EXAMPLES=100 FUZZ_SEED=$(FUZZ_SEED) $(MAKE) test PYTEST_ARGS="tests/test_fuzz.py"
+	FUZZ_MAX_SECONDS=$(FUZZ_MAX_SECONDS) FUZZ_MAX_EXAMPLES=100 FUZZ_SEED=$(FUZZ_SEED) FUZZ_PHASES=coverage,fuzzing,stateful \
+	  $(MAKE) test PYTEST_ARGS="tests/test_fuzz.py"
 
 # A/B against another implementation: make bench BENCH_ARGS="--original-url http://127.0.0.1:3000"
 bench: $(VENV)/.installed
