@@ -69,6 +69,8 @@ class Settings:
     webhook_retry_schedule: tuple = WEBHOOK_RETRY_SCHEDULE
     webhook_connect_timeout: float = 5.0
     webhook_timeout: float = 15.0
+    idempotency_ttl: int = 86400
+    sync_token_ttl: int = 7 * 86400
     warnings: tuple = field(default=(), compare=False)
 
     @property
@@ -226,4 +228,6 @@ PARSERS = {
     "webhook_retry_schedule": seconds_list,
     "webhook_connect_timeout": timeout,
     "webhook_timeout": timeout,
+    "idempotency_ttl": duration,
+    "sync_token_ttl": duration,
 }

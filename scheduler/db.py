@@ -112,7 +112,12 @@ def looks_closed(conn):
 class Database:
     """Up to `size` connections per process, opened as needed and kept for reuse (psycopg2's own
     pools close every connection above `minconn` when it is returned). Fork-safe: a forked
-    child opens its own. `transaction()` lends a dict cursor for one transaction."""
+    child opens its own. `transaction()` lends a dict cursor for one transaction.
+
+    Transactions nest per thread: inside an open one, `transaction()` is a savepoint of it (an
+    error rolls back only what the inner block wrote) and `single_statement()` runs in it, and
+    `after_commit` work waits for the outermost commit. That is how an idempotent request records
+    its response in the same transaction as its writes (scheduler/idempotency.py)."""
 
     def __init__(self, dsn, size=10, wait_seconds=10.0, statement_timeout_ms=15000):
         self.dsn = dsn
@@ -122,6 +127,7 @@ class Database:
         # cheap; at the default of 4 the planner seq-scans bookings to build one page of them.
         self.options = f"-c timezone=UTC -c statement_timeout={statement_timeout_ms} -c random_page_cost=1.1"
         self._lock = threading.Lock()
+        self._open = threading.local()  # the outermost transaction of this thread: cursor, after-commit work
         self._reset()
 
     def _reset(self):
@@ -165,11 +171,20 @@ class Database:
     def transaction(self):
         """A dict cursor in one transaction, committed when the block ends. Raises
         TransientFailure if it failed before committing for a reason that may pass; a
-        connection lost during the commit itself is not one (it may have committed)."""
+        connection lost during the commit itself is not one (it may have committed). Inside
+        a transaction already open on this thread: a savepoint of that one, whose errors
+        pass through as they are (the outermost transaction decides what is transient)."""
+        outer = getattr(self._open, "cursor", None)
+        if outer is not None:
+            with savepoint(outer):
+                yield outer
+            return
         with self._connection() as conn:
+            self._open.pending = []
             committing = False
             try:
                 with conn.cursor(cursor_factory=DictCursor) as cur:
+                    self._open.cursor = cur
                     yield cur
                 committing = True
                 conn.commit()
@@ -186,12 +201,22 @@ class Database:
                 if not conn.closed:
                     conn.rollback()
                 raise
+            finally:
+                self._open.cursor = None
+                pending, self._open.pending = self._open.pending, []
             committed()
+        for work in pending:
+            work()
 
     @contextmanager
     def single_statement(self):
         """A cursor whose statement is its own transaction: for work that is exactly one SQL
         statement (most reads), saving the BEGIN and COMMIT round trips."""
+        outer = getattr(self._open, "cursor", None)
+        if outer is not None:
+            with savepoint(outer):
+                yield outer
+            return
         with self._connection() as conn:
             conn.autocommit = True
             try:
@@ -202,6 +227,14 @@ class Database:
                 if not conn.closed:
                     conn.autocommit = False
 
+    def after_commit(self, work, *args):
+        """Runs `work(*args)` once this thread's open transaction commits (never, if it rolls
+        back); at once when none is open. For enqueueing jobs that read what was written."""
+        if getattr(self._open, "cursor", None) is None:
+            work(*args)
+        else:
+            self._open.pending.append(functools.partial(work, *args))
+
     def close(self):
         if self._pid != os.getpid():
             return
@@ -210,6 +243,20 @@ class Database:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+
+@contextmanager
+def savepoint(cur):
+    cur.execute("SAVEPOINT nested")
+    try:
+        yield
+    except BaseException:
+        try:
+            cur.execute("ROLLBACK TO SAVEPOINT nested")
+        except psycopg2.Error:  # the connection is gone: the outer transaction fails with it
+            pass
+        raise
+    cur.execute("RELEASE SAVEPOINT nested")
 
 
 def get_db():
@@ -222,3 +269,7 @@ def transaction():
 
 def single_statement():
     return get_db().single_statement()
+
+
+def after_commit(work, *args):
+    get_db().after_commit(work, *args)

@@ -46,6 +46,18 @@ class Conflict(APIError):
     status = 409
 
 
+class Gone(APIError):
+    status = 410
+
+
+class PreconditionFailed(APIError):
+    status = 412
+
+
+class UnprocessableEntity(APIError):
+    status = 422
+
+
 class UnsupportedMediaType(APIError):
     status = 415
 

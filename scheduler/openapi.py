@@ -23,6 +23,10 @@ naming the models the handler really uses, and give the handler a docstring:
   413 and 415 with a body, 503 (with Retry-After) everywhere. A query model with a `cursor` field makes the
   route a paged list: its 200 carries the `Link` header. A route that reads a token when one
   is sent, without requiring it, says `optional_token=True`.
+- A route under @idempotent (scheduler/idempotency.py) gets the `Idempotency-Key` header, and
+  409 and 422. `conditional="read"` (a GET with an ETag) adds `If-None-Match` and 304;
+  `conditional="write"` (a change that honours If-Match) adds `If-Match` and 412; both
+  document the `ETag` header of the 200.
 - A route that serves a page for people (HTML and its assets) rather than an API operation
   says @page instead, and stays out of the spec.
 
@@ -53,6 +57,22 @@ BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
 LINK = {"description": 'The next page, when there is one: `<URL>; rel="next"`. Follow it as given.',
         "schema": {"type": "string"}}
 RETRY_AFTER = {"description": "Seconds to wait before trying again.", "schema": {"type": "integer", "minimum": 1}}
+ETAG = {"description": "Strong entity tag of the booking as GET shows it; send it back as If-Match.",
+        "schema": {"type": "string"}}
+REPLAYED = {"description": "`true` when this is the recorded response to an earlier request with the same key.",
+            "schema": {"type": "string", "enum": ["true"]}}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Makes the request safe to retry: the same key with the same body replays the first response "
+                   "(for IDEMPOTENCY_TTL, 24 h); with another body it is 422; while the first still runs, 409. "
+                   "1-255 printable ASCII characters, bare or quoted; a fresh UUID per operation.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 257}}
+CONDITIONAL_HEADERS = {
+    "read": {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "The ETag you have: 304 without a body if it is still current."},
+    "write": {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+              "description": "The ETag you read: 412 and nothing changes if the booking changed since."},
+}
 
 INTRODUCTION = """\
 A REST scheduling API: accounts, bookings with attendees, organisations, notifications and
@@ -89,6 +109,10 @@ class Error(Shape):
     fields: dict[str, str] = Field(default_factory=dict, description="Which input field is wrong, and why.")
 
 
+# What a conditional route adds to its responses.
+CONDITIONAL_RESPONSES = {"read": {304: None}, "write": {412: Error}}
+
+
 class RetryLater(Error):
     """An error that says when to ask again."""
 
@@ -113,6 +137,7 @@ class Operation:
     query: type | None
     responses: dict
     optional_token: bool
+    conditional: str | None
 
 
 PAGE = "page"
@@ -122,12 +147,12 @@ class Undescribed(Exception):
     """Routes in the app with neither @describe nor @page."""
 
 
-def describe(*, responses, body=None, query=None, optional_token=False):
+def describe(*, responses, body=None, query=None, optional_token=False, conditional=None):
     """Attaches the route's description to its view; see the module's docstring."""
     def attach(view):
         if not (view.__doc__ or "").strip():
             raise TypeError(f"{view.__name__}: a described route needs a docstring (its summary)")
-        view.openapi = Operation(body, query, dict(responses), optional_token)
+        view.openapi = Operation(body, query, dict(responses), optional_token, conditional)
         return view
     return attach
 
@@ -233,16 +258,29 @@ def operation_object(rule, view, operation, schemas):
     if role:
         automatic.add(403)
     responses = {status: Unavailable if status == 503 else Error for status in automatic} | operation.responses
+    headers = []
+    if getattr(view, "idempotent", False):
+        headers.append(IDEMPOTENCY_KEY)
+        responses = {409: Error, 422: Error} | responses
+    if operation.conditional:
+        headers.append(CONDITIONAL_HEADERS[operation.conditional])
+        responses |= CONDITIONAL_RESPONSES[operation.conditional]
     paged = operation.query is not None and "cursor" in operation.query.model_fields
 
     result = {
         "operationId": rule.endpoint.replace(".", "_"),
         "tags": [rule.endpoint.partition(".")[0]],
         "summary": summary.strip(),
-        "parameters": path_parameters + query_parameters,
+        "parameters": path_parameters + query_parameters + headers,
         "responses": {str(status): response_object(status, kind, schemas, paged)
                       for status, kind in sorted(responses.items())},
     }
+    if operation.conditional and "200" in result["responses"]:
+        result["responses"]["200"].setdefault("headers", {})["ETag"] = ETAG
+    if getattr(view, "idempotent", False):
+        for status, response in result["responses"].items():
+            if status[0] in "24":
+                response.setdefault("headers", {})["Idempotent-Replayed"] = REPLAYED
     if description.strip():
         result["description"] = inspect.cleandoc(description)
     if role:

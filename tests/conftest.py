@@ -24,7 +24,7 @@ from conformance import ConformingClient
 
 TABLES = ("analytics_events", "notifications", "bookings", "event_types", "organization_members", "organizations",
           "revoked_tokens", "email_outbox", "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
-          "users")
+          "users", "idempotency_keys")
 
 
 def with_database(url, name):

@@ -1,5 +1,8 @@
 import calendar
+import time
 from datetime import date, datetime, timedelta, timezone
+
+import psycopg2
 
 BASE = (datetime.now(timezone.utc) + timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -24,3 +27,20 @@ def year_like_2031(after):
 
 
 YEAR = year_like_2031(datetime.now(timezone.utc).year + 1)  # at least a year ahead
+
+
+def waiting_for_lock(database_url, seconds=10):
+    """Polls until some session waits for a lock (the request under test is blocked)."""
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                if cur.fetchone()[0]:
+                    return
+            time.sleep(0.02)
+        raise AssertionError("the request never waited for the lock")
+    finally:
+        conn.close()

@@ -71,7 +71,7 @@ def test_request_bodies_and_queries_are_the_models_the_handlers_parse(app):
 
 def test_path_parameters_are_positive_ids(app):
     document = build(app)
-    parameter, = document["paths"]["/api/v1/bookings/{booking_id}"]["get"]["parameters"]
+    parameter, = [p for p in document["paths"]["/api/v1/bookings/{booking_id}"]["get"]["parameters"] if p["in"] == "path"]
     assert parameter == {"name": "booking_id", "in": "path", "required": True,
                          "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
 

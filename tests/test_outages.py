@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import ExitStack
+from contextlib import contextmanager
 
 import psycopg2.errors
 import pytest
@@ -149,12 +149,33 @@ def test_what_is_left_after_the_runs_is_a_409_for_a_conflict_and_a_503_for_a_los
     assert lost.status_code == 503 and lost.headers["Retry-After"] == "5"
 
 
+@contextmanager
+def every_connection_held(pool):
+    """Holds each of the pool's connections in a transaction, until the block ends. One thread
+    per connection: transactions opened in one thread nest (savepoints) and would share one."""
+    all_open, done = threading.Barrier(pool.size + 1, timeout=10), threading.Event()
+
+    def hold_one():
+        with pool.transaction() as cur:
+            cur.execute("SELECT 1")
+            all_open.wait()
+            done.wait(30)
+    threads = [threading.Thread(target=hold_one) for _ in range(pool.size)]
+    for t in threads:
+        t.start()
+    all_open.wait()
+    try:
+        yield
+    finally:
+        done.set()
+        for t in threads:
+            t.join(10)
+
+
 def fill_pool(app):
     """Leaves every connection of the app's pool open and idle."""
-    pool = app.extensions["db"]
-    with ExitStack() as stack:
-        for _ in range(pool.size):
-            stack.enter_context(pool.transaction()).execute("SELECT 1")
+    with every_connection_held(app.extensions["db"]):
+        pass
 
 
 def kill_pool(db):
@@ -208,9 +229,7 @@ def test_a_booking_whose_connection_is_killed_mid_transaction_succeeds(app, alic
 def test_a_pool_that_stays_busy_answers_503_with_retry_after(app, client, alice):
     pool = app.extensions["db"]
     pool.wait_seconds = 0.2  # the wait before giving up (10 s in service) is not what is tested
-    with ExitStack() as stack:
-        for _ in range(pool.size):
-            stack.enter_context(pool.transaction())
+    with every_connection_held(pool):
         r = client.get("/api/v1/notifications/count", headers=alice.auth)
     assert r.status_code == 503 and r.headers["Retry-After"] == "1" and r.json["error"]
     assert client.get("/api/v1/notifications/count", headers=alice.auth).status_code == 200

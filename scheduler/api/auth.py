@@ -6,7 +6,7 @@ from pydantic import AfterValidator, StringConstraints
 from .. import announcements as announce, jobs
 from ..auth import dummy_hash, hash_password, issue_token, limited_guess, login_required, password_matches
 from ..context import limiter, redis_client, settings
-from ..db import single_statement, transaction
+from ..db import after_commit, single_statement, transaction
 from ..errors import TooManyRequests, Unauthorized
 from ..openapi import Error, Message, RateLimited, Shape, describe
 from ..ratelimit import key_for
@@ -80,7 +80,7 @@ def register():
     with transaction() as cur:
         user = users.insert(cur, name=data.name, email=data.email, password_hash=password_hash)
         queued = announce.user_registered(cur, user)
-    jobs.dispatch(redis_client(), queued)
+    after_commit(jobs.dispatch, redis_client(), queued)
     return {
         "message": "User registered successfully",
         "token": issue_token(user, settings()),

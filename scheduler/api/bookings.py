@@ -5,16 +5,18 @@ from flask import Blueprint, Response, g
 from psycopg2.errors import ExclusionViolation
 from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema
 
-from .. import announcements as announce, clock, jobs
+from .. import announcements as announce, clock, jobs, synctokens
 from ..addresses import identity_key
 from ..auth import login_required
 from ..announcements import public_booking, with_attendees
 from ..calendar import event_data, to_ics
 from ..context import redis_client, settings
-from ..db import retrying, single_statement, transaction
+from ..db import after_commit, retrying, single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..idempotency import idempotent
 from ..openapi import Error, Shape, describe
 from ..pagination import paginated
+from ..preconditions import etag_header, require_match, tagged
 from ..repositories import bookings, organizations
 from ..repositories.locks import lock_people
 from ..validation import Body, DateTime, Query, Zone, check_email, check_window, in_zone, parse, parse_query
@@ -112,6 +114,17 @@ class BookingConflict(Error):
                                         description="When the time is taken: who is busy, and when.")
 
 
+class SyncQuery(Query):
+    token: str | None = Field(default=None, description="`next_token` from the last sync; none for a full sync.")
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class SyncPage(Shape):
+    bookings: list[Booking]
+    next_token: str = Field(description="For the next page (when `more`) or the next sync.")
+    more: bool = Field(description="More changes wait: call again at once with `next_token`.")
+
+
 def check_times(start, end, *, check_start=True):
     if end <= start:
         raise BadRequest("End time must be after start time", fields={"end": "must be after start"})
@@ -156,6 +169,7 @@ def owned(cur, booking_id):
 @describe(body=BookingIn, responses={201: BookingSaved, 409: BookingConflict})
 @login_required
 @retrying
+@idempotent()
 def create_booking():
     """Book time, optionally with attendees.
 
@@ -175,7 +189,7 @@ def create_booking():
             queued = announce.booking_created(cur, booking, recipients)
     except ExclusionViolation:
         raise busy_conflict(people, times["start"], times["end"]) from None
-    jobs.dispatch(redis_client(), queued)
+    after_commit(jobs.dispatch, redis_client(), queued)
     return {"message": "Booking created successfully", "booking": with_attendees(booking, recipients)}, 201
 
 
@@ -192,6 +206,31 @@ def list_bookings():
             cur, g.user["id"], **window, status=query.status, after=after, limit=limit))
 
 
+@bp.get("/sync")
+@describe(query=SyncQuery, responses={200: SyncPage, 410: Error})
+@login_required
+def sync_bookings():
+    """Bookings changed since my last sync (Google Calendar-style sync tokens).
+
+    Without `token`: every booking I attend, in every state (declined by me too). With the
+    `next_token` of the last sync: each booking I attend that changed since (created, moved,
+    renamed, cancelled, an attendee's answer), once, as it is now. `more: true` means call
+    again at once with `next_token`; otherwise keep it for next time. 410: the token is
+    invalid, not mine or older than SYNC_TOKEN_TTL; sync again without one."""
+    query = parse_query(SyncQuery)
+    position = synctokens.read(query.token, g.user["id"]) if query.token else synctokens.Position()
+    with single_statement() as cur:
+        upto = position.upto or bookings.snapshot(cur)
+        rows = bookings.changed_for_attendee(cur, g.user["id"], since=position.since, upto=upto,
+                                             after=position.after, limit=query.limit + 1)
+    more = len(rows) > query.limit
+    rows = rows[:query.limit]
+    following = (synctokens.Position(position.since, upto, (rows[-1]["changed_xid"], rows[-1]["id"])) if more
+                 else synctokens.Position(since=upto))
+    return {"bookings": [{k: v for k, v in row.items() if k != "changed_xid"} for row in rows],
+            "next_token": synctokens.issue(g.user["id"], following), "more": more}
+
+
 def visible(booking_id):
     """A booking I attend; 404 otherwise, whether or not it exists."""
     with single_statement() as cur:
@@ -202,11 +241,11 @@ def visible(booking_id):
 
 
 @bp.get("/<id:booking_id>")
-@describe(responses={200: Booking})
+@describe(responses={200: Booking}, conditional="read")
 @login_required
 def get_booking(booking_id):
     """One booking I attend; 404 for others'."""
-    return public_booking(visible(booking_id))
+    return tagged(public_booking(visible(booking_id)))
 
 
 @bp.get("/<id:booking_id>/ics")
@@ -221,7 +260,7 @@ def booking_ics(booking_id):
 
 
 @bp.patch("/<id:booking_id>")
-@describe(body=BookingPatch, responses={200: BookingSaved, 403: Error, 409: BookingConflict})
+@describe(body=BookingPatch, responses={200: BookingSaved, 403: Error, 409: BookingConflict}, conditional="write")
 @login_required
 @retrying
 def update_booking(booking_id):
@@ -237,6 +276,7 @@ def update_booking(booking_id):
     try:
         with transaction() as cur:
             current = owned(cur, booking_id)
+            require_match(public_booking(current))
             if current["status"] != "confirmed":
                 raise Conflict("A cancelled booking cannot be changed")
             people = [a["user_id"] for a in current["attendees"] if a["status"] != "declined"]
@@ -250,25 +290,27 @@ def update_booking(booking_id):
             queued = announce.booking_updated(cur, booking, recipients, moved=moved)
     except ExclusionViolation:
         raise busy_conflict(people, start, end, excluding=booking_id) from None
-    jobs.dispatch(redis_client(), queued)
-    return {"message": "Booking updated successfully", "booking": with_attendees(booking, recipients)}
+    after_commit(jobs.dispatch, redis_client(), queued)
+    shape = with_attendees(booking, recipients)
+    return {"message": "Booking updated successfully", "booking": shape}, 200, etag_header(shape)
 
 
 @bp.delete("/<id:booking_id>")
-@describe(responses={200: BookingSaved, 403: Error})
+@describe(responses={200: BookingSaved, 403: Error}, conditional="write")
 @login_required
 @retrying
 def cancel_booking(booking_id):
     """Cancel a booking I booked (it stays, with `status: cancelled`); 404 if already cancelled."""
     with transaction() as cur:
         current = owned(cur, booking_id)
+        require_match(public_booking(current))
         lock_people(cur, [a["user_id"] for a in current["attendees"]])
         booking = bookings.cancel(cur, booking_id, g.user["id"])
         if booking is None:
             raise NotFound("Booking not found or already cancelled")
         recipients = bookings.recipients(cur, booking_id)
         queued = announce.booking_cancelled(cur, booking, recipients)
-    jobs.dispatch(redis_client(), queued)
+    after_commit(jobs.dispatch, redis_client(), queued)
     return {"message": "Booking cancelled successfully", "booking": with_attendees(booking, recipients)}
 
 
@@ -292,10 +334,10 @@ def answer(booking_id):
             if booking["status"] != "confirmed":
                 raise Conflict("The booking is cancelled")
             lock_people(cur, [me])
-            bookings.set_attendance(cur, booking_id, me, data.status)
+            booking = bookings.set_attendance(cur, booking_id, me, data.status)
             recipients = bookings.recipients(cur, booking_id)
             queued = announce.attendance_answered(cur, booking, recipients, g.user, data.status)
     except ExclusionViolation:
         raise busy_conflict([me], booking["start_time"], booking["end_time"], excluding=booking_id) from None
-    jobs.dispatch(redis_client(), queued)
+    after_commit(jobs.dispatch, redis_client(), queued)
     return {"message": f"Attendance {data.status}", "booking": with_attendees(booking, recipients)}

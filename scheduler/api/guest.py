@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 
 from .. import announcements as announce, clock, jobs, links
 from ..context import redis_client
-from ..db import retrying, single_statement, transaction
+from ..db import after_commit, retrying, single_statement, transaction
 from ..errors import Conflict, NotFound
 from ..openapi import Error, RateLimited, Shape, describe
 from ..repositories import bookings, event_types
@@ -107,7 +107,7 @@ def cancel(token):
         booking = bookings.cancel(cur, current["id"], current["user_id"])
         recipients = bookings.recipients(cur, booking["id"])
         queued = announce.guest_cancelled(cur, booking, recipients, data.reason)
-    jobs.dispatch(redis_client(), queued)
+    after_commit(jobs.dispatch, redis_client(), queued)
     return {"message": "Booking cancelled", "booking": guest_view(booking, current["host_name"])}
 
 
@@ -136,5 +136,5 @@ def reschedule(token):
             queued = announce.guest_moved(cur, booking, recipients)
     except ExclusionViolation:
         raise taken() from None
-    jobs.dispatch(redis_client(), queued)
+    after_commit(jobs.dispatch, redis_client(), queued)
     return {"message": "Booking moved", "booking": guest_view(booking, current["host_name"])}

@@ -7,8 +7,9 @@ from pydantic import Field
 from .. import announcements as announce, jobs
 from ..auth import login_required
 from ..context import redis_client
-from ..db import retrying, single_statement, transaction
+from ..db import after_commit, retrying, single_statement, transaction
 from ..errors import BadRequest, Forbidden, NotFound
+from ..idempotency import idempotent
 from ..availability import Availability, WindowQuery, free_time, parse_window, slots
 from ..openapi import Error, Message, Shape, describe
 from ..repositories import bookings, organizations, users
@@ -111,6 +112,7 @@ def shown(org):
 @describe(body=OrganizationIn, responses={201: OrganizationSaved})
 @login_required
 @retrying
+@idempotent()
 def create_organization():
     """Create an organisation: I am its owner and an `admin` member."""
     data = parse(OrganizationIn)
@@ -184,7 +186,7 @@ def add_member(org_id):
             raise NotFound("User not found with that email")
         member = organizations.add_member(cur, org_id, invitee["id"], data.role)
         queued = announce.member_added(cur, org, invitee, data.role, g.user)
-    jobs.dispatch(redis_client(), queued)
+    after_commit(jobs.dispatch, redis_client(), queued)
     return {"message": "Member added successfully", "member": member}, 201
 
 

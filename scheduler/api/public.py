@@ -14,8 +14,9 @@ from pydantic import Field, StringConstraints
 from .. import announcements as announce, clock, jobs, links
 from ..availability import MAX_WINDOW, TimeRange, Window
 from ..context import redis_client, settings
-from ..db import retrying, single_statement, transaction
+from ..db import after_commit, retrying, single_statement, transaction
 from ..errors import BadRequest, Conflict, NotFound
+from ..idempotency import guest_scope, idempotent
 from ..offers import Offer
 from ..openapi import Error, RateLimited, Shape, describe
 from ..repositories import bookings, event_types
@@ -195,6 +196,7 @@ def event_slots(username, slug):
 @bp.post("/<username>/<slug>/bookings")
 @describe(body=GuestBookingIn, responses={201: GuestBooked, 409: Error, 429: RateLimited})
 @retrying
+@idempotent(guest_scope)
 def book(username, slug):
     """Book an offered start as a guest (no account).
 
@@ -224,6 +226,6 @@ def book(username, slug):
             queued = announce.booking_created(cur, booking, recipients)
     except ExclusionViolation:
         raise taken() from None
-    jobs.dispatch(redis_client(), queued)
+    after_commit(jobs.dispatch, redis_client(), queued)
     return {"message": "Booking confirmed", "booking": guest_view(booking, event_type["host_name"]),
             "manage_token": token, "manage_url": links.page_url("manage", token)}, 201

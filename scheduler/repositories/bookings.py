@@ -115,6 +115,8 @@ def cancel(cur, booking_id, owner_id):
 
 
 def set_attendance(cur, booking_id, user_id, status):
+    """Records an attendee's answer. The attendee list is part of the booking, so the booking's
+    updated_at moves too (and with it its ETag and what sync reports); returns the booking."""
     cur.execute(
         """
         UPDATE booking_attendees SET status = %(status)s
@@ -122,6 +124,9 @@ def set_attendance(cur, booking_id, user_id, status):
         """,
         {"booking_id": booking_id, "user_id": user_id, "status": status},
     )
+    cur.execute(f"UPDATE bookings b SET updated_at = now() WHERE id = %(id)s RETURNING {COLUMNS}, b.sequence",
+                {"id": booking_id})
+    return cur.fetchone()
 
 
 # Buffers are at most 240 minutes, so a commitment blocking time in [start, end) starts
@@ -201,5 +206,36 @@ def calendar_for(cur, user_id):
         ORDER BY me.start_time, me.booking_id
         """,
         {"user_id": user_id},
+    )
+    return cur.fetchall()
+
+
+def snapshot(cur):
+    """The database's current snapshot, as text: which transactions have committed."""
+    cur.execute("SELECT pg_current_snapshot()::text AS snapshot")
+    return cur.fetchone()["snapshot"]
+
+
+def changed_for_attendee(cur, user_id, *, since, upto, after, limit):
+    """Bookings the user attends whose last change (booking_attendees.changed_xid) is visible in
+    snapshot `upto` but not in `since` (every one, when `since` is None), in (changed_xid,
+    booking_id) order after `after`. Each row carries its changed_xid (an int) for paging."""
+    # Every transaction below `since`'s xmin is visible in it: start the index range there.
+    after_xid, after_id = max(after or (0, 0), (int(since.split(":")[0]), 0) if since else (0, 0))
+    cur.execute(
+        f"""
+        SELECT {COLUMNS}, {ATTENDEES}, me.changed_xid::text::bigint AS changed_xid
+        FROM booking_attendees me
+        JOIN bookings b ON b.id = me.booking_id
+        WHERE me.user_id = %(user_id)s
+          AND (me.changed_xid, me.booking_id) > (%(after_xid)s::text::xid8, %(after_id)s)
+          AND me.changed_xid < pg_snapshot_xmax(%(upto)s::pg_snapshot)
+          AND pg_visible_in_snapshot(me.changed_xid, %(upto)s::pg_snapshot)
+          AND (%(since)s::pg_snapshot IS NULL OR NOT pg_visible_in_snapshot(me.changed_xid, %(since)s::pg_snapshot))
+        ORDER BY me.changed_xid, me.booking_id
+        LIMIT %(limit)s
+        """,
+        {"user_id": user_id, "since": since, "upto": upto, "after_xid": after_xid, "after_id": after_id,
+         "limit": limit},
     )
     return cur.fetchall()

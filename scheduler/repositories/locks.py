@@ -14,7 +14,7 @@ other advisory lock uses the two-key form, with its own first key from `NAMESPAC
 """
 
 # First keys of two-key advisory locks, one per purpose, so none collides with a person's.
-NAMESPACES = {"migrate": 1}
+NAMESPACES = {"migrate": 1, "idempotency": 2}
 
 
 def lock_people(cur, user_ids):
