@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WITH_SERVICES := $(BIN)/python scripts/devservices.py --
 PORT ?= 8000
 
-.PHONY: run test test-load fuzz screenshots bench migrate clean
+.PHONY: run test test-pgbouncer test-load fuzz screenshots bench migrate clean
 
 run: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(WITH_SERVICES) sh -c \
@@ -17,6 +17,11 @@ TEST_TOOLS := chromium:chromium,chromedriver:chromium-driver,nginx:nginx-light,p
 
 test: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH:/usr/sbin:/sbin" $(BIN)/python scripts/devservices.py --tools $(TEST_TOOLS) -- python -m pytest $(PYTEST_ARGS)
+
+# The `pgbouncer` marked tests (every route, the worker) again, with every connection going
+# through a PgBouncer in transaction mode that the tests start; .ci/run runs it.
+test-pgbouncer: $(VENV)/.installed
+	TEST_THROUGH_PGBOUNCER=1 $(MAKE) test PYTEST_ARGS="-m pgbouncer $(PYTEST_ARGS)"
 
 # The load tests (slow and idle clients against nginx + gunicorn): a few thousand connections
 # and timed requests, so not part of `make test`; .ci/run runs both.

@@ -59,6 +59,7 @@ class Settings:
     cors_origins: tuple = ()
     log_level: str = "INFO"
     db_pool_size: int = 8
+    db_statement_timeout: int = 15
     login_max_failures: int = 10
     login_failure_window: int = 900
     auth_ip_rate_limit: int = 0
@@ -218,6 +219,7 @@ PARSERS = {
     "cors_origins": origins,
     "log_level": log_level,
     "db_pool_size": int_between(1, 200),
+    "db_statement_timeout": duration,
     "login_max_failures": int_between(1, 1_000_000),
     "login_failure_window": duration,
     "auth_ip_rate_limit": int_between(0, 1_000_000),

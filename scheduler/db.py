@@ -119,13 +119,10 @@ class Database:
     `after_commit` work waits for the outermost commit. That is how an idempotent request records
     its response in the same transaction as its writes (scheduler/idempotency.py)."""
 
-    def __init__(self, dsn, size=10, wait_seconds=10.0, statement_timeout_ms=15000):
+    def __init__(self, dsn, size=10, wait_seconds=10.0):
         self.dsn = dsn
         self.size = size
         self.wait_seconds = wait_seconds
-        # random_page_cost 1.1: the working set is in memory (or on SSD), so index lookups are
-        # cheap; at the default of 4 the planner seq-scans bookings to build one page of them.
-        self.options = f"-c timezone=UTC -c statement_timeout={statement_timeout_ms} -c random_page_cost=1.1"
         self._lock = threading.Lock()
         self._open = threading.local()  # the outermost transaction of this thread: cursor, after-commit work
         self._reset()
@@ -136,7 +133,11 @@ class Database:
         self._slots = threading.BoundedSemaphore(self.size)
 
     def _connect(self):
-        return psycopg2.connect(self.dsn, options=self.options, connect_timeout=5, application_name="scheduler")
+        # No session settings here (no `options`, no SET): a connection may go through PgBouncer
+        # in transaction mode, which refuses them and would hand a session's state to other
+        # clients. The time zone, statement timeout and planner costs are the database's own
+        # defaults, set by migrate.py (see `session_defaults` there).
+        return psycopg2.connect(self.dsn, connect_timeout=5, application_name="scheduler")
 
     @contextmanager
     def _connection(self):
@@ -211,7 +212,9 @@ class Database:
     @contextmanager
     def single_statement(self):
         """A cursor whose statement is its own transaction: for work that is exactly one SQL
-        statement (most reads), saving the BEGIN and COMMIT round trips."""
+        statement (most reads), saving the BEGIN and COMMIT round trips. (psycopg2's autocommit
+        is the client's own mode, never a SET sent to the server, so it is safe behind PgBouncer
+        in transaction mode: each statement is a transaction it may run on any server connection.)"""
         outer = getattr(self._open, "cursor", None)
         if outer is not None:
             with savepoint(outer):

@@ -20,6 +20,7 @@ from scheduler import create_app, jobs
 from scheduler.config import Settings
 from scheduler.mail import delivery
 from browser import browser, chromium, live_server  # noqa: F401  (fixtures)
+from pgbouncer import pgbouncer, pgbouncer_url  # noqa: F401  (fixtures)
 from conformance import ConformingClient
 
 TABLES = ("analytics_events", "notifications", "bookings", "event_types", "organization_members", "organizations",
@@ -32,8 +33,30 @@ def with_database(url, name):
     return urlunsplit(parts._replace(path="/" + name))
 
 
+# Tests run a second time through PgBouncer by `make test-pgbouncer`: together they reach
+# every route and the worker (its email jobs and sweep), and hold no test of a direct backend.
+PGBOUNCER_MODULES = {"test_auth", "test_users", "test_bookings", "test_attendees", "test_listing",
+                     "test_organizations", "test_notifications", "test_analytics", "test_calendar",
+                     "test_event_types", "test_guest_bookings", "test_email", "test_worker",
+                     "test_reminders", "test_races", "test_retention", "test_pgbouncer"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__ in PGBOUNCER_MODULES:
+            item.add_marker(pytest.mark.pgbouncer)
+
+
 @pytest.fixture(scope="session")
-def database_url():
+def database_url(request, direct_database_url):
+    """The test database; through PgBouncer in transaction mode when TEST_THROUGH_PGBOUNCER is set."""
+    if os.environ.get("TEST_THROUGH_PGBOUNCER"):
+        return request.getfixturevalue("pgbouncer_url")
+    return direct_database_url
+
+
+@pytest.fixture(scope="session")
+def direct_database_url():
     server = os.environ.get("DATABASE_URL", "postgresql:///postgres")
     name = f"scheduler_test_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(server)
