@@ -3,9 +3,9 @@
 One process runs two RQ workers (jobs in-process, no fork per job), each on its own queue and
 thread: emails in the main thread, webhooks in another, so a slow or hanging webhook receiver
 never holds up an email. Sweep threads enqueue due outbox rows and webhook deliveries with no
-live job, and another refreshes the admins' dashboard snapshots before they expire. It waits
-out Redis or PostgreSQL outages, and stops on SIGTERM or SIGINT in any state: idle, mid-job
-(after that email), or waiting for Redis. A webhook attempt in flight at that moment is cut
+live job, another refreshes the admins' dashboard snapshots before they expire, and one
+deletes old data (scheduler/retention.py). It waits out Redis or PostgreSQL outages, and
+stops on SIGTERM or SIGINT in any state: idle, mid-job (after that email), or waiting for Redis. A webhook attempt in flight at that moment is cut
 short; its lease runs out and the sweep enqueues it again (at least once).
 """
 
@@ -19,7 +19,7 @@ from rq.exceptions import StopRequested
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import WorkerStatus
 
-from scheduler import dashboard, jobs
+from scheduler import dashboard, jobs, retention
 from scheduler.config import Settings
 from scheduler.logs import configure_logging
 from scheduler.mail import delivery
@@ -69,8 +69,9 @@ def every(seconds, task, stop):
 
 
 def background_tasks(rt):
-    """(seconds, task): the outbox sweep, and refreshing the admins' dashboard snapshots early
-    enough that none is DASHBOARD_MAX_AGE old when asked for (checked twice per lead time)."""
+    """(seconds, task): the outbox sweep, refreshing the admins' dashboard snapshots early
+    enough that none is DASHBOARD_MAX_AGE old when asked for (checked twice per lead time), and
+    deleting old data (one worker at a time)."""
     settings = rt.settings
     lead = min(settings.dashboard_max_age / 2, 2 * settings.outbox_poll_seconds + 1)
 
@@ -82,8 +83,12 @@ def background_tasks(rt):
 
     def dashboard_refresh():
         dashboard.refresh(rt.redis, rt.db, settings.dashboard_max_age, lead)
+
+    def retention_purge():
+        retention.purge(rt.db, settings)
     return [(settings.outbox_poll_seconds, outbox_sweep), (settings.outbox_poll_seconds, webhook_sweep),
-            (min(settings.outbox_poll_seconds, lead / 2), dashboard_refresh)]
+            (min(settings.outbox_poll_seconds, lead / 2), dashboard_refresh),
+            (settings.retention_interval, retention_purge)]
 
 
 def work(settings, stop, queue=jobs.email_queue, worker_class=Worker):

@@ -181,7 +181,7 @@ def redis_conn(redis_url):
 @pytest.fixture
 def db(database_url):
     """A plain connection for looking at what the API wrote."""
-    conn = psycopg2.connect(database_url, options="-c timezone=UTC")
+    conn = psycopg2.connect(database_url)  # in UTC: the database's default (migrate.py)
     conn.autocommit = True
     yield conn
     conn.close()

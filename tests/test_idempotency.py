@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 
 from tests.booking_links import PUBLIC, at, host, local_day, make_type  # noqa: F401  (fixtures)
 from helpers import slot, waiting_for_lock
-from scheduler.mail import delivery
+from scheduler import retention
 from scheduler.openapi import build
 
 BOOKINGS = "/api/v1/bookings"
@@ -146,11 +146,11 @@ def test_a_server_error_is_not_recorded_so_a_retry_runs(app, client, alice, db):
     assert counts(db) == (1, 1, 1)
 
 
-def test_the_worker_sweep_purges_expired_keys(client, alice, db, travel, worker):
+def test_the_retention_job_purges_expired_keys(client, alice, db, travel, app, settings):
     client.post(BOOKINGS, json=slot("09:00", "10:00"), headers=keyed(alice, "old"))
     travel(timedelta(hours=25))
     client.post(BOOKINGS, json=slot("11:00", "12:00"), headers=keyed(alice, "new"))
-    delivery.sweep(worker())
+    retention.purge(app.extensions["db"], settings)
     with db.cursor() as cur:
         cur.execute("SELECT key FROM idempotency_keys")
         assert cur.fetchall() == [("new",)]

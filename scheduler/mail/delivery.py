@@ -18,7 +18,7 @@ from ..db import Database, PoolExhausted, retrying
 from ..links import manage_url
 from ..ratelimit import RateLimiter
 from ..timezones import display
-from ..repositories import idempotency, notifications, outbox, users
+from ..repositories import notifications, outbox
 from .providers import provider_for
 from .templates import render
 
@@ -165,14 +165,11 @@ def remind_in_app(cur, row):
 
 @retrying
 def sweep(rt):
-    """Enqueues due rows that have no live job; purges expired token revocations and idempotency
-    keys. A row whose lease ran out is enqueued whatever Redis says of its job: that job died
-    with its worker."""
+    """Enqueues due rows that have no live job. A row whose
+    lease ran out is enqueued whatever Redis says of its job: that job died with its worker."""
     with rt.db.transaction() as cur:
         rows = outbox.take_due(cur, now=clock.now(), requeue_after=rt.settings.outbox_requeue_after,
                                limit=SWEEP_BATCH)
-        users.purge_expired_revocations(cur)
-        idempotency.purge_expired(cur, clock.now())
     abandoned = [row["id"] for row in rows if row["status"] == "sending"]
     pending = [row["id"] for row in rows if row["status"] == "pending"]
     due = abandoned + (jobs.without_live_jobs(rt.redis, pending) if pending else [])

@@ -39,7 +39,3 @@ def record(cur, *, scope, key, fingerprint, status, headers, body, expires_at):
         {"scope": scope, "key": key, "fingerprint": fingerprint, "status": status, "headers": Json(headers),
          "body": body, "expires_at": expires_at},
     )
-
-
-def purge_expired(cur, now):
-    cur.execute("DELETE FROM idempotency_keys WHERE expires_at <= %(now)s", {"now": now})

@@ -14,7 +14,7 @@ other advisory lock uses the two-key form, with its own first key from `NAMESPAC
 """
 
 # First keys of two-key advisory locks, one per purpose, so none collides with a person's.
-NAMESPACES = {"migrate": 1, "idempotency": 2}
+NAMESPACES = {"migrate": 1, "idempotency": 2, "retention": 3}
 
 
 def lock_people(cur, user_ids):
@@ -30,3 +30,9 @@ def lock_people(cur, user_ids):
 def lock_named(cur, name):
     """The transaction-scoped lock of one purpose from `NAMESPACES` (e.g. one migration run at a time)."""
     cur.execute("SELECT pg_advisory_xact_lock(%(namespace)s, 0)", {"namespace": NAMESPACES[name]})
+
+
+def try_lock_named(cur, name):
+    """Like `lock_named`, but answers False at once instead of waiting if it is taken."""
+    cur.execute("SELECT pg_try_advisory_xact_lock(%(namespace)s, 0) AS locked", {"namespace": NAMESPACES[name]})
+    return cur.fetchone()["locked"]

@@ -121,11 +121,6 @@ def revoke_token(cur, *, jti, user_id, expires_at):
     )
 
 
-def purge_expired_revocations(cur):
-    cur.execute("DELETE FROM revoked_tokens WHERE expires_at < now()")
-    return cur.rowcount
-
-
 def set_feed_hash(cur, user_id, feed_hash):
     """Stores the new feed hash; True if it replaced an earlier one (whose URL now stops working)."""
     cur.execute(
