@@ -34,7 +34,8 @@ def with_database(url, name):
 
 
 # Tests run a second time through PgBouncer by `make test-pgbouncer`: together they reach
-# every route and the worker (its email jobs and sweep), and hold no test of a direct backend.
+# every route and the worker (its email jobs and sweep). Not those that cut the database's
+# backends (`cut_database` finds them by the app's name, which PgBouncer's do not carry).
 PGBOUNCER_MODULES = {"test_auth", "test_users", "test_bookings", "test_attendees", "test_listing",
                      "test_organizations", "test_notifications", "test_analytics", "test_calendar",
                      "test_event_types", "test_guest_bookings", "test_email", "test_worker",
@@ -43,7 +44,7 @@ PGBOUNCER_MODULES = {"test_auth", "test_users", "test_bookings", "test_attendees
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.module.__name__ in PGBOUNCER_MODULES:
+        if item.module.__name__ in PGBOUNCER_MODULES and "cut_database" not in item.fixturenames:
             item.add_marker(pytest.mark.pgbouncer)
 
 
