@@ -73,6 +73,7 @@ class Settings:
     idempotency_ttl: int = 86400
     sync_token_ttl: int = 7 * 86400
     retention_email_days: int = 30
+    retention_webhook_days: int = 30
     retention_notification_days: int = 90
     retention_analytics_days: int = 400
     retention_batch: int = 1000
@@ -238,6 +239,7 @@ PARSERS = {
     "idempotency_ttl": duration,
     "sync_token_ttl": duration,
     "retention_email_days": int_between(1, 36500),
+    "retention_webhook_days": int_between(1, 36500),
     "retention_notification_days": int_between(1, 36500),
     # The dashboard looks back at most 365 days: fewer would make its counts wrong.
     "retention_analytics_days": int_between(366, 36500),

@@ -21,6 +21,7 @@ def ages(settings):
     """Days each kind is kept (revocations, idempotency keys: until they expire)."""
     return {
         "emails": settings.retention_email_days,
+        "webhook_deliveries": settings.retention_webhook_days,
         "read_notifications": settings.retention_notification_days,
         "analytics_events": settings.retention_analytics_days,
         "revocations": 0,

@@ -48,6 +48,22 @@ def events(db, *rows):
                         " VALUES (%s, now() - make_interval(days => %s))", (label, days))
 
 
+def deliveries(db, user_id, *rows):
+    """rows: (label, status, days since the last attempt, days since delivered or None)."""
+    with db.cursor() as cur:
+        cur.execute("INSERT INTO webhook_endpoints (user_id, url, events, secret)"
+                    " VALUES (%s, 'https://example.com/hook', '{booking.created}', 'whsec_x') RETURNING id", (user_id,))
+        endpoint = cur.fetchone()[0]
+        for label, status, attempt_days, delivered_days in rows:
+            cur.execute(
+                "INSERT INTO webhook_deliveries (endpoint_id, message_id, type, payload, status, max_attempts,"
+                " next_attempt_at, delivered_at) VALUES (%s, %s, 'booking.created', '{}', %s, 10,"
+                " now() - make_interval(days => %s), now() - make_interval(days => %s))",
+                (endpoint, label, status, attempt_days, delivered_days))
+            cur.execute("INSERT INTO webhook_attempts (delivery_id, latency_ms)"
+                        " SELECT id, 1 FROM webhook_deliveries WHERE message_id = %s", (label,))
+
+
 def revocations(db, user_id, *rows):
     """rows: (jti, hours until expiry, negative if expired)."""
     with db.cursor() as cur:
@@ -72,19 +88,25 @@ def test_each_kind_is_deleted_past_its_age_and_nothing_live_is_touched(pool, set
           ("read-lately", True, 89), ("unread-old", False, 400))
     events(db, ("older-than-400-days", 401), ("400-days", 399), ("a-year", 365), ("today", 0))
     revocations(db, alice.id, ("expired", -1), ("live", 1))
+    deliveries(db, alice.id, ("delivered-old", "delivered", 31, 31), ("failed-old", "failed", 31, None),
+               ("delivered-lately", "delivered", 29, 29), ("pending-old", "pending", 40, None),
+               ("sending-old", "sending", 40, None))
     with db.cursor() as cur:
         cur.execute("DELETE FROM analytics_events WHERE event_type NOT IN"
                     " ('older-than-400-days', '400-days', 'a-year', 'today')")
 
     deleted = retention.purge(pool, settings)
 
-    assert deleted == {"emails": 7, "read_notifications": 5, "analytics_events": 1, "revocations": 1,
-                       "idempotency_keys": 0}
+    assert deleted == {"emails": 7, "webhook_deliveries": 2, "read_notifications": 5, "analytics_events": 1,
+                       "revocations": 1, "idempotency_keys": 0}
     assert left(db, "SELECT recipient FROM email_outbox WHERE recipient NOT LIKE '%@%'") == [
         "failed-lately", "pending-old", "sending-old", "sent-lately"]
     assert left(db, "SELECT title FROM notifications") == ["read-lately", "unread-old"]
     assert left(db, "SELECT event_type FROM analytics_events") == ["400-days", "a-year", "today"]
     assert left(db, "SELECT jti FROM revoked_tokens") == ["live"]
+    assert left(db, "SELECT message_id FROM webhook_deliveries") == ["delivered-lately", "pending-old", "sending-old"]
+    assert left(db, "SELECT message_id FROM webhook_attempts JOIN webhook_deliveries d ON d.id = delivery_id") == [
+        "delivered-lately", "pending-old", "sending-old"]
     assert retention.purge(pool, settings) == dict.fromkeys(deleted, 0)
 
 

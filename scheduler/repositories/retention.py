@@ -8,6 +8,9 @@ PURGEABLE = {
                                " AND coalesce(sent_at, send_after) < %(now)s - make_interval(days => %(days)s)"),
     "read_notifications": ("notifications", "is_read AND created_at < %(now)s - make_interval(days => %(days)s)"),
     "analytics_events": ("analytics_events", "created_at < %(now)s - make_interval(days => %(days)s)"),
+    # Webhook deliveries (their attempts go with them): done with once delivered or given up.
+    "webhook_deliveries": ("webhook_deliveries", "status IN ('delivered', 'failed')"
+                           " AND coalesce(delivered_at, next_attempt_at) < %(now)s - make_interval(days => %(days)s)"),
     # A revocation matters only while the token it revokes could still be presented.
     "revocations": ("revoked_tokens", "expires_at < %(now)s"),
     # A stored response can be replayed only until it expires.
