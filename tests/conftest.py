@@ -39,7 +39,8 @@ def with_database(url, name):
 PGBOUNCER_MODULES = {"test_auth", "test_users", "test_bookings", "test_attendees", "test_listing",
                      "test_organizations", "test_notifications", "test_analytics", "test_calendar",
                      "test_event_types", "test_guest_bookings", "test_email", "test_worker",
-                     "test_reminders", "test_races", "test_retention", "test_pgbouncer"}
+                     "test_reminders", "test_races", "test_retention", "test_pgbouncer", "test_idempotency",
+                     "test_etags", "test_sync", "test_webhooks_api", "test_webhooks", "test_webhook_worker"}
 
 
 def pytest_collection_modifyitems(items):

@@ -64,6 +64,14 @@ def deliveries(db, user_id, *rows):
                         " SELECT id, 1 FROM webhook_deliveries WHERE message_id = %s", (label,))
 
 
+def idempotency_keys(db, *rows):
+    """rows: (key, hours until expiry, negative if expired)."""
+    with db.cursor() as cur:
+        for key, hours in rows:
+            cur.execute("INSERT INTO idempotency_keys (scope, key, fingerprint, status, body, expires_at)"
+                        " VALUES ('user:1', %s, '', 201, '', now() + make_interval(hours => %s))", (key, hours))
+
+
 def revocations(db, user_id, *rows):
     """rows: (jti, hours until expiry, negative if expired)."""
     with db.cursor() as cur:
@@ -88,6 +96,7 @@ def test_each_kind_is_deleted_past_its_age_and_nothing_live_is_touched(pool, set
           ("read-lately", True, 89), ("unread-old", False, 400))
     events(db, ("older-than-400-days", 401), ("400-days", 399), ("a-year", 365), ("today", 0))
     revocations(db, alice.id, ("expired", -1), ("live", 1))
+    idempotency_keys(db, ("expired", -1), ("live", 1))
     deliveries(db, alice.id, ("delivered-old", "delivered", 31, 31), ("failed-old", "failed", 31, None),
                ("delivered-lately", "delivered", 29, 29), ("pending-old", "pending", 40, None),
                ("sending-old", "sending", 40, None))
@@ -98,12 +107,13 @@ def test_each_kind_is_deleted_past_its_age_and_nothing_live_is_touched(pool, set
     deleted = retention.purge(pool, settings)
 
     assert deleted == {"emails": 7, "webhook_deliveries": 2, "read_notifications": 5, "analytics_events": 1,
-                       "revocations": 1, "idempotency_keys": 0}
+                       "revocations": 1, "idempotency_keys": 1}
     assert left(db, "SELECT recipient FROM email_outbox WHERE recipient NOT LIKE '%@%'") == [
         "failed-lately", "pending-old", "sending-old", "sent-lately"]
     assert left(db, "SELECT title FROM notifications") == ["read-lately", "unread-old"]
     assert left(db, "SELECT event_type FROM analytics_events") == ["400-days", "a-year", "today"]
     assert left(db, "SELECT jti FROM revoked_tokens") == ["live"]
+    assert left(db, "SELECT key FROM idempotency_keys") == ["live"]
     assert left(db, "SELECT message_id FROM webhook_deliveries") == ["delivered-lately", "pending-old", "sending-old"]
     assert left(db, "SELECT message_id FROM webhook_attempts JOIN webhook_deliveries d ON d.id = delivery_id") == [
         "delivered-lately", "pending-old", "sending-old"]
