@@ -391,3 +391,33 @@ def test_guest_bookings_fire_the_same_events(client, host, make_type, receiver, 
     assert all(e["data"]["guest"]["email"] == "gus@example.com" for e in events)
     assert [e["data"]["start_time"][11:16] for e in events] == ["10:00", "11:00", "11:00"]
     assert not any("token" in key for e in events for key in e["data"])
+
+
+def test_an_event_committed_while_redis_is_down_is_delivered_later(client, alice, settings, receiver, subscribe,
+                                                                    webhook_worker, redis_conn, travel):
+    hook = receiver()
+    webhook = subscribe(alice, hook.url)
+    down = create_app(settings.replace(redis_url="redis://127.0.0.1:1/0"))
+    r = down.test_client().post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    down.extensions["db"].close()
+    assert r.status_code == 201
+    assert redis_conn.llen("rq:queue:webhooks") == 0
+    runtime = webhook_worker()
+    travel(timedelta(seconds=5))
+    assert len(webhook_delivery.sweep(runtime)) == 1
+    webhook_worker()
+    [request] = hook.received()
+    assert verified(webhook["secret"], request)["data"] == r.json["booking"]
+    assert webhook_delivery.sweep(runtime) == []
+
+
+def test_a_delivery_job_run_twice_sends_once(client, alice, receiver, subscribe, webhook_worker, db):
+    hook = receiver()
+    subscribe(alice, hook.url)
+    client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
+    webhook_worker()
+    with db.cursor() as cur:
+        cur.execute("SELECT id FROM webhook_deliveries")
+        [(delivery_id,)] = cur.fetchall()
+    webhook_delivery.deliver(delivery_id)
+    assert len(hook.received()) == 1 and deliveries(db) == [("booking.created", "delivered", 1)]
