@@ -42,7 +42,8 @@ class Offer:
     @classmethod
     def of(cls, event_type, now):
         """`event_type` as the repository returns it with its host (working_hours, host_timezone)."""
-        minutes = lambda name: timedelta(minutes=event_type[name])  # noqa: E731
+        def minutes(name):
+            return timedelta(minutes=event_type[name])
         return cls(duration=minutes("duration"), step=minutes("step"), before=minutes("buffer_before"),
                    after=minutes("buffer_after"), notice=minutes("minimum_notice"),
                    window_days=event_type["booking_window"], now=now, daily_limit=event_type["daily_limit"],
@@ -103,19 +104,46 @@ class Offer:
     def day_full(self, start, counts):
         return self.daily_limit is not None and counts.get(self.local_date(start), 0) >= self.daily_limit
 
-    def starts(self, start, end, blocks, counts):
-        """The offered starts in [start, end), given the host's blocked spans and the type's
-        bookings per host-local date."""
+    def considered(self, start, end, blocks, counts):
+        """Every start on the grid in [start, end) with why it is not offered (None if it is),
+        given the host's blocked spans and the type's bookings per host-local date."""
         blocked = merge(blocks)
         ends = [block_end for _, block_end in blocked]
-        offered = []
-        for candidate in self.grid(max(start, self.earliest), min(end, self.latest + EPSILON)):
+        found = []
+        for candidate in self.grid(start, end):
             lo, hi = self.blocked_span(candidate)
             i = bisect_right(ends, lo)
-            if (i < len(blocked) and blocked[i][0] < hi) or self.day_full(candidate, counts):
-                continue
-            offered.append(candidate)
-        return offered
+            if candidate < self.earliest:
+                why = "too_soon"
+            elif candidate > self.latest:
+                why = "too_far_ahead"
+            elif self.day_full(candidate, counts):
+                why = "fully_booked"
+            elif i < len(blocked) and blocked[i][0] < hi:
+                why = "no_free_time"
+            else:
+                why = None
+            found.append((candidate, why))
+        return found
+
+
+def empty_days(considered, start, end, zone_name):
+    """Why each local date of [start, end) in the zone has no offered start: the one reason
+    its starts share, else `no_free_time`; `no_working_hours` when it has none at all. Dates
+    with offered starts are left out."""
+    zone = ZoneInfo(zone_name)
+    reasons = {}
+    for candidate, why in considered:
+        reasons.setdefault(candidate.astimezone(zone).date(), set()).add(why)
+    day, last = start.astimezone(zone).date(), (end - EPSILON).astimezone(zone).date()
+    found = []
+    while day <= last:
+        why = reasons.get(day, {"no_working_hours"})
+        if None not in why:
+            found.append({"date": day, "reason": why.pop() if len(why) == 1 else
+                          "fully_booked" if "fully_booked" in why else "no_free_time"})
+        day += timedelta(days=1)
+    return found
 
 
 def minutes_text(delta):

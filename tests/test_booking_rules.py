@@ -173,3 +173,28 @@ def next_quarter(moment):
     """The first quarter hour (UTC) at or after the moment."""
     base = moment.astimezone(ZoneInfo("UTC")).replace(second=0, microsecond=0)
     return base + timedelta(minutes=-base.minute % 15)
+
+
+def test_days_without_slots_say_why(client, host, make_type, set_profile):
+    weekdays = {d: [{"start": "09:00", "end": "17:00"}] for d in DAYS[:5]}
+    set_profile(host, working_hours=weekdays)
+    make_type(minimum_notice=7 * 24 * 60, booking_window=20, daily_limit=1)
+
+    def weekday_from(offset):
+        day = local_day(offset)
+        return day if day.weekday() < 5 else weekday_from(offset + 1)
+    soon, booked_day, blocked_day, far = weekday_from(1), weekday_from(9), None, weekday_from(25)
+    blocked_day = weekday_from((booked_day - local_day(0)).days + 1)
+    saturday = next(local_day(n) for n in range(1, 8) if local_day(n).weekday() == 5)
+    booked(client, at(booked_day, "10:00"))
+    client.post("/api/v1/bookings", json={"title": "Offsite", "start": at(blocked_day, "09:00").isoformat(),
+                                          "end": at(blocked_day, "17:00").isoformat()}, headers=host.auth)
+    r = client.get("/api/v1/public/hana/intro/slots", query_string={
+        "from": at(local_day(1), "00:00").isoformat(), "to": at(local_day(31), "00:00").isoformat()})
+    days = {d["date"]: d["reason"] for d in r.json["days"]}
+    assert days[str(soon)] == "too_soon" and days[str(saturday)] == "no_working_hours"
+    assert days[str(booked_day)] == "fully_booked" and days[str(blocked_day)] == "no_free_time"
+    assert days[str(far)] == "too_far_ahead"
+    offered = {s["start"][:10] for s in r.json["slots"]}
+    assert offered and not offered & set(days)
+    assert set(days) | offered == {str(local_day(n)) for n in range(1, 31)}

@@ -336,3 +336,15 @@ def test_public_rate_limit_is_on_in_production_by_default():
     assert production.public_rate_limit == 20
     assert Settings.from_mapping({}).public_rate_limit == 0
     assert re.search(r"PUBLIC_RATE_LIMIT", open(".env.example").read())
+
+
+def test_manage_tokens_stay_out_of_the_request_log(client, host, make_type, caplog):
+    make_type()
+    token = booked(client, at(local_day(DAY), "10:00"))["manage_token"]
+    caplog.set_level("INFO", logger="scheduler.request")
+    client.get(f"{GUEST}/{token}")
+    client.post(f"{GUEST}/{token}/cancel", json={})
+    client.get(f"/manage/{token}")
+    assert token not in caplog.text
+    assert "GET /api/v1/guest-bookings/[token] 200" in caplog.text
+    assert "POST /api/v1/guest-bookings/[token]/cancel 200" in caplog.text

@@ -15,14 +15,19 @@ from ..errors import Conflict, NotFound
 from ..openapi import Error, RateLimited, Shape, describe
 from ..repositories import bookings, event_types
 from ..repositories.locks import lock_people
-from ..validation import Body, in_zone, parse
-from .public import (GuestView, Reschedule, Slots, SlotsQuery, check_start, guest_view, limit_public_posts, slots_of,
+from ..validation import Body, DateTime, Zone, in_zone, parse
+from .public import (GuestView, Slots, SlotsQuery, check_start, guest_view, limit_public_posts, slots_of,
                      slots_window, taken)
 
 bp = Blueprint("guest_bookings", __name__)
 
 # What a token can look like (43 URL-safe base64 characters); anything else is a 404 without a query.
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+class Reschedule(Body):
+    start: DateTime
+    timezone: Zone | None = None
 
 
 class Cancellation(Body):

@@ -3,7 +3,7 @@ booking one as a guest. Strangers reach these routes, so they show the host's na
 type's own fields and nothing else: no e-mail, no other bookings, no guests."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from ..context import redis_client, settings
 from ..db import after_commit, retrying, single_statement, transaction
 from ..errors import BadRequest, Conflict, NotFound
 from ..idempotency import guest_scope, idempotent
-from ..offers import Offer
+from ..offers import Offer, empty_days
 from ..openapi import Error, RateLimited, Shape, describe
 from ..repositories import bookings, event_types
 from ..repositories.locks import lock_people
@@ -46,11 +46,6 @@ class GuestBookingIn(Body):
     notes: Notes | None = None
 
 
-class Reschedule(Body):
-    start: DateTime
-    timezone: Zone | None = None
-
-
 class Person(Shape):
     name: str
 
@@ -68,9 +63,15 @@ class EventInfo(Shape):
     host: Person
 
 
+class EmptyDay(Shape):
+    date: date
+    reason: Literal["no_working_hours", "too_soon", "too_far_ahead", "fully_booked", "no_free_time"]
+
+
 class Slots(Window):
     timezone: str = Field(description="The zone the times are written in.")
     slots: list[TimeRange]
+    days: list[EmptyDay] = Field(description="Each local date in the window without slots, and why.")
 
 
 class GuestView(Shape):
@@ -124,10 +125,12 @@ def slots_of(cur, event_type, window, *, excluding=None):
     blocked = bookings.commitments(cur, [event_type["host_id"]], *offer.blocked_window(start, end), excluding=excluding)
     counts = bookings.type_counts(cur, event_type["id"], offer.zone_name, *offer.counted_window(start, end),
                                   excluding=excluding) if offer.daily_limit else {}
+    considered = offer.considered(start, end, [(c["start_time"], c["end_time"]) for c in blocked], counts)
     zone = ZoneInfo(zone_name)
-    starts = offer.starts(start, end, [(c["start_time"], c["end_time"]) for c in blocked], counts)
     return {"timezone": zone_name, "from": start.astimezone(zone), "to": end.astimezone(zone),
-            "slots": [{"start": s.astimezone(zone), "end": (s + offer.duration).astimezone(zone)} for s in starts]}
+            "slots": [{"start": s.astimezone(zone), "end": (s + offer.duration).astimezone(zone)}
+                      for s, why in considered if why is None],
+            "days": empty_days(considered, start, end, zone_name)}
 
 
 def check_start(cur, event_type, start, *, excluding=None):
@@ -187,7 +190,9 @@ def event_slots(username, slug):
     from the start of each working interval in the host's zone, with the whole booking inside;
     when the booking with its buffers touches none of the host's commitments or their buffers;
     when it is at least `minimum_notice` minutes and at most `booking_window` days ahead; and
-    when its host-local day has not reached `daily_limit`."""
+    when its host-local day has not reached `daily_limit`. `days` lists each local date in
+    `timezone` without slots and why: `no_working_hours`, `too_soon`, `too_far_ahead`,
+    `fully_booked` (the daily limit) or `no_free_time`."""
     window = slots_window()
     with transaction() as cur:
         return slots_of(cur, link_target(cur, username, slug), window)

@@ -39,9 +39,11 @@ ALTER TABLE bookings
     ADD COLUMN guest_timezone text,
     ADD COLUMN guest_notes text CHECK (length(guest_notes) <= 1000),
     -- sha256 of the guest's manage token; the token is derived from the salt and a server key
-    -- (scheduler/manage_tokens.py), so the database alone cannot produce it.
-    ADD COLUMN guest_token_hash text UNIQUE,
+    -- (scheduler/links.py), so the database alone cannot produce it.
+    ADD COLUMN guest_token_hash text,
     ADD COLUMN guest_token_salt text;
+-- Partial: the bookings of people with accounts (most rows) add no entry on their write path.
+CREATE UNIQUE INDEX bookings_guest_token_hash_key ON bookings (guest_token_hash) WHERE guest_token_hash IS NOT NULL;
 -- Daily limits: a type's confirmed bookings by start time.
 CREATE INDEX bookings_event_type_start_idx ON bookings (event_type_id, start_time)
     WHERE event_type_id IS NOT NULL AND status = 'confirmed';
