@@ -23,7 +23,10 @@ IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00
 
 
 def hidden_characters(text):
-    return any(unicodedata.category(ch) in REFUSED_CATEGORIES for ch in text) or IGNORABLE.search(text)
+    """Whether `text` holds a character from REFUSED_CATEGORIES other than the plain space, which
+    is visible (an address with one is refused as misshapen, saying so; a name may have some)."""
+    return (any(unicodedata.category(ch) in REFUSED_CATEGORIES and ch != " " for ch in text)
+            or IGNORABLE.search(text))
 
 
 def without_hidden_characters(text):

@@ -10,7 +10,7 @@ from gunicorn.http.errors import ParseException
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError, WithJsonSchema
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .addresses import normalise
+from .addresses import hidden_characters, normalise
 from .errors import BadRequest, UnsupportedMediaType
 from .timezones import NonexistentLocalTime, check_zone, to_utc
 
@@ -69,6 +69,14 @@ def check_handle(value):
     return value
 
 
+def check_visible(value):
+    """People's and teams' names appear in member lists, attendee lists and e-mail subjects, so
+    they may not hide characters or turn text around, as addresses may not."""
+    if hidden_characters(value):
+        raise ValueError("must not contain invisible, control or text-direction characters")
+    return value
+
+
 def check_username(value):
     if value in RESERVED_USERNAMES:
         raise ValueError("is reserved, choose another")
@@ -89,7 +97,8 @@ Zone = Annotated[str, AfterValidator(check_zone), WithJsonSchema({
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(check_email),
                   WithJsonSchema({"type": "string", "format": "email", "maxLength": 254})]
 Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_password)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+                 AfterValidator(check_visible)]
 # Public handles in booking links, compared and stored in lower case.
 Username = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=40),
                      AfterValidator(check_username)]

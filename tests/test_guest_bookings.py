@@ -288,7 +288,11 @@ def test_guests_are_reminded_a_day_and_an_hour_before(client, host, make_type, m
 
 def test_what_a_guest_types_is_escaped_and_adds_no_headers(client, host, make_type, mailbox, worker):
     make_type()
-    booked(client, at(local_day(DAY), "10:00"), name='<img src=x onerror=alert(1)>\r\nBcc: victim@example.com',
+    start = at(local_day(DAY), "10:00").isoformat()
+    r = client.post(f"{PUBLIC}/hana/intro/bookings",
+                    json={"start": start, "name": "Al\r\nBcc: victim@example.com", "email": "al@example.com"})
+    assert r.status_code == 400 and "name" in r.json["fields"]
+    booked(client, at(local_day(DAY), "10:00"), name='<img src=x onerror=alert(1)> Bcc: victim@example.com',
            notes="<script>alert(1)</script>")
     worker()
     for message in mailbox.received():

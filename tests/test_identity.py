@@ -76,6 +76,28 @@ def test_invisible_characters_and_trailing_dots_are_refused(client, db, address)
         assert cur.fetchone()[0] == 0
 
 
+def test_a_space_in_an_address_is_refused_as_misshapen_not_as_invisible(client):
+    r = register(client, "a b@example.org")
+    assert r.status_code == 400
+    assert r.json["fields"]["email"] == "must be a valid email address"
+
+
+@pytest.mark.parametrize("name", ["\u202eevil", "Ev\u200bil", "Eve\u00ad", "Ev\u2028e", "Ev\r\ne"])
+def test_names_may_not_hide_characters_or_turn_text_around(client, alice, db, name):
+    assert register(client, "eve@example.com", name=name).json["fields"]["name"] == \
+        "must not contain invisible, control or text-direction characters"
+    r = client.patch("/api/v1/users/me", json={"name": name}, headers=alice.auth)
+    assert r.status_code == 400 and "name" in r.json["fields"]
+    with db.cursor() as cur:
+        cur.execute("SELECT name FROM users")
+        assert cur.fetchall() == [(alice.name,)]
+
+
+def test_names_keep_their_spaces_and_accents(client):
+    r = register(client, "jose@example.com", name="Jos\u00e9 de la Cruz")
+    assert r.status_code == 201 and r.json["user"]["name"] == "Jos\u00e9 de la Cruz"
+
+
 def test_a_look_alike_is_refused_on_profile_change_too(client, alice, register):
     bob = register("Bob", email="bob@example.com")
     r = client.patch("/api/v1/users/me", json={"email": "\uff42ob@example.com"}, headers=alice.auth)
