@@ -1,4 +1,7 @@
 import calendar
+import os
+import subprocess
+import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 
@@ -44,3 +47,25 @@ def waiting_for_lock(database_url, seconds=10):
         raise AssertionError("the request never waited for the lock")
     finally:
         conn.close()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def wait_until(check, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def worker_process(database_url, redis_url, smtp_url, **env):
+    """worker.py as a real process sending to the tests' SMTP server; `env` adds or overrides
+    settings (the sweep runs twice a second and re-enqueues a job-less row after a second)."""
+    env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+           "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_url, "OUTBOX_POLL_SECONDS": "0.5",
+           "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "WARNING", **env}
+    return subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

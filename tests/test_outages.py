@@ -6,8 +6,6 @@ tests' own (scripts/devservices.py), never the suite's."""
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,22 +18,12 @@ from migrate import migrate
 from scheduler import create_app
 from scheduler.db import ATTEMPTS, Database, TransientFailure, retrying
 from scripts.devservices import PrivatePostgres, PrivateRedis
-from tests.helpers import slot
+from tests.helpers import slot, wait_until, worker_process
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KILL_POOL = """
     SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
     WHERE datname = current_database() AND application_name = 'scheduler' AND pid <> pg_backend_pid()
 """
-
-
-def wait_until(check, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def user_count(db):
@@ -347,15 +335,11 @@ def test_the_worker_waits_out_a_database_outage(settings, own_postgres, own_redi
     through connections the worker had pooled before it."""
     pg, database_url = own_postgres
     _, redis_url = own_redis
-    env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_server[1], "OUTBOX_POLL_SECONDS": "0.3",
-           "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "WARNING"}
     app = create_app(settings.replace(database_url=database_url, redis_url=redis_url))
     # Writes rows only the worker's sweep can find: this app's Redis is never there.
     sweep_only = create_app(settings.replace(database_url=database_url,
                                              redis_url=f"unix://{tmp_path}/absent.sock?db=0"))
-    worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = worker_process(database_url, redis_url, smtp_server[1], OUTBOX_POLL_SECONDS="0.3")
     try:
         account(app.test_client())
         assert wait_until(lambda: len(mailbox.received()) == 1)

@@ -1,23 +1,7 @@
 """worker.py as a real process: a webhook receiver that hangs does not hold up email."""
 
-import os
-import subprocess
-import sys
-import time
-
-from helpers import slot
+from helpers import slot, wait_until, worker_process
 from receivers import HANG
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def wait_until(check, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_hanging_receiver_does_not_delay_emails(client, register, settings, receiver, mailbox, smtp_server, db):
@@ -25,12 +9,8 @@ def test_a_hanging_receiver_does_not_delay_emails(client, register, settings, re
     hook = receiver(HANG, HANG, HANG)
     r = client.post("/api/v1/webhooks", json={"url": hook.url, "events": ["booking.created"]}, headers=alice.auth)
     assert r.status_code == 201
-    env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-           "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_server[1], "OUTBOX_POLL_SECONDS": "0.5",
-           "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "WARNING", "WEBHOOK_ALLOW_PRIVATE": "true",
-           "WEBHOOK_TIMEOUT": "30"}
-    worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = worker_process(settings.database_url, settings.redis_url, smtp_server[1],
+                            WEBHOOK_ALLOW_PRIVATE="true", WEBHOOK_TIMEOUT="30")
     try:
         for hour in ("09:00", "10:00", "11:00"):
             client.post("/api/v1/bookings", json=slot(hour, hour[:2] + ":30"), headers=alice.auth)

@@ -7,10 +7,7 @@ every run."""
 
 import asyncio
 import collections
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -19,11 +16,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from conftest import Mailbox, free_port
+from helpers import wait_until, worker_process
 from scheduler import jobs
 from scheduler.db import Database
 from scheduler.repositories import outbox
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKLOG = 200
 HELD = "backlog-20@example.com"
 
@@ -56,21 +53,8 @@ def holding_smtp():
     controller.stop()
 
 
-def wait_until(check, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def start_worker(settings, smtp_url):
-    env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-           "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_url, "OUTBOX_POLL_SECONDS": "0.5",
-           "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "ERROR"}
-    return subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return worker_process(settings.database_url, settings.redis_url, smtp_url, LOG_LEVEL="ERROR")
 
 
 def kill(worker):
