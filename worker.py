@@ -40,6 +40,10 @@ class Worker(SimpleWorker):
     def _install_signal_handlers(self):
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
+        # RQ registers the worker before it installs these: a signal in between only set `stop`,
+        # and RQ would then wait out a whole dequeue timeout (minutes) before noticing.
+        if self.stop.is_set():
+            self._stop_requested = True
 
     def request_stop(self, signum, frame):
         self.stop.set()

@@ -5,25 +5,16 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
+import threading
 import time
 from datetime import datetime
 
 import pytest
 import redis
 
-from scheduler import create_app
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def wait_until(check, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
+from helpers import wait_until, worker_process
+from scheduler import create_app, jobs
+from worker import Worker
 
 
 class RedisServer:
@@ -62,11 +53,7 @@ def register(settings, redis_url, email):
 
 
 def test_worker_process_delivers_and_survives_a_redis_restart(settings, own_redis, mailbox, smtp_server):
-    env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": settings.database_url, "REDIS_URL": own_redis.url,
-           "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_server[1], "OUTBOX_POLL_SECONDS": "0.5",
-           "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "WARNING"}
-    worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = worker_process(settings.database_url, own_redis.url, smtp_server[1])
     try:
         register(settings, own_redis.url, "before@example.com")
         assert wait_until(lambda: len(mailbox.received()) == 1)
@@ -82,14 +69,6 @@ def test_worker_process_delivers_and_survives_a_redis_restart(settings, own_redi
     finally:
         worker.terminate()
         worker.wait(20)
-
-
-def start_worker(settings, redis_url, smtp_url, **extra_env):
-    env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": settings.database_url, "REDIS_URL": redis_url,
-           "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_url, "OUTBOX_POLL_SECONDS": "0.5",
-           "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "WARNING", **extra_env}
-    return subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def stopped_by_sigterm(worker, seconds=10):
@@ -111,13 +90,38 @@ def worker_registered(redis_url):
 
 
 def test_worker_stops_on_sigterm_when_idle(settings, own_redis, smtp_server):
-    worker = start_worker(settings, own_redis.url, smtp_server[1])
+    worker = worker_process(settings.database_url, own_redis.url, smtp_server[1])
     assert wait_until(lambda: worker_registered(own_redis.url))
     assert stopped_by_sigterm(worker)
 
 
+def test_a_stop_asked_for_before_rq_takes_the_signals_is_not_lost(redis_url):
+    """A SIGTERM after RQ registers the worker but before it installs its own handlers only sets
+    `stop`: the worker must still leave at once, not after a dequeue timeout (minutes)."""
+    connection = redis.Redis.from_url(redis_url)
+    stop = threading.Event()
+    stop.set()
+    rq_worker = Worker([jobs.email_queue(connection)], connection=connection, stop=stop)
+    started = time.monotonic()
+    signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(15)
+    try:
+        rq_worker.work()
+    finally:
+        signal.alarm(0)
+        for signum, handler in ((signal.SIGALRM, signal.SIG_DFL), (signal.SIGTERM, signal.SIG_DFL),
+                                (signal.SIGINT, signal.default_int_handler)):
+            signal.signal(signum, handler)
+        connection.close()
+    assert time.monotonic() - started < 10, "the worker waited for a job after it was asked to stop"
+
+
+def give_up(signum, frame):
+    raise TimeoutError("still waiting")
+
+
 def test_worker_stops_on_sigterm_while_redis_is_down(settings, own_redis, smtp_server):
-    worker = start_worker(settings, own_redis.url, smtp_server[1])
+    worker = worker_process(settings.database_url, own_redis.url, smtp_server[1])
     assert wait_until(lambda: worker_registered(own_redis.url))
     own_redis.stop()
     time.sleep(1.5)  # into RQ's reconnect loop, and the sweep's failures
@@ -135,7 +139,7 @@ def test_worker_process_refreshes_the_dashboard_before_it_is_max_age_old(setting
         cur.execute("UPDATE users SET role = 'admin'")
     auth = {"Authorization": f"Bearer {r.json['token']}"}
     first = client.get("/api/v1/analytics/dashboard", headers=auth).json["as_of"]
-    worker = start_worker(settings, own_redis.url, smtp_server[1], DASHBOARD_MAX_AGE="2")
+    worker = worker_process(settings.database_url, own_redis.url, smtp_server[1], DASHBOARD_MAX_AGE="2")
     try:
         assert wait_until(lambda: worker_registered(own_redis.url))
         time.sleep(3)
@@ -154,7 +158,7 @@ def test_worker_stops_on_sigterm_while_recording_a_send_through_a_database_outag
                                                                                   mailbox, cut_database):
     """It keeps trying to record a send it made (or the row is sent again), but not forever
     once asked to stop."""
-    worker = start_worker(settings, own_redis.url, smtp_server[1])
+    worker = worker_process(settings.database_url, own_redis.url, smtp_server[1])
     try:
         assert wait_until(lambda: worker_registered(own_redis.url))
         mailbox.on_message = lambda envelope: cut_database(60)
