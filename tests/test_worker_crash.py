@@ -102,7 +102,7 @@ def test_a_worker_killed_mid_backlog_loses_nothing(settings, redis_conn, holding
     jobs.send_emails(redis_conn, ids)
 
     first = start_worker(settings, smtp_url)
-    blocker = psycopg2.connect(settings.database_url)
+    blocker = psycopg2.connect(settings.database_url, options="-c lock_timeout=30s")  # never waits unbounded
     try:
         assert mailbox.arrived.wait(120), "the first worker never reached the held email"
         held_id, status = held_row(db)
