@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WITH_SERVICES := $(BIN)/python scripts/devservices.py --
 PORT ?= 8000
 
-.PHONY: run test test-pgbouncer test-load fuzz screenshots bench migrate clean
+.PHONY: run test test-pgbouncer test-load scale-out fuzz screenshots bench migrate clean
 
 run: $(VENV)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(WITH_SERVICES) sh -c \
@@ -22,6 +22,11 @@ test: $(VENV)/.installed
 # through a PgBouncer in transaction mode that the tests start; .ci/run runs it.
 test-pgbouncer: $(VENV)/.installed
 	TEST_THROUGH_PGBOUNCER=1 $(MAKE) test PYTEST_ARGS="-m pgbouncer $(PYTEST_ARGS)"
+
+# 2 web and 2 worker hosts in network namespaces against one PostgreSQL, Redis and SMTP sink,
+# under a bounded booking load, killing one of each mid-run (docs/scaling.md). As root.
+scale-out: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH:/usr/sbin:/sbin" $(BIN)/python scripts/scale_out.py $(SCALE_OUT_ARGS)
 
 # The load tests (slow and idle clients against nginx + gunicorn): a few thousand connections
 # and timed requests, so not part of `make test`; .ci/run runs both.

@@ -74,7 +74,11 @@ def as_server_user(command):
 
 
 class PrivatePostgres:
-    def __init__(self):
+    """`listen`: addresses to serve TCP on too (scripts/scale_out.py's hosts), trusting clients
+    of the subnets the server is on; by default a Unix socket only."""
+
+    def __init__(self, listen=()):
+        self.listen = ",".join(listen)
         self.bindir = postgres_bindir()
         # Under /tmp rather than the (possibly root-owned) project directory.
         self.root = tempfile.mkdtemp(prefix="scheduler-pg-", dir="/tmp")
@@ -92,13 +96,16 @@ class PrivatePostgres:
         subprocess.run(as_server_user([f"{self.bindir}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
                                        "-E", "UTF8", "--locale=C", "--no-sync"]),
                        check=True, stdout=subprocess.DEVNULL)
+        if self.listen:
+            with open(os.path.join(self.data, "pg_hba.conf"), "a") as hba:
+                hba.write("host all all samenet trust\n")
         self.resume()
         subprocess.run([f"{self.bindir}/createdb", "-h", self.root, "-U", "postgres", "scheduler"], check=True)
         return f"postgresql://postgres@/scheduler?host={self.root}"
 
     def resume(self):
         """Starts the server on the existing cluster (again, after `halt`)."""
-        options = (f"-k {self.root} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
+        options = (f"-k {self.root} -c listen_addresses='{self.listen}' -c fsync=off -c synchronous_commit=off "
                    f"-c full_page_writes=off -c max_connections=200")
         subprocess.run(as_server_user([f"{self.bindir}/pg_ctl", "-D", self.data, "-l",
                                        os.path.join(self.root, "server.log"), "-o", options, "-w", "start"]),
@@ -115,7 +122,10 @@ class PrivatePostgres:
 
 
 class PrivateRedis:
-    def __init__(self):
+    """`bind`: addresses to serve TCP on `port` too; by default a Unix socket only."""
+
+    def __init__(self, bind=(), port=0):
+        self.bind, self.port = list(bind), port
         if not shutil.which("redis-server"):
             apt_install("redis-server")
         self.root = tempfile.mkdtemp(prefix="scheduler-redis-", dir="/tmp")
@@ -127,7 +137,7 @@ class PrivateRedis:
         if os.path.exists(self.socket):
             os.unlink(self.socket)
         self.process = subprocess.Popen(
-            ["redis-server", "--port", "0", "--unixsocket", self.socket, "--unixsocketperm", "700",
+            ["redis-server", "--port", str(self.port), *(["--bind", *self.bind, "--protected-mode", "no"] if self.bind else []), "--unixsocket", self.socket, "--unixsocketperm", "700",
              "--save", "", "--appendonly", "no", "--dir", self.root],
             stdout=subprocess.DEVNULL, start_new_session=True,
         )
