@@ -137,7 +137,9 @@ class PrivateRedis:
         if os.path.exists(self.socket):
             os.unlink(self.socket)
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), *(["--bind", *self.bind, "--protected-mode", "no"] if self.bind else []), "--unixsocket", self.socket, "--unixsocketperm", "700",
+            ["redis-server", "--port", str(self.port),
+             *(["--bind", *self.bind, "--protected-mode", "no"] if self.bind else []),
+             "--unixsocket", self.socket, "--unixsocketperm", "700",
              "--save", "", "--appendonly", "no", "--dir", self.root],
             stdout=subprocess.DEVNULL, start_new_session=True,
         )
