@@ -35,7 +35,9 @@ def with_database(url, name):
 
 # Tests run a second time through PgBouncer by `make test-pgbouncer`: together they reach
 # every route and the worker (its email jobs and sweep). Not those that cut the database's
-# backends (`cut_database` finds them by the app's name, which PgBouncer's do not carry).
+# backends (`cut_database` finds them by the app's name, which PgBouncer's do not carry), nor
+# those marked `direct` (a session lock taken and released through PgBouncer may land on two
+# server connections, and the one holding it then blocks every later test).
 PGBOUNCER_MODULES = {"test_auth", "test_users", "test_bookings", "test_attendees", "test_listing",
                      "test_organizations", "test_notifications", "test_analytics", "test_calendar",
                      "test_event_types", "test_guest_bookings", "test_email", "test_worker",
@@ -45,7 +47,8 @@ PGBOUNCER_MODULES = {"test_auth", "test_users", "test_bookings", "test_attendees
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.module.__name__ in PGBOUNCER_MODULES and "cut_database" not in item.fixturenames:
+        if (item.module.__name__ in PGBOUNCER_MODULES and "cut_database" not in item.fixturenames
+                and not item.get_closest_marker("direct")):
             item.add_marker(pytest.mark.pgbouncer)
 
 

@@ -241,6 +241,7 @@ def test_guests_keys_are_per_address_and_email(client, host, make_type, db):
     assert counts(db)[0] == 2
 
 
+@pytest.mark.direct
 def test_a_keyed_booking_run_again_after_its_connection_died_is_recorded_once(app, alice, db, database_url):
     """The keyed request's connection dies while it waits for Alice's lock: `retrying` runs it
     again from the key's lock, on a fresh connection; one booking, one record, and a retry
