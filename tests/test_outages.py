@@ -250,6 +250,16 @@ def account(client):
     return email, {"Authorization": f"Bearer {r.json['token']}"}
 
 
+@contextmanager
+def app_on(settings, **servers):
+    """The app on this test's own servers, and its test client; its pool is closed afterwards."""
+    app = create_app(settings.replace(**servers))
+    try:
+        yield app, app.test_client()
+    finally:
+        app.extensions["db"].close()
+
+
 def timed(call):
     started = time.monotonic()
     response = call()
@@ -259,9 +269,7 @@ def timed(call):
 def test_database_outage_is_a_fast_503_with_retry_after_and_the_first_request_after_succeeds(settings, own_postgres,
                                                                                          redis_conn):
     server, url = own_postgres
-    app = create_app(settings.replace(database_url=url))
-    client = app.test_client()
-    try:
+    with app_on(settings, database_url=url) as (app, client):
         _, auth = account(client)
         fill_pool(app)
         server.halt()
@@ -275,15 +283,11 @@ def test_database_outage_is_a_fast_503_with_retry_after_and_the_first_request_af
         r = client.post("/api/v1/bookings", json=slot("10:00", "11:00"), headers=auth)
         assert r.status_code == 201, r.json
         assert client.get("/api/v1/bookings", headers=auth).status_code == 200
-    finally:
-        app.extensions["db"].close()
 
 
 def test_a_database_restart_costs_no_request(settings, own_postgres, redis_conn):
     server, url = own_postgres
-    app = create_app(settings.replace(database_url=url))
-    client = app.test_client()
-    try:
+    with app_on(settings, database_url=url) as (app, client):
         _, auth = account(client)
         fill_pool(app)
         server.halt()
@@ -291,15 +295,11 @@ def test_a_database_restart_costs_no_request(settings, own_postgres, redis_conn)
         statuses = [client.post("/api/v1/bookings", json=slot(f"{hour:02}:00", f"{hour:02}:30"),
                                 headers=auth).status_code for hour in range(8, 14)]
         assert statuses == [201] * 6
-    finally:
-        app.extensions["db"].close()
 
 
 def test_redis_down_a_booking_is_still_created(settings, own_redis):
     server, url = own_redis
-    app = create_app(settings.replace(redis_url=url))
-    client = app.test_client()
-    try:
+    with app_on(settings, redis_url=url) as (app, client):
         email, auth = account(client)
         server.halt()
         r, seconds = timed(lambda: client.post("/api/v1/bookings", json=slot("10:00", "11:00"), headers=auth))
@@ -309,25 +309,22 @@ def test_redis_down_a_booking_is_still_created(settings, own_redis):
         assert client.get("/health").json["status"] == "DEGRADED"
         server.start()
         assert client.post("/api/v1/bookings", json=slot("12:00", "13:00"), headers=auth).status_code == 201
-    finally:
-        app.extensions["db"].close()
 
 
 def test_a_frozen_redis_costs_a_booking_little(settings, own_redis):
     """A Redis that accepts connections but never answers (stopped with SIGSTOP)."""
     server, url = own_redis
-    app = create_app(settings.replace(redis_url=url))
-    client = app.test_client()
-    try:
-        email, auth = account(client)
-        os.kill(server.process.pid, signal.SIGSTOP)
-        r, seconds = timed(lambda: client.post("/api/v1/bookings", json=slot("10:00", "11:00"), headers=auth))
-        assert r.status_code == 201 and seconds < 0.5, seconds
-        r, seconds = timed(lambda: client.post("/api/v1/auth/login", json={"email": email, "password": "secure123"}))
-        assert r.status_code == 200 and seconds < 1, seconds
-    finally:
-        os.kill(server.process.pid, signal.SIGCONT)
-        app.extensions["db"].close()
+    with app_on(settings, redis_url=url) as (app, client):
+        try:
+            email, auth = account(client)
+            os.kill(server.process.pid, signal.SIGSTOP)
+            r, seconds = timed(lambda: client.post("/api/v1/bookings", json=slot("10:00", "11:00"), headers=auth))
+            assert r.status_code == 201 and seconds < 0.5, seconds
+            r, seconds = timed(lambda: client.post("/api/v1/auth/login",
+                                                   json={"email": email, "password": "secure123"}))
+            assert r.status_code == 200 and seconds < 1, seconds
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
 
 
 def test_the_worker_waits_out_a_database_outage(settings, own_postgres, own_redis, mailbox, smtp_server, tmp_path):
