@@ -15,7 +15,7 @@ from . import clock, links
 from .calendar import event_data, guest_event_data
 from .context import settings
 from .jobs import Queued
-from .repositories import notifications, outbox
+from .repositories import outbox, outgoing
 from .timezones import display
 from .webhooks import events as webhook_events
 
@@ -78,13 +78,13 @@ class Messages:
 def write(cur, messages):
     """Writes the messages in the caller's transaction; returns what to enqueue after the
     commit (scheduled reminders are left to the worker's sweep)."""
-    if messages.notes:
-        notifications.add(cur, messages.notes)
-    return Queued(
-        emails=outbox.add(cur, messages.emails) if messages.emails else [],
-        webhooks=[delivery for event in messages.webhooks
-                  for delivery in webhook_events.fire(cur, settings(), **event)],
-    )
+    if not (messages.notes or messages.emails or messages.webhooks):
+        return Queued()
+    send_now, endpoints = outgoing.write(cur, notes=messages.notes, emails=messages.emails,
+                                         webhook_events=messages.webhooks)
+    return Queued(emails=send_now,
+                  webhooks=[delivery for event, endpoint_ids in zip(messages.webhooks, endpoints)
+                            for delivery in webhook_events.fire(cur, settings(), event, endpoint_ids)])
 
 
 def attendee_list(recipients):
@@ -108,8 +108,8 @@ def with_attendees(booking, recipients):
 def booking_webhook(type, booking, recipients, **extra):
     """A webhook event carrying the booking as the API shows it, for the endpoints of everyone
     who attends it (and of the organisations they accepted)."""
-    return Messages(webhooks=[{"type": type, "booking": with_attendees(booking, recipients),
-                               "people": [p["user_id"] for p in recipients], **extra}])
+    return Messages(webhooks=[webhook_events.Event(type, with_attendees(booking, recipients),
+                                                   [p["user_id"] for p in recipients], extra)])
 
 
 def told(person, only):

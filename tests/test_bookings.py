@@ -1,8 +1,11 @@
 import threading
+from datetime import datetime
 
 import pytest
 
 from helpers import YEAR, at, slot
+from scheduler.db import transaction
+from scheduler.repositories import bookings
 
 BOOKINGS = "/api/v1/bookings"
 
@@ -10,6 +13,25 @@ BOOKINGS = "/api/v1/bookings"
 def create(client, user, body):
     return client.post(BOOKINGS, json=body, headers=user.auth)
 
+
+
+GUEST = {"event_type_id": None, "location": "Room 4", "buffer_before": 10, "buffer_after": 5, "guest_name": "Gus",
+         "guest_email": "gus@example.com", "guest_timezone": "Europe/Paris", "guest_notes": "hi",
+         "guest_token_hash": "hash", "guest_token_salt": "salt"}
+
+
+@pytest.mark.parametrize("guest", [{}, GUEST], ids=["own", "guest"])
+def test_a_booking_as_written_is_the_booking_as_read(app, alice, bob, guest):
+    """insert_booking (migration 010) spells out what COLUMNS and INTERNAL read: they agree."""
+    with app.app_context(), transaction() as cur:
+        booking, recipients = bookings.create(cur, owner_id=bob.id, title="Same", invitee_ids=[alice.id],
+                                              start=datetime.fromisoformat(at("09:00")),
+                                              end=datetime.fromisoformat(at("10:00")), **guest)
+        read = bookings.find_visible(cur, booking["id"], bob.id)
+        assert booking == {key: value for key, value in read.items() if key != "attendees"}
+        assert recipients == bookings.recipients(cur, booking["id"])
+    assert [p["status"] for p in recipients] == (["accepted", "needs-action"] if bob.id < alice.id
+                                                 else ["needs-action", "accepted"])
 
 def test_booking_lifecycle(client, alice):
     r = create(client, alice, slot("09:00", "09:30", title="Standup"))

@@ -237,12 +237,14 @@ def test_a_rolled_back_change_fires_nothing(client, alice, receiver, subscribe, 
 
 
 def test_an_event_written_in_a_transaction_that_rolls_back_is_gone(app, alice, receiver, subscribe, db):
+    from scheduler import announcements
     from scheduler.db import transaction
-    from scheduler.webhooks.events import fire
     subscribe(alice, receiver().url)
     with app.app_context(), pytest.raises(psycopg2.errors.DivisionByZero):
         with transaction() as cur:
-            assert len(fire(cur, app.config["SETTINGS"], "booking.created", {"id": 1}, [alice.id])) == 1
+            me = {"user_id": alice.id, "name": "Alice", "email": "alice@example.com", "status": "accepted"}
+            queued = announcements.write(cur, announcements.booking_webhook("booking.created", {"id": 1}, [me]))
+            assert len(queued.webhooks) == 1
             cur.execute("SELECT 1 / 0")
     assert deliveries(db) == []
 

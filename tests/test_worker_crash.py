@@ -19,7 +19,7 @@ from conftest import Mailbox, free_port
 from helpers import wait_until, worker_process
 from scheduler import jobs
 from scheduler.db import Database
-from scheduler.repositories import outbox
+from scheduler.repositories import outgoing
 
 BACKLOG = 200
 HELD = "backlog-20@example.com"
@@ -96,8 +96,9 @@ def test_a_worker_killed_mid_backlog_loses_nothing(settings, redis_conn, holding
     mailbox, smtp_url = holding_smtp
     database = Database(settings.database_url, size=1)
     with database.transaction() as cur:
-        ids = outbox.add(cur, [{"to": f"backlog-{i}@example.com", "template": "WELCOME", "payload": {"name": f"N{i}"}}
-                               for i in range(BACKLOG)])
+        ids, _ = outgoing.write(cur, notes=[], emails=[{"to": f"backlog-{i}@example.com", "template": "WELCOME",
+                                                        "payload": {"name": f"N{i}"}} for i in range(BACKLOG)],
+                                webhook_events=[])
     database.close()
     jobs.send_emails(redis_conn, ids)
 

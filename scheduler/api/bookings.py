@@ -183,9 +183,8 @@ def create_booking():
     try:
         with transaction() as cur:
             people += invitees(cur, data.attendees) if data.attendees else []
-            lock_people(cur, people)
-            booking = bookings.create(cur, owner_id=g.user["id"], title=data.title, invitee_ids=people[1:], **times)
-            recipients = bookings.recipients(cur, booking["id"])
+            booking, recipients = bookings.create(cur, owner_id=g.user["id"], title=data.title,
+                                                  invitee_ids=people[1:], **times)
             queued = announce.booking_created(cur, booking, recipients)
     except ExclusionViolation:
         raise busy_conflict(people, times["start"], times["end"]) from None

@@ -221,13 +221,12 @@ def book(username, slug):
             event_type = link_target(cur, username, slug)
             lock_people(cur, [event_type["host_id"]])
             offer = check_start(cur, event_type, start)
-            booking = bookings.create(
+            booking, recipients = bookings.create(
                 cur, owner_id=event_type["host_id"], title=event_type["title"], start=start,
                 end=start + offer.duration, event_type_id=event_type["id"], location=event_type["location"],
                 buffer_before=event_type["buffer_before"], buffer_after=event_type["buffer_after"],
                 guest_name=data.name, guest_email=data.email, guest_timezone=zone_name, guest_notes=data.notes,
                 guest_token_hash=links.token_hash(token), guest_token_salt=salt)
-            recipients = bookings.recipients(cur, booking["id"])
             queued = announce.booking_created(cur, booking, recipients)
     except ExclusionViolation:
         raise taken() from None

@@ -1,3 +1,4 @@
+# insert_booking (migration 010) returns these too, spelt out: change both together.
 COLUMNS = """b.id, b.user_id, b.title, b.start_time, b.end_time, b.status, b.created_at, b.updated_at,
     b.event_type_id, b.location,
     CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
@@ -19,35 +20,25 @@ NO_GUEST = {"event_type_id": None, "location": None, "buffer_before": 0, "buffer
 
 
 def create(cur, *, owner_id, title, start, end, invitee_ids=(), **guest_booking):
-    """Inserts the booking and its attendees (the owner accepted, others needs-action) in one
-    statement; either exclusion constraint refuses it if anyone would be double-booked, or
-    if the time with the booking's buffers would touch someone's commitment or its buffers.
-    A guest booking passes the NO_GUEST fields (event type, buffers, guest, token)."""
+    """Inserts the booking and its attendees (the owner accepted, others needs-action) after
+    taking everyone's lock (a caller already holding them loses nothing), through the database
+    function `insert_booking` (migration 010: planned once per connection, not per booking).
+    Either exclusion constraint refuses it if anyone would be double-booked, or if the time
+    with the booking's buffers would touch someone's commitment or its buffers. A guest booking
+    passes the NO_GUEST fields (event type, buffers, guest, token). Returns the booking and its
+    recipients (as `recipients` below answers them)."""
     cur.execute(
-        f"""
-        WITH booking AS (
-            INSERT INTO bookings (user_id, title, start_time, end_time, event_type_id, location, buffer_before,
-                                  buffer_after, guest_name, guest_email, guest_timezone, guest_notes,
-                                  guest_token_hash, guest_token_salt)
-            VALUES (%(owner_id)s, %(title)s, %(start)s, %(end)s, %(event_type_id)s, %(location)s, %(buffer_before)s,
-                    %(buffer_after)s, %(guest_name)s, %(guest_email)s, %(guest_timezone)s, %(guest_notes)s,
-                    %(guest_token_hash)s, %(guest_token_salt)s)
-            RETURNING *
-        ), attendees AS (
-            INSERT INTO booking_attendees (booking_id, user_id, status, start_time, end_time, confirmed,
-                                           block_start, block_end)
-            SELECT booking.id, person.id, CASE WHEN person.id = %(owner_id)s THEN 'accepted' ELSE 'needs-action' END,
-                   booking.start_time, booking.end_time, true,
-                   booking.start_time - make_interval(mins => booking.buffer_before),
-                   booking.end_time + make_interval(mins => booking.buffer_after)
-            FROM booking, unnest(%(people)s::bigint[]) AS person (id)
-        )
-        SELECT {COLUMNS}, {INTERNAL} FROM booking b
+        """
+        SELECT * FROM insert_booking(
+            %(owner_id)s, %(people)s, %(title)s, %(start)s, %(end)s, %(event_type_id)s, %(location)s,
+            %(buffer_before)s, %(buffer_after)s, %(guest_name)s, %(guest_email)s, %(guest_timezone)s,
+            %(guest_notes)s, %(guest_token_hash)s, %(guest_token_salt)s)
         """,
         NO_GUEST | guest_booking | {"owner_id": owner_id, "title": title, "start": start, "end": end,
                                     "people": [owner_id, *invitee_ids]},
     )
-    return cur.fetchone()
+    booking = cur.fetchone()
+    return booking, booking.pop("recipients")
 
 
 def find_visible(cur, booking_id, user_id, *, lock=False):

@@ -1,13 +1,13 @@
 """The one lock order for calendars.
 
 Every write that touches people's time (creating, moving or cancelling a booking, answering
-an invitation, guest bookings, limits) first calls `lock_people` with everyone whose time it
-may change, after locking the booking row it changes (if any) and before writing anything
-else. The locks are PostgreSQL transaction-scoped advisory locks, one per person, taken in
-ascending user id and released at commit or rollback. Since every writer takes them in that
-one order, writers over overlapping people queue instead of deadlocking, and the second one
-sees the first one's committed rows, so the exclusion constraints answer it with a clean
-violation (409). The constraints stay the final word; the locks only make the wait orderly.
+an invitation, guest bookings, limits) first takes the locks of everyone whose time it may
+change (`lock_people`; `bookings.create` takes them itself), after locking the booking row it
+changes (if any) and before writing anything else. The locks are PostgreSQL
+transaction-scoped advisory locks, one per person, taken in ascending user id and released
+at commit or rollback. Since every writer takes them in that one order, writers over
+overlapping people queue instead of deadlocking, and the second one sees the first one's
+committed rows, so the exclusion constraints answer it with a clean violation (409). The constraints stay the final word; the locks only make the wait orderly.
 
 Key space: the single-key (bigint) advisory lock space is people's, keyed by user id. Any
 other advisory lock uses the two-key form, with its own first key from `NAMESPACES`.
@@ -20,11 +20,10 @@ NAMESPACES = {"migrate": 1, "idempotency": 2, "retention": 3}
 def lock_people(cur, user_ids):
     """Waits for and takes each person's lock, in ascending user id, until the transaction ends.
 
-    The ids are sorted here and the locks are taken in array order by one statement (a
-    function scan of `unnest` yields elements in order), so callers need not sort."""
-    ids = sorted(set(user_ids))
-    if ids:
-        cur.execute("SELECT pg_advisory_xact_lock(id) FROM unnest(%(ids)s::bigint[]) AS id", {"ids": ids})
+    The database function of the same name sorts the ids and takes the locks (migration 010);
+    `bookings.create` takes them through it too, in the statement that writes the booking."""
+    if user_ids:
+        cur.execute("SELECT lock_people(%(ids)s::bigint[])", {"ids": list(user_ids)})
 
 
 def lock_named(cur, name):

@@ -96,20 +96,12 @@ def rotate_secret(cur, endpoint_id, secret, *, grace_seconds):
 
 
 def subscribed(cur, *, type, people):
-    """Enabled endpoints subscribed to `type` that belong to one of `people` or to an
-    organisation one of them has accepted. A plain SELECT: on every booking write, and with no
-    subscriber it is all that runs (an INSERT ... SELECT costs several times more to plan)."""
-    cur.execute(
-        """
-        SELECT e.id FROM webhook_endpoints e
-        WHERE e.enabled AND %(type)s = ANY(e.events)
-          AND (e.user_id = ANY(%(people)s::bigint[])
-               OR e.organization_id IN (SELECT m.organization_id FROM organization_members m
-                                        WHERE m.user_id = ANY(%(people)s::bigint[]) AND m.accepted_at IS NOT NULL))
-        """,
-        {"type": type, "people": list(people)},
-    )
-    return [row["id"] for row in cur.fetchall()]
+    """An expression: the ids of the enabled endpoints subscribed to `type` that belong to one of
+    `people` or to an organisation one of them has accepted. Every booking write looks this up,
+    so it is the database function `webhook_subscribers` (migration 010), planned once per
+    connection."""
+    return cur.mogrify("webhook_subscribers(%(type)s, %(people)s::bigint[])",
+                       {"type": type, "people": list(people)}).decode()
 
 
 def add_deliveries(cur, endpoint_ids, *, type, payload, max_attempts):

@@ -2,6 +2,7 @@
 subscribed endpoints inside the transaction of the change (a rolled-back change fires nothing;
 a committed one is never lost)."""
 
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import orjson
@@ -34,14 +35,24 @@ def max_attempts(settings):
     return len(settings.webhook_retry_schedule) + 1
 
 
-def fire(cur, settings, type, booking, people, **extra):
-    """Writes a delivery of the booking event for every enabled endpoint subscribed to it that
-    belongs to one of `people` (user ids) or to an organisation one of them has accepted;
-    returns the delivery ids to enqueue after the commit. With no subscriber this is one
-    SELECT and no payload is built."""
-    endpoint_ids = webhooks.subscribed(cur, type=type, people=people)
+@dataclass
+class Event:
+    """A booking event, for the endpoints of `people` (user ids) and of the organisations they
+    have accepted; `extra` goes into the payload beside the booking."""
+
+    type: str
+    booking: dict
+    people: list
+    extra: dict = field(default_factory=dict)
+
+
+def fire(cur, settings, event, endpoint_ids):
+    """Writes a delivery of the event to each of `endpoint_ids` (those subscribed to it, as
+    repositories.webhooks.subscribed finds them); returns the delivery ids to enqueue after the
+    commit. With no subscriber no payload is built."""
     if not endpoint_ids:
         return []
-    deliveries = webhooks.add_deliveries(cur, endpoint_ids, type=type, payload=booking_payload(type, booking, **extra),
+    deliveries = webhooks.add_deliveries(cur, endpoint_ids, type=event.type,
+                                         payload=booking_payload(event.type, event.booking, **event.extra),
                                          max_attempts=max_attempts(settings))
     return [delivery["id"] for delivery in deliveries]
