@@ -277,8 +277,3 @@ def single_statement():
 def after_commit(work, *args):
     get_db().after_commit(work, *args)
 
-
-def values(cur, template, rows):
-    """`VALUES` rows for a statement built from parts: each dict of `rows` bound into `template`
-    (as psycopg2's execute_values does), joined by commas."""
-    return ", ".join(cur.mogrify(template, row).decode() for row in rows)

@@ -18,7 +18,7 @@ from ..db import Database, PoolExhausted, retrying
 from ..links import manage_url
 from ..ratelimit import RateLimiter
 from ..timezones import display
-from ..repositories import notifications, outbox
+from ..repositories import outbox, outgoing
 from .providers import provider_for
 from .templates import render
 
@@ -156,11 +156,11 @@ def record_sent(rt, row, *, retry_until):
 def remind_in_app(cur, row):
     """A reminder shows in the app when its email goes out."""
     payload = row["payload"]
-    notifications.add(cur, [{
+    outgoing.write(cur, notes=[{
         "user_id": row["user_id"], "kind": "BOOKING_REMINDER", "title": f'Reminder: "{payload["title"]}"',
         "message": f"Starts {display(datetime.fromisoformat(payload['start']), payload['timezone'])}.",
         "metadata": {"booking_id": row["booking_id"]},
-    }])
+    }], emails=[], webhook_events=[])
 
 
 @retrying

@@ -1,19 +1,4 @@
-from psycopg2.extras import Json
-
-from ..db import values
-
 COLUMNS = "id, user_id, type, title, message, is_read, metadata, created_at"
-
-
-def insert(cur, notes):
-    """The statement inserting notifications, each a dict of user_id, kind, title, message, metadata."""
-    rows = values(cur, "(%(user_id)s, %(kind)s, %(title)s, %(message)s, %(metadata)s)",
-                  [{**note, "metadata": Json(note["metadata"])} for note in notes])
-    return f"INSERT INTO notifications (user_id, type, title, message, metadata) VALUES {rows}"
-
-
-def add(cur, notes):
-    cur.execute(insert(cur, notes))
 
 
 def list_for_user(cur, user_id, *, unread_only=False, after=None, limit):

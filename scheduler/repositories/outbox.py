@@ -1,34 +1,11 @@
 """The email outbox: rows written with the change that causes them, sent later by the worker."""
 
-from psycopg2.extras import Json
-
-from ..db import values
-
 # What the worker needs to send a claimed row. The recipient is the person's address now (it may
 # have changed since the row was written, and the old one may be someone else's by now); the
 # written one only for rows without a person (a guest).
 CLAIMED = ("id, coalesce((SELECT u.email FROM users u WHERE u.id = email_outbox.user_id), recipient) AS recipient, "
            "template, payload, status, attempts, last_error, send_after, created_at, sent_at, "
            "user_id, booking_id, reminder_minutes")
-
-
-def insert(cur, emails):
-    """The statement writing emails, each a dict with to, template, payload and optionally
-    user_id, booking_id, and (for reminders) reminder_minutes and send_after. A reminder already
-    scheduled or sent for the same person, booking, offset and time is skipped: none is ever
-    sent twice. It returns the id and reminder_minutes of each row written."""
-    rows = values(cur, "(%(to)s, %(template)s, %(payload)s, %(user_id)s, %(booking_id)s, %(reminder_minutes)s,"
-                       " coalesce(%(send_after)s::timestamptz, now()))",
-                  [{"user_id": None, "booking_id": None, "reminder_minutes": None, "send_after": None,
-                    **email, "payload": Json(email["payload"])} for email in emails])
-    return f"""
-        INSERT INTO email_outbox (recipient, template, payload, user_id, booking_id, reminder_minutes, send_after)
-        VALUES {rows}
-        ON CONFLICT (booking_id, user_id, reminder_minutes, send_after)
-            WHERE reminder_minutes IS NOT NULL AND status <> 'void'
-        DO NOTHING
-        RETURNING id, reminder_minutes
-        """
 
 
 def void_reminders(cur, booking_id, user_id=None):

@@ -81,3 +81,38 @@ BEGIN
         ORDER BY e.id);
 END
 $$;
+
+-- What an event sends out, from JSON arrays: one parameter however many messages, so the
+-- statement is planned once instead of parsed anew with every message's text in it.
+
+-- In-app notifications: [{user_id, kind, title, message, metadata}].
+CREATE OR REPLACE FUNCTION add_notifications(p_notes json) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO notifications (user_id, type, title, message, metadata)
+    SELECT n.user_id, n.kind, n.title, n.message, n.metadata
+    FROM json_to_recordset(p_notes) AS n (user_id bigint, kind text, title text, message text, metadata jsonb);
+END
+$$;
+
+-- Outbox emails: [{to, template, payload, user_id?, booking_id?, reminder_minutes?, send_after?}].
+-- A reminder already scheduled or sent for the same person, booking, offset and time is
+-- skipped: none is ever sent twice. Returns the ids of the emails to send now (the others are
+-- scheduled reminders), in the order given.
+CREATE OR REPLACE FUNCTION add_emails(p_emails json) RETURNS bigint[] LANGUAGE plpgsql AS $$
+DECLARE
+    send_now bigint[];
+BEGIN
+    WITH written AS (
+        INSERT INTO email_outbox (recipient, template, payload, user_id, booking_id, reminder_minutes, send_after)
+        SELECT e."to", e.template, e.payload, e.user_id, e.booking_id, e.reminder_minutes, coalesce(e.send_after, now())
+        FROM json_to_recordset(p_emails) AS e ("to" text, template text, payload jsonb, user_id bigint,
+                                               booking_id bigint, reminder_minutes integer, send_after timestamptz)
+        ON CONFLICT (booking_id, user_id, reminder_minutes, send_after)
+            WHERE reminder_minutes IS NOT NULL AND status <> 'void'
+        DO NOTHING
+        RETURNING id, reminder_minutes
+    )
+    SELECT coalesce(array_agg(id ORDER BY id) FILTER (WHERE reminder_minutes IS NULL), '{}') INTO send_now FROM written;
+    RETURN send_now;
+END
+$$;
