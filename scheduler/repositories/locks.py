@@ -7,7 +7,8 @@ changes (if any) and before writing anything else. The locks are PostgreSQL
 transaction-scoped advisory locks, one per person, taken in ascending user id and released
 at commit or rollback. Since every writer takes them in that one order, writers over
 overlapping people queue instead of deadlocking, and the second one sees the first one's
-committed rows, so the exclusion constraints answer it with a clean violation (409). The constraints stay the final word; the locks only make the wait orderly.
+committed rows, so the exclusion constraints answer it with a clean violation (409). The
+constraints stay the final word; the locks only make the wait orderly.
 
 Key space: the single-key (bigint) advisory lock space is people's, keyed by user id. Any
 other advisory lock uses the two-key form, with its own first key from `NAMESPACES`.
