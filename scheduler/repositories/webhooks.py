@@ -95,15 +95,6 @@ def rotate_secret(cur, endpoint_id, secret, *, grace_seconds):
     return cur.fetchone()
 
 
-def subscribed(cur, *, type, people):
-    """An expression: the ids of the enabled endpoints subscribed to `type` that belong to one of
-    `people` or to an organisation one of them has accepted. Every booking write looks this up,
-    so it is the database function `webhook_subscribers` (migration 010), planned once per
-    connection."""
-    return cur.mogrify("webhook_subscribers(%(type)s, %(people)s::bigint[])",
-                       {"type": type, "people": list(people)}).decode()
-
-
 def add_deliveries(cur, endpoint_ids, *, type, payload, max_attempts):
     """One delivery of the payload per endpoint, each with its own webhook-id; returns them as
     the delivery log shows them."""
