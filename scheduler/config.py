@@ -11,7 +11,7 @@ from dotenv import dotenv_values
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 ENVIRONMENTS = ("development", "test", "production")
-EMAIL_PROVIDERS = ("console", "smtp")
+EMAIL_PROVIDERS = ("console", "smtp", "inbox")
 DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
 DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # Seconds between webhook attempts: the Standard Webhooks specification's example schedule.
@@ -41,6 +41,9 @@ def parse_bool(text):
 
 @dataclass(frozen=True)
 class Settings:
+    """Field defaults are the production-safe ones; `from_mapping` fills in the defaults that
+    depend on APP_ENV (see `environment_defaults`)."""
+
     app_env: str = "development"
     port: int = 8000
     database_url: str = "postgresql:///scheduler"
@@ -50,6 +53,7 @@ class Settings:
     bcrypt_rounds: int = 12
     email_provider: str = "console"
     email_from: str = "Scheduler <noreply@scheduler.local>"
+    email_inbox_dir: str = ".dev/inbox"
     smtp_url: str = ""
     email_rate_limit: int = 0
     email_retry_attempts: int = 3
@@ -114,9 +118,8 @@ class Settings:
             except ValueError as exc:
                 raise ConfigError(f"{name.upper()}={raw!r} is invalid: {exc}") from None
         app_env = values.get("app_env", cls.app_env)
-        if app_env == "production":
-            values.setdefault("auth_ip_rate_limit", 30)
-            values.setdefault("public_rate_limit", 20)
+        for name, value in environment_defaults(app_env).items():
+            values.setdefault(name, value)
         if "jwt_secret" not in values:
             if app_env == "production":
                 raise ConfigError("JWT_SECRET is required in production (at least 32 random characters)")
@@ -130,11 +133,28 @@ class Settings:
         return settings
 
     def check(self):
+        if self.production and self.email_provider == "inbox":
+            raise ConfigError("EMAIL_PROVIDER=inbox only writes emails to files (EMAIL_INBOX_DIR): "
+                              "not in production, use smtp")
         if self.email_provider == "smtp" and not self.smtp_url:
             raise ConfigError("EMAIL_PROVIDER=smtp needs SMTP_URL (smtp://user:pass@host:587 or smtps://...)")
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
+
+
+def environment_defaults(app_env):
+    """Settings whose default depends on APP_ENV; a value set in the environment wins.
+
+    Production: per-address rate limits on, webhooks refused for internal addresses, email
+    logged (console) until SMTP is configured. Development (`make run`): webhooks may reach
+    receivers on this machine and network, and email is written whole to EMAIL_INBOX_DIR as
+    .eml files. Test: as development, but email is only logged (the tests set their own).
+    """
+    if app_env == "production":
+        return {"auth_ip_rate_limit": 30, "public_rate_limit": 20, "webhook_allow_private": False,
+                "email_provider": "console"}
+    return {"webhook_allow_private": True, "email_provider": "inbox" if app_env == "development" else "console"}
 
 
 def one_of(choices):
@@ -216,6 +236,7 @@ PARSERS = {
     "bcrypt_rounds": int_between(4, 16),
     "email_provider": one_of(EMAIL_PROVIDERS),
     "email_from": str,
+    "email_inbox_dir": str,
     "smtp_url": url(("smtp", "smtps")),
     "email_rate_limit": int_between(0, 1_000_000),
     "email_retry_attempts": int_between(1, 20),

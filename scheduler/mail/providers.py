@@ -1,8 +1,12 @@
-"""Ways to hand a message on: the console (logs it) and SMTP."""
+"""Ways to hand a message on: the console (logs it), a local inbox (files) and SMTP."""
 
 import logging
+import os
+import re
 import smtplib
 import ssl
+import tempfile
+import time
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..config import parse_bool
@@ -13,6 +17,37 @@ log = logging.getLogger("scheduler.mail")
 class ConsoleProvider:
     def send(self, message):
         log.info("email %s to=%s subject=%r", message["Message-ID"], message["To"], message["Subject"])
+
+
+class InboxProvider:
+    """Development mail: each message, whole (headers, every part, attachments), becomes one
+    .eml file in `directory`, which any mail program opens. Never in production (config.py
+    refuses it there): nothing is delivered to anyone."""
+
+    def __init__(self, directory):
+        self.directory = os.path.abspath(directory)
+
+    def send(self, message):
+        os.makedirs(self.directory, exist_ok=True)
+        # Sorts by time; the Message-ID keeps names unique across worker threads and processes.
+        message_id = re.sub(r"[^A-Za-z0-9._-]+", "_", str(message["Message-ID"] or "")).strip("_.")
+        now = time.time_ns()
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now // 10**9))
+        path = os.path.join(self.directory, f"{stamp}.{now % 10**9:09d}-{message_id[:80] or 'message'}.eml")
+        # CRLF line ends, as on the wire. Written under a temporary name and renamed, so a mail
+        # program watching the folder never opens half a message.
+        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+        log.info("email %s to=%s subject=%r written to %s", message["Message-ID"], message["To"], message["Subject"], path)
+        return path
 
 
 class SmtpProvider:
@@ -57,4 +92,15 @@ class SmtpProvider:
 def provider_for(settings):
     if settings.email_provider == "smtp":
         return SmtpProvider(settings.smtp_url)
+    if settings.email_provider == "inbox":
+        return InboxProvider(settings.email_inbox_dir)
     return ConsoleProvider()
+
+
+def describe(settings):
+    """Where this configuration's emails go, in a line for `make run` to print."""
+    if settings.email_provider == "inbox":
+        return f"Emails: written as .eml files to {os.path.abspath(settings.email_inbox_dir)}"
+    if settings.email_provider == "smtp":
+        return "Emails: sent through SMTP_URL"
+    return "Emails: logged by the worker (subject and recipients only; EMAIL_PROVIDER=inbox keeps them whole)"
