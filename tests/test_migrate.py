@@ -1,12 +1,16 @@
+import io
 import shutil
+import subprocess
+import tarfile
 import threading
 import uuid
+from pathlib import Path
 
 import psycopg2
 import pytest
 
 from conftest import with_database
-from migrate import SQL_DIR, migrate
+from migrate import SCRATCH_SCHEMA, SQL_DIR, migrate
 
 
 @pytest.fixture
@@ -70,3 +74,180 @@ def test_a_failing_migration_leaves_nothing_behind(blank_database, tmp_path):
         cur.execute("SELECT to_regclass('probe'), to_regclass('users')")
         assert cur.fetchone() == (None, None)
     conn.close()
+
+
+# sql/functions.sql: applied on every run, so an edit reaches databases migrated before it.
+
+def functions(dsn):
+    """{signature: (oid, definition)} of the database's own functions."""
+    conn = psycopg2.connect(dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute("""
+            SELECT p.oid::regprocedure::text, p.oid, pg_get_functiondef(p.oid) FROM pg_proc p
+            WHERE p.pronamespace = 'public'::regnamespace
+              AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                                        AND d.deptype = 'e')""")
+        found = {signature: (oid, definition) for signature, oid, definition in cur.fetchall()}
+    conn.close()
+    return found
+
+
+def query(dsn, statement, params=None):
+    conn = psycopg2.connect(dsn)
+    with conn, conn.cursor() as cur:
+        cur.execute(statement, params)
+        rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+def edited_copy(tmp_path, *replacements):
+    """A copy of sql/ whose functions.sql has each (old, new) replaced; each old text must occur once."""
+    copy = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, copy)
+    text = (copy / "functions.sql").read_text()
+    for old, new in replacements:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    (copy / "functions.sql").write_text(text)
+    return copy
+
+
+@pytest.fixture
+def migrated_database(blank_database):
+    migrate(blank_database)
+    return blank_database
+
+
+def test_the_migrations_define_no_functions(blank_database, tmp_path):
+    """Only functions.sql does (001's is the trigger's placeholder, which functions.sql replaces)."""
+    shutil.copytree(SQL_DIR / "migrations", tmp_path / "migrations")
+    shutil.copy(SQL_DIR / "init.sql", tmp_path / "init.sql")
+    migrate(blank_database, tmp_path)
+    assert set(functions(blank_database)) == {"booking_attendees_follow_booking()"}
+    [(source,)] = query(blank_database, "SELECT prosrc FROM pg_proc WHERE proname = 'booking_attendees_follow_booking'")
+    assert source.split() == ["BEGIN", "RETURN", "NULL;", "END"]
+    migrate(blank_database)
+    assert set(functions(blank_database)) == {
+        "booking_attendees_follow_booking()", "lock_people(bigint[])", "webhook_subscribers(text,bigint[])",
+        "add_notifications(json)", "add_emails(json)",
+        "insert_booking(bigint,bigint[],text,timestamp with time zone,timestamp with time zone,bigint,text,integer,"
+        "integer,text,text,text,text,text,text)"}
+
+
+def test_an_edited_function_body_reaches_a_migrated_database(migrated_database, tmp_path):
+    before = functions(migrated_database)
+    copy = edited_copy(tmp_path, ("    person bigint;\nBEGIN\n", "    person bigint;\nBEGIN\n    -- edited\n"))
+    assert migrate(migrated_database, copy) == []
+    [(source,)] = query(migrated_database, "SELECT prosrc FROM pg_proc WHERE proname = 'lock_people'")
+    assert "-- edited" in source
+    after = functions(migrated_database)
+    # Replaced in place: same oid, so sessions running it as the change commits never miss it.
+    assert after["lock_people(bigint[])"][0] == before["lock_people(bigint[])"][0]
+    assert {k: v for k, v in after.items() if k != "lock_people(bigint[])"} == \
+        {k: v for k, v in before.items() if k != "lock_people(bigint[])"}
+
+
+def test_a_second_run_leaves_the_functions_as_they_were(migrated_database):
+    before = functions(migrated_database)
+    assert migrate(migrated_database) == []
+    assert functions(migrated_database) == before
+
+
+def test_a_function_whose_returns_table_changed_is_replaced(migrated_database, tmp_path):
+    signature = next(s for s in functions(migrated_database) if s.startswith("insert_booking("))
+    old_oid = functions(migrated_database)[signature][0]
+    copy = edited_copy(tmp_path, ("guest_token_salt text, recipients json\n)", "guest_token_salt text, recipients json, probe integer\n)"),
+                       ("FROM attendees JOIN users u ON u.id = attendees.user_id)\n", "FROM attendees JOIN users u ON u.id = attendees.user_id),\n           42\n"))
+    assert migrate(migrated_database, copy) == []
+    after = functions(migrated_database)
+    assert [s for s in after if s.startswith("insert_booking(")] == [signature] and after[signature][0] != old_oid
+    conn = psycopg2.connect(migrated_database)
+    with conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO users (name, email, password_hash) VALUES ('P', 'p@example.com', 'x') RETURNING id")
+        [owner] = cur.fetchone()
+        cur.execute("SELECT title, probe FROM insert_booking(%s, %s, 'Probe', now(), now() + interval '1 hour',"
+                    " NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL)", (owner, [owner]))
+        assert cur.fetchone() == ("Probe", 42)
+    conn.close()
+
+
+def test_functions_gone_from_the_file_go_from_the_database(migrated_database, tmp_path):
+    """Removed, or re-declared with other argument types (which CREATE OR REPLACE would add
+    beside the old one, not replace)."""
+    text = (SQL_DIR / "functions.sql").read_text()
+    start = text.index("CREATE OR REPLACE FUNCTION add_notifications")
+    end = text.index("$$;", start) + 3
+    copy = edited_copy(tmp_path, (text[start:end], ""),
+                       ("webhook_subscribers(p_type text, p_people bigint[])", "webhook_subscribers(p_type text, p_people integer[])"))
+    migrate(migrated_database, copy)
+    names = set(functions(migrated_database))
+    assert "add_notifications(json)" not in names and "webhook_subscribers(text,bigint[])" not in names
+    assert "webhook_subscribers(text,integer[])" in names
+
+
+def test_a_function_something_depends_on_is_not_dropped(migrated_database, tmp_path):
+    """The trigger's function can't be dropped from under the trigger: the run fails and changes nothing."""
+    before = functions(migrated_database)
+    text = (SQL_DIR / "functions.sql").read_text()
+    start = text.index("CREATE OR REPLACE FUNCTION booking_attendees_follow_booking")
+    copy = edited_copy(tmp_path, (text[start:text.index("$$;", start) + 3], ""))
+    (copy / "migrations" / "999_probe.sql").write_text("CREATE TABLE probe (a int);")
+    with pytest.raises(psycopg2.errors.DependentObjectsStillExist):
+        migrate(migrated_database, copy)
+    assert functions(migrated_database) == before
+    assert query(migrated_database, "SELECT to_regclass('probe'), to_regnamespace(%s)", (SCRATCH_SCHEMA,)) == [(None, None)]
+
+
+def test_broken_functions_undo_the_run_s_migrations(migrated_database, tmp_path):
+    copy = edited_copy(tmp_path, ("PERFORM pg_advisory_xact_lock(person);", "PERFORM pg_advisory_xact_lock(person)"))
+    (copy / "migrations" / "999_probe.sql").write_text("CREATE TABLE probe (a int);")
+    with pytest.raises(psycopg2.errors.SyntaxError):
+        migrate(migrated_database, copy)
+    assert query(migrated_database, "SELECT to_regclass('probe'), to_regnamespace(%s)", (SCRATCH_SCHEMA,)) == [(None, None)]
+    assert query(migrated_database, "SELECT count(*) FROM schema_migrations WHERE name = '999_probe.sql'") == [(0,)]
+
+
+def test_a_schema_qualified_function_is_refused(migrated_database, tmp_path):
+    copy = edited_copy(tmp_path, ("FUNCTION add_emails(", "FUNCTION public.add_emails("))
+    with pytest.raises(RuntimeError, match="unqualified"):
+        migrate(migrated_database, copy)
+
+
+def git_sql_dir(commit, into):
+    """sql/ as it was at `commit`, with today's 005 (a Python migration importing today's package)."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", commit, "sql"], capture_output=True)
+    if archive.returncode != 0:
+        pytest.skip(f"no git history here ({archive.stderr.decode().strip()})")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    shutil.copy(SQL_DIR / "migrations" / "005_email_identity.py", into / "sql" / "migrations")
+    return into / "sql"
+
+
+# f71bf69: 010 as first deployed (without add_notifications and add_emails, which were added to
+# it later and so never reached such a database); c9a8a93: the last layout with functions in 010.
+@pytest.mark.parametrize("commit", ["f71bf69", "c9a8a93"])
+def test_a_database_migrated_with_functions_in_migrations_ends_up_as_a_new_one(blank_database, tmp_path, commit):
+    migrate(blank_database, git_sql_dir(commit, tmp_path))
+    assert "010_planned_once.sql" in {name for (name,) in query(blank_database, "SELECT name FROM schema_migrations")}
+    assert migrate(blank_database) == []
+    fresh = fresh_functions(blank_database)
+    assert {s: d for s, (_, d) in functions(blank_database).items()} == fresh
+
+
+def fresh_functions(server_dsn):
+    name = f"scheduler_migrate_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(server_dsn)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server_dsn, name)
+    try:
+        migrate(url)
+        return {s: d for s, (_, d) in functions(url).items()}
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.close()

@@ -35,11 +35,10 @@ CREATE INDEX booking_attendees_user_start_idx ON booking_attendees (user_id, sta
 INSERT INTO booking_attendees (booking_id, user_id, status, start_time, end_time, confirmed)
 SELECT id, user_id, 'accepted', start_time, end_time, status = 'confirmed' FROM bookings;
 
+-- The trigger needs its function to exist; the function's body is in sql/functions.sql,
+-- applied after the migrations.
 CREATE FUNCTION booking_attendees_follow_booking() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE booking_attendees
-    SET start_time = NEW.start_time, end_time = NEW.end_time, confirmed = (NEW.status = 'confirmed')
-    WHERE booking_id = NEW.id;
     RETURN NULL;
 END
 $$;

@@ -51,7 +51,8 @@ CREATE INDEX bookings_event_type_start_idx ON bookings (event_type_id, start_tim
 -- Each commitment blocks its time plus its booking's buffers. The exclusion constraint is
 -- over the blocked span, so no path (a guest booking, the host's own booking, an invitation)
 -- can put anything inside a buffer, however many requests race. Without buffers the blocked
--- span is the booking itself, as before.
+-- span is the booking itself, as before. The trigger booking_attendees_follow_booking
+-- (sql/functions.sql) keeps the spans in step with the booking.
 ALTER TABLE booking_attendees ADD COLUMN block_start timestamptz, ADD COLUMN block_end timestamptz;
 UPDATE booking_attendees SET block_start = start_time, block_end = end_time;
 ALTER TABLE booking_attendees
@@ -61,17 +62,6 @@ ALTER TABLE booking_attendees
     ADD CONSTRAINT booking_attendees_no_overlap EXCLUDE USING gist (
         user_id WITH =, tstzrange(block_start, block_end) WITH &&
     ) WHERE (confirmed AND status <> 'declined');
-
-CREATE OR REPLACE FUNCTION booking_attendees_follow_booking() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE booking_attendees
-    SET start_time = NEW.start_time, end_time = NEW.end_time, confirmed = (NEW.status = 'confirmed'),
-        block_start = NEW.start_time - make_interval(mins => NEW.buffer_before),
-        block_end = NEW.end_time + make_interval(mins => NEW.buffer_after)
-    WHERE booking_id = NEW.id;
-    RETURN NULL;
-END
-$$;
 
 -- Guests' reminders have no user id: NULLS NOT DISTINCT keeps them once-only too.
 DROP INDEX email_outbox_reminder_once;

@@ -23,20 +23,8 @@ CREATE INDEX idempotency_keys_expires_idx ON idempotency_keys (expires_at);
 ALTER TABLE booking_attendees ADD COLUMN changed_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX booking_attendees_user_changed_idx ON booking_attendees (user_id, changed_xid, booking_id);
 
--- Any change to a booking (a rename too, not only times and state) marks every attendee's row;
--- otherwise as 006 left it (blocked spans with the booking's buffers).
-CREATE OR REPLACE FUNCTION booking_attendees_follow_booking() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE booking_attendees
-    SET start_time = NEW.start_time, end_time = NEW.end_time, confirmed = (NEW.status = 'confirmed'),
-        block_start = NEW.start_time - make_interval(mins => NEW.buffer_before),
-        block_end = NEW.end_time + make_interval(mins => NEW.buffer_after),
-        changed_xid = pg_current_xact_id()
-    WHERE booking_id = NEW.id;
-    RETURN NULL;
-END
-$$;
-
+-- Any change to a booking (a rename too, not only times and state) marks every attendee's row
+-- (booking_attendees_follow_booking in sql/functions.sql sets changed_xid).
 DROP TRIGGER bookings_attendees_follow ON bookings;
 CREATE TRIGGER bookings_attendees_follow
     AFTER UPDATE ON bookings

@@ -1,8 +1,38 @@
--- The statements every booking write runs, as PL/pgSQL functions: PostgreSQL plans a plain
--- statement each time it runs, but a function's statements once per connection. Planning the
--- booking insert and the webhook lookup cost more than running them (about 200 µs each of
--- PostgreSQL CPU per booking, measured). Prepared statements would do the same but do not
--- survive PgBouncer's transaction mode; these need no session state.
+-- The database's functions, all of them, as they are now. migrate.py applies this file on every
+-- run, after the migrations, in the same transaction and under the same lock, so an edit here
+-- reaches every database at its next deploy (a function in a migration would run once and never
+-- again). Migrations change tables; the functions they need are here.
+--
+-- Only CREATE [OR REPLACE] FUNCTION (or PROCEDURE) statements, and names left unqualified:
+-- migrate.py first runs the file in a scratch schema to learn what it defines, then drops the
+-- functions of the real schema that the file no longer defines, or whose arguments or result
+-- (RETURNS TABLE included) changed, which CREATE OR REPLACE can't change in place, and runs the
+-- file there. Everything else is replaced in place, keeping its identity (a trigger that calls
+-- it, a session's cached plans). So no DROP FUNCTION is needed here; a function that something
+-- else (a trigger) depends on can't be dropped that way, and the run then fails and changes
+-- nothing: change such a signature in a migration that also moves what depends on it.
+--
+-- The booking write's functions are PL/pgSQL: PostgreSQL plans a plain statement each time it
+-- runs, but a function's statements once per connection. Planning the booking insert and the
+-- webhook lookup cost more than running them (about 200 µs each of PostgreSQL CPU per booking,
+-- measured). Prepared statements would do the same but do not survive PgBouncer's transaction
+-- mode; these need no session state. A session that has a replaced function cached compiles
+-- the new one at its next call.
+
+-- Keeps each attendee's copy of the booking's times and state (booking_attendees, migrations
+-- 001, 006, 007) in step with the booking, and marks every attendee's row on any change to it
+-- (a rename too), for incremental sync. Trigger bookings_attendees_follow (migration 007).
+CREATE OR REPLACE FUNCTION booking_attendees_follow_booking() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE booking_attendees
+    SET start_time = NEW.start_time, end_time = NEW.end_time, confirmed = (NEW.status = 'confirmed'),
+        block_start = NEW.start_time - make_interval(mins => NEW.buffer_before),
+        block_end = NEW.end_time + make_interval(mins => NEW.buffer_after),
+        changed_xid = pg_current_xact_id()
+    WHERE booking_id = NEW.id;
+    RETURN NULL;
+END
+$$;
 
 -- The one lock order for calendars (scheduler/repositories/locks.py): each person's
 -- transaction-scoped advisory lock, in ascending user id.
