@@ -1,3 +1,4 @@
+import difflib
 import io
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import psycopg2
 import pytest
 
 from conftest import with_database
-from migrate import SCRATCH_SCHEMA, SQL_DIR, migrate
+from migrate import SCHEMA_COMMAND, SCRATCH_SCHEMA, SQL_DIR, fresh_schema, migrate, render_schema
 
 
 @pytest.fixture
@@ -149,9 +150,9 @@ def test_an_edited_function_body_reaches_a_migrated_database(migrated_database, 
 
 
 def test_a_second_run_leaves_the_functions_as_they_were(migrated_database):
-    before = functions(migrated_database)
+    before, schema = functions(migrated_database), render_schema(migrated_database)
     assert migrate(migrated_database) == []
-    assert functions(migrated_database) == before
+    assert functions(migrated_database) == before and render_schema(migrated_database) == schema
 
 
 def test_a_function_whose_returns_table_changed_is_replaced(migrated_database, tmp_path):
@@ -233,11 +234,11 @@ def test_a_database_migrated_with_functions_in_migrations_ends_up_as_a_new_one(b
     migrate(blank_database, git_sql_dir(commit, tmp_path))
     assert "010_planned_once.sql" in {name for (name,) in query(blank_database, "SELECT name FROM schema_migrations")}
     assert migrate(blank_database) == []
-    fresh = fresh_functions(blank_database)
-    assert {s: d for s, (_, d) in functions(blank_database).items()} == fresh
+    fresh = fresh_functions_and_schema(blank_database)
+    assert ({s: d for s, (_, d) in functions(blank_database).items()}, render_schema(blank_database)) == fresh
 
 
-def fresh_functions(server_dsn):
+def fresh_functions_and_schema(server_dsn):
     name = f"scheduler_migrate_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(server_dsn)
     admin.autocommit = True
@@ -246,8 +247,18 @@ def fresh_functions(server_dsn):
     url = with_database(server_dsn, name)
     try:
         migrate(url)
-        return {s: d for s, (_, d) in functions(url).items()}
+        return {s: d for s, (_, d) in functions(url).items()}, render_schema(url)
     finally:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         admin.close()
+
+
+def test_schema_sql_is_what_the_migrations_make(database_url):
+    expected = fresh_schema(database_url)
+    written = (SQL_DIR / "schema.sql").read_text()
+    if written != expected:
+        diff = "".join(difflib.unified_diff(written.splitlines(True), expected.splitlines(True),
+                                            "sql/schema.sql", "a freshly migrated database"))
+        pytest.fail(f"sql/schema.sql is not the schema the migrations make; regenerate it with `{SCHEMA_COMMAND}` "
+                    f"and commit it:\n{diff}", pytrace=False)
