@@ -149,6 +149,25 @@ def test_an_edited_function_body_reaches_a_migrated_database(migrated_database, 
         {k: v for k, v in before.items() if k != "lock_people(bigint[])"}
 
 
+def test_a_session_in_use_runs_the_new_body_without_holding_up_the_run(migrated_database, tmp_path):
+    """Replacing takes no lock that a session running the function holds, and a session that
+    has the function compiled (and its statements planned) runs the new one from its next
+    transaction on, without reconnecting."""
+    session = psycopg2.connect(migrated_database)
+    subscribers = "SELECT webhook_subscribers('booking.created', '{1}')"
+    with session.cursor() as cur:
+        cur.execute(subscribers)
+        assert cur.fetchone() == ([],)
+    copy = edited_copy(tmp_path, ("    RETURN ARRAY(\n        SELECT e.id", "    RETURN ARRAY[42::bigint] || ARRAY(\n        SELECT e.id"))
+    # The session's transaction is still open; a lock wait would fail the run, not hang the test.
+    migrate(psycopg2.extensions.make_dsn(migrated_database, options="-c lock_timeout=10s"), copy)
+    session.commit()
+    with session.cursor() as cur:
+        cur.execute(subscribers)
+        assert cur.fetchone() == ([42],)
+    session.close()
+
+
 def test_a_second_run_leaves_the_functions_as_they_were(migrated_database):
     before, schema = functions(migrated_database), render_schema(migrated_database)
     assert migrate(migrated_database) == []
