@@ -1,16 +1,15 @@
 -- The database's functions, all of them, as they are now. migrate.py applies this file on every
 -- run, after the migrations, in the same transaction and under the same lock, so an edit here
--- reaches every database at its next deploy (a function in a migration would run once and never
--- again). Migrations change tables; the functions they need are here.
+-- reaches every database at its next deploy (a function in a migration ran once, never again).
+-- Migrations change tables.
 --
--- Only CREATE [OR REPLACE] FUNCTION (or PROCEDURE) statements, and names left unqualified:
--- migrate.py first runs the file in a scratch schema to learn what it defines, then drops the
--- functions of the real schema that the file no longer defines, or whose arguments or result
--- (RETURNS TABLE included) changed, which CREATE OR REPLACE can't change in place, and runs the
--- file there. Everything else is replaced in place, keeping its identity (a trigger that calls
--- it, a session's cached plans). So no DROP FUNCTION is needed here; a function that something
--- else (a trigger) depends on can't be dropped that way, and the run then fails and changes
--- nothing: change such a signature in a migration that also moves what depends on it.
+-- Only CREATE [OR REPLACE] FUNCTION (or PROCEDURE) statements, with unqualified names, and no
+-- DROP FUNCTION: migrate.py runs the file in a scratch schema first to learn what it defines,
+-- drops the functions the file no longer defines or whose arguments or result (RETURNS TABLE
+-- included) changed, which CREATE OR REPLACE can't change, then runs it for real; the others
+-- are replaced in place (same oid). A function that something depends on can't be dropped so:
+-- the run fails and changes nothing. To change a trigger function's signature, let a migration
+-- move the trigger onto a placeholder of the new function, as 001 does for its trigger.
 --
 -- The booking write's functions are PL/pgSQL: PostgreSQL plans a plain statement each time it
 -- runs, but a function's statements once per connection. Planning the booking insert and the
