@@ -1,5 +1,5 @@
 """One account per person: e-mail addresses are unique by `identity_key` (NFKC, case-folded,
-hidden characters dropped; scheduler/addresses.py) instead of by lower(email).
+hidden characters dropped; scheduler/email_addresses.py) instead of by lower(email).
 
 A Python migration because the key is defined once, in Python: SQL's lower() folds
 differently (and differently per collation), and two definitions are how 'İan@' got past
@@ -12,7 +12,7 @@ import logging
 
 from psycopg2.extras import execute_values
 
-from scheduler.addresses import identity_key
+from scheduler.email_addresses import identity_key
 
 log = logging.getLogger("scheduler.migrate")
 
