@@ -21,9 +21,9 @@ from rq.worker import WorkerStatus
 
 from scheduler import dashboard, jobs, retention
 from scheduler.config import Settings
+from scheduler.delivery import emails, webhooks
 from scheduler.logs import configure_logging
-from scheduler.mail import delivery
-from scheduler.webhooks import delivery as webhook_delivery
+from scheduler.runtime import start_worker
 
 log = logging.getLogger("scheduler.worker")
 
@@ -31,7 +31,10 @@ log = logging.getLogger("scheduler.worker")
 class Worker(SimpleWorker):
     """RQ's worker, but a stop request also ends our loops. (RQ's own handler stops only RQ's
     loop; with Redis down, leaving it raised a Redis error that our loop took for an outage to
-    wait out, so SIGTERM was lost.) Overrides RQ 2's signal-handler hook: rq is pinned."""
+    wait out, so SIGTERM was lost.) Overrides RQ 2's signal-handler hook: rq is pinned. Runs
+    jobs as jobs.Job, which finds functions that moved."""
+
+    job_class = jobs.Job
 
     def __init__(self, *args, stop, **kwargs):
         super().__init__(*args, **kwargs)
@@ -80,10 +83,10 @@ def background_tasks(rt):
     lead = min(settings.dashboard_max_age / 2, 2 * settings.outbox_poll_seconds + 1)
 
     def outbox_sweep():
-        delivery.sweep(rt)
+        emails.sweep(rt)
 
     def webhook_sweep():
-        webhook_delivery.sweep(rt)
+        webhooks.sweep(rt)
 
     def dashboard_refresh():
         dashboard.refresh(rt.redis, rt.db, settings.dashboard_max_age, lead)
@@ -124,7 +127,7 @@ def stop_on_signal(stop):
 def main():
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    rt = delivery.configure(settings)
+    rt = start_worker(settings)
     stop = rt.stopping
     stop_on_signal(stop)
     for seconds, task in background_tasks(rt):

@@ -19,7 +19,7 @@ from migrate import migrate  # noqa: E402
 from scheduler import jobs  # noqa: E402
 from scheduler.config import Settings  # noqa: E402
 from scheduler.db import Database  # noqa: E402
-from scheduler.repositories import outgoing  # noqa: E402
+from scheduler.repositories import messages  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,7 +35,7 @@ def main():
     with db.transaction() as cur:
         cur.execute("SELECT coalesce(max(id), 0) AS id FROM email_outbox")
         floor = cur.fetchone()["id"]
-        ids, _ = outgoing.write(cur, notes=[], emails=[{"to": f"drain-{i}@example.com", "template": "WELCOME",
+        ids, _ = messages.write(cur, notes=[], emails=[{"to": f"drain-{i}@example.com", "template": "WELCOME",
                                                         "payload": {"name": f"N{i}"}} for i in range(args.emails)],
                                 webhook_events=[])
     for start in range(0, len(ids), 1000):

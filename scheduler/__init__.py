@@ -4,24 +4,18 @@ import logging
 import time
 
 import orjson
-import redis
 from flask import Flask
 from flask.json.provider import JSONProvider as JSONProviderBase
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
-from .db import Database
 from .errors import register_error_handlers
 from .http import IdConverter, RequestEnvelope
 from .logs import configure_logging
-from .ratelimit import RateLimiter
+from .runtime import Runtime
 
 MAX_BODY_BYTES = 64 * 1024
-# Redis answers in well under a millisecond; one that takes longer is down or frozen. Requests
-# then go on without it (the outbox covers a failed enqueue, the limiters fail open), so a
-# short timeout keeps a frozen Redis from holding every booking up.
-REDIS_TIMEOUT_SECONDS = 0.2
 
 
 class JSONProvider(JSONProviderBase):
@@ -47,13 +41,8 @@ def create_app(settings=None):
 
     app = Flask(__name__)
     app.json = JSONProvider(app)
-    app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=MAX_BODY_BYTES, STARTED_AT=time.monotonic())
-    app.extensions["db"] = Database(settings.database_url, size=settings.db_pool_size)
-    app.extensions["redis"] = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        health_check_interval=30,
-    )
-    app.extensions["limiter"] = RateLimiter(app.extensions["redis"])
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, STARTED_AT=time.monotonic())
+    app.extensions["runtime"] = Runtime.for_web(settings)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     if settings.cors_origins:

@@ -8,11 +8,10 @@ import uuid
 
 import bcrypt
 import jwt
-from flask import current_app, g, request
+from flask import g, request
 
-from .addresses import identity_key
-from .context import limiter, settings
-from .db import single_statement
+from .email_addresses import identity_key
+from .context import limiter, settings, single_statement
 from .errors import Forbidden, TooManyRequests, Unauthorized
 from .ratelimit import key_for
 from .repositories import users
@@ -54,6 +53,20 @@ def limited_guess(email, is_right):
         return False
     limiter().reset(failures)
     return True
+
+
+def limit_client_address(kind, per_minute):
+    """Routes strangers can reach are limited per client address (`kind` names the counter);
+    a limit of 0 is off."""
+    if per_minute:
+        wait = limiter().hit(key_for(kind, request.remote_addr or "unknown"), per_minute, 60)
+        if wait:
+            raise TooManyRequests("Too many requests from this address, slow down", retry_after=wait)
+
+
+def limit_public_posts():
+    """Guests' writes (booking, cancelling, moving) count toward PUBLIC_RATE_LIMIT per address."""
+    limit_client_address("public", settings().public_rate_limit)
 
 
 @functools.cache
@@ -111,7 +124,7 @@ def bearer_claims():
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return decode_token(token.strip(), current_app.config["SETTINGS"])
+    return decode_token(token.strip(), settings())
 
 
 def authenticate():

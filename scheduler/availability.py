@@ -2,56 +2,10 @@
 
 from datetime import datetime, timedelta, timezone
 
-from flask import g
-from pydantic import Field
-
 from . import clock
-from .errors import BadRequest
-from .openapi import Shape
 from .timezones import working_windows
-from .validation import DateTime, Query, Zone, check_window, in_zone, parse_query
 
-MAX_WINDOW = timedelta(days=62)
 GRID_ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
-
-
-class WindowQuery(Query):
-    start: DateTime = Field(alias="from")
-    end: DateTime = Field(alias="to")
-    timezone: Zone | None = None
-    duration: int = Field(default=30, ge=5, le=1440)
-    step: int = Field(default=15, ge=5, le=1440)
-    members: str | None = Field(default=None, pattern=r"^\d{1,18}(,\d{1,18}){0,99}$")
-
-
-class TimeRange(Shape):
-    start: datetime
-    end: datetime
-
-
-class Window(Shape):
-    start: datetime = Field(alias="from")
-    end: datetime = Field(alias="to")
-
-
-class Busy(Window):
-    busy: list[TimeRange]
-
-
-class Availability(Window):
-    duration: int
-    step: int
-    slots: list[TimeRange]
-
-
-def parse_window():
-    """The request's window in UTC (at most 62 days) and its other parameters."""
-    query = parse_query(WindowQuery)
-    window = in_zone(query.timezone or g.user["timezone"], start=query.start, end=query.end)
-    check_window(window["start"], window["end"])
-    if window["end"] - window["start"] > MAX_WINDOW:
-        raise BadRequest("The window can be at most 62 days", fields={"to": "at most 62 days after from"})
-    return window["start"], window["end"], query
 
 
 def merge(intervals):

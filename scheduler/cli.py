@@ -2,14 +2,12 @@
 the same checks as one registered through the API."""
 
 import click
-from flask import current_app
 
-from .api.auth import RegisterIn
 from .auth import hash_password
-from .db import transaction
+from .context import settings, transaction
 from .errors import BadRequest
 from .repositories import users
-from .validation import validate
+from .validation import RegisterIn, validate
 
 
 def register_commands(app):
@@ -36,7 +34,6 @@ def register_commands(app):
                 account = validate(RegisterIn, {"name": name, "email": email, "password": password})
             except BadRequest as exc:
                 raise click.UsageError(exc.message) from None
-            rounds = current_app.config["SETTINGS"].bcrypt_rounds
             users.insert(cur, name=account.name, email=account.email,
-                         password_hash=hash_password(account.password, rounds), role="admin")
+                         password_hash=hash_password(account.password, settings().bcrypt_rounds), role="admin")
             click.echo(f"created admin {account.email}")

@@ -1,15 +1,51 @@
-"""The current app's shared parts, for handlers."""
+"""The web layer's way to the app's runtime (scheduler/runtime.py) during a request: its
+settings, database, Redis and limiter, and the base URL links are built from. Nothing below
+the web layer imports this module; it is handed what it needs."""
 
-from flask import current_app
+from flask import current_app, request
+
+from .announcements import send
+from .booking_write import BookingWrite
+
+
+def runtime():
+    return current_app.extensions["runtime"]
 
 
 def settings():
-    return current_app.config["SETTINGS"]
+    return runtime().settings
 
 
 def redis_client():
-    return current_app.extensions["redis"]
+    return runtime().redis
 
 
 def limiter():
-    return current_app.extensions["limiter"]
+    return runtime().limiter
+
+
+def transaction():
+    return runtime().db.transaction()
+
+
+def single_statement():
+    return runtime().db.single_statement()
+
+
+def after_commit(work, *args):
+    runtime().db.after_commit(work, *args)
+
+
+def site():
+    """The base URL of the service's pages, for the links it writes (manage links, booking links)."""
+    return request.url_root
+
+
+def booking_write():
+    """The one booking write (scheduler/booking_write.py), for this request."""
+    return BookingWrite(runtime(), site())
+
+
+def announce(cur, messages):
+    """Sends an event's messages with the change written on `cur` (announcements.send)."""
+    send(runtime(), cur, messages)

@@ -16,7 +16,6 @@ import orjson
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
-from flask import current_app
 
 psycopg2.extras.register_default_json(loads=orjson.loads, globally=True)
 psycopg2.extras.register_default_jsonb(loads=orjson.loads, globally=True)
@@ -260,20 +259,3 @@ def savepoint(cur):
             pass
         raise
     cur.execute("RELEASE SAVEPOINT nested")
-
-
-def get_db():
-    return current_app.extensions["db"]
-
-
-def transaction():
-    return get_db().transaction()
-
-
-def single_statement():
-    return get_db().single_statement()
-
-
-def after_commit(work, *args):
-    get_db().after_commit(work, *args)
-

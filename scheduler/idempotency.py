@@ -16,7 +16,6 @@ nothing is read.
 
 import functools
 import hashlib
-import hmac
 import os
 from datetime import timedelta
 
@@ -27,9 +26,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app, g, request
 
 from . import clock
-from .addresses import identity_key
-from .context import settings
-from .db import transaction
+from .email_addresses import identity_key
+from .context import settings, transaction
+from .keys import derived_key
 from .errors import APIError, BadRequest, Conflict, UnprocessableEntity, from_integrity_error
 from .repositories import idempotency
 from .validation import json_body, request_body
@@ -126,7 +125,7 @@ def outcome(run):
 
 
 def sealing_key():
-    return hmac.new(settings().jwt_secret.encode(), b"scheduler idempotency records", hashlib.sha256).digest()
+    return derived_key(settings().jwt_secret, "scheduler idempotency records")
 
 
 def sealed(body, scope, key):

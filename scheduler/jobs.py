@@ -5,14 +5,18 @@ from dataclasses import dataclass, field
 
 import redis
 from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import Job as RQJob, JobStatus
+from rq.utils import import_attribute
 
 EMAIL_QUEUE = "emails"
 # Apart from email, so a slow or hanging webhook receiver never holds up an email.
 WEBHOOK_QUEUE = "webhooks"
-DELIVER = "scheduler.mail.delivery.deliver"
-DELIVER_WEBHOOK = "scheduler.webhooks.delivery.deliver"
-# Longer than the outbox lease (mail/delivery.py), so RQ never cuts off a job that is still
+DELIVER = "scheduler.delivery.emails.deliver"
+DELIVER_WEBHOOK = "scheduler.delivery.webhooks.deliver"
+# Where these lived before 2026-12: Redis may still hold jobs queued under those names when a
+# deploy moves them. Drop an entry a release after its move.
+MOVED = {"scheduler.mail.delivery.deliver": DELIVER, "scheduler.webhooks.delivery.deliver": DELIVER_WEBHOOK}
+# Longer than the outbox lease (delivery/leases.py), so RQ never cuts off a job that is still
 # recording a send through a database outage; a webhook attempt's own limit (WEBHOOK_TIMEOUT,
 # at most 300 s) is shorter too.
 DELIVERY_TIMEOUT = 360
@@ -20,6 +24,15 @@ DELIVERY_TIMEOUT = 360
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 log = logging.getLogger("scheduler.jobs")
+
+
+class Job(RQJob):
+    """RQ's job, but one queued under a function's old name (MOVED) runs the function where it
+    is now. The worker runs every job as this class."""
+
+    @property
+    def func(self):
+        return import_attribute(MOVED.get(self.func_name, self.func_name))
 
 
 @dataclass
@@ -78,6 +91,6 @@ def dispatch(connection, queued):
 
 def without_live_jobs(connection, row_ids, job_id=delivery_job_id):
     """The rows among `row_ids` that have no queued or running delivery job. Raises RedisError."""
-    jobs = Job.fetch_many([job_id(row_id) for row_id in row_ids], connection=connection)
+    jobs = RQJob.fetch_many([job_id(row_id) for row_id in row_ids], connection=connection)
     return [row_id for row_id, job in zip(row_ids, jobs)
             if job is None or job.get_status(refresh=False) not in LIVE]

@@ -23,6 +23,7 @@ import orjson
 
 from . import clock
 from .context import settings
+from .keys import derived_key
 from .errors import Gone
 
 SNAPSHOT = re.compile(r"[0-9]{1,20}:[0-9]{1,20}:(?:[0-9]{1,20}(?:,[0-9]{1,20})*)?")
@@ -37,7 +38,7 @@ class Position:
 
 
 def key():
-    return hmac.new(settings().jwt_secret.encode(), b"scheduler bookings sync token", hashlib.sha256).digest()
+    return derived_key(settings().jwt_secret, "scheduler bookings sync token")
 
 
 def signature(payload):

@@ -10,7 +10,7 @@ from gunicorn.http.errors import ParseException
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError, WithJsonSchema
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .addresses import hidden_characters, normalise
+from .email_addresses import hidden_characters, normalise
 from .errors import BadRequest, UnsupportedMediaType
 from .timezones import NonexistentLocalTime, check_zone, to_utc
 
@@ -24,6 +24,7 @@ class Body(BaseModel):
     """A JSON request body: types are strict (no "42" for 42), unknown fields are ignored."""
 
     model_config = ConfigDict(strict=True, extra="ignore")
+
 
 
 class Query(BaseModel):
@@ -50,7 +51,7 @@ def parse_time(value):
 
 
 def check_email(value):
-    """The address in the one form we store (see scheduler/addresses.py); ValueError if refused."""
+    """The address in the one form we store (see scheduler/email_addresses.py); ValueError if refused."""
     return normalise(value)
 
 
@@ -97,6 +98,8 @@ Zone = Annotated[str, AfterValidator(check_zone), WithJsonSchema({
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(check_email),
                   WithJsonSchema({"type": "string", "format": "email", "maxLength": 254})]
 Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_password)]
+# A password to check against a stored one: any length that could have been set.
+LoginPassword = Annotated[str, StringConstraints(min_length=1), AfterValidator(check_password)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
                  AfterValidator(check_visible)]
 # Public handles in booking links, compared and stored in lower case.
@@ -104,6 +107,14 @@ Username = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True
                      AfterValidator(check_username)]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=60),
                  AfterValidator(check_handle)]
+
+
+class RegisterIn(Body):
+    """A new account, through the API or `flask create-admin`."""
+
+    name: Name
+    email: Email
+    password: Password
 
 
 def json_body():

@@ -18,7 +18,7 @@ from rq import SimpleWorker
 from migrate import migrate
 from scheduler import create_app, jobs
 from scheduler.config import Settings
-from scheduler.mail import delivery
+from scheduler.runtime import start_worker
 from browser import browser, chromium, live_server  # noqa: F401  (fixtures)
 from pgbouncer import pgbouncer, pgbouncer_url  # noqa: F401  (fixtures)
 from conformance import ConformingClient
@@ -207,7 +207,7 @@ def app(settings, redis_conn):
     application = create_app(settings)
     application.test_client_class = ConformingClient
     yield application
-    application.extensions["db"].close()
+    application.extensions["runtime"].db.close()
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ def bob(register):
 @pytest.fixture
 def worker(settings, redis_conn):
     """Runs a real RQ worker over the real queue until it is empty."""
-    runtime = delivery.configure(settings)
+    runtime = start_worker(settings)
 
     def drain():
         SimpleWorker([jobs.email_queue(redis_conn)], connection=redis_conn).work(burst=True, logging_level="WARNING")

@@ -130,8 +130,8 @@ def test_the_dashboard_works_with_redis_down(settings, redis_conn, client, admin
 def test_the_async_commit_of_an_event_does_not_outlive_it(app, client):
     log(client, "PAGE_VIEW")
     with app.app_context():
-        from scheduler.db import single_statement
-        for _ in range(app.extensions["db"].size):
+        from scheduler.context import single_statement
+        for _ in range(app.extensions["runtime"].db.size):
             with single_statement() as cur:
                 cur.execute("SELECT source FROM pg_settings WHERE name = 'synchronous_commit'")
                 assert cur.fetchone()["source"] != "session"
@@ -181,7 +181,7 @@ def test_no_admin_gets_a_stale_snapshot_and_one_process_recomputes(settings, red
         t.join(30)
         assert not t.is_alive()
     for app in apps:
-        app.extensions["db"].close()
+        app.extensions["runtime"].db.close()
     assert [r.status_code for r in responses] == [200] * len(apps)
     assert all(age_of(r) < max_age for r in responses), [age_of(r) for r in responses]
     assert all(r.json["overview"]["total_events"] == 4 for r in responses)

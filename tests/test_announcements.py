@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from scheduler import announcements, clock
 from scheduler.config import Settings
 
-CONFIG = Settings(email_from="Scheduler <bookings@example.test>")
+ORIGIN = announcements.Origin(Settings(email_from="Scheduler <bookings@example.test>"), "http://localhost/")
 
 # 09:00 UTC on a day next June: summer time in Paris and New York.
 START = datetime(clock.now().year + 1, 6, 3, 9, 0, tzinfo=timezone.utc)
@@ -26,7 +26,7 @@ OWNER, GUEST = person(1, "Ada", "Europe/Paris"), person(2, "Bo", "America/New_Yo
 
 
 def test_created_confirms_to_the_owner_and_invites_others_each_in_their_zone():
-    messages = announcements.booking_messages("created", booking(), [OWNER, GUEST], CONFIG)
+    messages = announcements.booking_messages(ORIGIN, "created", booking(), [OWNER, GUEST])
     assert [(n["user_id"], n["kind"]) for n in messages.notes] == [(1, "BOOKING_CONFIRMED"), (2, "BOOKING_INVITATION")]
     assert "11:00 CEST" in messages.notes[0]["message"]
     assert messages.notes[1]["message"].startswith("Ada invited you, ") and "05:00 EDT" in messages.notes[1]["message"]
@@ -37,12 +37,12 @@ def test_created_confirms_to_the_owner_and_invites_others_each_in_their_zone():
 
 def test_cancelled_sends_cancel_and_declined_people_hear_nothing():
     declined = GUEST | {"status": "declined"}
-    messages = announcements.booking_messages("cancelled", booking(status="cancelled"), [OWNER, declined], CONFIG)
+    messages = announcements.booking_messages(ORIGIN, "cancelled", booking(status="cancelled"), [OWNER, declined])
     assert [e["to"] for e in messages.emails] == [OWNER["email"]]
     assert messages.emails[0]["payload"]["ics"]["method"] == "CANCEL"
 
 
 def test_reminders_only_for_times_still_ahead():
     now = START - timedelta(hours=3)
-    emails = announcements.reminder_emails(booking(), [OWNER], now).emails
+    emails = announcements.reminder_emails(ORIGIN, booking(), [OWNER], now).emails
     assert [(e["reminder_minutes"], e["send_after"]) for e in emails] == [(60, START - timedelta(hours=1))]

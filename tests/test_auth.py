@@ -139,7 +139,7 @@ def test_logout_twice_is_401(client, alice):
 
 
 def test_failed_logins_are_limited_per_account(client, alice, app):
-    limit = app.config["SETTINGS"].login_max_failures
+    limit = app.extensions["runtime"].settings.login_max_failures
     for _ in range(limit):
         assert client.post(LOGIN, json={"email": alice.email, "password": "wrong-guess"}).status_code == 401
     blocked = client.post(LOGIN, json={"email": alice.email.upper(), "password": alice.password})
@@ -150,7 +150,7 @@ def test_failed_logins_are_limited_per_account(client, alice, app):
 
 
 def test_successful_login_clears_the_failure_count(client, alice, app):
-    limit = app.config["SETTINGS"].login_max_failures
+    limit = app.extensions["runtime"].settings.login_max_failures
     for _ in range(limit - 1):
         client.post(LOGIN, json={"email": alice.email, "password": "wrong-guess"})
     assert client.post(LOGIN, json={"email": alice.email, "password": alice.password}).status_code == 200
@@ -165,7 +165,7 @@ def test_auth_routes_are_limited_per_address_when_configured(settings, redis_con
     client = app.test_client()
     statuses = [client.post(LOGIN, json={"email": f"u{i}@example.com", "password": "x"}).status_code for i in range(4)]
     assert statuses == [401, 401, 401, 429]
-    app.extensions["db"].close()
+    app.extensions["runtime"].db.close()
 
 
 def test_production_limits_auth_routes_per_address_by_default():

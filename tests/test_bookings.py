@@ -4,7 +4,7 @@ from datetime import datetime
 import pytest
 
 from helpers import YEAR, at, slot
-from scheduler.db import transaction
+from scheduler.context import transaction
 from scheduler.repositories import bookings
 
 BOOKINGS = "/api/v1/bookings"
@@ -22,7 +22,7 @@ GUEST = {"event_type_id": None, "location": "Room 4", "buffer_before": 10, "buff
 
 @pytest.mark.parametrize("guest", [{}, GUEST], ids=["own", "guest"])
 def test_a_booking_as_written_is_the_booking_as_read(app, alice, bob, guest):
-    """insert_booking (migration 010) spells out what COLUMNS and INTERNAL read: they agree."""
+    """insert_booking (sql/functions.sql) spells out what COLUMNS and INTERNAL read: they agree."""
     with app.app_context(), transaction() as cur:
         booking, recipients = bookings.create(cur, owner_id=bob.id, title="Same", invitee_ids=[alice.id],
                                               start=datetime.fromisoformat(at("09:00")),

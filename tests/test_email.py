@@ -10,8 +10,9 @@ from rq.job import Job, JobStatus
 from conftest import Mailbox, free_port
 from helpers import YEAR, slot
 from scheduler import create_app, jobs
-from scheduler.mail import delivery
+from scheduler.delivery import emails as delivery
 from scheduler.mail.templates import render
+from scheduler.runtime import worker_runtime
 
 
 def outbox_rows(db):
@@ -105,7 +106,7 @@ def test_delivery_after_a_redis_outage(settings, redis_conn, mailbox, worker, db
     down = create_app(settings.replace(redis_url="redis://127.0.0.1:1/0"))
     r = down.test_client().post("/api/v1/auth/register",
                                 json={"name": "Eve", "email": "eve@example.com", "password": "secure123"})
-    down.extensions["db"].close()
+    down.extensions["runtime"].db.close()
     assert r.status_code == 201
     assert redis_conn.llen("rq:queue:emails") == 0
     rt = worker()
@@ -122,7 +123,7 @@ def test_failures_are_retried_then_marked_failed(client, alice, settings, worker
     [(email_id, *_)] = outbox_rows(db)
     with db.cursor() as cur:
         cur.execute("UPDATE email_outbox SET status = 'pending', attempts = 0 WHERE id = %s", (email_id,))
-    rt.provider.port = 1  # nothing listens there: every attempt fails
+    rt.mail_provider.port = 1  # nothing listens there: every attempt fails
     attempts = []
     for _ in range(settings.email_retry_attempts):
         with db.cursor() as cur:
@@ -138,7 +139,7 @@ def test_retry_waits_for_its_backoff(client, alice, worker, db):
     [(email_id, *_)] = outbox_rows(db)
     with db.cursor() as cur:
         cur.execute("UPDATE email_outbox SET status = 'pending', attempts = 0 WHERE id = %s", (email_id,))
-    rt.provider.port = 1
+    rt.mail_provider.port = 1
     delivery.deliver(email_id)
     delivery.deliver(email_id)
     assert outbox_rows(db)[0][2:4] == ("pending", 1)
@@ -165,7 +166,7 @@ def test_email_goes_to_the_address_the_person_has_now(client, alice, register, s
     register("Mallory", email=old_address)
     worker()
     travel(timedelta(days=31))
-    delivery.sweep(delivery.runtime())
+    delivery.sweep(worker_runtime())
     worker()
     sent = [(m["To"], m["Subject"]) for m in mailbox.received()]
     assert ("alice-new@example.com", "Booking confirmed: Review") in sent
@@ -198,7 +199,7 @@ def test_the_sweep_never_enqueues_a_row_whose_job_is_still_queued(client, regist
         cur.execute("UPDATE email_outbox SET created_at = now() - interval '1 minute'")
     queued = redis_conn.llen("rq:queue:emails")
     assert queued == 3
-    assert delivery.sweep(delivery.runtime()) == []
+    assert delivery.sweep(worker_runtime()) == []
     assert redis_conn.llen("rq:queue:emails") == queued
     worker()
     assert len(mailbox.received()) == 3
@@ -213,7 +214,7 @@ def test_the_sweep_retakes_a_row_whose_worker_died_mid_send(client, alice, worke
     with db.cursor() as cur:
         cur.execute("UPDATE email_outbox SET status = 'sending', attempts = 1, created_at = now() - interval '1 hour',"
                     " locked_until = now() - interval '1 second'")
-    assert delivery.sweep(delivery.runtime()) == [email_id]
+    assert delivery.sweep(worker_runtime()) == [email_id]
     worker()
     assert [m["To"] for m in mailbox.received()] == [alice.email]
 
@@ -232,7 +233,7 @@ def test_a_message_the_server_accepted_counts_as_sent_even_if_its_goodbye_fails(
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        rt.provider.port = port
+        rt.mail_provider.port = port
         delivery.deliver(email_id)
     finally:
         controller.stop()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 
 from scheduler import clock, create_app
-from scheduler.mail import delivery
+from scheduler.delivery import emails as delivery
 from tests.booking_links import GUEST, PUBLIC, TYPES, at, book, booked, host, local_day, make_type  # noqa: F401
 from tests.test_races import at_once
 
@@ -331,7 +331,7 @@ def test_public_posts_are_rate_limited_per_address(settings, redis_conn, host, m
         token = answers[0].json["manage_token"]
         assert client.post(f"{GUEST}/{token}/cancel", json={}).status_code == 429
     finally:
-        limited.extensions["db"].close()
+        limited.extensions["runtime"].db.close()
 
 
 def test_public_rate_limit_is_on_in_production_by_default():

@@ -142,7 +142,7 @@ def test_cors_only_for_configured_origins(settings, redis_conn):
     ok = client.get("/health", headers={"Origin": "https://app.example.com"})
     assert ok.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert "Access-Control-Allow-Origin" not in client.get("/health", headers={"Origin": "https://evil.example"}).headers
-    app.extensions["db"].close()
+    app.extensions["runtime"].db.close()
 
 
 def test_no_cors_headers_by_default(client):
@@ -172,7 +172,7 @@ def test_health_is_degraded_when_redis_is_down(settings, redis_conn):
     app = create_app(settings.replace(redis_url="redis://127.0.0.1:1/0"))
     r = app.test_client().get("/health")
     assert r.status_code == 200 and r.json["status"] == "DEGRADED" and r.json["checks"]["redis"] == "down"
-    app.extensions["db"].close()
+    app.extensions["runtime"].db.close()
 
 
 def test_unexpected_errors_are_a_bare_500_with_request_id(app, client):

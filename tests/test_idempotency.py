@@ -150,7 +150,7 @@ def test_the_retention_job_purges_expired_keys(client, alice, db, travel, app, s
     client.post(BOOKINGS, json=slot("09:00", "10:00"), headers=keyed(alice, "old"))
     travel(timedelta(hours=25))
     client.post(BOOKINGS, json=slot("11:00", "12:00"), headers=keyed(alice, "new"))
-    retention.purge(app.extensions["db"], settings)
+    retention.purge(app.extensions["runtime"].db, settings)
     with db.cursor() as cur:
         cur.execute("SELECT key FROM idempotency_keys")
         assert cur.fetchall() == [("new",)]

@@ -120,7 +120,7 @@ def test_limiter_counts_per_identity_not_per_spelling(client, app):
     """After the limit of failures on ian@, İan@ (which PostgreSQL's lower() used to match to
     the same account) must not get fresh guesses."""
     register(client, "ian@example.com")
-    for _ in range(app.config["SETTINGS"].login_max_failures):
+    for _ in range(app.extensions["runtime"].settings.login_max_failures):
         assert client.post(LOGIN, json={"email": "ian@example.com", "password": "wrong-one"}).status_code == 401
     assert client.post(LOGIN, json={"email": "ian@example.com", "password": "secure123"}).status_code == 429
     for spelling in ("\u0130an@example.com", "\uff49an@example.com", "IAN@example.com."):
@@ -156,7 +156,7 @@ def test_losers_of_parallel_password_changes_are_not_failed_logins(settings, red
             assert not t.is_alive()
     finally:
         holder.close()
-        app.extensions["db"].close()
+        app.extensions["runtime"].db.close()
     assert sorted(results.values()) == [200, 401]
     [winner] = [password for password, status in results.items() if status == 200]
     client = app.test_client()

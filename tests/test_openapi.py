@@ -32,14 +32,14 @@ def test_a_route_without_a_description_fails(settings, redis_conn):
     app.add_url_rule("/api/v1/forgotten", "forgotten", lambda: {})
     with pytest.raises(Undescribed, match="/api/v1/forgotten"):
         build(app)
-    app.extensions["db"].close()
+    app.extensions["runtime"].db.close()
 
 
 def test_a_page_is_left_out_on_purpose(settings, redis_conn):
     app = create_app(settings)
     app.add_url_rule("/welcome", "welcome", page(lambda: "<p>hello</p>"))
     assert "/welcome" not in build(app)["paths"]
-    app.extensions["db"].close()
+    app.extensions["runtime"].db.close()
 
 
 def test_a_description_needs_a_summary():

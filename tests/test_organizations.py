@@ -133,5 +133,5 @@ def test_accepting_a_membership_removed_meanwhile_is_404_not_500(app, alice, bob
     """Accepting is one statement, so a removal racing with it leaves nothing to find: the
     repository answers None (it raised TypeError when the row had gone)."""
     from scheduler.repositories import organizations
-    with app.extensions["db"].transaction() as cur:
+    with app.extensions["runtime"].db.transaction() as cur:
         assert organizations.accept(cur, org["id"], bob.id) is None

@@ -162,7 +162,7 @@ def every_connection_held(pool):
 
 def fill_pool(app):
     """Leaves every connection of the app's pool open and idle."""
-    with every_connection_held(app.extensions["db"]):
+    with every_connection_held(app.extensions["runtime"].db):
         pass
 
 
@@ -184,7 +184,7 @@ def pool_size(db):
 def test_killed_pooled_connections_are_replaced_without_an_error(app, client, alice, db):
     """As after a failover: every pooled connection is gone, and the next requests all succeed."""
     fill_pool(app)
-    assert kill_pool(db) == app.extensions["db"].size
+    assert kill_pool(db) == app.extensions["runtime"].db.size
     statuses = []
     for minute in range(0, 60, 6):
         statuses.append(client.post("/api/v1/bookings", json=slot(f"09:{minute:02}", f"09:{minute + 5:02}"),
@@ -215,7 +215,7 @@ def test_a_booking_whose_connection_is_killed_mid_transaction_succeeds(app, alic
 
 
 def test_a_pool_that_stays_busy_answers_503_with_retry_after(app, client, alice):
-    pool = app.extensions["db"]
+    pool = app.extensions["runtime"].db
     pool.wait_seconds = 0.2  # the wait before giving up (10 s in service) is not what is tested
     with every_connection_held(pool):
         r = client.get("/api/v1/notifications/count", headers=alice.auth)
@@ -257,7 +257,7 @@ def app_on(settings, **servers):
     try:
         yield app, app.test_client()
     finally:
-        app.extensions["db"].close()
+        app.extensions["runtime"].db.close()
 
 
 def timed(call):
@@ -352,5 +352,5 @@ def test_the_worker_waits_out_a_database_outage(settings, own_postgres, own_redi
     finally:
         worker.terminate()
         worker.wait(20)
-        app.extensions["db"].close()
-        sweep_only.extensions["db"].close()
+        app.extensions["runtime"].db.close()
+        sweep_only.extensions["runtime"].db.close()

@@ -11,7 +11,8 @@ from helpers import slot
 from migrate import migrate
 from pgbouncer import PgBouncer
 from scheduler.db import Database
-from scheduler.mail import delivery
+from scheduler.delivery import emails as delivery
+from scheduler.runtime import start_worker
 
 # Parameters PgBouncer itself sets on a server connection for the client it lends it to.
 PGBOUNCER_TRACKED = {"application_name", "client_encoding", "DateStyle", "TimeZone", "standard_conforming_strings"}
@@ -100,7 +101,7 @@ def test_no_session_state_is_left_for_the_next_clients_transaction(client, regis
     assert client.get("/api/v1/notifications", headers=bob.auth).status_code == 200
     assert client.post("/api/v1/auth/logout", headers=alice.auth).status_code == 200
     worker()
-    delivery.sweep(delivery.configure(settings))
+    delivery.sweep(start_worker(settings))
     assert len(mailbox.received()) >= 2
 
     after, state = session_state(settings.database_url)

@@ -15,9 +15,10 @@ from aiosmtpd.smtp import AuthResult
 from conftest import Mailbox, free_port
 from helpers import slot
 from scheduler import auth, clock, create_app
-from scheduler.mail import delivery
+from scheduler.delivery import emails as delivery
+from scheduler.runtime import start_worker
 from scheduler.ratelimit import key_for
-from scheduler.repositories import outbox
+from scheduler.repositories import email_outbox
 
 LOGIN = "/api/v1/auth/login"
 REGISTER = "/api/v1/auth/register"
@@ -43,7 +44,7 @@ def test_a_row_left_sending_by_a_crashed_worker_is_retaken_when_its_lease_ends(a
     with db.cursor() as cur:
         cur.execute("UPDATE email_outbox SET status = 'pending', attempts = 0, sent_at = NULL WHERE id = %s", (email_id,))
     with rt.db.transaction() as cur:  # a worker claims the row, then dies before sending
-        assert outbox.claim(cur, email_id, now=clock.now(), lease_seconds=delivery.LEASE_SECONDS)
+        assert email_outbox.claim(cur, email_id, now=clock.now(), lease_seconds=delivery.LEASE_SECONDS)
     travel(timedelta(minutes=1))
     assert delivery.sweep(rt) == []
     delivery.deliver(email_id)
@@ -58,8 +59,8 @@ def test_a_row_left_sending_by_a_crashed_worker_is_retaken_when_its_lease_ends(a
 
 def test_each_retry_waits_twice_as_long_as_the_one_before(alice, settings, worker, db):
     worker()
-    rt = delivery.configure(settings.replace(email_retry_attempts=5, email_retry_backoff=60))
-    rt.provider.port = 1  # nothing listens there: every attempt fails
+    rt = start_worker(settings.replace(email_retry_attempts=5, email_retry_backoff=60))
+    rt.mail_provider.port = 1  # nothing listens there: every attempt fails
     email_id = welcome_id(db)
     with db.cursor() as cur:
         cur.execute("UPDATE email_outbox SET status = 'pending', attempts = 0 WHERE id = %s", (email_id,))
@@ -120,7 +121,7 @@ def test_a_reminder_sent_by_a_worker_whose_clock_runs_ahead_is_not_made_again(cl
 
 
 class FakeMinutes:
-    """Stands in for the time module inside scheduler.mail.delivery: its wall clock starts
+    """Stands in for the time module inside scheduler.delivery.emails: its wall clock starts
     early in a minute and sleeping advances it; the rest is the real module."""
 
     def __init__(self):
@@ -144,8 +145,8 @@ def test_email_rate_limit_holds_sends_over_the_limit_until_the_next_minute(setti
     for i in range(3):
         r = app.test_client().post(REGISTER, json={"name": f"R{i}", "email": f"r{i}@example.com", "password": "secure123"})
         assert r.status_code == 201
-    app.extensions["db"].close()
-    rt = delivery.configure(settings.replace(email_rate_limit=2))
+    app.extensions["runtime"].db.close()
+    rt = start_worker(settings.replace(email_rate_limit=2))
     minutes = FakeMinutes()
     monkeypatch.setattr(delivery, "time", minutes)
     window = int(minutes.now // 60)
@@ -214,10 +215,10 @@ def tls_smtp(certificate, monkeypatch):
 
 
 def send_welcome(settings, smtp_url):
-    rt = delivery.configure(settings.replace(smtp_url=smtp_url))
+    rt = start_worker(settings.replace(smtp_url=smtp_url))
     app = create_app(settings)
     app.test_client().post(REGISTER, json={"name": "Tia", "email": "tia@example.com", "password": "secure123"})
-    app.extensions["db"].close()
+    app.extensions["runtime"].db.close()
     with rt.db.transaction() as cur:
         cur.execute("SELECT id FROM email_outbox")
         [row] = cur.fetchall()
@@ -255,7 +256,7 @@ def test_register_is_limited_per_address(settings, redis_conn):
     client = app.test_client()
     statuses = [client.post(REGISTER, json={"name": "R", "email": f"r{i}@example.com", "password": "secure123"}
                             ).status_code for i in range(4)]
-    app.extensions["db"].close()
+    app.extensions["runtime"].db.close()
     assert statuses == [201, 201, 201, 429]
 
 
@@ -271,7 +272,7 @@ def test_failed_logins_are_forgotten_when_the_window_ends(settings, alice, redis
     while redis_conn.exists(key) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert client.post(LOGIN, json={"email": alice.email, "password": alice.password}).status_code == 200
-    app.extensions["db"].close()
+    app.extensions["runtime"].db.close()
 
 
 def test_trusted_proxies_decide_which_forwarded_address_counts(settings, redis_conn):
@@ -281,7 +282,7 @@ def test_trusted_proxies_decide_which_forwarded_address_counts(settings, redis_c
         client = app.test_client()
         result = [client.post(LOGIN, json={"email": "x@example.com", "password": "x"},
                               headers={"X-Forwarded-For": value}).status_code for value in forwarded_for]
-        app.extensions["db"].close()
+        app.extensions["runtime"].db.close()
         return result
     # Behind one proxy, the address it appends is the client's, whatever the client put first.
     assert statuses(1, ["10.0.0.1", "10.0.0.2", "10.0.0.1", "6.6.6.6, 10.0.0.1"]) == [401, 401, 401, 429]
@@ -294,7 +295,7 @@ def test_trusted_proxies_decide_the_scheme_of_built_urls(settings, alice, redis_
         app = create_app(settings.replace(trusted_proxies=trusted))
         url = app.test_client().post("/api/v1/users/me/calendar-feed", headers={
             **alice.auth, "X-Forwarded-Proto": "https", "X-Forwarded-For": "10.0.0.1"}).json["url"]
-        app.extensions["db"].close()
+        app.extensions["runtime"].db.close()
         return url
     assert feed_url(1).startswith("https://") and feed_url(0).startswith("http://")
 
@@ -303,7 +304,7 @@ def test_production_sends_hsts_and_other_environments_do_not(settings, redis_con
     def hsts(app_env):
         app = create_app(settings.replace(app_env=app_env))
         header = app.test_client().get("/health").headers.get("Strict-Transport-Security")
-        app.extensions["db"].close()
+        app.extensions["runtime"].db.close()
         return header
     assert hsts("production") == "max-age=31536000; includeSubDomains"
     assert hsts("test") is None

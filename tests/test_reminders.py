@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from scheduler import clock
-from scheduler.mail import delivery
+from scheduler.delivery import emails as delivery
 
 BOOKINGS = "/api/v1/bookings"
 

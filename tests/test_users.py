@@ -52,7 +52,7 @@ def test_password_change_checks_current_and_new(client, alice):
 
 def test_current_password_guesses_count_as_failed_logins(client, alice, app):
     """A stolen token must not buy unlimited guesses at the password it could then change."""
-    limit = app.config["SETTINGS"].login_max_failures
+    limit = app.extensions["runtime"].settings.login_max_failures
     for _ in range(limit):
         r = client.patch("/api/v1/users/me/password", json={"currentPassword": "guess", "newPassword": "newpass456"},
                          headers=alice.auth)

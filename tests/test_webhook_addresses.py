@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from scheduler.webhooks.addresses import BlockedAddress, connect, is_public
+from scheduler.egress import BlockedAddress, connect, is_public
 
 
 @pytest.mark.parametrize("address", [

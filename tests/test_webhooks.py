@@ -11,7 +11,7 @@ from helpers import slot
 from tests.booking_links import host, make_type  # noqa: F401 (fixtures)
 from receivers import HANG
 from scheduler import create_app
-from scheduler.webhooks import delivery as webhook_delivery
+from scheduler.delivery import webhooks as webhook_delivery
 from scheduler.webhooks.events import MAX_PAYLOAD_BYTES
 
 
@@ -238,13 +238,15 @@ def test_a_rolled_back_change_fires_nothing(client, alice, receiver, subscribe, 
 
 def test_an_event_written_in_a_transaction_that_rolls_back_is_gone(app, alice, receiver, subscribe, db):
     from scheduler import announcements
-    from scheduler.db import transaction
+    from scheduler.context import transaction
     subscribe(alice, receiver().url)
     with app.app_context(), pytest.raises(psycopg2.errors.DivisionByZero):
         with transaction() as cur:
             me = {"user_id": alice.id, "name": "Alice", "email": "alice@example.com", "status": "accepted"}
-            queued = announcements.write(cur, announcements.booking_webhook("booking.created", {"id": 1}, [me]))
-            assert len(queued.webhooks) == 1
+            announcements.send(app.extensions["runtime"], cur,
+                               announcements.booking_webhook("booking.created", {"id": 1}, [me]))
+            cur.execute("SELECT count(*) AS written FROM webhook_deliveries")
+            assert cur.fetchone()["written"] == 1
             cur.execute("SELECT 1 / 0")
     assert deliveries(db) == []
 
@@ -401,7 +403,7 @@ def test_an_event_committed_while_redis_is_down_is_delivered_later(client, alice
     webhook = subscribe(alice, hook.url)
     down = create_app(settings.replace(redis_url="redis://127.0.0.1:1/0"))
     r = down.test_client().post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
-    down.extensions["db"].close()
+    down.extensions["runtime"].db.close()
     assert r.status_code == 201
     assert redis_conn.llen("rq:queue:webhooks") == 0
     runtime = webhook_worker()

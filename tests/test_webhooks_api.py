@@ -14,7 +14,7 @@ def guarded_client(settings, redis_conn):
     """A client of an app with the default: no private addresses."""
     app = create_app(settings.replace(webhook_allow_private=False))
     yield app.test_client()
-    app.extensions["db"].close()
+    app.extensions["runtime"].db.close()
 
 
 HOOK = "http://127.0.0.1:9/hooks"

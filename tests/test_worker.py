@@ -11,10 +11,11 @@ from datetime import datetime
 
 import pytest
 import redis
+from rq.utils import import_attribute
 
 from helpers import wait_until, worker_process
 from scheduler import create_app, jobs
-from worker import Worker
+from worker import ThreadWorker, Worker
 
 
 class RedisServer:
@@ -48,7 +49,7 @@ def own_redis(tmp_path):
 def register(settings, redis_url, email):
     app = create_app(settings.replace(redis_url=redis_url))
     r = app.test_client().post("/api/v1/auth/register", json={"name": "W", "email": email, "password": "secure123"})
-    app.extensions["db"].close()
+    app.extensions["runtime"].db.close()
     assert r.status_code == 201
 
 
@@ -162,7 +163,7 @@ def test_worker_process_refreshes_the_dashboard_before_it_is_max_age_old(setting
                 break
         assert later > first and datetime.fromisoformat(later).timestamp() == as_of
     finally:
-        app.extensions["db"].close()
+        app.extensions["runtime"].db.close()
         assert stopped_by_sigterm(worker)
 
 
@@ -183,3 +184,21 @@ def test_worker_stops_on_sigterm_while_recording_a_send_through_a_database_outag
         if worker.poll() is None:
             worker.kill()
             worker.wait(10)
+
+
+def test_a_job_queued_before_its_function_moved_still_runs(settings, worker, redis_conn, mailbox):
+    """A deploy that moves a job function must not strand the jobs Redis already holds under its
+    old name: worker.py's workers run it where it is now (jobs.MOVED), at once, not when the
+    sweep gives up on the job."""
+    worker()  # configures the worker's runtime for these tests
+    register(settings, settings.redis_url, "moved@example.com")
+    queue = jobs.email_queue(redis_conn)
+    [job_id] = queue.job_ids
+    queue.empty()
+    queue.enqueue("scheduler.mail.delivery.deliver", int(job_id.removeprefix("email-")), job_id=job_id, result_ttl=0)
+    ThreadWorker([queue], connection=redis_conn, stop=threading.Event()).work(burst=True, logging_level="WARNING")
+    assert [m["To"] for m in mailbox.received()] == ["moved@example.com"]
+
+
+def test_every_moved_job_name_leads_to_a_job_function():
+    assert all(callable(import_attribute(now)) for now in jobs.MOVED.values())

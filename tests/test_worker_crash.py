@@ -19,7 +19,7 @@ from conftest import Mailbox, free_port
 from helpers import wait_until, worker_process
 from scheduler import jobs
 from scheduler.db import Database
-from scheduler.repositories import outgoing
+from scheduler.repositories import messages
 
 BACKLOG = 200
 HELD = "backlog-20@example.com"
@@ -96,7 +96,7 @@ def test_a_worker_killed_mid_backlog_loses_nothing(settings, redis_conn, holding
     mailbox, smtp_url = holding_smtp
     database = Database(settings.database_url, size=1)
     with database.transaction() as cur:
-        ids, _ = outgoing.write(cur, notes=[], emails=[{"to": f"backlog-{i}@example.com", "template": "WELCOME",
+        ids, _ = messages.write(cur, notes=[], emails=[{"to": f"backlog-{i}@example.com", "template": "WELCOME",
                                                         "payload": {"name": f"N{i}"}} for i in range(BACKLOG)],
                                 webhook_events=[])
     database.close()

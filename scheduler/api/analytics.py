@@ -7,9 +7,8 @@ from pydantic import Field, StringConstraints, field_validator
 
 from .. import clock
 from ..auth import bearer_claims, login_required, require_role
-from ..context import redis_client, settings
+from ..context import redis_client, runtime, settings, single_statement
 from ..dashboard import all_events, summary as own_summary
-from ..db import get_db, single_statement
 from ..openapi import Shape, describe
 from ..pagination import paginated
 from ..repositories import analytics
@@ -107,10 +106,10 @@ def dashboard():
     everyone else sees the events they caused, exactly."""
     query = parse_query(DashboardQuery)
     if g.user["role"] == "admin":
-        snapshot = all_events(redis_client(), get_db(), query.days, settings().dashboard_max_age)
+        snapshot = all_events(redis_client(), runtime().db, query.days, settings().dashboard_max_age)
         scope, as_of, summary = "all", snapshot["as_of"], snapshot["value"]
     else:
-        scope, as_of, summary = "own", clock.now().timestamp(), own_summary(get_db(), query.days, g.user["id"])
+        scope, as_of, summary = "own", clock.now().timestamp(), own_summary(runtime().db, query.days, g.user["id"])
     return {
         "period": f"Last {query.days} days",
         "scope": scope,

@@ -1,28 +1,18 @@
 from typing import Annotated, Literal
 
-from flask import Blueprint, g, request
-from pydantic import AfterValidator, StringConstraints
+from flask import Blueprint, g
+from pydantic import StringConstraints
 
-from .. import announcements as announce, jobs
-from ..auth import dummy_hash, hash_password, issue_token, limited_guess, login_required, password_matches
-from ..context import limiter, redis_client, settings
-from ..db import after_commit, single_statement, transaction
-from ..errors import TooManyRequests, Unauthorized
+from .. import announcements
+from ..auth import (dummy_hash, hash_password, issue_token, limit_client_address, limited_guess, login_required,
+                    password_matches)
+from ..context import announce, settings, single_statement, transaction
+from ..errors import Unauthorized
 from ..openapi import Error, Message, RateLimited, Shape, describe
-from ..ratelimit import key_for
 from ..repositories import users
-from ..validation import Body, Email, Name, Password, check_password, parse
+from ..validation import Body, LoginPassword, RegisterIn, parse
 
 bp = Blueprint("auth", __name__)
-
-LoginPassword = Annotated[str, StringConstraints(min_length=1), AfterValidator(check_password)]
-
-
-class RegisterIn(Body):
-    name: Name
-    email: Email
-    password: Password
-
 
 class LoginIn(Body):
     email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
@@ -51,15 +41,6 @@ def public_user(user):
     return {"id": user["id"], "name": user["name"], "email": user["email"], "role": user["role"]}
 
 
-def limit_client_address(kind, per_minute):
-    """Routes strangers can reach are limited per client address (`kind` names the counter);
-    a limit of 0 is off."""
-    if per_minute:
-        wait = limiter().hit(key_for(kind, request.remote_addr or "unknown"), per_minute, 60)
-        if wait:
-            raise TooManyRequests("Too many requests from this address, slow down", retry_after=wait)
-
-
 def credentials_match(user, password, rounds):
     """Checks the password; an unknown user costs one bcrypt check all the same."""
     if user is None:
@@ -79,8 +60,7 @@ def register():
     password_hash = hash_password(data.password, settings().bcrypt_rounds)
     with transaction() as cur:
         user = users.insert(cur, name=data.name, email=data.email, password_hash=password_hash)
-        queued = announce.user_registered(cur, user)
-    after_commit(jobs.dispatch, redis_client(), queued)
+        announce(cur, announcements.user_registered(user))
     return {
         "message": "User registered successfully",
         "token": issue_token(user, settings()),

@@ -2,23 +2,20 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from flask import Blueprint, Response, g
-from psycopg2.errors import ExclusionViolation
 from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema
 
-from .. import announcements as announce, clock, jobs, synctokens
-from ..addresses import identity_key
+from .. import synctokens
+from ..announcements import public_booking
 from ..auth import login_required
-from ..announcements import public_booking, with_attendees
 from ..calendar import event_data, to_ics
-from ..context import redis_client, settings
-from ..db import after_commit, retrying, single_statement, transaction
-from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..context import booking_write, settings, single_statement
+from ..db import retrying
+from ..errors import BadRequest, NotFound
 from ..idempotency import idempotent
 from ..openapi import Error, Shape, describe
 from ..pagination import paginated
 from ..preconditions import etag_header, require_match, tagged
-from ..repositories import bookings, organizations
-from ..repositories.locks import lock_people
+from ..repositories import bookings
 from ..validation import Body, DateTime, Query, Zone, check_email, check_window, in_zone, parse, parse_query
 
 bp = Blueprint("bookings", __name__)
@@ -125,44 +122,9 @@ class SyncPage(Shape):
     more: bool = Field(description="More changes wait: call again at once with `next_token`.")
 
 
-def check_times(start, end, *, check_start=True):
-    if end <= start:
-        raise BadRequest("End time must be after start time", fields={"end": "must be after start"})
-    if check_start and start < clock.now():
-        raise BadRequest("Start time cannot be in the past", fields={"start": "must be in the future"})
-
-
-def invitees(cur, requested):
-    """Resolves requested attendees (ids or e-mails) among people sharing an organisation with me."""
-    ids = {a for a in requested if isinstance(a, int)} - {g.user["id"]}
-    by_key = {identity_key(a): a for a in requested if isinstance(a, str)}
-    by_key.pop(identity_key(g.user["email"]), None)
-    found = organizations.colleagues(cur, g.user["id"], ids=ids, keys=by_key)
-    unknown_keys = by_key.keys() - {u["email_key"] for u in found}
-    unknown = sorted(map(str, (ids - {u["id"] for u in found}) | {by_key[key] for key in unknown_keys}))
-    if unknown:
-        raise BadRequest("Attendees must be people who share an organization with you",
-                         fields={"attendees": f"not found among your organizations: {', '.join(unknown)}"})
-    return sorted(u["id"] for u in found)
-
-
-def busy_conflict(people, start, end, excluding=None):
-    """The 409 for a refused write: which of the people are busy, and when."""
-    with single_statement() as cur:
-        busy = bookings.commitments(cur, people, start, end, excluding=excluding)
-    return Conflict("Booking overlaps another confirmed booking", conflicts=[
-        {"user_id": b["user_id"], "name": b["name"], "email": b["email"],
-         "start_time": b["start_time"], "end_time": b["end_time"]} for b in busy])
-
-
-def owned(cur, booking_id):
-    """The booking, locked for change; 404 unless I attend it, 403 unless I booked it."""
-    booking = bookings.find_visible(cur, booking_id, g.user["id"], lock=True)
-    if booking is None:
-        raise NotFound("Booking not found")
-    if booking["user_id"] != g.user["id"]:
-        raise Forbidden("Only the booker can change or cancel this booking")
-    return booking
+def unchanged(booking):
+    """If-Match: 412 unless the client saw the booking as it is stored now."""
+    require_match(public_booking(booking))
 
 
 @bp.post("")
@@ -178,18 +140,8 @@ def create_booking():
     Everyone gets a notification and an email with the invitation."""
     data = parse(BookingIn)
     times = in_zone(data.timezone or g.user["timezone"], start=data.start, end=data.end)
-    check_times(times["start"], times["end"])
-    people = [g.user["id"]]
-    try:
-        with transaction() as cur:
-            people += invitees(cur, data.attendees) if data.attendees else []
-            booking, recipients = bookings.create(cur, owner_id=g.user["id"], title=data.title,
-                                                  invitee_ids=people[1:], **times)
-            queued = announce.booking_created(cur, booking, recipients)
-    except ExclusionViolation:
-        raise busy_conflict(people, times["start"], times["end"]) from None
-    after_commit(jobs.dispatch, redis_client(), queued)
-    return {"message": "Booking created successfully", "booking": with_attendees(booking, recipients)}, 201
+    written = booking_write().create(g.user, title=data.title, attendees=data.attendees, **times)
+    return {"message": "Booking created successfully", "booking": written.shown}, 201
 
 
 @bp.get("")
@@ -271,26 +223,8 @@ def update_booking(booking_id):
     if data.title is None and data.start is None and data.end is None:
         raise BadRequest("Provide at least one of title, start, end to update")
     changes = in_zone(data.timezone or g.user["timezone"], start=data.start, end=data.end)
-    people, start, end = [g.user["id"]], None, None
-    try:
-        with transaction() as cur:
-            current = owned(cur, booking_id)
-            require_match(public_booking(current))
-            if current["status"] != "confirmed":
-                raise Conflict("A cancelled booking cannot be changed")
-            people = [a["user_id"] for a in current["attendees"] if a["status"] != "declined"]
-            lock_people(cur, people)
-            start = changes["start"] or current["start_time"]
-            end = changes["end"] or current["end_time"]
-            check_times(start, end, check_start=start != current["start_time"])
-            booking = bookings.update(cur, booking_id, title=data.title or current["title"], start=start, end=end)
-            recipients = bookings.recipients(cur, booking_id)
-            moved = (start, end) != (current["start_time"], current["end_time"])
-            queued = announce.booking_updated(cur, booking, recipients, moved=moved)
-    except ExclusionViolation:
-        raise busy_conflict(people, start, end, excluding=booking_id) from None
-    after_commit(jobs.dispatch, redis_client(), queued)
-    shape = with_attendees(booking, recipients)
+    written = booking_write().update(g.user["id"], booking_id, title=data.title, **changes, expect=unchanged)
+    shape = written.shown
     return {"message": "Booking updated successfully", "booking": shape}, 200, etag_header(shape)
 
 
@@ -300,17 +234,8 @@ def update_booking(booking_id):
 @retrying
 def cancel_booking(booking_id):
     """Cancel a booking I booked (it stays, with `status: cancelled`); 404 if already cancelled."""
-    with transaction() as cur:
-        current = owned(cur, booking_id)
-        require_match(public_booking(current))
-        lock_people(cur, [a["user_id"] for a in current["attendees"]])
-        booking = bookings.cancel(cur, booking_id, g.user["id"])
-        if booking is None:
-            raise NotFound("Booking not found or already cancelled")
-        recipients = bookings.recipients(cur, booking_id)
-        queued = announce.booking_cancelled(cur, booking, recipients)
-    after_commit(jobs.dispatch, redis_client(), queued)
-    return {"message": "Booking cancelled successfully", "booking": with_attendees(booking, recipients)}
+    written = booking_write().cancel(g.user["id"], booking_id, expect=unchanged)
+    return {"message": "Booking cancelled successfully", "booking": written.shown}
 
 
 @bp.patch("/<id:booking_id>/attendance")
@@ -322,21 +247,5 @@ def answer(booking_id):
 
     An attendee accepts or declines; accepting is refused (409) if it would double-book them."""
     data = parse(Attendance)
-    me = g.user["id"]
-    try:
-        with transaction() as cur:
-            booking = bookings.find_visible(cur, booking_id, me, lock=True)
-            if booking is None:
-                raise NotFound("Booking not found")
-            if booking["user_id"] == me:
-                raise BadRequest("The booker always attends their own booking")
-            if booking["status"] != "confirmed":
-                raise Conflict("The booking is cancelled")
-            lock_people(cur, [me])
-            booking = bookings.set_attendance(cur, booking_id, me, data.status)
-            recipients = bookings.recipients(cur, booking_id)
-            queued = announce.attendance_answered(cur, booking, recipients, g.user, data.status)
-    except ExclusionViolation:
-        raise busy_conflict([me], booking["start_time"], booking["end_time"], excluding=booking_id) from None
-    after_commit(jobs.dispatch, redis_client(), queued)
-    return {"message": f"Attendance {data.status}", "booking": with_attendees(booking, recipients)}
+    written = booking_write().answer(g.user, booking_id, data.status)
+    return {"message": f"Attendance {data.status}", "booking": written.shown}

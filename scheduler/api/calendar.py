@@ -1,12 +1,11 @@
 from flask import Blueprint, Response
 
 from ..calendar import event_data, to_ics
-from ..context import settings
-from ..db import transaction
+from ..context import settings, transaction
 from ..errors import NotFound
+from ..keys import token_hash
 from ..openapi import describe
 from ..repositories import bookings, users
-from .users import feed_hash
 
 bp = Blueprint("calendar", __name__)
 
@@ -16,7 +15,7 @@ bp = Blueprint("calendar", __name__)
 def feed(secret):
     """All my bookings for calendar apps; the secret in the URL is the only credential."""
     with transaction() as cur:
-        owner = users.find_by_feed_hash(cur, feed_hash(secret))
+        owner = users.find_by_feed_hash(cur, token_hash(secret))
         if owner is None:
             raise NotFound("Calendar feed not found")
         rows = bookings.calendar_for(cur, owner["id"])

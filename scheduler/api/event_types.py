@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints
 
 from .. import links
 from ..auth import login_required
-from ..db import single_statement
+from ..context import single_statement, site
 from ..errors import BadRequest, NotFound
 from ..openapi import Error, Message, Shape, describe
 from ..repositories import event_types
@@ -84,7 +84,7 @@ class EventTypeSaved(Shape):
 
 
 def shown(event_type):
-    return event_type | {"booking_url": links.booking_url(g.user["username"], event_type["slug"])}
+    return event_type | {"booking_url": links.booking_url(site(), g.user["username"], event_type["slug"])}
 
 
 def found(event_type):

@@ -1,28 +1,21 @@
 """A guest manages their booking with the token from their confirmation: the token is the
 only credential (only its hash is stored), and it reaches that one booking and nothing else."""
 
-import re
 from typing import Annotated
 
 from flask import Blueprint
-from psycopg2.errors import ExclusionViolation
 from pydantic import Field, StringConstraints
 
-from .. import announcements as announce, clock, jobs, links
-from ..context import redis_client
-from ..db import after_commit, retrying, single_statement, transaction
-from ..errors import Conflict, NotFound
+from ..auth import limit_public_posts
+from ..booking_links import bookable_type, by_token, can_change, changeable, guest_view, slots_of
+from ..context import booking_write, single_statement, transaction
+from ..db import retrying
 from ..openapi import Error, RateLimited, Shape, describe
-from ..repositories import bookings, event_types
-from ..repositories.locks import lock_people
+from ..public_shapes import GuestView
 from ..validation import Body, DateTime, Zone, in_zone, parse
-from .public import (GuestView, Slots, SlotsQuery, check_start, guest_view, limit_public_posts, slots_of,
-                     slots_window, taken)
+from ..windows import Slots, SlotsQuery, slots_window
 
 bp = Blueprint("guest_bookings", __name__)
-
-# What a token can look like (43 URL-safe base64 characters); anything else is a 404 without a query.
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 class Reschedule(Body):
@@ -47,33 +40,6 @@ class GuestBookingSaved(Shape):
     booking: GuestView
 
 
-def by_token(cur, token, *, lock=False):
-    booking = bookings.find_by_guest_token(cur, links.token_hash(token), lock=lock) if TOKEN.match(token) else None
-    if booking is None:
-        raise NotFound("Booking not found")
-    return booking
-
-
-def changeable(booking):
-    """409 unless the booking can still be cancelled or moved."""
-    if booking["status"] != "confirmed":
-        raise Conflict("This booking is cancelled")
-    if booking["start_time"] <= clock.now():
-        raise Conflict("This booking has already started")
-
-
-def bookable_type(cur, booking):
-    """The active type a booking was made through: rescheduling follows its rules."""
-    event_type = event_types.find_with_host(cur, booking["event_type_id"]) if booking["event_type_id"] else None
-    if event_type is None or not event_type["active"]:
-        raise Conflict("This booking can no longer be rescheduled, only cancelled")
-    return event_type
-
-
-def can_change(booking):
-    return booking["status"] == "confirmed" and booking["start_time"] > clock.now()
-
-
 @bp.get("/<token>")
 @describe(responses={200: Managed})
 def show(token):
@@ -92,7 +58,7 @@ def reschedule_slots(token):
     with transaction() as cur:
         booking = by_token(cur, token)
         changeable(booking)
-        return slots_of(cur, bookable_type(cur, booking), window, excluding=booking["id"])
+        return slots_of(cur, bookable_type(cur, booking), *window, excluding=booking["id"])
 
 
 @bp.post("/<token>/cancel")
@@ -105,15 +71,8 @@ def cancel(token):
     notification and an email with the `reason`."""
     limit_public_posts()
     data = parse(Cancellation)
-    with transaction() as cur:
-        current = by_token(cur, token, lock=True)
-        changeable(current)
-        lock_people(cur, [current["user_id"]])
-        booking = bookings.cancel(cur, current["id"], current["user_id"])
-        recipients = bookings.recipients(cur, booking["id"])
-        queued = announce.guest_cancelled(cur, booking, recipients, data.reason)
-    after_commit(jobs.dispatch, redis_client(), queued)
-    return {"message": "Booking cancelled", "booking": guest_view(booking, current["host_name"])}
+    written = booking_write().guest_cancel(token, reason=data.reason)
+    return {"message": "Booking cancelled", "booking": written.seen_by_guest}
 
 
 @bp.post("/<token>/reschedule")
@@ -127,19 +86,6 @@ def reschedule(token):
     inactive. `start` without an offset is read in `timezone` (default: the guest's zone)."""
     limit_public_posts()
     data = parse(Reschedule)
-    try:
-        with transaction() as cur:
-            current = by_token(cur, token, lock=True)
-            changeable(current)
-            event_type = bookable_type(cur, current)
-            start = in_zone(data.timezone or current["guest"]["timezone"], start=data.start)["start"]
-            lock_people(cur, [current["user_id"]])
-            offer = check_start(cur, event_type, start, excluding=current["id"])
-            booking = bookings.update(cur, current["id"], title=current["title"], start=start,
-                                      end=start + offer.duration)
-            recipients = bookings.recipients(cur, booking["id"])
-            queued = announce.guest_moved(cur, booking, recipients)
-    except ExclusionViolation:
-        raise taken() from None
-    after_commit(jobs.dispatch, redis_client(), queued)
-    return {"message": "Booking moved", "booking": guest_view(booking, current["host_name"])}
+    written = booking_write().guest_move(
+        token, start_in=lambda guest_zone: in_zone(data.timezone or guest_zone, start=data.start)["start"])
+    return {"message": "Booking moved", "booking": written.seen_by_guest}

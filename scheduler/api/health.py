@@ -5,8 +5,7 @@ from typing import Literal
 import redis
 from flask import Blueprint, current_app
 
-from ..context import redis_client, settings
-from ..db import single_statement
+from ..context import redis_client, settings, single_statement
 from ..errors import OUTAGE_RETRY_AFTER
 from ..openapi import Shape, describe
 

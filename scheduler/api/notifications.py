@@ -4,7 +4,7 @@ from flask import Blueprint, g
 from pydantic import Field
 
 from ..auth import login_required
-from ..db import single_statement
+from ..context import single_statement
 from ..errors import NotFound
 from ..openapi import Message, Shape, describe
 from ..pagination import paginated

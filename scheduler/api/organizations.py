@@ -4,16 +4,17 @@ from typing import Literal
 from flask import Blueprint, g
 from pydantic import Field
 
-from .. import announcements as announce, jobs
+from .. import announcements
 from ..auth import login_required
-from ..context import redis_client
-from ..db import after_commit, retrying, single_statement, transaction
+from ..availability import free_time, slots
+from ..context import announce, single_statement, transaction
+from ..db import retrying
 from ..errors import BadRequest, Forbidden, NotFound
 from ..idempotency import idempotent
-from ..availability import Availability, WindowQuery, free_time, parse_window, slots
 from ..openapi import Error, Message, Shape, describe
 from ..repositories import bookings, organizations, users
 from ..validation import Body, Email, Name, parse
+from ..windows import Availability, WindowQuery, parse_window
 
 bp = Blueprint("organizations", __name__)
 
@@ -185,8 +186,7 @@ def add_member(org_id):
         if invitee is None:
             raise NotFound("User not found with that email")
         member = organizations.add_member(cur, org_id, invitee["id"], data.role)
-        queued = announce.member_added(cur, org, invitee, data.role, g.user)
-    after_commit(jobs.dispatch, redis_client(), queued)
+        announce(cur, announcements.member_added(org, invitee, data.role, g.user))
     return {"message": "Member added successfully", "member": member}, 201
 
 

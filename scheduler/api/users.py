@@ -1,23 +1,22 @@
+import secrets
 from datetime import datetime
 from typing import Annotated, Literal
-
-import hashlib
-import secrets
 
 from flask import Blueprint, g, url_for
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from ..auth import (INVALID_TOKEN, hash_password, issue_token, limited_guess, login_required, password_matches,
                     require_role)
-from ..context import settings
-from ..db import retrying, single_statement, transaction
+from ..context import settings, single_statement, transaction
+from ..availability import busy_intervals, free_time, slots
+from ..db import retrying
 from ..errors import BadRequest, Unauthorized
-from ..pagination import paginated
-from ..availability import Availability, Busy, WindowQuery, busy_intervals, free_time, parse_window, slots
+from ..keys import token_hash
 from ..openapi import Error, RateLimited, Shape, describe
+from ..pagination import paginated
 from ..repositories import bookings, users
-from ..validation import Body, Email, Name, Password, Query, Username, Zone, parse, parse_query
-from .auth import LoginPassword
+from ..validation import Body, Email, LoginPassword, Name, Password, Query, Username, Zone, parse, parse_query
+from ..windows import Availability, Busy, WindowQuery, parse_window
 
 bp = Blueprint("users", __name__)
 
@@ -201,10 +200,6 @@ def my_availability():
             "slots": slots(free, query.duration, query.step)}
 
 
-def feed_hash(secret):
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 @bp.post("/me/calendar-feed")
 @describe(responses={201: CalendarFeed})
 @login_required
@@ -212,6 +207,6 @@ def rotate_calendar_feed():
     """A new secret feed URL; a previous one stops working. Only a hash is stored."""
     secret = secrets.token_urlsafe(32)
     with single_statement() as cur:
-        replaced = users.set_feed_hash(cur, g.user["id"], feed_hash(secret))
+        replaced = users.set_feed_hash(cur, g.user["id"], token_hash(secret))
     message = "Calendar feed URL replaced; the previous one no longer works" if replaced else "Calendar feed created"
     return {"message": message, "url": url_for("calendar.feed", secret=secret, _external=True)}, 201

@@ -11,14 +11,13 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from .. import clock, jobs
 from ..auth import login_required
-from ..context import redis_client, settings
-from ..db import single_statement, transaction
+from ..context import redis_client, settings, single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..openapi import Error, Message, Shape, describe
 from ..pagination import paginated
 from ..repositories import organizations, webhooks
 from ..validation import Body, Query, parse, parse_query
-from ..webhooks.addresses import BlockedAddress, UnresolvableHost, check_host
+from ..egress import BlockedAddress, UnresolvableHost, check_host
 from ..webhooks.events import BOOKING_EVENTS, TEST_EVENT, max_attempts, payload
 from ..webhooks.signing import new_secret
 

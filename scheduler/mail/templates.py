@@ -114,7 +114,7 @@ TEMPLATES = {
 }
 
 
-def display(value, zone_name):
+def text_of(value, zone_name):
     """Times in the recipient's zone, with the zone's name; everything else as text."""
     if isinstance(value, str):
         try:
@@ -132,7 +132,7 @@ def one_line(text):
 def render(template_name, payload):
     template = TEMPLATES[template_name]
     zone_name = payload.get("timezone", "UTC")
-    values = {key: display(value, zone_name) for key, value in payload.items() if key != "ics"}
+    values = {key: text_of(value, zone_name) for key, value in payload.items() if key != "ics"}
     escaped = {key: html.escape(value) for key, value in values.items()}
     return Rendered(
         subject=one_line(template.subject.format(**values)),

@@ -7,8 +7,8 @@ pages' scripts then speak only the public API (`/api/v1/public/...`,
 
 from flask import Blueprint, render_template
 
-from ..api import guest, public
-from ..db import single_statement
+from ..booking_links import by_token, link_target, public_face
+from ..context import single_statement
 from ..errors import NotFound
 from ..openapi import page
 
@@ -37,13 +37,13 @@ def not_found(exc):
 @page
 def book(username, slug):
     with single_statement() as cur:
-        event_type = public.link_target(cur, username, slug)
-    return render_template("pages/book.html", event=public.public_face(event_type), username=username, slug=slug)
+        event_type = link_target(cur, username, slug)
+    return render_template("pages/book.html", event=public_face(event_type), username=username, slug=slug)
 
 
 @bp.get("/manage/<token>")
 @page
 def manage(token):
     with single_statement() as cur:
-        guest.by_token(cur, token)
+        by_token(cur, token)
     return render_template("pages/manage.html", token=token)

@@ -1,4 +1,4 @@
-# insert_booking (migration 010) returns these too, spelt out: change both together.
+# insert_booking (sql/functions.sql) returns these too, spelt out: change both together.
 COLUMNS = """b.id, b.user_id, b.title, b.start_time, b.end_time, b.status, b.created_at, b.updated_at,
     b.event_type_id, b.location,
     CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
@@ -6,7 +6,8 @@ COLUMNS = """b.id, b.user_id, b.title, b.start_time, b.end_time, b.status, b.cre
     END AS guest"""
 # What the service needs of a booking but clients never see: the iCalendar SEQUENCE and the
 # salt a guest's manage token is derived from.
-INTERNAL = "b.sequence, b.guest_token_salt"
+INTERNAL_COLUMNS = ("sequence", "guest_token_salt")
+INTERNAL = ", ".join(f"b.{column}" for column in INTERNAL_COLUMNS)
 ATTENDEES = """
     (SELECT json_agg(json_build_object('user_id', a.user_id, 'name', u.name, 'email', u.email,
                                        'status', a.status) ORDER BY a.user_id)
@@ -22,7 +23,7 @@ NO_GUEST = {"event_type_id": None, "location": None, "buffer_before": 0, "buffer
 def create(cur, *, owner_id, title, start, end, invitee_ids=(), **guest_booking):
     """Inserts the booking and its attendees (the owner accepted, others needs-action) after
     taking everyone's lock (a caller already holding them loses nothing), through the database
-    function `insert_booking` (migration 010: planned once per connection, not per booking).
+    function `insert_booking` (sql/functions.sql: planned once per connection, not per booking).
     Either exclusion constraint refuses it if anyone would be double-booked, or if the time
     with the booking's buffers would touch someone's commitment or its buffers. A guest booking
     passes the NO_GUEST fields (event type, buffers, guest, token). Returns the booking and its

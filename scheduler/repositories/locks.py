@@ -21,7 +21,7 @@ NAMESPACES = {"migrate": 1, "idempotency": 2, "retention": 3}
 def lock_people(cur, user_ids):
     """Waits for and takes each person's lock, in ascending user id, until the transaction ends.
 
-    The database function of the same name sorts the ids and takes the locks (migration 010);
+    The database function of the same name sorts the ids and takes the locks (sql/functions.sql);
     `bookings.create` takes them through it too, in the statement that writes the booking."""
     if user_ids:
         cur.execute("SELECT lock_people(%(ids)s::bigint[])", {"ids": list(user_ids)})

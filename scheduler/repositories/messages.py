@@ -1,6 +1,6 @@
-"""What an event sends out beside the change itself: its notifications and outbox emails are
+"""The messages an event sends out beside the change itself: its notifications and outbox emails are
 written, and its webhook subscribers looked up, in one statement that every booking write runs.
-Its parts are database functions (migration 010), planned once per connection; the messages go
+Its parts are database functions (sql/functions.sql), planned once per connection; the messages go
 to them as JSON, one parameter however many there are."""
 
 import orjson

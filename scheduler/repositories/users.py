@@ -1,6 +1,6 @@
 from psycopg2.extras import Json
 
-from ..addresses import identity_key
+from ..email_addresses import identity_key
 
 PUBLIC = "id, name, email, role, username, timezone, working_hours, reminders, created_at, updated_at"
 

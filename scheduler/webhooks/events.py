@@ -48,7 +48,7 @@ class Event:
 
 def fire(cur, settings, event, endpoint_ids):
     """Writes a delivery of the event to each of `endpoint_ids` (those subscribed to it, as
-    repositories.outgoing.write finds them); returns the delivery ids to enqueue after the
+    repositories.messages.write finds them); returns the delivery ids to enqueue after the
     commit. With no subscriber no payload is built."""
     if not endpoint_ids:
         return []

@@ -3,7 +3,7 @@
 The standard library's http.client is enough and adds no dependency: it never follows
 redirects (a 3xx is simply the answer, and a failure), verifies certificates with the default
 SSL context, and its connect step is the one seam needed to connect only to the address that
-addresses.connect checked.
+egress.connect checked.
 """
 
 import http.client
@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from .addresses import BlockedAddress, UnresolvableHost, connect
+from ..egress import BlockedAddress, UnresolvableHost, connect
 
 USER_AGENT = "Scheduler-Webhooks/1"
 # Enough of the answer to read its status; the body is not kept.

@@ -1,68 +1,30 @@
-"""The worker side of the outbox: the RQ job that sends one row, and the periodic sweep."""
+"""Email delivery: the RQ job that sends one outbox row, and the sweep of the outbox."""
 
 import logging
-import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 
 import psycopg2
-import redis
 
-from .. import clock, jobs
+from .. import announcements as announce, clock, jobs
 from ..calendar import to_ics
-from ..config import Settings
-from ..db import Database, PoolExhausted, retrying
+from ..db import PoolExhausted, retrying
 from ..links import manage_url
-from ..ratelimit import RateLimiter
-from ..timezones import display
-from ..repositories import outbox, outgoing
-from .providers import provider_for
-from .templates import render
+from ..mail.templates import render
+from ..repositories import email_outbox
+from ..runtime import worker_runtime
+from . import leases
+from .leases import LEASE_SECONDS
 
-LEASE_SECONDS = 300
 # Recording a send that went out is retried until this long before the lease ends, when
 # another worker could take the row and send it again.
 LEASE_MARGIN = 20
 RECORD_RETRY_MAX_DELAY = 5
 # How much longer a worker asked to stop keeps trying to record a send.
 STOP_GRACE = 5
-SWEEP_BATCH = 500
 
 log = logging.getLogger("scheduler.mail")
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    db: Database
-    redis: redis.Redis
-    provider: object
-    limiter: RateLimiter
-    stopping: threading.Event = field(default_factory=threading.Event)  # set when the worker is asked to stop
-
-
-_runtime = None
-
-
-def configure(settings):
-    """Sets what the delivery job uses in this process; worker.py and the tests call it."""
-    global _runtime
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-    _runtime = Runtime(
-        settings=settings,
-        db=Database(settings.database_url, size=4),  # a job of each worker thread, the sweep, the snapshot refresher
-        redis=client,
-        provider=provider_for(settings),
-        limiter=RateLimiter(client),
-    )
-    return _runtime
-
-
-def runtime():
-    return _runtime or configure(Settings.from_env())
 
 
 def compose(row, settings):
@@ -106,20 +68,20 @@ def wait_for_send_slot(rt):
 @retrying
 def deliver(email_id):
     """RQ job: sends outbox row `email_id` unless it was already sent or is being sent."""
-    rt = runtime()
+    rt = worker_runtime()
     lease_ends = time.monotonic() + LEASE_SECONDS
     with rt.db.transaction() as cur:
-        row = outbox.claim(cur, email_id, now=clock.now(), lease_seconds=LEASE_SECONDS)
+        row = email_outbox.claim(cur, email_id, now=clock.now(), lease_seconds=LEASE_SECONDS)
     if row is None:
         log.info("email %s: already handled or not due, skipping", email_id)
         return
     wait_for_send_slot(rt)
     try:
-        rt.provider.send(compose(row, rt.settings))
+        rt.mail_provider.send(compose(row, rt.settings))
     except Exception as exc:  # any provider failure is retried, then recorded
         error = f"{type(exc).__name__}: {exc}"[:500]
         with rt.db.transaction() as cur:
-            result = outbox.record_failure(
+            result = email_outbox.record_failure(
                 cur, email_id, now=clock.now(), error=error,
                 max_attempts=rt.settings.email_retry_attempts,
                 backoff_seconds=rt.settings.email_retry_backoff,
@@ -137,9 +99,9 @@ def record_sent(rt, row, *, retry_until):
     while True:
         try:
             with rt.db.transaction() as cur:
-                if outbox.mark_sent(cur, row["id"], row["recipient"]) and row["reminder_minutes"] is not None \
+                if email_outbox.mark_sent(cur, row["id"], row["recipient"]) and row["reminder_minutes"] is not None \
                         and row["user_id"] is not None:
-                    remind_in_app(cur, row)
+                    announce.send(rt, cur, announce.reminder_sent(row))
             return
         except (psycopg2.OperationalError, psycopg2.InterfaceError, PoolExhausted) as exc:
             if rt.stopping.is_set() and not stop_noticed:
@@ -153,27 +115,8 @@ def record_sent(rt, row, *, retry_until):
             delay = min(delay * 2, RECORD_RETRY_MAX_DELAY)
 
 
-def remind_in_app(cur, row):
-    """A reminder shows in the app when its email goes out."""
-    payload = row["payload"]
-    outgoing.write(cur, notes=[{
-        "user_id": row["user_id"], "kind": "BOOKING_REMINDER", "title": f'Reminder: "{payload["title"]}"',
-        "message": f"Starts {display(datetime.fromisoformat(payload['start']), payload['timezone'])}.",
-        "metadata": {"booking_id": row["booking_id"]},
-    }], emails=[], webhook_events=[])
-
-
 @retrying
 def sweep(rt):
-    """Enqueues due rows that have no live job. A row whose
-    lease ran out is enqueued whatever Redis says of its job: that job died with its worker."""
-    with rt.db.transaction() as cur:
-        rows = outbox.take_due(cur, now=clock.now(), requeue_after=rt.settings.outbox_requeue_after,
-                               limit=SWEEP_BATCH)
-    abandoned = [row["id"] for row in rows if row["status"] == "sending"]
-    pending = [row["id"] for row in rows if row["status"] == "pending"]
-    due = abandoned + (jobs.without_live_jobs(rt.redis, pending) if pending else [])
-    if due:
-        log.info("outbox sweep: enqueuing %d due emails", len(due))
-        jobs.send_emails(rt.redis, due)
-    return due
+    """Enqueues due outbox rows that have no live job (delivery/leases.py)."""
+    return leases.sweep(rt, take_due=email_outbox.take_due, job_id=jobs.delivery_job_id, enqueue=jobs.send_emails,
+                        what="outbox")

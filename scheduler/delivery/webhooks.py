@@ -1,4 +1,4 @@
-"""The worker side: the RQ job that makes one attempt of a delivery, and the sweep that
+"""Webhook delivery: the RQ job that makes one attempt of a delivery, and the sweep that
 enqueues due retries. Runs on its own queue and thread, so a slow receiver never holds up email."""
 
 import logging
@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from .. import announcements as announce, clock, jobs
 from ..db import retrying
-from ..mail.delivery import runtime
 from ..repositories import webhooks
-from .sender import post
-from .signing import signed_headers
+from ..runtime import worker_runtime
+from ..webhooks.sender import post
+from ..webhooks.signing import signed_headers
+from . import leases
+from .leases import LEASE_SECONDS
 
-LEASE_SECONDS = 300
-SWEEP_BATCH = 500
 # A run of failures this long disables the endpoint (and its managers are told).
 FAILING_LIMIT = timedelta(days=1)
 # The most a Retry-After may postpone the next attempt.
@@ -37,7 +37,7 @@ def next_delay(schedule, attempts, retry_after):
 def deliver(delivery_id):
     """RQ job: one attempt of delivery `delivery_id`, unless it is not due, already taken or
     finished, or its endpoint is disabled."""
-    rt = runtime()
+    rt = worker_runtime()
     settings = rt.settings
     with rt.db.transaction() as cur:
         claimed = webhooks.claim(cur, delivery_id, now=clock.now(), lease_seconds=LEASE_SECONDS)
@@ -48,7 +48,6 @@ def deliver(delivery_id):
     headers = signed_headers(keys, claimed["message_id"], int(time.time()), body)
     outcome = post(claimed["url"], body, headers, connect_timeout=settings.webhook_connect_timeout,
                    total_timeout=settings.webhook_timeout, allow_private=settings.webhook_allow_private)
-    queued = jobs.Queued()
     with rt.db.transaction() as cur:
         logged = webhooks.add_attempt(cur, delivery_id, response_status=outcome.status,
                                       latency_ms=outcome.latency_ms,
@@ -64,32 +63,22 @@ def deliver(delivery_id):
             cur, delivery_id, now=now, final=gone,
             delay_seconds=next_delay(settings.webhook_retry_schedule, claimed["attempts"], outcome.retry_after))
         if gone:
-            queued = disable(cur, claimed["endpoint_id"], "the receiver answered 410 Gone")
+            disable(rt, cur, claimed["endpoint_id"], "the receiver answered 410 Gone")
         elif result["failing_since"] <= now - FAILING_LIMIT:
-            queued = disable(cur, claimed["endpoint_id"], "every attempt failed for more than a day")
+            disable(rt, cur, claimed["endpoint_id"], "every attempt failed for more than a day")
     log.info("webhook delivery %s: attempt %s failed (%s), now %s", delivery_id, claimed["attempts"],
              outcome.error or outcome.status, result["status"])
-    jobs.dispatch(rt.redis, queued)
 
 
-def disable(cur, endpoint_id, reason):
+def disable(rt, cur, endpoint_id, reason):
     """Disables the endpoint and tells its managers, once."""
     endpoint = webhooks.disable(cur, endpoint_id, reason)
-    if endpoint is None:
-        return jobs.Queued()
-    return announce.webhook_disabled(cur, endpoint, webhooks.managers(cur, endpoint_id), reason)
+    if endpoint is not None:
+        announce.send(rt, cur, announce.webhook_disabled(endpoint, webhooks.managers(cur, endpoint_id), reason))
 
 
 @retrying
 def sweep(rt):
-    """Enqueues due deliveries that have no live job, as mail.delivery.sweep does for emails."""
-    with rt.db.transaction() as cur:
-        rows = webhooks.take_due(cur, now=clock.now(), requeue_after=rt.settings.outbox_requeue_after,
-                                 limit=SWEEP_BATCH)
-    abandoned = [row["id"] for row in rows if row["status"] == "sending"]
-    pending = [row["id"] for row in rows if row["status"] == "pending"]
-    due = abandoned + (jobs.without_live_jobs(rt.redis, pending, jobs.webhook_job_id) if pending else [])
-    if due:
-        log.info("webhook sweep: enqueuing %d due deliveries", len(due))
-        jobs.deliver_webhooks(rt.redis, due)
-    return due
+    """Enqueues due deliveries that have no live job (delivery/leases.py)."""
+    return leases.sweep(rt, take_due=webhooks.take_due, job_id=jobs.webhook_job_id, enqueue=jobs.deliver_webhooks,
+                        what="webhook")

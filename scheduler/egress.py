@@ -1,6 +1,7 @@
-"""Which addresses a webhook may reach, checked where it matters: on the address a name
-resolved to, at the moment of connecting (so a name that re-resolves inside, as in DNS
-rebinding, is still refused), and once more when the URL is registered, to say so early."""
+"""The egress guard: which addresses the service's outbound HTTP (webhooks) may reach,
+checked where it matters: on the address a name resolved to, at the moment of connecting (so
+a name that re-resolves inside, as in DNS rebinding, is still refused), and once more when the
+URL is registered, to say so early."""
 
 import ipaddress
 import socket

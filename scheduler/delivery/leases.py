@@ -1,0 +1,27 @@
+"""What email and webhook delivery share. A job claims its row under a lease (LEASE_SECONDS)
+before sending, so no two workers send it at once; a row whose lease ran out was abandoned by
+a worker that died. The sweep finds rows that are due but may have no job (never enqueued
+because Redis was down, retries whose delay passed, abandoned sends) and enqueues them."""
+
+import logging
+
+from .. import clock, jobs
+
+LEASE_SECONDS = 300
+SWEEP_BATCH = 500
+
+log = logging.getLogger("scheduler.delivery")
+
+
+def sweep(rt, *, take_due, job_id, enqueue, what):
+    """Enqueues the rows `take_due` answers that have no live job; a row whose lease ran out is
+    enqueued whatever Redis says of its job: that job died with its worker. Returns their ids."""
+    with rt.db.transaction() as cur:
+        rows = take_due(cur, now=clock.now(), requeue_after=rt.settings.outbox_requeue_after, limit=SWEEP_BATCH)
+    abandoned = [row["id"] for row in rows if row["status"] == "sending"]
+    pending = [row["id"] for row in rows if row["status"] == "pending"]
+    due = abandoned + (jobs.without_live_jobs(rt.redis, pending, job_id) if pending else [])
+    if due:
+        log.info("%s sweep: enqueuing %d due", what, len(due))
+        enqueue(rt.redis, due)
+    return due

@@ -1,0 +1,21 @@
+"""Secrets made from secrets: the keys this service derives from JWT_SECRET, and how it stores
+a credential it hands out (a manage token, a feed secret) so that the database alone can't
+give it back.
+
+Each use of JWT_SECRET gets its own key, derived with a purpose label, so no two uses can
+ever verify each other's output. Rotating JWT_SECRET therefore voids them all at once: login
+tokens, manage links, sync tokens and idempotency records.
+"""
+
+import hashlib
+import hmac
+
+
+def derived_key(secret, purpose):
+    """A 256-bit key for one purpose (an HMAC of the label under the secret)."""
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+def token_hash(token):
+    """What the database keeps of a credential: its SHA-256, enough to look it up by."""
+    return hashlib.sha256(token.encode()).hexdigest()

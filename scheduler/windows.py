@@ -1,0 +1,88 @@
+"""Time windows in queries (`from`, `to`, `timezone`): their models, their parsing and the
+shapes of what is answered over them, for every route that reads a window."""
+
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from flask import g
+from pydantic import Field
+
+from . import clock
+from .errors import BadRequest
+from .openapi import Shape
+from .validation import DateTime, Query, Zone, check_window, in_zone, parse_query
+
+MAX_WINDOW = timedelta(days=62)
+# A slot list asked for without a window covers this much from now.
+DEFAULT_SLOTS_WINDOW = timedelta(days=7)
+
+
+class WindowQuery(Query):
+    start: DateTime = Field(alias="from")
+    end: DateTime = Field(alias="to")
+    timezone: Zone | None = None
+    duration: int = Field(default=30, ge=5, le=1440)
+    step: int = Field(default=15, ge=5, le=1440)
+    members: str | None = Field(default=None, pattern=r"^\d{1,18}(,\d{1,18}){0,99}$")
+
+
+class SlotsQuery(Query):
+    start: DateTime | None = Field(default=None, alias="from")
+    end: DateTime | None = Field(default=None, alias="to")
+    timezone: Zone = "UTC"
+
+
+class TimeRange(Shape):
+    start: datetime
+    end: datetime
+
+
+class Window(Shape):
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+
+
+class Busy(Window):
+    busy: list[TimeRange]
+
+
+class Availability(Window):
+    duration: int
+    step: int
+    slots: list[TimeRange]
+
+
+class EmptyDay(Shape):
+    date: date
+    reason: Literal["no_working_hours", "too_soon", "too_far_ahead", "fully_booked", "no_free_time"]
+
+
+class Slots(Window):
+    timezone: str = Field(description="The zone the times are written in.")
+    slots: list[TimeRange]
+    days: list[EmptyDay] = Field(description="Each local date in the window without slots, and why.")
+
+
+def bounded(start, end):
+    """400 unless `to` comes after `from`, at most MAX_WINDOW later."""
+    check_window(start, end)
+    if end - start > MAX_WINDOW:
+        raise BadRequest("The window can be at most 62 days", fields={"to": "at most 62 days after from"})
+    return start, end
+
+
+def parse_window():
+    """The request's window in UTC (times without an offset read in `timezone`, default mine)
+    and its other parameters."""
+    query = parse_query(WindowQuery)
+    window = in_zone(query.timezone or g.user["timezone"], start=query.start, end=query.end)
+    return *bounded(window["start"], window["end"]), query
+
+
+def slots_window():
+    """A slot list's window in UTC (default: DEFAULT_SLOTS_WINDOW from now) and the zone to
+    write it in."""
+    query = parse_query(SlotsQuery)
+    window = in_zone(query.timezone, start=query.start, end=query.end)
+    start = window["start"] or clock.now()
+    return *bounded(start, window["end"] or start + DEFAULT_SLOTS_WINDOW), query.timezone
