@@ -1,16 +1,27 @@
 # `make run` starts everything; `make test` runs every test. Both start a private
-# PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set.
+# PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set: `make run`'s keep their data in
+# $(DEV_DIR)/ between runs (`make reset` deletes it), `make test`'s are new and thrown away each time.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 WITH_SERVICES := $(BIN)/python scripts/devservices.py --
 PORT ?= 8000
+DEV_DIR := .dev
+# One line saying where emails go (outside production: whole .eml files in $(DEV_DIR)/inbox).
+MAIL_WHERE := from scheduler.config import Settings; from scheduler.mail.providers import describe; print(describe(Settings.from_env()))
 
-.PHONY: run test test-pgbouncer test-load scale-out fuzz screenshots bench migrate clean
+.PHONY: run reset test test-pgbouncer test-load scale-out fuzz screenshots bench migrate clean
 
+# Ctrl-C ends it with status 0: devservices gives the terminal to the servers alone, and `exec`
+# leaves no shell between make and devservices for a Ctrl-C without a terminal to kill.
 run: $(VENV)/.installed
-	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(WITH_SERVICES) sh -c \
-	  'python migrate.py && echo "Scheduler: http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)" && exec honcho start -p $(PORT) web worker'
+	exec env PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/python scripts/devservices.py --keep $(DEV_DIR) --ctrl-c-ok -- sh -c \
+	  'python migrate.py && python -c "$(MAIL_WHERE)" && echo "Scheduler: http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)" && exec honcho start -p $(PORT) web worker'
+
+# Deletes what `make run` keeps in $(DEV_DIR)/ (database, Redis data, inbox) so the next run starts
+# empty; refused while a `make run` is using it.
+reset:
+	$(PYTHON) scripts/devservices.py --reset $(DEV_DIR)
 
 # Programs the tests drive, from Debian's packages (installed when missing and run as root).
 TEST_TOOLS := chromium:chromium,chromedriver:chromium-driver,nginx:nginx-light,pgbouncer:pgbouncer,systemd-analyze:systemd,openssl:openssl
@@ -26,7 +37,7 @@ test-pgbouncer: $(VENV)/.installed
 # 2 web and 2 worker hosts in network namespaces against one PostgreSQL, Redis and SMTP sink,
 # under a bounded booking load, killing one of each mid-run (docs/scaling.md). As root.
 scale-out: $(VENV)/.installed
-	PATH="$(CURDIR)/$(BIN):$$PATH:/usr/sbin:/sbin" $(BIN)/python scripts/scale_out.py $(SCALE_OUT_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH:/usr/sbin:/sbin" $(BIN)/python -m scripts.scale_out $(SCALE_OUT_ARGS)
 
 # The load tests (slow and idle clients against nginx + gunicorn): a few thousand connections
 # and timed requests, so not part of `make test`; .ci/run runs both.
