@@ -75,8 +75,11 @@ CONDITIONAL_HEADERS = {
 }
 
 INTRODUCTION = """\
-A REST scheduling API: accounts, bookings with attendees, organisations, notifications and
-analytics. JSON in and out.
+A REST scheduling API: accounts and profiles (time zone, working hours, reminders),
+bookings with attendees, availability and find-a-time, organisations, booking links (event
+types, their public slot lists, guests' bookings and manage tokens), webhooks, calendar files
+and a calendar feed, bookings sync, notifications and analytics. JSON in and out; writes can
+carry an `Idempotency-Key`, and bookings have ETags for `If-Match`.
 
 **Errors** are `{"error": "...", ...details}`; invalid input adds `fields: {name: why}`.
 **Times** are ISO 8601. A time with an offset is taken as given; one without is wall-clock
