@@ -2,6 +2,7 @@ import runpy
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from scheduler.config import ConfigError, Settings
 
@@ -136,3 +137,11 @@ def test_production_rate_limits_stay_on_by_default():
     settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40})
     assert (settings.auth_ip_rate_limit, settings.public_rate_limit) == (30, 20)
     assert (Settings.from_mapping({}).auth_ip_rate_limit, Settings.from_mapping({}).public_rate_limit) == (0, 0)
+
+
+def test_env_example_copied_as_it_is_keeps_the_development_defaults():
+    """The newcomer's first step is `cp .env.example .env`: that must not switch them off."""
+    example = {k: v for k, v in dotenv_values(Path(__file__).parent.parent / ".env.example").items() if v is not None}
+    settings = Settings.from_mapping(example)
+    assert settings.app_env == "development"
+    assert (settings.email_provider, settings.email_inbox_dir, settings.webhook_allow_private) == ("inbox", ".dev/inbox", True)
