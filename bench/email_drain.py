@@ -13,8 +13,6 @@ import time
 
 import redis
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 from migrate import migrate  # noqa: E402
 from scheduler import jobs  # noqa: E402
 from scheduler.config import Settings  # noqa: E402

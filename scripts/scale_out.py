@@ -38,10 +38,8 @@ from aiosmtpd.controller import Controller
 from rq.job import Job, JobStatus
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from devservices import PrivatePostgres, PrivateRedis  # noqa: E402
+from scripts.devservices import PrivatePostgres, PrivateRedis  # noqa: E402
 from migrate import migrate  # noqa: E402
 from scheduler import jobs  # noqa: E402
 
