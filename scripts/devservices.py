@@ -410,7 +410,9 @@ def main(argv):
         if kept:
             log(f"data kept in {kept.path} between runs (`make reset` deletes it)")
         status = wait_in_foreground(command)
-        return 0 if args.ctrl_c_ok and status in (130, -signal.SIGINT) else status
+        if status < 0:  # killed by a signal: as a shell reports it (sys.exit would wrap it around)
+            status = 128 - status
+        return 0 if args.ctrl_c_ok and status == 128 + signal.SIGINT else status
     except KeyboardInterrupt:  # Ctrl-C while the servers were starting
         return 130
     finally:
