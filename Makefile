@@ -10,7 +10,7 @@ DEV_DIR := .dev
 # One line saying where emails go (outside production: whole .eml files in $(DEV_DIR)/inbox).
 MAIL_WHERE := from scheduler.config import Settings; from scheduler.mail.providers import describe; print(describe(Settings.from_env()))
 
-.PHONY: run reset test test-pgbouncer test-load scale-out fuzz screenshots bench migrate clean
+.PHONY: run reset test test-pgbouncer test-load scale-out fuzz screenshots bench migrate schema clean
 
 # Ctrl-C ends it with status 0: devservices gives the terminal to the servers alone, and `exec`
 # leaves no shell between make and devservices for a Ctrl-C without a terminal to kill.
@@ -56,11 +56,17 @@ fuzz: $(VENV)/.installed
 	  $(MAKE) test PYTEST_ARGS="tests/test_fuzz.py"
 
 # A/B against another implementation: make bench BENCH_ARGS="--original-url http://127.0.0.1:3000"
+# (the shared harness drives wrk, installed from Debian's packages when missing).
 bench: $(VENV)/.installed
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_SERVICES) python bench/compare.py $(BENCH_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/devservices.py --tools wrk:wrk -- python bench/compare.py $(BENCH_ARGS)
 
 migrate: $(VENV)/.installed
 	$(BIN)/python migrate.py
+
+# Rewrites sql/schema.sql, the current schema in one file, from a freshly migrated database
+# (tests/test_migrate.py fails until it matches the migrations).
+schema: $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_SERVICES) python migrate.py --schema
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }

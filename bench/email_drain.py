@@ -2,7 +2,7 @@
 worker.py processes (console provider) and times until every row is sent, then checks that
 each was sent exactly once.
 
-    DATABASE_URL=... REDIS_URL=... python bench/email_drain.py [--emails 10000] [--workers 2]
+    DATABASE_URL=... REDIS_URL=... python -m bench.email_drain [--emails 10000] [--workers 2]
 """
 
 import argparse
@@ -13,11 +13,11 @@ import time
 
 import redis
 
-from migrate import migrate  # noqa: E402
-from scheduler import jobs  # noqa: E402
-from scheduler.config import Settings  # noqa: E402
-from scheduler.db import Database  # noqa: E402
-from scheduler.repositories import messages  # noqa: E402
+from migrate import migrate
+from scheduler import jobs
+from scheduler.config import Settings
+from scheduler.db import Database
+from scheduler.repositories import messages
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

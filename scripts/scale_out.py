@@ -2,7 +2,7 @@
 namespace, against one PostgreSQL, one Redis and one SMTP sink, under a bounded load of
 concurrent bookings over shared attendees plus reads.
 
-    sudo .venv/bin/python scripts/scale_out.py      (or: make scale-out)
+    sudo .venv/bin/python -m scripts.scale_out      (or: make scale-out)
 
 Each host is a network namespace joined to the root namespace by a veth pair on its own /30;
 PostgreSQL, Redis and the SMTP sink (aiosmtpd) listen only on the root ends of those pairs,
@@ -39,9 +39,9 @@ from rq.job import Job, JobStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from scripts.devservices import PrivatePostgres, PrivateRedis  # noqa: E402
-from migrate import migrate  # noqa: E402
-from scheduler import jobs  # noqa: E402
+from scripts.devservices import PrivatePostgres, PrivateRedis
+from migrate import migrate
+from scheduler import jobs
 
 TAG = f"so{os.getpid() % 100000}"
 OCTET = 200 + os.getpid() % 50  # 10.<OCTET>.<host>.0/30: unlikely to meet another run's
