@@ -26,8 +26,8 @@ def markdown_files():
     return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def prose_lines(text):
-    """The lines outside fenced code blocks, with inline code spans blanked out."""
+def outside_fences(text):
+    """The lines outside fenced code blocks."""
     in_fence = None
     for line in text.splitlines():
         fence = FENCE.match(line)
@@ -38,7 +38,13 @@ def prose_lines(text):
                 in_fence = None
             continue
         if in_fence is None:
-            yield INLINE_CODE.sub(lambda m: " " * len(m.group()), line)
+            yield line
+
+
+def prose_lines(text):
+    """The lines outside fenced code blocks, with inline code spans blanked out."""
+    for line in outside_fences(text):
+        yield INLINE_CODE.sub(lambda m: " " * len(m.group()), line)
 
 
 def slug(heading):
@@ -52,16 +58,8 @@ def slug(heading):
 def anchors(path, cache={}):
     if path not in cache:
         seen, found = {}, set()
-        in_fence = None
-        for line in path.read_text(encoding="utf-8").splitlines():
-            fence = FENCE.match(line)
-            if fence:
-                if in_fence is None:
-                    in_fence = fence.group(1)
-                elif fence.group(1) == in_fence:
-                    in_fence = None
-                continue
-            match = HEADING.match(line) if in_fence is None else None
+        for line in outside_fences(path.read_text(encoding="utf-8")):
+            match = HEADING.match(line)
             if match:
                 base = slug(match.group(2))
                 count = seen.get(base, 0)

@@ -1,3 +1,4 @@
+import contextlib
 import difflib
 import io
 import shutil
@@ -14,17 +15,26 @@ from conftest import with_database
 from migrate import SCHEMA_COMMAND, SCRATCH_SCHEMA, SQL_DIR, fresh_schema, migrate, render_schema
 
 
+@contextlib.contextmanager
+def new_database(server_dsn):
+    """An empty database on the server of `server_dsn`, dropped afterwards."""
+    name = f"scheduler_migrate_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(server_dsn)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        yield with_database(server_dsn, name)
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
 @pytest.fixture
 def blank_database(database_url):
-    name = f"scheduler_migrate_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(database_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    yield with_database(database_url, name)
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.close()
+    with new_database(database_url) as url:
+        yield url
 
 
 def test_a_second_run_changes_nothing(database_url, db):
@@ -258,19 +268,9 @@ def test_a_database_migrated_with_functions_in_migrations_ends_up_as_a_new_one(b
 
 
 def fresh_functions_and_schema(server_dsn):
-    name = f"scheduler_migrate_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(server_dsn)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server_dsn, name)
-    try:
+    with new_database(server_dsn) as url:
         migrate(url)
         return {s: d for s, (_, d) in functions(url).items()}, render_schema(url)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_schema_sql_is_what_the_migrations_make(database_url):
