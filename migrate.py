@@ -1,5 +1,5 @@
 """Applies sql/init.sql, then each sql/migrations/NNN_*.sql (or NNN_*.py, for the rare change
-SQL can't express: its `apply(cur)` runs) not yet recorded, in order, then sql/functions.sql,
+SQL can't express: its `apply(cur, settings)` runs) not yet recorded, in order, then sql/functions.sql,
 every run: migrations change tables; the database's functions are whatever functions.sql says
 now (see `apply_functions`).
 
@@ -33,8 +33,9 @@ SCHEMA_COMMAND = "python migrate.py --schema (make schema)"
 log = logging.getLogger("scheduler.migrate")
 
 
-def migrate(dsn, sql_dir=SQL_DIR, statement_timeout=Settings.db_statement_timeout):
-    """Returns the names of the migrations applied by this run. `statement_timeout` is in seconds."""
+def migrate(dsn, sql_dir=SQL_DIR, statement_timeout=Settings.db_statement_timeout, settings=None):
+    """Returns the names of the migrations applied by this run. `statement_timeout` is in seconds.
+    Python migrations get `settings` (the keys one may need), read from the environment if None."""
     applied = []
     conn = psycopg2.connect(dsn)
     try:
@@ -47,7 +48,7 @@ def migrate(dsn, sql_dir=SQL_DIR, statement_timeout=Settings.db_statement_timeou
                 if path.suffix not in (".sql", ".py") or path.name in done:
                     continue
                 if path.suffix == ".py":
-                    run_python(path, cur)
+                    run_python(path, cur, settings or Settings.from_env())
                 else:
                     cur.execute(path.read_text())
                 cur.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (path.name,))
@@ -223,11 +224,11 @@ def fresh_schema(server_dsn, sql_dir=SQL_DIR):
         admin.close()
 
 
-def run_python(path, cur):
+def run_python(path, cur, settings):
     spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.apply(cur)
+    module.apply(cur, settings)
 
 
 def main(argv=None):
@@ -245,7 +246,7 @@ def main(argv=None):
         (SQL_DIR / "schema.sql").write_text(fresh_schema(settings.database_url))
         log.info("wrote %s", SQL_DIR / "schema.sql")
         return 0
-    applied = migrate(settings.database_url, statement_timeout=settings.db_statement_timeout)
+    applied = migrate(settings.database_url, statement_timeout=settings.db_statement_timeout, settings=settings)
     log.info("schema is up to date (%s)", "applied " + ", ".join(applied) if applied else "no pending migrations")
     return 0
 

@@ -160,8 +160,8 @@ class BookingWrite:
         """A guest books `start` through a booking link: every rule of the slot list is checked
         again under the host's lock. The guest's manage token is made here and only its hash
         is stored."""
-        salt = links.new_salt()
-        token = links.manage_token(self.rt.settings.jwt_secret, salt)
+        salt = links.new_salt(self.rt.settings.secret_keys)
+        token = links.manage_token(self.rt.settings, salt)
 
         def change(cur, attempt):
             event_type = link_target(cur, username, slug)

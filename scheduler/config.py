@@ -9,9 +9,14 @@ from email.utils import parseaddr
 
 from dotenv import dotenv_values
 
+from .keyring import KeyRing, development_ring
+
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+DEV_SECRET_KEYS = development_ring("dev-only-insecure-secret-keys-change-me")
 ENVIRONMENTS = ("development", "test", "production")
 EMAIL_PROVIDERS = ("console", "smtp", "inbox")
+# Settings whose values an error message must not repeat.
+SECRET_SETTINGS = frozenset({"secret_keys"})
 DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
 DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # Seconds between webhook attempts: the Standard Webhooks specification's example schedule.
@@ -50,6 +55,7 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     jwt_secret: str = DEV_JWT_SECRET
     jwt_expires: int = 7 * 86400
+    secret_keys: KeyRing = DEV_SECRET_KEYS
     bcrypt_rounds: int = 12
     email_provider: str = "console"
     email_from: str = "Scheduler <noreply@scheduler.local>"
@@ -116,7 +122,8 @@ class Settings:
             try:
                 values[name] = parse(raw)
             except ValueError as exc:
-                raise ConfigError(f"{name.upper()}={raw!r} is invalid: {exc}") from None
+                shown = name.upper() if name in SECRET_SETTINGS else f"{name.upper()}={raw!r}"
+                raise ConfigError(f"{shown} is invalid: {exc}") from None
         app_env = values.get("app_env", cls.app_env)
         for name, value in environment_defaults(app_env).items():
             values.setdefault(name, value)
@@ -126,6 +133,13 @@ class Settings:
             warnings.append("JWT_SECRET is not set: using a development-only secret")
         elif app_env == "production" and (len(values["jwt_secret"]) < 32 or values["jwt_secret"] == DEV_JWT_SECRET):
             raise ConfigError("JWT_SECRET is too weak for production: use at least 32 random characters")
+        if "secret_keys" not in values:
+            if app_env == "production":
+                raise ConfigError("SECRET_KEYS is required in production: k1:<base64 of 32 random bytes> "
+                                  "(openssl rand -base64 32)")
+            warnings.append("SECRET_KEYS is not set: using a development-only key")
+        elif app_env == "production" and DEV_SECRET_KEYS.keys[0][1] in dict(values["secret_keys"].keys).values():
+            raise ConfigError("SECRET_KEYS holds the development-only key: not in production")
         if app_env == "production" and values.get("webhook_allow_private"):
             warnings.append("WEBHOOK_ALLOW_PRIVATE is on: webhooks can reach this network's internal addresses")
         settings = cls(**values, warnings=tuple(warnings))
@@ -233,6 +247,7 @@ PARSERS = {
     "redis_url": url(("redis", "rediss", "unix")),
     "jwt_secret": str,
     "jwt_expires": duration,
+    "secret_keys": KeyRing.parse,
     "bcrypt_rounds": int_between(4, 16),
     "email_provider": one_of(EMAIL_PROVIDERS),
     "email_from": str,

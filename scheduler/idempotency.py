@@ -9,26 +9,24 @@ the response in it: the writes and the record commit together or not at all, so 
 retry-on-deadlock can neither repeat the writes nor lose the record. Client errors (4xx) are
 recorded and replayed too; 429 and 5xx are not, so those may be retried with the same key.
 Keys are scoped to the caller and kept for IDEMPOTENCY_TTL. Recorded bodies are sealed
-(AES-GCM, under a key derived from JWT_SECRET): a guest booking's response holds its manage
-token, which the database alone must not give away. Without the header, nothing changes and
-nothing is read.
+(AES-GCM, with the SECRET_KEYS ring: scheduler/keyring.py): a guest booking's response holds its
+manage token, which the database alone must not give away. Without the header, nothing changes
+and nothing is read.
 """
 
 import functools
 import hashlib
-import os
 from datetime import timedelta
 
 import orjson
 import psycopg2
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app, g, request
 
 from . import clock
 from .email_addresses import identity_key
 from .context import settings, transaction
-from .keys import derived_key
+from .keyring import SealError
+from .sealing import idempotency_record
 from .errors import APIError, BadRequest, Conflict, UnprocessableEntity, from_integrity_error
 from .repositories import idempotency
 from .validation import json_body, request_body
@@ -124,20 +122,15 @@ def outcome(run):
     return error.body(), error.status, error.headers
 
 
-def sealing_key():
-    return derived_key(settings().jwt_secret, "scheduler idempotency records")
-
-
 def sealed(body, scope, key):
-    nonce = os.urandom(12)
-    return nonce + AESGCM(sealing_key()).encrypt(nonce, body, f"{scope} {key}".encode())
+    return settings().secret_keys.seal(body, idempotency_record(scope, key))
 
 
 def opened(blob, scope, key):
-    """The recorded body; None if it can't be opened (JWT_SECRET changed since)."""
+    """The recorded body; None if it can't be opened (its key has left SECRET_KEYS)."""
     try:
-        return AESGCM(sealing_key()).decrypt(blob[:12], blob[12:], f"{scope} {key}".encode())
-    except InvalidTag:
+        return settings().secret_keys.open(blob, idempotency_record(scope, key))
+    except SealError:
         return None
 
 

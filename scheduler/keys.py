@@ -2,9 +2,10 @@
 a credential it hands out (a manage token, a feed secret) so that the database alone can't
 give it back.
 
-Each use of JWT_SECRET gets its own key, derived with a purpose label, so no two uses can
-ever verify each other's output. Rotating JWT_SECRET therefore voids them all at once: login
-tokens, manage links, sync tokens and idempotency records.
+Each use of a secret gets its own key, derived with a purpose label, so no two uses can ever
+verify each other's output. JWT_SECRET keys login tokens, sync tokens and the manage links of
+bookings made before SECRET_KEYS (scheduler/links.py): rotating it voids those, and nothing
+that scheduler/keyring.py's ring keys.
 """
 
 import hashlib

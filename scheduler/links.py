@@ -1,10 +1,13 @@
 """The public side of booking links: page URLs and guests' manage tokens.
 
 A manage token is the guest's only credential. The database keeps just its hash (for the
-lookup, keys.token_hash) and a random salt; the token is an HMAC of the salt under a key
-derived from JWT_SECRET, so emails sent later (reminders, a cancellation by the host) can carry
-the link again while the database alone cannot produce it. Rotating JWT_SECRET therefore voids
-every manage link, as it voids every login token.
+lookup, keys.token_hash) and a salt; the token is an HMAC of the salt under a key derived from
+a SECRET_KEYS key, so emails sent later (reminders, a cancellation by the host) can carry the
+link again while the database alone cannot produce it. The salt names that key
+(`<key id>.<random>`, as a bcrypt hash names its cost), so a link keeps working when another key
+becomes current, for as long as its own key stays in the ring; rotating JWT_SECRET leaves it
+alone. Salts of bookings made before the key ring (no key id) keep their key derived from
+JWT_SECRET: rotating that voids those links only.
 
 URLs start from `site`, the base URL of the service's pages, which the caller supplies.
 """
@@ -17,14 +20,22 @@ import secrets
 from .keys import derived_key
 
 SALT_BYTES = 32  # 256 random bits per booking
+PURPOSE = "guest-manage-token"
 
 
-def new_salt():
-    return secrets.token_urlsafe(SALT_BYTES)
+def new_salt(ring):
+    return f"{ring.current_id}.{secrets.token_urlsafe(SALT_BYTES)}"
 
 
-def manage_token(secret, salt):
-    digest = hmac.new(derived_key(secret, "guest-manage-token"), salt.encode(), hashlib.sha256).digest()
+def salt_key_id(salt):
+    """The SECRET_KEYS key a salt's token is made with; "" for a salt from before the ring."""
+    return salt.rpartition(".")[0]
+
+
+def manage_token(settings, salt):
+    key_id = salt_key_id(salt)
+    key = settings.secret_keys.derived(key_id, PURPOSE) if key_id else derived_key(settings.jwt_secret, PURPOSE)
+    digest = hmac.new(key, salt.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
@@ -41,5 +52,5 @@ def manage_link(site, salt):
     return {"base": page_url(site, "manage", ""), "salt": salt}
 
 
-def manage_url(link, secret):
-    return link["base"] + manage_token(secret, link["salt"])
+def manage_url(link, settings):
+    return link["base"] + manage_token(settings, link["salt"])

@@ -22,6 +22,7 @@ from scheduler.runtime import start_worker
 from browser import browser, chromium, live_server  # noqa: F401  (fixtures)
 from pgbouncer import pgbouncer, pgbouncer_url  # noqa: F401  (fixtures)
 from conformance import ConformingClient
+from helpers import SECRET_KEYS
 
 TABLES = ("analytics_events", "notifications", "bookings", "event_types", "organization_members", "organizations",
           "revoked_tokens", "email_outbox", "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
@@ -165,8 +166,8 @@ def mailbox(smtp_server):
 def settings(database_url, redis_url, smtp_server):
     return Settings.from_mapping({
         "APP_ENV": "test", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "JWT_SECRET": "test-secret-" + "x" * 32, "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING",
-        "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_server[1], "EMAIL_FROM": "Scheduler <noreply@scheduler.test>",
+        "JWT_SECRET": "test-secret-" + "x" * 32, "SECRET_KEYS": SECRET_KEYS, "BCRYPT_ROUNDS": "4",
+        "LOG_LEVEL": "WARNING", "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_server[1], "EMAIL_FROM": "Scheduler <noreply@scheduler.test>",
         "EMAIL_RETRY_BACKOFF": "1", "OUTBOX_REQUEUE_AFTER": "1",
         # Webhook receivers in tests listen on 127.0.0.1, and no URL a test (or the fuzzer)
         # registers is looked up in DNS; tests of the refusal turn it off.

@@ -1,3 +1,4 @@
+import base64
 import calendar
 import os
 import subprocess
@@ -7,6 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import psycopg2
 
+# A SECRET_KEYS value for settings in production mode (which requires one).
+SECRET_KEYS = "t1:" + base64.b64encode(b"t" * 32).decode()
 BASE = (datetime.now(timezone.utc) + timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 

@@ -1,3 +1,4 @@
+import base64
 import runpy
 from pathlib import Path
 
@@ -5,6 +6,7 @@ import pytest
 from dotenv import dotenv_values
 
 from scheduler.config import ConfigError, Settings
+from helpers import SECRET_KEYS
 
 
 def test_production_refuses_a_missing_secret():
@@ -21,6 +23,37 @@ def test_production_refuses_a_weak_secret(secret):
 def test_development_warns_about_the_default_secret():
     settings = Settings.from_mapping({})
     assert settings.warnings and "JWT_SECRET" in settings.warnings[0]
+
+
+def test_production_refuses_missing_secret_keys():
+    with pytest.raises(ConfigError, match="SECRET_KEYS is required"):
+        Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40})
+
+
+def test_development_warns_about_the_default_secret_keys_and_production_refuses_them():
+    settings = Settings.from_mapping({})
+    assert any("SECRET_KEYS" in warning for warning in settings.warnings)
+    development = "dev:" + base64.b64encode(settings.secret_keys.key("dev")).decode()
+    with pytest.raises(ConfigError, match="development-only key"):
+        Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "SECRET_KEYS": development})
+
+
+def test_secret_keys_are_parsed_current_first():
+    one, two = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+    ring = Settings.from_mapping({"SECRET_KEYS": f" k2:{two} , k1:{one}"}).secret_keys
+    assert ring.ids == ("k2", "k1") and ring.current_id == "k2" and ring.key("k1") == bytes([1]) * 32
+    assert one not in repr(ring) and "k1" in repr(ring)
+
+
+@pytest.mark.parametrize("value, why", [
+    ("k1", "entries like"), ("k1:not base64!", "not base64"), ("k1:" + base64.b64encode(b"x" * 16).decode(), "16 bytes"),
+    ("k1:{key},k1:{key}", "appears twice"), ("bad id:{key}", "entries like"), (" , ", "at least one key"),
+])
+def test_invalid_secret_keys_say_why_without_showing_the_keys(value, why):
+    key = base64.b64encode(b"k" * 32).decode()
+    with pytest.raises(ConfigError, match=why) as raised:
+        Settings.from_mapping({"SECRET_KEYS": value.format(key=key)})
+    assert "SECRET_KEYS" in str(raised.value) and key not in str(raised.value)
 
 
 @pytest.mark.parametrize("name, value", [
@@ -77,7 +110,8 @@ def test_invalid_webhook_settings_name_the_setting(name, value):
 
 
 def test_production_warns_when_webhooks_may_reach_internal_addresses():
-    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "WEBHOOK_ALLOW_PRIVATE": "1"})
+    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS,
+                                      "WEBHOOK_ALLOW_PRIVATE": "1"})
     assert any("WEBHOOK_ALLOW_PRIVATE" in warning for warning in settings.warnings)
 
 
@@ -96,7 +130,7 @@ def test_gunicorn_threads_and_connections_come_from_the_environment(monkeypatch,
 @pytest.mark.parametrize("app_env, allow_private", [("development", True), ("test", True), ("production", False)])
 def test_webhooks_may_reach_internal_addresses_by_default_only_outside_production(app_env, allow_private):
     """So a receiver on this machine can be tried without restarting `make run`."""
-    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40})
+    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS})
     assert settings.webhook_allow_private is allow_private
     assert not any("WEBHOOK_ALLOW_PRIVATE" in warning for warning in settings.warnings)
 
@@ -105,7 +139,8 @@ def test_webhooks_may_reach_internal_addresses_by_default_only_outside_productio
     ("development", "false", False), ("test", "0", False), ("production", "true", True),
 ])
 def test_an_explicit_webhook_allow_private_wins(app_env, value, allow_private):
-    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40, "WEBHOOK_ALLOW_PRIVATE": value})
+    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS,
+                                      "WEBHOOK_ALLOW_PRIVATE": value})
     assert settings.webhook_allow_private is allow_private
 
 
@@ -116,7 +151,7 @@ def test_an_empty_webhook_allow_private_is_the_default():
 
 @pytest.mark.parametrize("app_env, provider", [("development", "inbox"), ("test", "console"), ("production", "console")])
 def test_the_default_email_provider_depends_on_the_environment(app_env, provider):
-    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40})
+    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS})
     assert settings.email_provider == provider
     assert settings.email_inbox_dir == ".dev/inbox"
 
@@ -130,11 +165,12 @@ def test_an_explicit_email_provider_wins_in_development():
 def test_production_refuses_the_inbox():
     """It would write every email to a file and deliver none."""
     with pytest.raises(ConfigError, match="EMAIL_PROVIDER=inbox"):
-        Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "EMAIL_PROVIDER": "inbox"})
+        Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS,
+                               "EMAIL_PROVIDER": "inbox"})
 
 
 def test_production_rate_limits_stay_on_by_default():
-    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40})
+    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS})
     assert (settings.auth_ip_rate_limit, settings.public_rate_limit) == (30, 20)
     assert (Settings.from_mapping({}).auth_ip_rate_limit, Settings.from_mapping({}).public_rate_limit) == (0, 0)
 

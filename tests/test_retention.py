@@ -51,8 +51,8 @@ def events(db, *rows):
 def deliveries(db, user_id, *rows):
     """rows: (label, status, days since the last attempt, days since delivered or None)."""
     with db.cursor() as cur:
-        cur.execute("INSERT INTO webhook_endpoints (user_id, url, events, secret)"
-                    " VALUES (%s, 'https://example.com/hook', '{booking.created}', 'whsec_x') RETURNING id", (user_id,))
+        cur.execute("INSERT INTO webhook_endpoints (user_id, url, events, secret_sealed)"  # never opened here
+                    " VALUES (%s, 'https://example.com/hook', '{booking.created}', 'x') RETURNING id", (user_id,))
         endpoint = cur.fetchone()[0]
         for label, status, attempt_days, delivered_days in rows:
             cur.execute(

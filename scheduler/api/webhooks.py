@@ -1,6 +1,6 @@
 """Webhook endpoints: a user's own, or an organisation's (managed by its owner and admins).
 Anyone else's is a 404. The signing secret is shown when it is made (create, rotate) and never
-again."""
+again; the database keeps it sealed with SECRET_KEYS (scheduler/sealing.py)."""
 
 from datetime import datetime
 from typing import Annotated, Literal
@@ -16,6 +16,7 @@ from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..openapi import Error, Message, Shape, describe
 from ..pagination import paginated
 from ..repositories import organizations, webhooks
+from ..sealing import WEBHOOK_SECRET
 from ..validation import Body, Query, parse, parse_query
 from ..egress import BlockedAddress, UnresolvableHost, check_host
 from ..webhooks.events import BOOKING_EVENTS, TEST_EVENT, max_attempts, payload
@@ -138,6 +139,10 @@ def check_reachable(url):
         raise BadRequest(f"Invalid input: url: {exc}", fields={"url": str(exc)}) from None
 
 
+def sealed(secret):
+    return settings().secret_keys.seal_text(secret, WEBHOOK_SECRET)
+
+
 def managed(cur, endpoint_id):
     """The endpoint if I manage it; 404 otherwise, whether or not it exists."""
     endpoint = webhooks.find_managed(cur, endpoint_id, g.user["id"])
@@ -173,7 +178,7 @@ def create_webhook():
             check_manages_organization(cur, data.organization_id)
         endpoint = webhooks.insert_endpoint(
             cur, user_id=None if data.organization_id else g.user["id"], organization_id=data.organization_id,
-            url=data.url, description=data.description, events=data.events, secret=secret)
+            url=data.url, description=data.description, events=data.events, secret_sealed=sealed(secret))
     return {"message": "Webhook created; keep the secret, it is not shown again",
             "webhook": endpoint | {"secret": secret}}, 201
 
@@ -240,7 +245,7 @@ def rotate_secret(endpoint_id):
     secret = new_secret()
     with transaction() as cur:
         managed(cur, endpoint_id)
-        endpoint = webhooks.rotate_secret(cur, endpoint_id, secret, grace_seconds=ROTATION_GRACE_SECONDS)
+        endpoint = webhooks.rotate_secret(cur, endpoint_id, sealed(secret), grace_seconds=ROTATION_GRACE_SECONDS)
     return {"message": "Secret rotated; the previous one also signs until previous_secret_expires_at",
             "webhook": endpoint | {"secret": secret}}
 

@@ -28,7 +28,7 @@ log = logging.getLogger("scheduler.mail")
 
 
 def compose(row, settings):
-    rendered = render(row["template"], with_manage_url(row["payload"], settings.jwt_secret))
+    rendered = render(row["template"], with_manage_url(row["payload"], settings))
     message = EmailMessage()
     message["From"] = settings.email_from
     message["To"] = row["recipient"]
@@ -46,12 +46,12 @@ def compose(row, settings):
     return message
 
 
-def with_manage_url(payload, secret):
+def with_manage_url(payload, settings):
     """A guest's email carries their manage link, made now: the outbox keeps only its salt."""
     if "manage" not in payload:
         return payload
     rest = {key: value for key, value in payload.items() if key != "manage"}
-    return rest | {"manage_url": manage_url(payload["manage"], secret)}
+    return rest | {"manage_url": manage_url(payload["manage"], settings)}
 
 
 def wait_for_send_slot(rt):

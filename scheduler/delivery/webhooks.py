@@ -10,6 +10,7 @@ from .. import announcements as announce, clock, jobs
 from ..db import retrying
 from ..repositories import webhooks
 from ..runtime import worker_runtime
+from ..sealing import WEBHOOK_SECRET
 from ..webhooks.sender import post
 from ..webhooks.signing import signed_headers
 from . import leases
@@ -44,7 +45,8 @@ def deliver(delivery_id):
     if claimed is None:
         return
     body = claimed["payload"].encode()
-    keys = [claimed["secret"]] + ([claimed["previous_secret"]] if claimed["previous_secret"] else [])
+    keys = [settings.secret_keys.open_text(sealed, WEBHOOK_SECRET)
+            for sealed in (claimed["secret_sealed"], claimed["previous_secret_sealed"]) if sealed is not None]
     headers = signed_headers(keys, claimed["message_id"], int(time.time()), body)
     outcome = post(claimed["url"], body, headers, connect_timeout=settings.webhook_connect_timeout,
                    total_timeout=settings.webhook_timeout, allow_private=settings.webhook_allow_private)

@@ -231,3 +231,19 @@ def changed_for_attendee(cur, user_id, *, since, upto, after, limit):
          "limit": limit},
     )
     return cur.fetchall()
+
+
+def upcoming_guest_links_by_key(cur, now):
+    """{key id: confirmed guest bookings not yet over}, by the key id their salt names
+    (scheduler/links.py; "" for salts from before SECRET_KEYS)."""
+    cur.execute(
+        """
+        SELECT CASE WHEN strpos(guest_token_salt, '.') > 0 THEN split_part(guest_token_salt, '.', 1) ELSE '' END
+               AS key_id, count(*) AS bookings
+        FROM bookings
+        WHERE guest_token_salt IS NOT NULL AND status = 'confirmed' AND end_time > %(now)s
+        GROUP BY 1
+        """,
+        {"now": now},
+    )
+    return {row["key_id"]: row["bookings"] for row in cur.fetchall()}

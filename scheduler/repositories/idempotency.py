@@ -39,3 +39,25 @@ def record(cur, *, scope, key, fingerprint, status, headers, body, expires_at):
         {"scope": scope, "key": key, "fingerprint": fingerprint, "status": status, "headers": Json(headers),
          "body": body, "expires_at": expires_at},
     )
+
+
+def bodies_not_under(cur, prefix, *, after, limit):
+    """Records whose body is sealed under another key than the one whose sealed values start
+    with `prefix`, locked, by (scope, key) from after `after` (a position this returned)."""
+    cur.execute(
+        """
+        SELECT scope, key, ARRAY[scope, key] AS position, body FROM idempotency_keys
+        WHERE substr(body, 1, length(%(prefix)s)) <> %(prefix)s
+          AND (%(after)s::text[] IS NULL OR (scope, key) > ((%(after)s::text[])[1], (%(after)s::text[])[2]))
+        ORDER BY scope, key
+        LIMIT %(limit)s
+        FOR UPDATE
+        """,
+        {"prefix": prefix, "after": after, "limit": limit},
+    )
+    return cur.fetchall()
+
+
+def set_body(cur, *, scope, key, body):
+    cur.execute("UPDATE idempotency_keys SET body = %(body)s WHERE scope = %(scope)s AND key = %(key)s",
+                {"scope": scope, "key": key, "body": body})

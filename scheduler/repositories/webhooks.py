@@ -17,15 +17,15 @@ MANAGED_BY = """
         SELECT o.id FROM organizations o WHERE o.owner_id = %(user_id)s))"""
 
 
-def insert_endpoint(cur, *, user_id, organization_id, url, description, events, secret):
+def insert_endpoint(cur, *, user_id, organization_id, url, description, events, secret_sealed):
     cur.execute(
         f"""
-        INSERT INTO webhook_endpoints AS e (user_id, organization_id, url, description, events, secret)
-        VALUES (%(user_id)s, %(organization_id)s, %(url)s, %(description)s, %(events)s, %(secret)s)
+        INSERT INTO webhook_endpoints AS e (user_id, organization_id, url, description, events, secret_sealed)
+        VALUES (%(user_id)s, %(organization_id)s, %(url)s, %(description)s, %(events)s, %(secret_sealed)s)
         RETURNING {COLUMNS}
         """,
         {"user_id": user_id, "organization_id": organization_id, "url": url, "description": description,
-         "events": list(events), "secret": secret},
+         "events": list(events), "secret_sealed": secret_sealed},
     )
     return cur.fetchone()
 
@@ -79,20 +79,48 @@ def delete_endpoint(cur, endpoint_id):
     cur.execute("DELETE FROM webhook_endpoints WHERE id = %(id)s", {"id": endpoint_id})
 
 
-def rotate_secret(cur, endpoint_id, secret, *, grace_seconds):
+def rotate_secret(cur, endpoint_id, secret_sealed, *, grace_seconds):
     """The new secret signs from now on; the current one keeps signing beside it for
     grace_seconds (a second rotation within that time retires the oldest at once)."""
     cur.execute(
         f"""
         UPDATE webhook_endpoints e
-        SET previous_secret = e.secret, secret = %(secret)s,
+        SET previous_secret_sealed = e.secret_sealed, secret_sealed = %(secret_sealed)s,
             previous_secret_expires_at = now() + make_interval(secs => %(grace)s), updated_at = now()
         WHERE e.id = %(id)s
         RETURNING {COLUMNS}
         """,
-        {"id": endpoint_id, "secret": secret, "grace": grace_seconds},
+        {"id": endpoint_id, "secret_sealed": secret_sealed, "grace": grace_seconds},
     )
     return cur.fetchone()
+
+
+def sealed_secrets_not_under(cur, prefix, *, after, limit):
+    """Endpoints with a secret sealed under another key than the one whose sealed values start
+    with `prefix`, locked (a rotation waits), by id from after `after`."""
+    cur.execute(
+        """
+        SELECT id, id AS position, secret_sealed, previous_secret_sealed FROM webhook_endpoints
+        WHERE (substr(secret_sealed, 1, length(%(prefix)s)) <> %(prefix)s
+               OR substr(previous_secret_sealed, 1, length(%(prefix)s)) <> %(prefix)s)
+          AND (%(after)s::bigint IS NULL OR id > %(after)s)
+        ORDER BY id
+        LIMIT %(limit)s
+        FOR UPDATE
+        """,
+        {"prefix": prefix, "after": after, "limit": limit},
+    )
+    return cur.fetchall()
+
+
+def set_sealed_secrets(cur, endpoint_id, *, secret_sealed, previous_secret_sealed):
+    cur.execute(
+        """
+        UPDATE webhook_endpoints SET secret_sealed = %(secret_sealed)s, previous_secret_sealed = %(previous)s
+        WHERE id = %(id)s
+        """,
+        {"id": endpoint_id, "secret_sealed": secret_sealed, "previous": previous_secret_sealed},
+    )
 
 
 def add_deliveries(cur, endpoint_ids, *, type, payload, max_attempts):
@@ -167,8 +195,9 @@ def claim(cur, delivery_id, *, now, lease_seconds):
         WHERE d.id = %(id)s AND e.id = d.endpoint_id AND e.enabled
           AND d.next_attempt_at <= %(now)s
           AND (d.status = 'pending' OR (d.status = 'sending' AND d.locked_until < %(now)s))
-        RETURNING d.id, d.endpoint_id, d.message_id, d.payload, d.attempts, d.max_attempts, e.url, e.secret,
-                  CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret
+        RETURNING d.id, d.endpoint_id, d.message_id, d.payload, d.attempts, d.max_attempts, e.url, e.secret_sealed,
+                  CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_sealed
+                  END AS previous_secret_sealed
         """,
         {"id": delivery_id, "now": now, "lease": lease_seconds},
     )

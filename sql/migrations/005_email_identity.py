@@ -17,7 +17,7 @@ from scheduler.email_addresses import identity_key
 log = logging.getLogger("scheduler.migrate")
 
 
-def apply(cur):
+def apply(cur, settings):
     cur.execute("ALTER TABLE users ADD COLUMN email_key text")
     cur.execute("SELECT id, email FROM users ORDER BY created_at, id")
     owner_of, look_alikes = {}, {}
