@@ -16,13 +16,14 @@ it logs everyone out and nothing else.
 import base64
 import binascii
 import hashlib
-import hmac
 import os
 import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .keys import derived_key
 
 KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 KEY_BYTES = 32
@@ -83,7 +84,7 @@ class KeyRing:
 
     def derived(self, key_id, purpose):
         """A key for one purpose (an HMAC of the label under ring key `key_id`)."""
-        return hmac.new(self.key(key_id), purpose.encode(), hashlib.sha256).digest()
+        return derived_key(self.key(key_id), purpose)
 
     def seal(self, plaintext, purpose):
         """`plaintext` (bytes) encrypted under the current key for `purpose` (str)."""

@@ -13,8 +13,9 @@ import hmac
 
 
 def derived_key(secret, purpose):
-    """A 256-bit key for one purpose (an HMAC of the label under the secret)."""
-    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
+    """A 256-bit key for one purpose (an HMAC of the label under the secret: a str such as
+    JWT_SECRET, or a ring key's bytes)."""
+    return hmac.new(secret if isinstance(secret, bytes) else secret.encode(), purpose.encode(), hashlib.sha256).digest()
 
 
 def token_hash(token):
