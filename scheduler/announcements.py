@@ -159,7 +159,8 @@ def booking_messages(origin, event, booking, recipients, only=None, reason=None)
         messages.emails.append({"to": person["email"], "template": template, "user_id": person["user_id"],
                                 "booking_id": booking["id"],
                                 "payload": {"name": person["name"], "booking_id": booking["id"],
-                                            "timezone": person["timezone"], "ics": invite, **values}})
+                                            "timezone": person["timezone"], "ics": invite, **values,
+                                            "names": {"organizer": booking["user_id"]}}})
     if guest and only is None:
         guest_reason = {"cancelled": f"by {organizer}", "guest_cancelled": "at your request"}.get(event)
         messages.emails.append(guest_email(
@@ -176,7 +177,8 @@ def guest_email(origin, template, booking, host_name, **extra):
     payload = {"name": guest["name"], "host": host_name, "booking_id": booking["id"], "timezone": guest["timezone"],
                "title": booking["title"], "start": booking["start_time"].isoformat(),
                "end": booking["end_time"].isoformat(), "location": booking["location"] or "not given",
-               "manage": links.manage_link(origin.site, booking["guest_token_salt"])}
+               "manage": links.manage_link(origin.site, booking["guest_token_salt"]),
+               "names": {"host": booking["user_id"]}}
     return {"to": guest["email"], "template": template, "booking_id": booking["id"],
             "payload": payload | {key: value for key, value in extra.items() if value is not None}}
 
@@ -277,7 +279,7 @@ def member_added(organization, invitee, role, added_by):
                 "metadata": {"organization_id": organization["id"]}}],
         emails=[{"to": invitee["email"], "template": "ORG_INVITE", "user_id": invitee["id"],
                  "payload": {"name": invitee["name"], "organization": name, "role": role,
-                             "invited_by": added_by["name"]}}],
+                             "invited_by": added_by["name"], "names": {"invited_by": added_by["id"]}}}],
     )
 
 

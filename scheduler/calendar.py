@@ -13,9 +13,11 @@ def booking_uid(booking_id, domain):
 
 def event_data(booking, domain):
     """What a calendar needs of a booking, as JSON-able data (kept in email payloads). The
-    organizer is the booker; a guest (no account) is one more attendee."""
+    organizer is the booker; a guest (no account) is one more attendee. People with an account
+    carry their `user_id`, so an email can show them as they are when it is sent (`as_now`)."""
     organizer = next((a for a in booking["attendees"] if a["user_id"] == booking["user_id"]), None)
-    attendees = [{"name": a["name"], "email": a["email"], "status": a["status"]} for a in booking["attendees"]]
+    attendees = [{"user_id": a["user_id"], "name": a["name"], "email": a["email"], "status": a["status"]}
+                 for a in booking["attendees"]]
     if booking.get("guest"):
         attendees.append({"name": booking["guest"]["name"], "email": booking["guest"]["email"], "status": "accepted"})
     return {
@@ -27,7 +29,8 @@ def event_data(booking, domain):
         "end": booking["end_time"].isoformat(),
         "status": "CANCELLED" if booking["status"] == "cancelled" else "CONFIRMED",
         "updated": booking["updated_at"].isoformat(),
-        "organizer": {"name": organizer["name"], "email": organizer["email"]} if organizer else None,
+        "organizer": {"user_id": organizer["user_id"], "name": organizer["name"], "email": organizer["email"]}
+        if organizer else None,
         "attendees": attendees,
     }
 
@@ -35,9 +38,32 @@ def event_data(booking, domain):
 def guest_event_data(booking, host_name, domain, address):
     """The booking as its guest's calendar sees it: the same UID and SEQUENCE as the host's copy,
     the guest the only attendee, and the host named as organizer at the service's own address
-    (the host's e-mail is never shown to a guest)."""
+    (the host's e-mail is never shown to a guest, so only their name is theirs: `name_of`)."""
     data = event_data(booking | {"attendees": []}, domain)
-    return data | {"organizer": {"name": host_name, "email": address}}
+    return data | {"organizer": {"name_of": booking["user_id"], "name": host_name, "email": address}}
+
+
+def people_in(event):
+    """The accounts whose name or address the event data shows."""
+    return {person.get("user_id") or person.get("name_of")
+            for person in [event["organizer"], *event["attendees"]] if person} - {None}
+
+
+def as_now(event, people):
+    """The event with its people as they are now (`people`: user id -> {"name", "email"}): someone
+    with an account under their current name and address, a host shown to a guest under their
+    current name only, and as written a guest (whose address never changes), an account that is
+    gone, and anyone in data written before people carried their ids. What the event is (times,
+    title, status, sequence, who answered what) stays as written."""
+    def now(person):
+        if person is None:
+            return None
+        if person.get("user_id") in people:
+            return person | people[person["user_id"]]
+        if person.get("name_of") in people:
+            return person | {"name": people[person["name_of"]]["name"]}
+        return person
+    return event | {"organizer": now(event["organizer"]), "attendees": [now(p) for p in event["attendees"]]}
 
 
 def to_ics(events, method=None, zone_name="UTC", name=None):

@@ -1,5 +1,6 @@
 """iCalendar invitations, downloads and feeds, parsed back with the icalendar library."""
 
+import json
 import re
 from datetime import timezone
 
@@ -7,6 +8,7 @@ import pytest
 from icalendar import Calendar
 
 from helpers import YEAR
+from scheduler import jobs
 
 BOOKINGS = "/api/v1/bookings"
 
@@ -56,6 +58,69 @@ def test_invitation_names_organizer_and_attendees(alice, bob, meeting, mailbox, 
     assert str(event["ORGANIZER"]).lower() == f"mailto:{alice.email}"
     attendees = {str(a).lower(): a.params["PARTSTAT"] for a in event["ATTENDEE"]}
     assert attendees == {f"mailto:{alice.email}": "ACCEPTED", f"mailto:{bob.email}": "NEEDS-ACTION"}
+
+
+def test_an_invitation_shows_people_as_they_are_when_it_is_sent(alice, bob, meeting, register, set_profile, mailbox,
+                                                                worker):
+    """Both change their address (and Alice her name) before the worker sends, and someone else
+    registers Alice's old address: answers to the invitation must not go to them."""
+    old_address = alice.email
+    set_profile(alice, email="alice-moved@example.com", name="Alicia")
+    set_profile(bob, email="bob-moved@example.com")
+    register("Mallory", email=old_address)
+    worker()
+    [(method, event)] = invites(mailbox, "bob-moved@example.com")
+    assert method == "REQUEST" and str(event["SUMMARY"]) == "Planning"
+    assert str(event["ORGANIZER"]).lower() == "mailto:alice-moved@example.com"
+    assert event["ORGANIZER"].params["CN"] == "Alicia"
+    attendees = {str(a).lower(): a.params["CN"] for a in event["ATTENDEE"]}
+    assert attendees == {"mailto:alice-moved@example.com": "Alicia", "mailto:bob-moved@example.com": "Bob"}
+    [invitation] = [m for m in mailbox.received() if m["To"] == "bob-moved@example.com"
+                    and m["Subject"] == "Invitation: Planning"]
+    assert "Alicia invited you to a booking." in invitation.get_body(("plain",)).get_content()
+    assert [m["Subject"] for m in mailbox.received() if m["To"] == old_address] == ["Welcome to Scheduler, Mallory"]
+    assert not [m for m in mailbox.received() if old_address in m.as_string() and m["To"] != old_address]
+
+
+def test_a_cancellation_sent_after_an_address_change_cancels_the_event_it_was_about(client, alice, bob, meeting,
+                                                                                    set_profile, mailbox, worker):
+    worker()
+    [(_, invited)] = invites(mailbox, bob.email)
+    mailbox.clear()
+    assert client.delete(f"{BOOKINGS}/{meeting['id']}", headers=alice.auth).status_code == 200
+    set_profile(alice, email="alice-moved@example.com")
+    worker()
+    [(method, event)] = invites(mailbox, bob.email)
+    assert method == "CANCEL" and str(event["STATUS"]) == "CANCELLED"
+    assert str(event["UID"]) == str(invited["UID"]) and int(event["SEQUENCE"]) > int(invited["SEQUENCE"])
+    assert event.decoded("DTSTART") == invited.decoded("DTSTART")
+    assert str(event["ORGANIZER"]).lower() == "mailto:alice-moved@example.com"
+
+
+def test_an_invitation_queued_before_people_carried_ids_is_sent_as_written(client, alice, bob, meeting, db, redis_conn,
+                                                                           mailbox, worker):
+    """An outbox row in the form the previous release wrote (no ids in its calendar data, no
+    `names`) still goes out after a deploy: to the person's address now, the rest as written."""
+    worker()
+    mailbox.clear()
+    event = {"uid": f"booking-{meeting['id']}@scheduler.test", "sequence": 0, "title": "Planning", "location": None,
+             "start": meeting["start_time"], "end": meeting["end_time"], "status": "CONFIRMED",
+             "updated": meeting["updated_at"], "organizer": {"name": "Alice", "email": alice.email},
+             "attendees": [{"name": "Alice", "email": alice.email, "status": "accepted"},
+                           {"name": "Bob", "email": bob.email, "status": "needs-action"}]}
+    payload = {"name": "Bob", "booking_id": meeting["id"], "timezone": "America/New_York", "title": "Planning",
+               "start": meeting["start_time"], "end": meeting["end_time"], "organizer": "Alice",
+               "ics": {"method": "REQUEST", "event": event}}
+    with db.cursor() as cur:
+        cur.execute("INSERT INTO email_outbox (recipient, template, payload, user_id, booking_id)"
+                    " VALUES (%s, 'BOOKING_INVITATION', %s, %s, %s) RETURNING id",
+                    (bob.email, json.dumps(payload), bob.id, meeting["id"]))
+        [email_id] = cur.fetchone()
+    jobs.send_emails(redis_conn, [email_id])
+    worker()
+    [(method, sent)] = invites(mailbox, bob.email)
+    assert method == "REQUEST" and str(sent["ORGANIZER"]).lower() == f"mailto:{alice.email}"
+    assert {str(a).lower() for a in sent["ATTENDEE"]} == {f"mailto:{alice.email}", f"mailto:{bob.email}"}
 
 
 def test_emails_show_times_in_the_recipients_zone(alice, bob, meeting, mailbox, worker):

@@ -174,6 +174,37 @@ def test_email_goes_to_the_address_the_person_has_now(client, alice, register, s
     assert [subject for to, subject in sent if to == old_address] == ["Welcome to Scheduler, Mallory"]
 
 
+def test_a_reminder_queued_days_ahead_reaches_and_greets_the_attendee_as_they_are_now(
+        client, alice, bob, org_of, register, set_profile, worker, mailbox, travel):
+    org_of(alice, bob)
+    set_profile(bob, reminders=[60])
+    booking = client.post("/api/v1/bookings", json=slot("09:00", "10:00", title="Review") | {"attendees": [bob.email]},
+                          headers=alice.auth)
+    assert booking.status_code == 201
+    worker()
+    mailbox.clear()
+    old_address = bob.email
+    set_profile(bob, email="bob-moved@example.com", name="Robert")
+    register("Mallory", email=old_address)
+    travel(timedelta(days=31))
+    delivery.sweep(worker_runtime())
+    worker()
+    [reminder] = [m for m in mailbox.received() if m["To"] == "bob-moved@example.com"]
+    assert reminder["Subject"] == "Reminder: Review"
+    assert reminder.get_body(("plain",)).get_content().startswith("Hi Robert,")
+    assert [m["Subject"] for m in mailbox.received() if m["To"] == old_address] == ["Welcome to Scheduler, Mallory"]
+
+
+def test_an_invitation_to_an_organisation_names_the_inviter_as_they_are_now(client, alice, bob, set_profile, mailbox,
+                                                                           worker):
+    org = client.post("/api/v1/organizations", json={"name": "Crew"}, headers=alice.auth).json["organization"]
+    client.post(f"/api/v1/organizations/{org['id']}/members", json={"email": bob.email}, headers=alice.auth)
+    set_profile(alice, name="Alicia")
+    worker()
+    [invite] = [m for m in mailbox.received() if m["Subject"].startswith("You have been added")]
+    assert "Alicia added you to Crew as member" in invite.get_body(("plain",)).get_content()
+
+
 def test_a_send_is_recorded_through_a_database_outage_and_never_repeated(client, alice, worker, mailbox, db,
                                                                         cut_database, travel):
     rt = worker()

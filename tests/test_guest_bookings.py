@@ -247,6 +247,24 @@ def test_confirmation_invitation_and_manage_link_reach_the_guest(client, host, m
     assert [(n["type"], n["title"]) for n in notes] == [("GUEST_BOOKED", 'Gus Guest booked "Intro call"')]
 
 
+def test_a_guest_sees_the_host_by_the_name_they_have_when_it_is_sent(client, host, make_type, set_profile, mailbox,
+                                                                     worker):
+    """Only the host's name is theirs in a guest's copy: the organizer's address stays the
+    service's, whatever address the host has now."""
+    make_type()
+    booked(client, at(local_day(DAY), "10:00"))
+    set_profile(host, name="Hannah", email="hannah@example.com")
+    worker()
+    [confirmation] = sent_to(mailbox, "gus@example.com")
+    assert confirmation["Subject"] == "Booked: Intro call with Hannah"
+    assert host.email not in confirmation.as_string() and "hannah@example.com" not in confirmation.as_string()
+    [(_, event)] = calendars(mailbox, "gus@example.com")
+    assert str(event["ORGANIZER"]).lower() == "mailto:noreply@scheduler.test"
+    assert event["ORGANIZER"].params["CN"] == "Hannah"
+    [(_, hosts)] = calendars(mailbox, "hannah@example.com")
+    assert str(hosts["ORGANIZER"]).lower() == "mailto:hannah@example.com"
+
+
 def test_reschedule_and_cancel_send_the_same_uid_with_growing_sequence(client, host, make_type, mailbox, worker):
     make_type()
     day = local_day(DAY)

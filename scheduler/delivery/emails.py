@@ -8,11 +8,11 @@ from email.utils import formatdate
 import psycopg2
 
 from .. import announcements as announce, clock, jobs
-from ..calendar import to_ics
+from ..calendar import as_now, people_in, to_ics
 from ..db import PoolExhausted, retrying
 from ..links import manage_url
 from ..mail.templates import render
-from ..repositories import email_outbox
+from ..repositories import email_outbox, users
 from ..runtime import worker_runtime
 from . import leases
 from .leases import LEASE_SECONDS
@@ -46,6 +46,33 @@ def compose(row, settings):
     return message
 
 
+def people_shown(row):
+    """The accounts whose name or address the row's email shows: its recipient, the people its
+    text names (`names`: payload key -> user id) and those in its invitation."""
+    payload = row["payload"]
+    ids = {row["user_id"], *payload.get("names", {}).values()}
+    if "ics" in payload:
+        ids |= people_in(payload["ics"]["event"])
+    return ids - {None}
+
+
+def current_payload(row, people):
+    """The payload as it is sent: the recipient greeted by their name now, and the people its text
+    names and its invitation shows as they are now (`people`: user id -> {"name", "email"}), so
+    no calendar sends answers to an address its owner gave up. What happened (the event, its
+    times and status) stays as written; so do guests, and people in rows written before they
+    carried ids."""
+    written = row["payload"]
+    payload = {key: value for key, value in written.items() if key != "names"}
+    payload |= {key: people[user_id]["name"] for key, user_id in written.get("names", {}).items()
+                if user_id in people}
+    if row["user_id"] in people and "name" in payload:
+        payload["name"] = people[row["user_id"]]["name"]
+    if "ics" in payload:
+        payload["ics"] = payload["ics"] | {"event": as_now(payload["ics"]["event"], people)}
+    return payload
+
+
 def with_manage_url(payload, settings):
     """A guest's email carries their manage link, made now: the outbox keeps only its salt."""
     if "manage" not in payload:
@@ -72,6 +99,8 @@ def deliver(email_id):
     lease_ends = time.monotonic() + LEASE_SECONDS
     with rt.db.transaction() as cur:
         row = email_outbox.claim(cur, email_id, now=clock.now(), lease_seconds=LEASE_SECONDS)
+        if row is not None:
+            row |= {"payload": current_payload(row, users.contacts(cur, people_shown(row)))}
     if row is None:
         log.info("email %s: already handled or not due, skipping", email_id)
         return

@@ -43,6 +43,14 @@ def find_by_email(cur, email):
     return cur.fetchone()
 
 
+def contacts(cur, user_ids):
+    """Each of the users' name and address as they are now, by id (an id without a user is left out)."""
+    if not user_ids:
+        return {}
+    cur.execute("SELECT id, name, email FROM users WHERE id = ANY(%(ids)s)", {"ids": sorted(user_ids)})
+    return {row["id"]: {"name": row["name"], "email": row["email"]} for row in cur.fetchall()}
+
+
 def password_for_change(cur, user_id):
     """The password hash and token version, locked until the transaction ends."""
     cur.execute("SELECT password_hash, token_version FROM users WHERE id = %(id)s FOR UPDATE", {"id": user_id})
