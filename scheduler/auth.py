@@ -55,18 +55,39 @@ def limited_guess(email, is_right):
     return True
 
 
-def limit_client_address(kind, per_minute):
-    """Routes strangers can reach are limited per client address (`kind` names the counter);
-    a limit of 0 is off."""
-    if per_minute:
-        wait = limiter().hit(key_for(kind, request.remote_addr or "unknown"), per_minute, 60)
+def limited(key, allowed, window, message):
+    """Counts one event for `key`: 429 with Retry-After once more than `allowed` have come
+    within `window` seconds. An allowance of 0 is off."""
+    if allowed:
+        wait = limiter().hit(key, allowed, window)
         if wait:
-            raise TooManyRequests("Too many requests from this address, slow down", retry_after=wait)
+            raise TooManyRequests(message, retry_after=wait)
+
+
+def limit_client_address(kind, per_minute):
+    """Routes strangers can reach are limited per client address (`kind` names the counter)."""
+    limited(key_for(kind, request.remote_addr or "unknown"), per_minute, 60,
+            "Too many requests from this address, slow down")
 
 
 def limit_public_posts():
     """Guests' writes (booking, cancelling, moving) count toward PUBLIC_RATE_LIMIT per address."""
     limit_client_address("public", settings().public_rate_limit)
+
+
+def limit_public_reads():
+    """Strangers' reads (booking links, their slots, a guest's booking, the pages) count toward
+    PUBLIC_READ_RATE_LIMIT per address, so hosts and their free time can't be harvested at
+    wire speed. A counter of their own: reading a page must not use up the guest's booking."""
+    limit_client_address("public-read", settings().public_read_rate_limit)
+
+
+def limit_account(kind, per_hour, what):
+    """Requests whose answer says whether someone else has an account (adding a member by
+    e-mail: 404 or 201; a username or e-mail change: 409 if taken) are limited per signed-in
+    person. Every attempt counts, whatever it answers: the refused ones are the probing."""
+    limited(key_for(kind, str(g.user["id"])), per_hour, 3600,
+            f"Too many {what} from this account, try again later")
 
 
 @functools.cache

@@ -74,6 +74,9 @@ class Settings:
     login_failure_window: int = 900
     auth_ip_rate_limit: int = 0
     public_rate_limit: int = 0
+    public_read_rate_limit: int = 0
+    member_add_rate_limit: int = 20
+    profile_change_rate_limit: int = 30
     trusted_proxies: int = 0
     dashboard_max_age: int = 60
     webhook_allow_private: bool = False
@@ -166,8 +169,8 @@ def environment_defaults(app_env):
     .eml files. Test: as development, but email is only logged (the tests set their own).
     """
     if app_env == "production":
-        return {"auth_ip_rate_limit": 30, "public_rate_limit": 20, "webhook_allow_private": False,
-                "email_provider": "console"}
+        return {"auth_ip_rate_limit": 30, "public_rate_limit": 20, "public_read_rate_limit": 120,
+                "webhook_allow_private": False, "email_provider": "console"}
     return {"webhook_allow_private": True, "email_provider": "inbox" if app_env == "development" else "console"}
 
 
@@ -266,6 +269,9 @@ PARSERS = {
     "login_failure_window": duration,
     "auth_ip_rate_limit": int_between(0, 1_000_000),
     "public_rate_limit": int_between(0, 1_000_000),
+    "public_read_rate_limit": int_between(0, 1_000_000),
+    "member_add_rate_limit": int_between(0, 1_000_000),
+    "profile_change_rate_limit": int_between(0, 1_000_000),
     "trusted_proxies": int_between(0, 10),
     "dashboard_max_age": int_between(1, 3600),
     "webhook_allow_private": parse_bool,

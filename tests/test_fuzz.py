@@ -46,6 +46,13 @@ def config(base_url, token, values, seed):
 
 
 @pytest.fixture
+def settings(settings):
+    """The per-account limits off, so the fuzzer's many member adds and profile changes reach
+    validation and the handlers rather than a 429 (tests/test_enumeration.py covers the limits)."""
+    return settings.replace(member_add_rate_limit=0, profile_change_rate_limit=0)
+
+
+@pytest.fixture
 def world(client, register, set_profile, org_of, db):
     """An admin who owns an organisation, a booking, a notification, a calendar feed, a booking
     link that a guest used and a webhook with a delivery: a real value for every path

@@ -6,7 +6,7 @@ from typing import Annotated
 from flask import Blueprint
 from pydantic import Field, StringConstraints
 
-from ..auth import limit_public_posts
+from ..auth import limit_public_posts, limit_public_reads
 from ..booking_links import bookable_type, by_token, can_change, changeable, guest_view, slots_of
 from ..context import booking_write, single_statement, transaction
 from ..db import retrying
@@ -41,19 +41,23 @@ class GuestBookingSaved(Shape):
 
 
 @bp.get("/<token>")
-@describe(responses={200: Managed})
+@describe(responses={200: Managed, 429: RateLimited})
 def show(token):
-    """A guest's booking, by the token from their confirmation; an unknown token is 404."""
+    """A guest's booking, by the token from their confirmation; an unknown token is 404.
+    Rate limited per client address."""
+    limit_public_reads()
     with single_statement() as cur:
         booking = by_token(cur, token)
     return {"booking": guest_view(booking, booking["host_name"]) | {"can_change": can_change(booking)}}
 
 
 @bp.get("/<token>/slots")
-@describe(query=SlotsQuery, responses={200: Slots, 409: Error})
+@describe(query=SlotsQuery, responses={200: Slots, 409: Error, 429: RateLimited})
 def reschedule_slots(token):
     """The slots the booking could move to: as the booking link offers them, except that the
-    booking's own time and its place in the daily limit do not count against it."""
+    booking's own time and its place in the daily limit do not count against it. Rate limited
+    per client address."""
+    limit_public_reads()
     window = slots_window()
     with transaction() as cur:
         booking = by_token(cur, token)

@@ -5,13 +5,13 @@ from flask import Blueprint, g
 from pydantic import Field
 
 from .. import announcements
-from ..auth import login_required
+from ..auth import limit_account, login_required
 from ..availability import free_time, slots
-from ..context import announce, single_statement, transaction
+from ..context import announce, settings, single_statement, transaction
 from ..db import retrying
 from ..errors import BadRequest, Forbidden, NotFound
 from ..idempotency import idempotent
-from ..openapi import Error, Message, Shape, describe
+from ..openapi import Error, Message, RateLimited, Shape, describe
 from ..repositories import bookings, organizations, users
 from ..validation import Body, Email, Name, parse
 from ..windows import Availability, WindowQuery, parse_window
@@ -169,14 +169,16 @@ def delete_organization(org_id):
 
 
 @bp.post("/<id:org_id>/members")
-@describe(body=MemberIn, responses={201: MemberAdded, 403: Error, 409: Error})
+@describe(body=MemberIn, responses={201: MemberAdded, 403: Error, 409: Error, 429: RateLimited})
 @login_required
 @retrying
 def add_member(org_id):
     """Add a registered user by e-mail (owner and organisation admins).
 
     404 for an unknown e-mail, 409 if already a member. The new member shares nothing until
-    they accept."""
+    they accept. At most MEMBER_ADD_RATE_LIMIT attempts an hour per person (default 20), each
+    counted whatever it answers; 429 beyond."""
+    limit_account("member-add", settings().member_add_rate_limit, "member additions")
     data = parse(MemberIn)
     with transaction() as cur:
         org = membership(cur, org_id)

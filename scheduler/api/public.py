@@ -8,7 +8,7 @@ from flask import Blueprint
 from pydantic import Field, StringConstraints
 
 from .. import links
-from ..auth import limit_public_posts
+from ..auth import limit_public_posts, limit_public_reads
 from ..booking_links import link_target, public_face, slots_of
 from ..context import booking_write, single_statement, site, transaction
 from ..db import retrying
@@ -47,17 +47,19 @@ class GuestBooked(Shape):
 
 
 @bp.get("/<username>/<slug>")
-@describe(responses={200: EventInfo})
+@describe(responses={200: EventInfo, 429: RateLimited})
 def event_info(username, slug):
     """What a booking link offers: the event type and its host's name.
 
-    Unknown user, unknown slug and inactive type are the same 404."""
+    Unknown user, unknown slug and inactive type are the same 404. Rate limited per client
+    address."""
+    limit_public_reads()
     with single_statement() as cur:
         return public_face(link_target(cur, username, slug))
 
 
 @bp.get("/<username>/<slug>/slots")
-@describe(query=SlotsQuery, responses={200: Slots})
+@describe(query=SlotsQuery, responses={200: Slots, 429: RateLimited})
 def event_slots(username, slug):
     """The start times a booking link offers in a window (default the next 7 days, at most 62).
 
@@ -68,7 +70,8 @@ def event_slots(username, slug):
     when it is at least `minimum_notice` minutes and at most `booking_window` days ahead; and
     when its host-local day has not reached `daily_limit`. `days` lists each local date in
     `timezone` without slots and why: `no_working_hours`, `too_soon`, `too_far_ahead`,
-    `fully_booked` (the daily limit) or `no_free_time`."""
+    `fully_booked` (the daily limit) or `no_free_time`. Rate limited per client address."""
+    limit_public_reads()
     window = slots_window()
     with transaction() as cur:
         return slots_of(cur, link_target(cur, username, slug), *window)

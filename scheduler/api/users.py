@@ -5,8 +5,8 @@ from typing import Annotated, Literal
 from flask import Blueprint, g, url_for
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from ..auth import (INVALID_TOKEN, hash_password, issue_token, limited_guess, login_required, password_matches,
-                    require_role)
+from ..auth import (INVALID_TOKEN, hash_password, issue_token, limit_account, limited_guess, login_required,
+                    password_matches, require_role)
 from ..context import settings, single_statement, transaction
 from ..availability import busy_intervals, free_time, slots
 from ..db import retrying
@@ -120,14 +120,17 @@ def me():
 
 
 @bp.patch("/me")
-@describe(body=ProfilePatch, responses={200: ProfileUpdated, 409: Error})
+@describe(body=ProfilePatch, responses={200: ProfileUpdated, 409: Error, 429: RateLimited})
 @login_required
 @retrying
 def update_me():
-    """Change my name, e-mail, time zone, working hours or reminders.
+    """Change my name, e-mail, username, time zone, working hours or reminders.
 
     `working_hours` are local wall-clock times per weekday (days left out are off);
-    `reminders` are minutes before a booking's start. 409 if the e-mail is taken."""
+    `reminders` are minutes before a booking's start. 409 if the e-mail or username is taken.
+    At most PROFILE_CHANGE_RATE_LIMIT changes an hour per person (default 30), each counted
+    whatever it answers, so taken names can't be probed; 429 beyond."""
+    limit_account("profile-change", settings().profile_change_rate_limit, "profile changes")
     data = parse(ProfilePatch)
     changes = data.model_dump(exclude_none=True)
     if not changes:

@@ -7,9 +7,10 @@ pages' scripts then speak only the public API (`/api/v1/public/...`,
 
 from flask import Blueprint, render_template
 
+from ..auth import limit_public_reads
 from ..booking_links import by_token, link_target, public_face
 from ..context import single_statement
-from ..errors import NotFound
+from ..errors import NotFound, TooManyRequests
 from ..openapi import page
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -33,9 +34,17 @@ def not_found(exc):
     return render_template("pages/not_found.html", message=exc.message), 404
 
 
+@bp.errorhandler(TooManyRequests)
+def too_many_requests(exc):
+    """People get a page saying how long to wait; the header is as the API's."""
+    return (render_template("pages/too_many_requests.html", retry_after=exc.details["retry_after"]), 429,
+            exc.headers)
+
+
 @bp.get("/book/<username>/<slug>")
 @page
 def book(username, slug):
+    limit_public_reads()
     with single_statement() as cur:
         event_type = link_target(cur, username, slug)
     return render_template("pages/book.html", event=public_face(event_type), username=username, slug=slug)
@@ -44,6 +53,7 @@ def book(username, slug):
 @bp.get("/manage/<token>")
 @page
 def manage(token):
+    limit_public_reads()
     with single_statement() as cur:
         by_token(cur, token)
     return render_template("pages/manage.html", token=token)
