@@ -62,6 +62,24 @@ def test_work_whose_connection_dies_before_commit_runs_again_on_a_fresh_one(pool
     assert len(runs) == 2 and user_count(db) == 1
 
 
+@pytest.mark.parametrize("sqlstate", ["08006", "57P01", "57P02", "57P03"])
+def test_a_server_gone_error_on_an_open_connection_runs_again(pool, db, sqlstate):
+    """What a pooler in front of PostgreSQL passes on when the server connection behind it
+    died, while the app's connection to the pooler stays open (raised here by PostgreSQL
+    itself): the work runs again, on a fresh connection."""
+    runs = []
+
+    @retrying
+    def work():
+        runs.append(1)
+        with pool.transaction() as cur:
+            insert_user(cur)
+            if len(runs) == 1:
+                cur.execute(f"DO $$ BEGIN RAISE EXCEPTION 'server gone' USING ERRCODE = '{sqlstate}'; END $$")
+    work()
+    assert len(runs) == 2 and user_count(db) == 1
+
+
 def test_nothing_runs_twice_once_something_committed(pool, db):
     runs = []
 
