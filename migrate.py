@@ -33,8 +33,9 @@ SCHEMA_COMMAND = "python migrate.py --schema (make schema)"
 log = logging.getLogger("scheduler.migrate")
 
 
-def migrate(dsn, sql_dir=SQL_DIR, statement_timeout=Settings.db_statement_timeout, settings=None):
-    """Returns the names of the migrations applied by this run. `statement_timeout` is in seconds.
+def migrate(dsn, sql_dir=SQL_DIR, statement_timeout=Settings.db_statement_timeout,
+            lock_timeout=Settings.db_lock_timeout, settings=None):
+    """Returns the names of the migrations applied by this run. The timeouts are in seconds.
     Python migrations get `settings` (the keys one may need), read from the environment if None."""
     applied = []
     conn = psycopg2.connect(dsn)
@@ -54,22 +55,24 @@ def migrate(dsn, sql_dir=SQL_DIR, statement_timeout=Settings.db_statement_timeou
                 cur.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (path.name,))
                 applied.append(path.name)
             apply_functions(cur, sql_dir / "functions.sql")
-            session_defaults(cur, statement_timeout)
+            session_defaults(cur, statement_timeout, lock_timeout)
     finally:
         conn.close()
     return applied
 
 
-def session_defaults(cur, statement_timeout):
+def session_defaults(cur, statement_timeout, lock_timeout):
     """What every new session of this database starts with, PgBouncer's server connections
     included; sessions already open keep what they had. Costs nothing per transaction, unlike a
     SET LOCAL in each. random_page_cost 1.1: the working set is in memory (or on SSD), so index
-    lookups are cheap; at the default of 4 the planner seq-scans bookings to build one page."""
+    lookups are cheap; at the default of 4 the planner seq-scans bookings to build one page.
+    scheduler.lock_timeout is ours, read by the wait for a person's lock (sql/functions.sql
+    wait_for_person), not PostgreSQL's lock_timeout, which would also fail a long queue."""
     cur.execute("SELECT current_database()")
     database = sql.Identifier(cur.fetchone()[0])
     for name, value in (("timezone", "UTC"), ("statement_timeout", f"{statement_timeout}s"),
-                        ("random_page_cost", "1.1")):
-        cur.execute(sql.SQL("ALTER DATABASE {} SET {} = %s").format(database, sql.Identifier(name)), (value,))
+                        ("random_page_cost", "1.1"), ("scheduler.lock_timeout", f"{lock_timeout}s")):
+        cur.execute(sql.SQL("ALTER DATABASE {} SET {} = %s").format(database, sql.Identifier(*name.split("."))), (value,))
 
 
 # The functions of one schema that are the database's own (not an extension's): a signature
@@ -246,7 +249,8 @@ def main(argv=None):
         (SQL_DIR / "schema.sql").write_text(fresh_schema(settings.database_url))
         log.info("wrote %s", SQL_DIR / "schema.sql")
         return 0
-    applied = migrate(settings.database_url, statement_timeout=settings.db_statement_timeout, settings=settings)
+    applied = migrate(settings.database_url, statement_timeout=settings.db_statement_timeout,
+                      lock_timeout=settings.db_lock_timeout, settings=settings)
     log.info("schema is up to date (%s)", "applied " + ", ".join(applied) if applied else "no pending migrations")
     return 0
 

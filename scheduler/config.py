@@ -70,6 +70,7 @@ class Settings:
     log_level: str = "INFO"
     db_pool_size: int = 8
     db_statement_timeout: int = 15
+    db_lock_timeout: int = 2
     login_max_failures: int = 10
     login_failure_window: int = 900
     auth_ip_rate_limit: int = 0
@@ -153,6 +154,9 @@ class Settings:
         if self.production and self.email_provider == "inbox":
             raise ConfigError("EMAIL_PROVIDER=inbox only writes emails to files (EMAIL_INBOX_DIR): "
                               "not in production, use smtp")
+        if 2 * self.db_lock_timeout >= self.db_statement_timeout:
+            raise ConfigError("DB_LOCK_TIMEOUT must be less than half of DB_STATEMENT_TIMEOUT: a stuck holder of a "
+                              "person's lock is noticed after one to two DB_LOCK_TIMEOUTs, within the statement's time")
         if self.email_provider == "smtp" and not self.smtp_url:
             raise ConfigError("EMAIL_PROVIDER=smtp needs SMTP_URL (smtp://user:pass@host:587 or smtps://...)")
 
@@ -265,6 +269,7 @@ PARSERS = {
     "log_level": log_level,
     "db_pool_size": int_between(1, 200),
     "db_statement_timeout": duration,
+    "db_lock_timeout": duration,
     "login_max_failures": int_between(1, 1_000_000),
     "login_failure_window": duration,
     "auth_ip_rate_limit": int_between(0, 1_000_000),

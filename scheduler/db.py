@@ -97,6 +97,17 @@ def retrying(work):
     return run_again_if_transient
 
 
+# Errors that say the server's end of the connection is gone although ours may stay open, as
+# behind PgBouncer, which keeps the client's connection and lends it another server connection
+# for the next transaction: connection exceptions (class 08) and a server shutting down
+# (admin_shutdown from pg_terminate_backend, crash_shutdown) or not yet taking connections.
+SERVER_GONE = ("57P01", "57P02", "57P03")
+
+
+def connection_lost(conn, exc):
+    return conn.closed or (exc.pgcode or "").startswith("08") or exc.pgcode in SERVER_GONE
+
+
 def looks_closed(conn):
     """True if the server has closed this idle connection (restart, failover,
     pg_terminate_backend): it then has its farewell or end-of-file waiting to be read, while a
@@ -189,7 +200,8 @@ class Database:
                 committing = True
                 conn.commit()
             except psycopg2.Error as exc:
-                if conn.closed:
+                if connection_lost(conn, exc):
+                    conn.close()  # whatever is left of it is not worth lending again
                     if committing:
                         raise
                     raise TransientFailure(exc) from exc

@@ -82,6 +82,9 @@ class ServiceUnavailable(RetryLater):
 # short enough that the first try after one succeeds. A busy pool frees up sooner.
 OUTAGE_RETRY_AFTER = 5
 POOL_RETRY_AFTER = 1
+# A lock held past DB_LOCK_TIMEOUT: its transaction is stuck, and the statement timeout or its
+# client ends it soon.
+LOCK_RETRY_AFTER = 2
 
 
 # Constraint (or unique index) name -> what the client did wrong.
@@ -127,6 +130,12 @@ def register_error_handlers(app):
             return api_error(Conflict("A concurrent change got in the way, try again"))
         log.error("database unavailable: %s", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
         return api_error(ServiceUnavailable("Database unavailable, try again shortly", OUTAGE_RETRY_AFTER))
+
+    @app.errorhandler(psycopg2.errors.LockNotAvailable)
+    def lock_held_too_long(exc):
+        log.error("a person's lock held past DB_LOCK_TIMEOUT: %s", (str(exc).strip().splitlines() or ["55P03"])[0])
+        return api_error(ServiceUnavailable("Another change to this calendar is stuck, try again shortly",
+                                            LOCK_RETRY_AFTER))
 
     @app.errorhandler(PoolExhausted)
     def pool_exhausted(exc):

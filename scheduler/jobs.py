@@ -1,6 +1,7 @@
 """Where background work is enqueued; the only module that knows RQ queue names and job ids."""
 
 import logging
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, field
 
 import redis
@@ -89,8 +90,19 @@ def dispatch(connection, queued):
     deliver_webhooks(connection, queued.webhooks)
 
 
-def without_live_jobs(connection, row_ids, job_id=delivery_job_id):
-    """The rows among `row_ids` that have no queued or running delivery job. Raises RedisError."""
+def without_live_jobs(connection, row_ids, job_id=delivery_job_id, *, started_within):
+    """The rows among `row_ids`, rows not yet claimed, that have no queued or running delivery
+    job. A job that started more than `started_within` seconds ago and still hasn't claimed its
+    row is not running: its worker died between taking it from the queue and the claim (a live
+    one claims at once), and RQ calls it abandoned only once its timeout has passed, minutes
+    later. Raises RedisError."""
     jobs = RQJob.fetch_many([job_id(row_id) for row_id in row_ids], connection=connection)
-    return [row_id for row_id, job in zip(row_ids, jobs)
-            if job is None or job.get_status(refresh=False) not in LIVE]
+    started_before = datetime.now(timezone.utc) - timedelta(seconds=started_within)
+    return [row_id for row_id, job in zip(row_ids, jobs) if job is None or not live(job, started_before)]
+
+
+def live(job, started_before):
+    status = job.get_status(refresh=False)
+    if status == JobStatus.STARTED and job.started_at is not None:
+        return job.started_at.replace(tzinfo=job.started_at.tzinfo or timezone.utc) > started_before
+    return status in LIVE

@@ -34,13 +34,52 @@ END
 $$;
 
 -- The one lock order for calendars (scheduler/repositories/locks.py): each person's
--- transaction-scoped advisory lock, in ascending user id.
+-- transaction-scoped advisory lock, in ascending user id. A free lock is taken at once; a
+-- taken one is waited for by wait_for_person.
 CREATE OR REPLACE FUNCTION lock_people(p_ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     person bigint;
 BEGIN
     FOREACH person IN ARRAY ARRAY(SELECT DISTINCT id FROM unnest(p_ids) AS id ORDER BY id) LOOP
-        PERFORM pg_advisory_xact_lock(person);
+        IF NOT pg_try_advisory_xact_lock(person) THEN
+            PERFORM wait_for_person(person);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Waits for a person's lock, failing with lock_not_available (55P03, the API's 503) only when
+-- one transaction has held it through a whole `scheduler.lock_timeout` of the wait: a stuck
+-- holder, not a queue. PostgreSQL's lock_timeout alone counts the whole wait, across every
+-- holder the queue passes through, so it would fail the last of many brief writers; here each
+-- slice of that length that ends with the lock still taken looks at who holds it, and waits
+-- again if that changed since the slice before. So a stuck holder costs a waiter between one
+-- and two `scheduler.lock_timeout`s. The setting is a database default (migrate.py, from
+-- DB_LOCK_TIMEOUT); unset, it waits as long as the statement may run.
+CREATE OR REPLACE FUNCTION wait_for_person(p_person bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    slice text := coalesce(nullif(current_setting('scheduler.lock_timeout', true), ''), '0');
+    previous text := current_setting('lock_timeout');
+    holder text;
+    held_before text;
+BEGIN
+    LOOP
+        BEGIN
+            PERFORM set_config('lock_timeout', slice, true);
+            PERFORM pg_advisory_xact_lock(p_person);
+            PERFORM set_config('lock_timeout', previous, true);
+            RETURN;
+        EXCEPTION WHEN lock_not_available THEN
+            -- A single-key advisory lock: the key's high and low 32 bits, objsubid 1.
+            SELECT l.virtualtransaction INTO holder FROM pg_locks l
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND l.classid = (p_person >> 32)::oid AND l.objid = (p_person & 4294967295)::oid;
+            IF holder = held_before THEN
+                RAISE;
+            END IF;
+            held_before := holder;
+        END;
     END LOOP;
 END
 $$;

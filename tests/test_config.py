@@ -70,6 +70,14 @@ def test_smtp_needs_a_url():
         Settings.from_mapping({"EMAIL_PROVIDER": "smtp"})
 
 
+def test_the_lock_timeout_must_leave_room_within_the_statement_timeout():
+    assert Settings.from_mapping({"DB_LOCK_TIMEOUT": "7s"}).db_lock_timeout == 7
+    with pytest.raises(ConfigError, match="DB_LOCK_TIMEOUT must be less than half of DB_STATEMENT_TIMEOUT"):
+        Settings.from_mapping({"DB_LOCK_TIMEOUT": "8s"})
+    with pytest.raises(ConfigError, match="DB_LOCK_TIMEOUT"):
+        Settings.from_mapping({"DB_LOCK_TIMEOUT": "0"})
+
+
 def test_values_are_parsed():
     settings = Settings.from_mapping({"JWT_EXPIRES": "7d", "CORS_ORIGINS": "https://a.example, https://b.example/",
                                       "BCRYPT_ROUNDS": "10", "EMAIL_PROVIDER": "SMTP", "SMTP_URL": "smtp://h:25"})

@@ -140,7 +140,8 @@ def test_the_migrations_define_no_functions(blank_database, tmp_path):
     assert source.split() == ["BEGIN", "RETURN", "NULL;", "END"]
     migrate(blank_database)
     assert set(functions(blank_database)) == {
-        "booking_attendees_follow_booking()", "lock_people(bigint[])", "webhook_subscribers(text,bigint[])",
+        "booking_attendees_follow_booking()", "lock_people(bigint[])", "wait_for_person(bigint)",
+        "webhook_subscribers(text,bigint[])",
         "add_notifications(json)", "add_emails(json)",
         "insert_booking(bigint,bigint[],text,timestamp with time zone,timestamp with time zone,bigint,text,integer,"
         "integer,text,text,text,text,text,text)"}
@@ -230,7 +231,7 @@ def test_a_function_something_depends_on_is_not_dropped(migrated_database, tmp_p
 
 
 def test_broken_functions_undo_the_run_s_migrations(migrated_database, tmp_path):
-    copy = edited_copy(tmp_path, ("PERFORM pg_advisory_xact_lock(person);", "PERFORM pg_advisory_xact_lock(person)"))
+    copy = edited_copy(tmp_path, ("PERFORM pg_advisory_xact_lock(p_person);", "PERFORM pg_advisory_xact_lock(p_person)"))
     (copy / "migrations" / "999_probe.sql").write_text("CREATE TABLE probe (a int);")
     with pytest.raises(psycopg2.errors.SyntaxError):
         migrate(migrated_database, copy)

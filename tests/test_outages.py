@@ -62,6 +62,24 @@ def test_work_whose_connection_dies_before_commit_runs_again_on_a_fresh_one(pool
     assert len(runs) == 2 and user_count(db) == 1
 
 
+@pytest.mark.parametrize("sqlstate", ["08006", "57P01", "57P02", "57P03"])
+def test_a_server_gone_error_on_an_open_connection_runs_again(pool, db, sqlstate):
+    """What a pooler in front of PostgreSQL passes on when the server connection behind it
+    died, while the app's connection to the pooler stays open (raised here by PostgreSQL
+    itself): the work runs again, on a fresh connection."""
+    runs = []
+
+    @retrying
+    def work():
+        runs.append(1)
+        with pool.transaction() as cur:
+            insert_user(cur)
+            if len(runs) == 1:
+                cur.execute(f"DO $$ BEGIN RAISE EXCEPTION 'server gone' USING ERRCODE = '{sqlstate}'; END $$")
+    work()
+    assert len(runs) == 2 and user_count(db) == 1
+
+
 def test_nothing_runs_twice_once_something_committed(pool, db):
     runs = []
 
@@ -212,6 +230,62 @@ def test_a_booking_whose_connection_is_killed_mid_transaction_succeeds(app, alic
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM bookings")
         assert cur.fetchone()[0] == 1
+
+
+def killed_while_waiting(app, database_url, hold, call):
+    """Runs `call(client)` while a transaction of ours holds what it needs (`hold`, SQL), kills
+    the request's connection as it waits, then lets go; returns the answer."""
+    app.test_client().get("/health")  # the first request of a fresh app is slow to start
+    holder = psycopg2.connect(database_url)
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(call(app.test_client())), daemon=True)
+    waiting = ("SELECT pid FROM pg_stat_activity WHERE application_name = 'scheduler'"
+               " AND wait_event_type = 'Lock' AND datname = current_database()")
+    try:
+        with holder.cursor() as cur:
+            cur.execute(hold)
+            request.start()
+            with holder.cursor() as watch:
+                assert wait_until(lambda: watch.execute(waiting) or watch.rowcount == 1, 30), answers and answers[0].json
+                watch.execute(f"SELECT pg_terminate_backend(pid) FROM ({waiting}) AS w")
+    finally:
+        holder.rollback()
+        holder.close()
+    request.join(30)
+    assert answers, "the request did not answer"
+    return answers[0]
+
+
+def test_a_registration_whose_connection_is_killed_mid_transaction_succeeds_once(app, db, database_url):
+    """Its insert waits for our uncommitted one of the same address, and its connection dies:
+    it runs again (the password hashed once, before), and one account and one welcome result."""
+    email = "once@example.com"
+    r = killed_while_waiting(
+        app, database_url,
+        f"INSERT INTO users (name, email, email_key, password_hash) VALUES ('Held', '{email}', '{email}', 'x')",
+        lambda client: client.post("/api/v1/auth/register",
+                                   json={"name": "Once", "email": email, "password": "secure123"}))
+    assert r.status_code == 201, r.json
+    with db.cursor() as cur:
+        cur.execute("SELECT name FROM users WHERE email = %s", (email,))
+        assert cur.fetchall() == [("Once",)]
+        cur.execute("SELECT count(*) FROM email_outbox WHERE recipient = %s", (email,))
+        assert cur.fetchone()[0] == 1
+
+
+def test_a_password_change_whose_connection_is_killed_mid_transaction_succeeds_once(app, client, alice, db,
+                                                                                    database_url):
+    r = killed_while_waiting(
+        app, database_url, f"SELECT 1 FROM users WHERE id = {alice.id} FOR UPDATE",
+        lambda client: client.patch("/api/v1/users/me/password", headers=alice.auth,
+                                    json={"currentPassword": alice.password, "newPassword": "another-secret9"}))
+    assert r.status_code == 200, r.json
+    with db.cursor() as cur:
+        cur.execute("SELECT token_version FROM users WHERE id = %s", (alice.id,))
+        assert cur.fetchone()[0] == 1  # changed once
+    assert client.get("/api/v1/auth/verify", headers={"Authorization": f"Bearer {r.json['token']}"}).status_code == 200
+    assert client.post("/api/v1/auth/login", json={"email": alice.email,
+                                                   "password": "another-secret9"}).status_code == 200
 
 
 def test_a_pool_that_stays_busy_answers_503_with_retry_after(app, client, alice):

@@ -2,12 +2,14 @@
 (no startup `options`), the database's own defaults stand in for per-session settings, and no
 session state is left on a server connection for the next client's transaction."""
 
+import threading
+
 import psycopg2
 import psycopg2.extensions
 import pytest
 
 from conftest import free_port
-from helpers import slot
+from helpers import slot, wait_until
 from migrate import migrate
 from pgbouncer import PgBouncer
 from scheduler.db import Database
@@ -107,3 +109,30 @@ def test_no_session_state_is_left_for_the_next_clients_transaction(client, regis
     after, state = session_state(settings.database_url)
     assert after == before  # the same server connection served every client above
     assert state == CLEAN
+
+
+def test_a_request_whose_server_connection_dies_behind_pgbouncer_runs_again(client, alice, direct_database_url):
+    """PgBouncer keeps the app's connection when the server connection behind it is terminated
+    mid-transaction, and passes on the server's error: the booking runs again and is made once."""
+    holder = psycopg2.connect(direct_database_url)
+    holder.autocommit = True
+    waiting = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'"
+               " AND pid <> pg_backend_pid()")
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (alice.id,))
+        answers = []
+        request = threading.Thread(target=lambda: answers.append(client.application.test_client().post(
+            "/api/v1/bookings", json=slot("10:00", "11:00"), headers=alice.auth)), daemon=True)
+        request.start()
+        with holder.cursor() as cur:
+            assert wait_until(lambda: cur.execute(waiting) or cur.rowcount == 1, 10)
+            cur.execute(f"SELECT pg_terminate_backend(pid) FROM ({waiting}) AS w")
+            cur.execute("SELECT pg_advisory_unlock(%s)", (alice.id,))
+        request.join(10)
+        assert answers and answers[0].status_code == 201, answers and answers[0].json
+        with holder.cursor() as cur:
+            cur.execute("SELECT count(*) FROM bookings")
+            assert cur.fetchone()[0] == 1
+    finally:
+        holder.close()

@@ -6,6 +6,9 @@ import random
 import threading
 import time
 
+import psycopg2
+import pytest
+
 from tests.helpers import at, slot
 
 FAST = 1.0  # seconds: the most any one answer may take
@@ -118,3 +121,55 @@ def test_many_writers_over_a_few_people(app, client, register, org_of, db):
         existing += [(owners[call[3]["Authorization"]], answer["booking"]["id"])
                      for call, (status, _, answer) in zip(calls, answers) if status == 201]
         assert no_overlaps(db)
+
+
+# A person's lock held past DB_LOCK_TIMEOUT (2 s by default) by one transaction is a stuck
+# holder: its waiters get a 503 within two of those, not the statement timeout's 15 s. A queue
+# of brief holders is waited out, however long it takes in all.
+LOCK_TIMEOUT = 2
+
+
+@pytest.mark.direct
+def test_a_stuck_holder_of_a_persons_lock_costs_others_a_quick_503(client, alice, db):
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (alice.id,))  # held as a stuck transaction would
+    try:
+        started = time.monotonic()
+        r = client.post("/api/v1/bookings", json=slot("10:00", "11:00"), headers=alice.auth)
+        waited = time.monotonic() - started
+    finally:
+        with db.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (alice.id,))
+    assert r.status_code == 503 and r.headers["Retry-After"] == "2" and r.json["retry_after"] == 2, r.json
+    assert LOCK_TIMEOUT <= waited < 2 * LOCK_TIMEOUT + 1.5, f"waited {waited:.2f} s"
+    assert client.post("/api/v1/bookings", json=slot("10:00", "11:00"), headers=alice.auth).status_code == 201
+
+
+def test_a_queue_for_one_persons_lock_longer_than_the_timeout_never_fails(database_url, alice):
+    """30 writers of Alice's calendar that each hold her lock 0.1 s: the last waits 3 s in all,
+    more than DB_LOCK_TIMEOUT, behind holders that each come and go; none is refused."""
+    writers, hold = 30, 0.1
+    barrier = threading.Barrier(writers, timeout=10)
+    failures, finished = [], []
+
+    def write():
+        conn = psycopg2.connect(database_url)
+        try:
+            barrier.wait()
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT lock_people(%s::bigint[])", ([alice.id],))
+                time.sleep(hold)
+            finished.append(time.monotonic())
+        except psycopg2.Error as exc:
+            failures.append(exc.pgcode)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=write, daemon=True) for _ in range(writers)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert failures == [] and len(finished) == writers
+    assert max(finished) - started > LOCK_TIMEOUT + 0.5  # the queue did outlast the timeout

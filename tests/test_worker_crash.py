@@ -140,3 +140,38 @@ def test_a_worker_killed_mid_backlog_loses_nothing(settings, redis_conn, holding
     assert len({message_id for _, message_id in received}) == BACKLOG  # one Message-ID per row
     twice = [to for (to, _), count in received.items() if count > 1]
     assert twice == ([] if moment == "while sending" else [HELD]) and max(received.values()) <= 2
+
+
+def test_an_email_whose_worker_died_before_claiming_it_is_sent_in_seconds(settings, redis_conn, mailbox, smtp_server,
+                                                                          db):
+    """Killed between taking the job from the queue and claiming the row, a worker leaves RQ
+    believing the job runs until its timeout has passed (minutes): the sweep of another worker
+    sends the email once its job has gone OUTBOX_REQUEUE_AFTER (here 1 s) without a claim."""
+    smtp_url = smtp_server[1]
+    database = Database(settings.database_url, size=1)
+    with database.transaction() as cur:
+        ids, _ = messages.write(cur, notes=[], emails=[{"to": "late@example.com", "template": "WELCOME",
+                                                        "payload": {"name": "Late"}}], webhook_events=[])
+    database.close()
+    blocker = psycopg2.connect(settings.database_url, options="-c lock_timeout=30s")
+    with blocker.cursor() as cur:  # the worker's claim waits here, after RQ has marked the job started
+        cur.execute("SELECT 1 FROM email_outbox WHERE id = %s FOR UPDATE", (ids[0],))
+    jobs.send_emails(redis_conn, ids)
+    first = start_worker(settings, smtp_url)
+    try:
+        assert wait_until(lambda: waiting_for_a_lock(db), 30), "the worker did not get to claiming the row"
+        kill(first)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        if first.poll() is None:
+            kill(first)
+    assert jobs.Job.fetch(jobs.delivery_job_id(ids[0]), connection=redis_conn).get_status() == "started"
+
+    second = start_worker(settings, smtp_url)
+    try:
+        assert wait_until(lambda: unsent(db) == 0, 30), "the email was not sent within 30 s"
+    finally:
+        second.terminate()
+        second.wait(30)
+    assert [m["To"] for m in mailbox.received()] == ["late@example.com"]

@@ -7,6 +7,7 @@ from .. import announcements
 from ..auth import (dummy_hash, hash_password, issue_token, limit_client_address, limited_guess, login_required,
                     password_matches)
 from ..context import announce, settings, single_statement, transaction
+from ..db import retrying
 from ..errors import Unauthorized
 from ..openapi import Error, Message, RateLimited, Shape, describe
 from ..repositories import users
@@ -57,15 +58,21 @@ def register():
     409 if the e-mail is taken (in any letter case). A welcome email follows."""
     limit_client_address("auth-ip", settings().auth_ip_rate_limit)
     data = parse(RegisterIn)
-    password_hash = hash_password(data.password, settings().bcrypt_rounds)
-    with transaction() as cur:
-        user = users.insert(cur, name=data.name, email=data.email, password_hash=password_hash)
-        announce(cur, announcements.user_registered(user))
+    password_hash = hash_password(data.password, settings().bcrypt_rounds)  # once, not per run below
+    user = create_account(data, password_hash)
     return {
         "message": "User registered successfully",
         "token": issue_token(user, settings()),
         "user": public_user(user),
     }, 201
+
+
+@retrying
+def create_account(data, password_hash):
+    with transaction() as cur:
+        user = users.insert(cur, name=data.name, email=data.email, password_hash=password_hash)
+        announce(cur, announcements.user_registered(user))
+    return user
 
 
 @bp.post("/login")

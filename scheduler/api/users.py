@@ -151,18 +151,29 @@ def change_password():
     401 for a wrong current password, which counts toward the 429 for the account."""
     data = parse(PasswordChange)
     config = settings()
+    # bcrypt (both checks) before any transaction: no lock is held meanwhile, and a transaction
+    # run again after a transient failure does not repeat them.
     new_hash = hash_password(data.newPassword, config.bcrypt_rounds)
-    with transaction() as cur:
+    with single_statement() as cur:
         stored = users.password_for_change(cur, g.user["id"])
-        # A parallel change won the lock and voided this token: not a wrong guess, not counted.
-        if stored["token_version"] != g.claims["version"]:
-            raise Unauthorized(INVALID_TOKEN)
-        stored_hash = stored["password_hash"]
-        if not limited_guess(g.user["email"], lambda: password_matches(data.currentPassword, stored_hash)):
-            raise Unauthorized("Current password is incorrect")
-        user = users.set_password(cur, g.user["id"], new_hash)
+    # A parallel change came first and voided this token: not a wrong guess, not counted.
+    if stored["token_version"] != g.claims["version"]:
+        raise Unauthorized(INVALID_TOKEN)
+    if not limited_guess(g.user["email"], lambda: password_matches(data.currentPassword, stored["password_hash"])):
+        raise Unauthorized("Current password is incorrect")
+    user = store_password(g.user["id"], new_hash, g.claims["version"])
     # Every older token, this request's included, now fails; the caller gets a fresh one.
     return {"message": "Password updated successfully", "token": issue_token(user, config)}
+
+
+@retrying
+def store_password(user_id, new_hash, token_version):
+    """The new hash, unless a parallel change (which voided this token) stored its own first."""
+    with transaction() as cur:
+        user = users.set_password(cur, user_id, new_hash, token_version=token_version)
+    if user is None:
+        raise Unauthorized(INVALID_TOKEN)
+    return user
 
 
 @bp.get("")

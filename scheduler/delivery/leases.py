@@ -15,12 +15,15 @@ log = logging.getLogger("scheduler.delivery")
 
 def sweep(rt, *, take_due, job_id, enqueue, what):
     """Enqueues the rows `take_due` answers that have no live job; a row whose lease ran out is
-    enqueued whatever Redis says of its job: that job died with its worker. Returns their ids."""
+    enqueued whatever Redis says of its job: that job died with its worker, as did one that
+    started OUTBOX_REQUEUE_AFTER ago without claiming its row. Returns their ids."""
+    requeue_after = rt.settings.outbox_requeue_after
     with rt.db.transaction() as cur:
-        rows = take_due(cur, now=clock.now(), requeue_after=rt.settings.outbox_requeue_after, limit=SWEEP_BATCH)
+        rows = take_due(cur, now=clock.now(), requeue_after=requeue_after, limit=SWEEP_BATCH)
     abandoned = [row["id"] for row in rows if row["status"] == "sending"]
     pending = [row["id"] for row in rows if row["status"] == "pending"]
-    due = abandoned + (jobs.without_live_jobs(rt.redis, pending, job_id) if pending else [])
+    due = abandoned + (jobs.without_live_jobs(rt.redis, pending, job_id, started_within=requeue_after)
+                       if pending else [])
     if due:
         log.info("%s sweep: enqueuing %d due", what, len(due))
         enqueue(rt.redis, due)

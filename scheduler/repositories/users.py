@@ -52,8 +52,8 @@ def contacts(cur, user_ids):
 
 
 def password_for_change(cur, user_id):
-    """The password hash and token version, locked until the transaction ends."""
-    cur.execute("SELECT password_hash, token_version FROM users WHERE id = %(id)s FOR UPDATE", {"id": user_id})
+    """The password hash and token version."""
+    cur.execute("SELECT password_hash, token_version FROM users WHERE id = %(id)s", {"id": user_id})
     return cur.fetchone()
 
 
@@ -81,16 +81,17 @@ def update_profile(cur, user_id, *, name=None, email=None, username=None, timezo
     return cur.fetchone()
 
 
-def set_password(cur, user_id, password_hash):
-    """Stores the new hash and bumps token_version, which voids every token issued before."""
+def set_password(cur, user_id, password_hash, *, token_version):
+    """Stores the new hash and bumps token_version, which voids every token issued before;
+    None if token_version is no longer `token_version` (another change came first)."""
     cur.execute(
         f"""
         UPDATE users
         SET password_hash = %(hash)s, token_version = token_version + 1, updated_at = now()
-        WHERE id = %(id)s
+        WHERE id = %(id)s AND token_version = %(version)s
         RETURNING {PUBLIC}, token_version
         """,
-        {"id": user_id, "hash": password_hash},
+        {"id": user_id, "hash": password_hash, "version": token_version},
     )
     return cur.fetchone()
 
