@@ -1,12 +1,14 @@
 """The background worker: runs email and webhook delivery jobs from RQ and sweeps the outboxes.
 
-One process runs two RQ workers (jobs in-process, no fork per job), each on its own queue and
-thread: emails in the main thread, webhooks in another, so a slow or hanging webhook receiver
-never holds up an email. Sweep threads enqueue due outbox rows and webhook deliveries with no
-live job, another refreshes the admins' dashboard snapshots before they expire, and one
-deletes old data (scheduler/retention.py). It waits out Redis or PostgreSQL outages, and
-stops on SIGTERM or SIGINT in any state: idle, mid-job (after that email), or waiting for Redis. A webhook attempt in flight at that moment is cut
-short; its lease runs out and the sweep enqueues it again (at least once).
+One process runs RQ workers (jobs in-process, no fork per job) on two queues: emails in the
+main thread, webhooks in WEBHOOK_CONCURRENCY threads of their own, so a slow or hanging webhook
+receiver never holds up an email, nor (one attempt in flight per endpoint) other endpoints.
+Sweep threads enqueue due outbox rows and webhook deliveries with no live job, another
+refreshes the admins' dashboard snapshots before they expire, and one deletes old data
+(scheduler/retention.py). It waits out Redis or PostgreSQL outages, and stops on SIGTERM or
+SIGINT in any state: idle, mid-job (after that email), or waiting for Redis. A webhook attempt
+in flight at that moment is cut short; its lease runs out and the sweep enqueues it again (at
+least once), and its endpoint is free for other deliveries after WEBHOOK_TIMEOUT and a margin.
 """
 
 import logging
@@ -132,10 +134,13 @@ def main():
     stop_on_signal(stop)
     for seconds, task in background_tasks(rt):
         threading.Thread(target=every, args=(seconds, task, stop), name=task.__name__, daemon=True).start()
-    threading.Thread(target=work, args=(settings, stop, jobs.webhook_queue, ThreadWorker), name="webhooks",
-                     daemon=True).start()
-    log.info("worker started: provider=%s, queues=%s, %s", settings.email_provider, jobs.EMAIL_QUEUE,
-             jobs.WEBHOOK_QUEUE)
+    # Several webhook attempts in flight, at most one per endpoint (delivery/webhooks.py): a hung
+    # receiver holds one thread until it times out, not the others' deliveries.
+    for n in range(settings.webhook_concurrency):
+        threading.Thread(target=work, args=(settings, stop, jobs.webhook_queue, ThreadWorker),
+                         name=f"webhooks-{n + 1}", daemon=True).start()
+    log.info("worker started: provider=%s, queues=%s, %s (%d threads)", settings.email_provider, jobs.EMAIL_QUEUE,
+             jobs.WEBHOOK_QUEUE, settings.webhook_concurrency)
     try:
         work(settings, stop)
     finally:

@@ -82,8 +82,9 @@ class Settings:
     dashboard_max_age: int = 60
     webhook_allow_private: bool = False
     webhook_retry_schedule: tuple = WEBHOOK_RETRY_SCHEDULE
-    webhook_connect_timeout: float = 5.0
-    webhook_timeout: float = 15.0
+    webhook_connect_timeout: float = 3.0
+    webhook_timeout: float = 10.0
+    webhook_concurrency: int = 8
     idempotency_ttl: int = 86400
     sync_token_ttl: int = 7 * 86400
     retention_email_days: int = 30
@@ -283,6 +284,7 @@ PARSERS = {
     "webhook_retry_schedule": seconds_list,
     "webhook_connect_timeout": timeout,
     "webhook_timeout": timeout,
+    "webhook_concurrency": int_between(1, 64),
     "idempotency_ttl": duration,
     "sync_token_ttl": duration,
     "retention_email_days": int_between(1, 36500),

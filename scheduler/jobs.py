@@ -85,6 +85,14 @@ def deliver_webhooks(connection, delivery_ids):
     enqueue(webhook_queue(connection), DELIVER_WEBHOOK, webhook_job_id, delivery_ids)
 
 
+def hand_over_webhook(connection, delivery_id, finished_id, attempt):
+    """Enqueues a delivery that waited for its endpoint's attempt in flight (`finished_id`'s
+    `attempt`-th) to end. Its own job id, unique per hand-over: the delivery's first job may still
+    be finishing, and RQ deletes a finished job's record, which would drop a job queued under its id."""
+    enqueue(webhook_queue(connection), DELIVER_WEBHOOK,
+            lambda row_id: f"{webhook_job_id(row_id)}-after-{finished_id}-{attempt}", [delivery_id])
+
+
 def dispatch(connection, queued):
     send_emails(connection, queued.emails)
     deliver_webhooks(connection, queued.webhooks)

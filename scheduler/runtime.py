@@ -19,8 +19,8 @@ from .ratelimit import RateLimiter
 WEB_REDIS_TIMEOUT = 0.2
 # The worker's calls are not on anyone's request path, and its jobs should outlast a hiccup.
 WORKER_REDIS_TIMEOUT = 5
-# A job of each worker thread, the sweeps, the snapshot refresher.
-WORKER_POOL_SIZE = 4
+# The email job, the sweeps, the snapshot refresher; and one per webhook thread.
+WORKER_POOL_SIZE = 3
 
 
 @dataclass
@@ -44,7 +44,8 @@ class Runtime:
 
     @classmethod
     def for_worker(cls, settings):
-        return cls.build(settings, pool_size=WORKER_POOL_SIZE, redis_timeout=WORKER_REDIS_TIMEOUT)
+        return cls.build(settings, pool_size=WORKER_POOL_SIZE + settings.webhook_concurrency,
+                         redis_timeout=WORKER_REDIS_TIMEOUT)
 
     @cached_property
     def mail_provider(self):

@@ -1,6 +1,8 @@
 """Real HTTP servers on this machine that receive webhooks in tests: each answers from a
-script of (status, headers) and keeps every request it got."""
+script of (status, headers) and keeps every request it got; and hung receivers, which accept
+connections and never answer."""
 
+import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,3 +67,50 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(10)
+
+
+class HungListener:
+    """A TCP listener on 127.0.0.1 that accepts every connection and never answers: it reads
+    what comes and holds the connection until the client gives up. Counts the connections it
+    accepted and the most it held open at once."""
+
+    def __init__(self):
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/hooks"
+        self.lock = threading.Lock()
+        self.accepted = self.open = self.most_open = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.socket.accept()
+            except TimeoutError:
+                continue
+            with self.lock:
+                self.accepted += 1
+                self.open += 1
+                self.most_open = max(self.most_open, self.open)
+            threading.Thread(target=self.hold, args=(conn,), daemon=True).start()
+
+    def hold(self, conn):
+        conn.settimeout(0.2)
+        with conn:
+            while not self.stopped.is_set():
+                try:
+                    if not conn.recv(65536):
+                        break
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+        with self.lock:
+            self.open -= 1
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join(5)
+        self.socket.close()

@@ -108,9 +108,16 @@ def test_webhook_settings_are_parsed():
     assert Settings.from_mapping({}).webhook_retry_schedule == (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 
 
+def test_webhook_concurrency_and_timeouts_default_to_a_pool_of_short_attempts():
+    settings = Settings.from_mapping({})
+    assert (settings.webhook_concurrency, settings.webhook_connect_timeout, settings.webhook_timeout) == (8, 3, 10)
+    assert Settings.from_mapping({"WEBHOOK_CONCURRENCY": "3"}).webhook_concurrency == 3
+
+
 @pytest.mark.parametrize("name, value", [
     ("WEBHOOK_RETRY_SCHEDULE", "5,soon"), ("WEBHOOK_RETRY_SCHEDULE", "-1"), ("WEBHOOK_RETRY_SCHEDULE", ",".join("1" * 21)),
     ("WEBHOOK_ALLOW_PRIVATE", "maybe"), ("WEBHOOK_TIMEOUT", "0"), ("WEBHOOK_CONNECT_TIMEOUT", "301"),
+    ("WEBHOOK_CONCURRENCY", "0"), ("WEBHOOK_CONCURRENCY", "65"), ("WEBHOOK_CONCURRENCY", "many"),
 ])
 def test_invalid_webhook_settings_name_the_setting(name, value):
     with pytest.raises(ConfigError, match=name):

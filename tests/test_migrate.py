@@ -261,14 +261,17 @@ def git_sql_dir(commit, into):
 # it later and so never reached such a database); c9a8a93: the last layout with functions in 010.
 @pytest.mark.parametrize("commit", ["f71bf69", "c9a8a93"])
 def test_a_database_migrated_with_functions_in_migrations_ends_up_as_a_new_one(blank_database, tmp_path, commit):
-    old = git_sql_dir(commit, tmp_path)
-    migrate(blank_database, old)
+    then = git_sql_dir(commit, tmp_path)
+    migrate(blank_database, then)
     assert "010_planned_once.sql" in {name for (name,) in query(blank_database, "SELECT name FROM schema_migrations")}
-    later = sorted({path.name for path in (SQL_DIR / "migrations").iterdir()}
-                   - {path.name for path in (old / "migrations").iterdir()})
-    assert migrate(blank_database) == later  # only the migrations written since
+    # Only the migrations written since are applied.
+    assert migrate(blank_database) == sorted(migration_names(SQL_DIR) - migration_names(then))
     fresh = fresh_functions_and_schema(blank_database)
     assert ({s: d for s, (_, d) in functions(blank_database).items()}, render_schema(blank_database)) == fresh
+
+
+def migration_names(sql_dir):
+    return {path.name for path in (Path(sql_dir) / "migrations").glob("[0-9][0-9][0-9]_*") if path.suffix in (".sql", ".py")}
 
 
 def fresh_functions_and_schema(server_dsn):

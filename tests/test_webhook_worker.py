@@ -1,7 +1,12 @@
-"""worker.py as a real process: a webhook receiver that hangs does not hold up email."""
+"""worker.py as a real process: a webhook receiver that hangs holds up neither email nor other
+people's webhooks."""
+
+import time
+
+import pytest
 
 from helpers import slot, wait_until, worker_process
-from receivers import HANG
+from receivers import HANG, HungListener
 
 
 def test_a_hanging_receiver_does_not_delay_emails(client, register, settings, receiver, mailbox, smtp_server, db):
@@ -24,6 +29,45 @@ def test_a_hanging_receiver_does_not_delay_emails(client, register, settings, re
         with db.cursor() as cur:
             cur.execute("SELECT count(*) FROM webhook_attempts")
             assert cur.fetchone() == (0,)
+    finally:
+        worker.terminate()
+        worker.wait(20)
+
+
+@pytest.fixture
+def hung_listener():
+    """Starts hung receivers (tests/receivers.py); stops them after the test."""
+    started = []
+
+    def start():
+        started.append(HungListener())
+        return started[-1]
+    yield start
+    for listener in started:
+        listener.stop()
+
+
+def test_hung_receivers_of_one_user_do_not_delay_anothers_webhooks(client, register, settings, receiver,
+                                                                   hung_listener, smtp_server):
+    alice, bob = register("Alice"), register("Bob")
+    hung = [hung_listener() for _ in range(3)]
+    healthy = receiver()
+    for user, url in [(alice, listener.url) for listener in hung] + [(bob, healthy.url)]:
+        r = client.post("/api/v1/webhooks", json={"url": url, "events": ["booking.created"]}, headers=user.auth)
+        assert r.status_code == 201
+    # The defaults (threads, timeouts, retry schedule) are what is shown here.
+    worker = worker_process(settings.database_url, settings.redis_url, smtp_server[1], WEBHOOK_ALLOW_PRIVATE="true")
+    try:
+        for hour in range(8, 18):  # 10 bookings, 30 deliveries to hung receivers
+            r = client.post("/api/v1/bookings", json=slot(f"{hour:02}:00", f"{hour:02}:30"), headers=alice.auth)
+            assert r.status_code == 201
+        assert wait_until(lambda: any(listener.accepted for listener in hung)), "alice's webhooks were not sent"
+        booked = time.monotonic()
+        r = client.post("/api/v1/bookings", json=slot("09:00", "09:30"), headers=bob.auth)
+        assert r.status_code == 201
+        assert wait_until(lambda: healthy.received(), 20), "bob's webhook waited for alice's hung receivers"
+        print(f"bob's delivery arrived {time.monotonic() - booked:.1f} s after his booking")
+        assert [listener.most_open for listener in hung] == [1, 1, 1]  # one attempt in flight per endpoint
     finally:
         worker.terminate()
         worker.wait(20)

@@ -1,17 +1,19 @@
 """Webhook deliveries to real HTTP receivers started by the tests, through the real worker;
 signatures checked by the `standardwebhooks` package, an implementation independent of ours."""
 
+import threading
 from datetime import timedelta
 
 import psycopg2
 import pytest
 from standardwebhooks import Webhook
 
-from helpers import slot
+from helpers import slot, wait_until
 from tests.booking_links import host, make_type  # noqa: F401 (fixtures)
 from receivers import HANG
 from scheduler import create_app
 from scheduler.delivery import webhooks as webhook_delivery
+from scheduler.runtime import start_worker
 from scheduler.webhooks.events import MAX_PAYLOAD_BYTES
 
 
@@ -328,6 +330,69 @@ def test_a_hung_receiver_is_cut_off_at_the_total_timeout(client, alice, receiver
     webhook_worker()
     [attempt] = client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=alice.auth).json[0]["attempts"]
     assert "timed out" in attempt["error"] and 1900 <= attempt["latency_ms"] < 4000
+
+
+def delivery_ids(db):
+    with db.cursor() as cur:
+        cur.execute("SELECT id FROM webhook_deliveries ORDER BY id")
+        return [row[0] for row in cur.fetchall()]
+
+
+def test_an_endpoints_deliveries_wait_for_its_attempt_in_flight(client, alice, receiver, subscribe, webhook_worker,
+                                                                 db):
+    hook = receiver(HANG)
+    subscribe(alice, hook.url)
+    for hour in ("09:00", "10:00"):
+        client.post("/api/v1/bookings", json=slot(hour, hour[:2] + ":30"), headers=alice.auth)
+    first, second = delivery_ids(db)
+    in_flight = threading.Thread(target=webhook_delivery.deliver, args=(first,))
+    in_flight.start()
+    try:
+        assert wait_until(lambda: len(hook.received()) == 1, 5)
+        webhook_worker()  # both deliveries' jobs: one is taken, the other's endpoint is busy
+        assert len(hook.received()) == 1
+    finally:
+        in_flight.join(10)
+    # The attempt that timed out handed over to the waiting delivery, and that one to the retry.
+    webhook_worker()
+    assert [r.headers["webhook-id"] for r in hook.received()] == [message_id(db, id) for id in (first, second, first)]
+    assert deliveries(db) == [("booking.created", "delivered", 2), ("booking.created", "delivered", 1)]
+
+
+def message_id(db, delivery_id):
+    with db.cursor() as cur:
+        cur.execute("SELECT message_id FROM webhook_deliveries WHERE id = %s", (delivery_id,))
+        return cur.fetchone()[0]
+
+
+def test_an_endpoint_that_keeps_timing_out_is_backed_off(client, alice, receiver, subscribe, webhook_worker, settings,
+                                                         travel, db):
+    hook = receiver(HANG)
+    subscribe(alice, hook.url)
+    runtime = start_worker(settings.replace(webhook_retry_schedule=(60, 600)))
+    try:
+        for hour in ("09:00", "10:00"):
+            client.post("/api/v1/bookings", json=slot(hour, hour[:2] + ":30"), headers=alice.auth)
+        webhook_worker()
+        assert len(hook.received()) == 1  # the other delivery waits out the back-off instead of hanging too
+        with db.cursor() as cur:
+            cur.execute("SELECT timeouts, extract(epoch FROM backoff_until - now()) FROM webhook_endpoints")
+            [(timeouts, backoff)] = cur.fetchall()
+            cur.execute("SELECT extract(epoch FROM next_attempt_at - now()) FROM webhook_deliveries ORDER BY id")
+            postponed = [row[0] for row in cur.fetchall()]
+        assert timeouts == 1 and 55 < backoff <= 67
+        assert all(55 < seconds <= 67 for seconds in postponed)
+        assert webhook_delivery.sweep(runtime) == []
+        travel(timedelta(seconds=70))
+        assert len(webhook_delivery.sweep(runtime)) == 1  # one at a time per endpoint
+        webhook_worker()  # it answers now, and hands over to the other
+        assert len(hook.received()) == 3
+        assert [row[1] for row in deliveries(db)] == ["delivered", "delivered"]
+        with db.cursor() as cur:
+            cur.execute("SELECT timeouts, in_flight_delivery_id FROM webhook_endpoints")
+            assert cur.fetchone() == (0, None)
+    finally:
+        runtime.db.close()
 
 
 def test_a_large_booking_is_abridged_under_the_size_limit():

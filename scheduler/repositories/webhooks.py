@@ -182,26 +182,98 @@ def delivery_status(cur, endpoint_id, delivery_id):
     return row and row["status"]
 
 
-def claim(cur, delivery_id, *, now, lease_seconds):
+def claim(cur, delivery_id, *, now, lease_seconds, endpoint_lease_seconds):
     """Takes a due delivery of an enabled endpoint for sending, with what signing and sending
-    need; None if it is not due, taken, finished, or its endpoint is disabled. The conditional
-    UPDATE makes a job delivered twice send once."""
+    need; None if it is not due, taken, finished, its endpoint is disabled, backed off, or has
+    another attempt in flight. The conditional UPDATEs make a job delivered twice send once, and
+    the one of the endpoint's row (which concurrent claims queue on) keeps one attempt per
+    endpoint in flight."""
     cur.execute(
         """
+        WITH due AS (
+            SELECT d.id, d.endpoint_id FROM webhook_deliveries d
+            WHERE d.id = %(id)s AND d.next_attempt_at <= %(now)s
+              AND (d.status = 'pending' OR (d.status = 'sending' AND d.locked_until < %(now)s))
+            FOR UPDATE
+        ), endpoint AS (
+            UPDATE webhook_endpoints e
+            SET in_flight_delivery_id = due.id,
+                in_flight_until = %(now)s + make_interval(secs => %(endpoint_lease)s)
+            FROM due
+            WHERE e.id = due.endpoint_id AND e.enabled
+              AND coalesce(e.in_flight_until, '-infinity') < %(now)s
+              AND coalesce(e.backoff_until, '-infinity') <= %(now)s
+            RETURNING e.id, e.url, e.secret_sealed,
+                      CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_sealed
+                      END AS previous_secret_sealed
+        )
         UPDATE webhook_deliveries d
         SET status = 'sending', attempts = d.attempts + 1,
             locked_until = %(now)s + make_interval(secs => %(lease)s)
-        FROM webhook_endpoints e
-        WHERE d.id = %(id)s AND e.id = d.endpoint_id AND e.enabled
-          AND d.next_attempt_at <= %(now)s
-          AND (d.status = 'pending' OR (d.status = 'sending' AND d.locked_until < %(now)s))
-        RETURNING d.id, d.endpoint_id, d.message_id, d.payload, d.attempts, d.max_attempts, e.url, e.secret_sealed,
-                  CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_sealed
-                  END AS previous_secret_sealed
+        FROM endpoint
+        WHERE d.id = %(id)s AND d.endpoint_id = endpoint.id
+        RETURNING d.id, d.endpoint_id, d.message_id, d.payload, d.attempts, d.max_attempts, endpoint.url,
+                  endpoint.secret_sealed, endpoint.previous_secret_sealed
         """,
-        {"id": delivery_id, "now": now, "lease": lease_seconds},
+        {"id": delivery_id, "now": now, "lease": lease_seconds, "endpoint_lease": endpoint_lease_seconds},
     )
     return cur.fetchone()
+
+
+def release(cur, endpoint_id, delivery_id, *, timed_out):
+    """Ends the delivery's attempt in flight at its endpoint and counts the timeouts in a row;
+    returns that count, or None if the endpoint's lease had passed to another attempt."""
+    cur.execute(
+        """
+        UPDATE webhook_endpoints
+        SET in_flight_delivery_id = NULL, in_flight_until = NULL,
+            timeouts = CASE WHEN %(timed_out)s THEN timeouts + 1 ELSE 0 END
+        WHERE id = %(endpoint_id)s AND in_flight_delivery_id = %(delivery_id)s
+        RETURNING timeouts
+        """,
+        {"endpoint_id": endpoint_id, "delivery_id": delivery_id, "timed_out": timed_out},
+    )
+    row = cur.fetchone()
+    return row and row["timeouts"]
+
+
+def back_off(cur, endpoint_id, *, until):
+    """No attempt to the endpoint before `until`: its pending deliveries are postponed to then,
+    as the delivery log shows."""
+    cur.execute(
+        """
+        WITH endpoint AS (
+            UPDATE webhook_endpoints SET backoff_until = %(until)s WHERE id = %(id)s RETURNING id
+        )
+        UPDATE webhook_deliveries d SET next_attempt_at = %(until)s
+        FROM endpoint
+        WHERE d.endpoint_id = endpoint.id AND d.status = 'pending' AND d.next_attempt_at < %(until)s
+        """,
+        {"id": endpoint_id, "until": until},
+    )
+
+
+def next_waiting(cur, endpoint_id, *, now, after):
+    """The endpoint's oldest due pending delivery other than `after` (the one just attempted, which
+    keeps its retry delay), marked enqueued now; None if there is none or the endpoint is
+    disabled or backed off."""
+    cur.execute(
+        """
+        UPDATE webhook_deliveries SET enqueued_at = %(now)s
+        WHERE id = (
+            SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+            WHERE d.endpoint_id = %(endpoint_id)s AND d.id <> %(after)s AND d.status = 'pending'
+              AND d.next_attempt_at <= %(now)s AND e.enabled AND coalesce(e.backoff_until, '-infinity') <= %(now)s
+            ORDER BY d.next_attempt_at, d.id
+            LIMIT 1
+            FOR UPDATE OF d SKIP LOCKED
+        )
+        RETURNING id
+        """,
+        {"endpoint_id": endpoint_id, "now": now, "after": after},
+    )
+    row = cur.fetchone()
+    return row and row["id"]
 
 
 def add_attempt(cur, delivery_id, *, response_status, latency_ms, error):
@@ -293,20 +365,29 @@ def managers(cur, endpoint_id):
 
 def take_due(cur, *, now, requeue_after, limit):
     """Due deliveries of enabled endpoints that may have no job: never enqueued (Redis was
-    down), retries whose delay has passed, or attempts abandoned by a crashed worker (`sending`,
-    lease over). Marks them enqueued now; the caller still checks Redis for a live job."""
+    down), retries whose delay has passed, deliveries that waited for their endpoint, or attempts
+    abandoned by a crashed worker (`sending`, lease over); the oldest per endpoint, and none of an
+    endpoint with an attempt in flight or backed off (its attempt in flight hands over to the
+    next when done). Marks them enqueued now; the caller still checks Redis for a live job."""
     cur.execute(
         """
         UPDATE webhook_deliveries SET enqueued_at = %(now)s
         WHERE id IN (
-            SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
-            WHERE d.status IN ('pending', 'sending')
-              AND d.next_attempt_at <= %(now)s
-              AND coalesce(d.locked_until, '-infinity') < %(now)s
-              AND coalesce(d.enqueued_at, d.created_at) < %(now)s - make_interval(secs => %(requeue_after)s)
-            ORDER BY d.next_attempt_at
+            SELECT id FROM webhook_deliveries
+            WHERE id IN (
+                SELECT DISTINCT ON (d.endpoint_id) d.id
+                FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
+                WHERE d.status IN ('pending', 'sending')
+                  AND d.next_attempt_at <= %(now)s
+                  AND coalesce(d.locked_until, '-infinity') < %(now)s
+                  AND coalesce(d.enqueued_at, d.created_at) < %(now)s - make_interval(secs => %(requeue_after)s)
+                  AND coalesce(e.in_flight_until, '-infinity') < %(now)s
+                  AND coalesce(e.backoff_until, '-infinity') <= %(now)s
+                ORDER BY d.endpoint_id, d.next_attempt_at, d.id
+            )
+            ORDER BY next_attempt_at
             LIMIT %(limit)s
-            FOR UPDATE OF d SKIP LOCKED
+            FOR UPDATE SKIP LOCKED
         )
         RETURNING id, status
         """,

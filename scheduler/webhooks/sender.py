@@ -29,6 +29,8 @@ class Outcome:
     latency_ms: int
     error: str | None = None
     retry_after: float | None = None
+    # No answer in time (to connect, or to the whole exchange): the endpoint may be hung.
+    timed_out: bool = False
 
     @property
     def ok(self):
@@ -95,8 +97,9 @@ def post(url, body, headers, *, connect_timeout, total_timeout, allow_private):
         return Outcome(None, elapsed_ms(started), f"refused: {exc}")
     except (OSError, http.client.HTTPException, ValueError) as exc:
         if time.monotonic() - started >= total_timeout:
-            return Outcome(None, elapsed_ms(started), f"timed out after {total_timeout:g} s")
-        return Outcome(None, elapsed_ms(started), f"{type(exc).__name__}: {exc}"[:500])
+            return Outcome(None, elapsed_ms(started), f"timed out after {total_timeout:g} s", timed_out=True)
+        return Outcome(None, elapsed_ms(started), f"{type(exc).__name__}: {exc}"[:500],
+                       timed_out=isinstance(exc, TimeoutError))
     finally:
         watchdog.cancel()
         conn.close()
