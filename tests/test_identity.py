@@ -317,7 +317,7 @@ def test_the_migration_reports_existing_look_alikes_instead_of_failing(database_
 
 
 def test_the_confusables_migration_rekeys_accounts_and_reports_look_alikes(database_before, caplog):
-    url = database_before("010")
+    url = database_before("016")
     conn = psycopg2.connect(url)
     accounts = [  # (address, its key under 005's rule), oldest first
         ("\u0430\u0441\u0435@example.com", "\u0430\u0441\u0435@example.com"),  # 1: Cyrillic асе
@@ -333,7 +333,7 @@ def test_the_confusables_migration_rekeys_accounts_and_reports_look_alikes(datab
             cur.execute("INSERT INTO users (name, email, email_key, password_hash) VALUES ('x', %s, %s, 'x')",
                         (email, key))
     with caplog.at_level("WARNING", logger="scheduler.migrate"):
-        assert migrate(url)[0] == "010_confusable_identity.py"
+        assert migrate(url)[0] == "016_confusable_identity.py"
     reports = sorted(r.getMessage() for r in caplog.records if "look-alike" in r.getMessage())
     assert len(reports) == 2
     assert "account 2 has the address's identity; accounts 1 look the same" in reports[0]
