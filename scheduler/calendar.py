@@ -7,8 +7,10 @@ PRODID = "-//Scheduler//Scheduler API//EN"
 PARTSTAT = {"accepted": "ACCEPTED", "declined": "DECLINED", "needs-action": "NEEDS-ACTION"}
 
 
-def booking_uid(booking_id, domain):
-    return f"booking-{booking_id}@{domain}"
+def booking_uid(booking, domain):
+    """The booking's UID in every calendar: random for bookings made since migration 017; the
+    older ones keep the form their calendars already hold, or updates would arrive as new events."""
+    return f"{booking['calendar_uid'] or 'booking-' + str(booking['id'])}@{domain}"
 
 
 def event_data(booking, domain):
@@ -21,7 +23,7 @@ def event_data(booking, domain):
     if booking.get("guest"):
         attendees.append({"name": booking["guest"]["name"], "email": booking["guest"]["email"], "status": "accepted"})
     return {
-        "uid": booking_uid(booking["id"], domain),
+        "uid": booking_uid(booking, domain),
         "sequence": booking["sequence"],
         "title": booking["title"],
         "location": booking.get("location"),

@@ -10,7 +10,9 @@ NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class BlockedAddress(Exception):
-    """The host resolves only to addresses a webhook may not reach."""
+    """The host resolves only to addresses a webhook may not reach. Its message names the host,
+    never the addresses: it is shown to whoever registered the URL, and what a name resolves
+    to inside the service's network is not theirs to learn."""
 
 
 class UnresolvableHost(Exception):
@@ -50,9 +52,8 @@ def resolve(host, port):
 
 def check_host(host, port):
     """Raises BlockedAddress if any address of the host is not public."""
-    inside = sorted({sockaddr[0] for _, sockaddr in resolve(host, port) if not is_public(sockaddr[0])})
-    if inside:
-        raise BlockedAddress(f"{host} resolves to a private or reserved address ({', '.join(inside)})")
+    if not all(is_public(sockaddr[0]) for _, sockaddr in resolve(host, port)):
+        raise BlockedAddress(f"{host} resolves to a private or reserved address, which webhooks may not reach")
 
 
 def connect(host, port, timeout, *, allow_private=False):
@@ -61,8 +62,7 @@ def connect(host, port, timeout, *, allow_private=False):
     candidates = resolve(host, port)
     permitted = [(f, a) for f, a in candidates if allow_private or is_public(a[0])]
     if not permitted:
-        raise BlockedAddress(f"{host} resolves only to private or reserved addresses "
-                             f"({', '.join(sorted({a[0] for _, a in candidates}))})")
+        raise BlockedAddress(f"{host} resolves only to private or reserved addresses, which webhooks may not reach")
     error = None
     for family, sockaddr in permitted:
         sock = socket.socket(family, socket.SOCK_STREAM)

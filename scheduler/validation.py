@@ -1,6 +1,7 @@
 """The one validation mechanism: pydantic models over the JSON body or the query string."""
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 
@@ -78,6 +79,33 @@ def check_visible(value):
     return value
 
 
+# Bidi embeddings, overrides and isolates: they reorder what follows them, so a title or
+# subject can show other text than it holds ("\u202etxt.exe" reads "exe.txt").
+TEXT_DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+LINE_BREAKS = frozenset("\n\r\t\u2028\u2029")
+
+
+def check_text(value, *, lines):
+    """Text people read (titles, locations, descriptions, notes) may not hold control characters,
+    which start new header lines in e-mail subjects and new properties in calendar files, nor
+    turn text around. One-line text refuses line breaks and tabs too; `lines` keeps them."""
+    for ch in value:
+        if ch in TEXT_DIRECTION_CONTROLS:
+            raise ValueError("must not contain text-direction overrides or isolates (U+202A-U+202E, U+2066-U+2069)")
+        if ch in LINE_BREAKS and not lines or unicodedata.category(ch) == "Cc" and ch not in LINE_BREAKS:
+            raise ValueError("must be one line, without control characters" if not lines
+                             else "must not contain control characters other than line breaks and tabs")
+    return value
+
+
+def check_line(value):
+    return check_text(value, lines=False)
+
+
+def check_lines(value):
+    return check_text(value, lines=True)
+
+
 def check_username(value):
     if value in RESERVED_USERNAMES:
         raise ValueError("is reserved, choose another")
@@ -102,6 +130,16 @@ Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_
 LoginPassword = Annotated[str, StringConstraints(min_length=1), AfterValidator(check_password)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
                  AfterValidator(check_visible)]
+# Text shown beside names in lists, e-mail subjects and calendars: one line each.
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(check_line)]
+Location = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(check_line)]
+
+
+def Paragraphs(max_length):
+    """Free text that may run over several lines (descriptions, notes, reasons), up to max_length."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length), AfterValidator(check_lines)]
+
+
 # Public handles in booking links, compared and stored in lower case.
 Username = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=40),
                      AfterValidator(check_username)]

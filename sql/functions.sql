@@ -98,7 +98,7 @@ CREATE OR REPLACE FUNCTION insert_booking(
 ) RETURNS TABLE (
     id bigint, user_id bigint, title text, start_time timestamptz, end_time timestamptz, status text,
     created_at timestamptz, updated_at timestamptz, event_type_id bigint, location text, guest json,
-    sequence integer, guest_token_salt text, recipients json
+    sequence integer, calendar_uid text, guest_token_salt text, recipients json
 ) LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM lock_people(p_people);
@@ -126,7 +126,7 @@ BEGIN
            CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
                'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone, 'notes', b.guest_notes)
            END,
-           b.sequence, b.guest_token_salt,
+           b.sequence, b.calendar_uid, b.guest_token_salt,
            (SELECT json_agg(json_build_object('user_id', u.id, 'name', u.name, 'email', u.email,
                                               'timezone', u.timezone, 'reminders', u.reminders,
                                               'status', attendees.status) ORDER BY u.id)

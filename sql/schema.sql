@@ -57,6 +57,7 @@ CREATE TABLE bookings (
     guest_notes text,
     guest_token_hash text,
     guest_token_salt text,
+    calendar_uid text DEFAULT replace((gen_random_uuid())::text, '-'::text, ''::text),
     CONSTRAINT bookings_pkey PRIMARY KEY (id),
     CONSTRAINT bookings_buffer_after_check CHECK (((buffer_after >= 0) AND (buffer_after <= 240))),
     CONSTRAINT bookings_buffer_before_check CHECK (((buffer_before >= 0) AND (buffer_before <= 240))),

@@ -14,7 +14,7 @@ START = datetime(clock.now().year + 1, 6, 3, 9, 0, tzinfo=timezone.utc)
 def booking(**changes):
     return {"id": 7, "user_id": 1, "title": "Review", "start_time": START, "end_time": START + timedelta(hours=1),
             "status": "confirmed", "sequence": 0, "updated_at": START - timedelta(days=1), "location": None, "guest": None,
-            "guest_token_salt": None} | changes
+            "calendar_uid": None, "guest_token_salt": None} | changes
 
 
 def person(user_id, name, zone="UTC", status="accepted", reminders=(1440, 60)):
@@ -32,7 +32,12 @@ def test_created_confirms_to_the_owner_and_invites_others_each_in_their_zone():
     assert messages.notes[1]["message"].startswith("Ada invited you, ") and "05:00 EDT" in messages.notes[1]["message"]
     assert [e["template"] for e in messages.emails] == ["BOOKING_CONFIRMATION", "BOOKING_INVITATION"]
     assert {e["payload"]["ics"]["method"] for e in messages.emails} == {"REQUEST"}
-    assert messages.emails[0]["payload"]["ics"]["event"]["uid"] == "booking-7@example.test"
+    assert messages.emails[0]["payload"]["ics"]["event"]["uid"] == "booking-7@example.test"  # made before 017
+
+
+def test_a_booking_with_a_random_uid_is_known_by_it():
+    messages = announcements.booking_messages(ORIGIN, "created", booking(calendar_uid="5f0c9d1e"), [OWNER, GUEST])
+    assert {e["payload"]["ics"]["event"]["uid"] for e in messages.emails} == {"5f0c9d1e@example.test"}
 
 
 def test_cancelled_sends_cancel_and_declined_people_hear_nothing():

@@ -134,8 +134,51 @@ def test_single_booking_download(client, alice, bob, register, meeting):
     r = client.get(f"{BOOKINGS}/{meeting['id']}/ics", headers=bob.auth)
     assert r.status_code == 200 and r.mimetype == "text/calendar"
     event = Calendar.from_ical(r.data).walk("VEVENT")[0]
-    assert str(event["UID"]).startswith(f"booking-{meeting['id']}@")
+    assert re.fullmatch(r"[0-9a-f]{32}@.+", str(event["UID"]))  # opaque: says nothing of how many bookings exist
     assert client.get(f"{BOOKINGS}/{meeting['id']}/ics", headers=register("Eve").auth).status_code == 404
+
+
+def uids(client, user, booking_id, mailbox):
+    """The booking's UID in its download, in the user's feed and in each invitation they got."""
+    download = Calendar.from_ical(client.get(f"{BOOKINGS}/{booking_id}/ics", headers=user.auth).data)
+    feed_url = client.post("/api/v1/users/me/calendar-feed", headers=user.auth).json["url"]
+    feed = Calendar.from_ical(client.get(re.sub(r"^https?://[^/]+", "", feed_url)).data)
+    return ({str(e["UID"]) for e in download.walk("VEVENT")} | {str(e["UID"]) for e in feed.walk("VEVENT")}
+            | {str(event["UID"]) for _, event in invites(mailbox, user.email)})
+
+
+def test_new_bookings_have_one_random_uid_everywhere(client, alice, bob, meeting, mailbox, worker, register):
+    worker()
+    [uid] = uids(client, bob, meeting["id"], mailbox)
+    assert re.fullmatch(r"[0-9a-f]{32}@.+", uid)
+    other = client.post(BOOKINGS, json={"title": "Next", "start": f"{YEAR}-07-03T09:00:00Z",
+                                        "end": f"{YEAR}-07-03T10:00:00Z"}, headers=alice.auth).json["booking"]
+    download = Calendar.from_ical(client.get(f"{BOOKINGS}/{other['id']}/ics", headers=alice.auth).data)
+    assert str(download.walk("VEVENT")[0]["UID"]) != uid
+    assert "calendar_uid" not in meeting and "calendar_uid" not in client.get(f"{BOOKINGS}/{meeting['id']}",
+                                                                               headers=bob.auth).json
+
+
+def test_bookings_from_before_random_uids_keep_theirs(client, alice, bob, meeting, mailbox, worker, db):
+    """A booking made before migration 017 has no calendar_uid: its calendars know it as
+    booking-<id>@domain, and its updates must keep that UID or they would arrive as new events."""
+    worker()
+    domain = str(invites(mailbox, bob.email)[0][1]["UID"]).partition("@")[2]
+    mailbox.clear()
+    with db.cursor() as cur:
+        cur.execute("UPDATE bookings SET calendar_uid = NULL WHERE id = %s", (meeting["id"],))
+    db.commit()
+    r = client.patch(f"{BOOKINGS}/{meeting['id']}", headers=alice.auth,
+                     json={"start": f"{YEAR}-07-01T15:00:00Z", "end": f"{YEAR}-07-01T16:00:00Z"})
+    assert r.status_code == 200
+    client.patch(f"{BOOKINGS}/{meeting['id']}/attendance", json={"status": "accepted"}, headers=bob.auth)
+    worker()
+    assert [method for method, _ in invites(mailbox, bob.email)] == ["REQUEST"]
+    assert uids(client, bob, meeting["id"], mailbox) == {f"booking-{meeting['id']}@{domain}"}
+    client.delete(f"{BOOKINGS}/{meeting['id']}", headers=alice.auth)
+    worker()
+    assert [str(event["UID"]) for method, event in invites(mailbox, alice.email) if method == "CANCEL"] == \
+        [f"booking-{meeting['id']}@{domain}"]
 
 
 def test_feed_serves_my_bookings_without_a_token_and_rotates(client, alice, bob, meeting):

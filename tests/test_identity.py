@@ -116,6 +116,97 @@ def test_members_are_found_by_any_spelling_of_their_address(client, alice, regis
     assert r.status_code == 201 and r.json["member"]["user_id"] == bob.id
 
 
+# Look-alikes from other scripts (UTS #39). Each pair: an existing address, then one that looks the same.
+WHOLE_SCRIPT_LOOK_ALIKES = [
+    ("ace@example.com", "\u0430\u0441\u0435@example.com"),   # Cyrillic а с е
+    ("io@example.com", "\u03b9\u03bf@example.com"),           # Greek ι ο
+    ("opo@example.com", "\u039f\u03a1\u039f@example.com"),   # Greek capitals Ο Ρ Ο
+    ("ian@example.com", "\u0131an@example.com"),               # Latin dotless ı
+    ("ada@example.com", "\u0251da@example.com"),               # Latin alpha ɑ
+    ("ian@pay.com", "ian@\u0440\u0430\u0443.com"),           # a Cyrillic domain label р а у
+    ("ian@pay.com", "ian@xn--80a5ak.com"),                      # the same label in IDNA form
+]
+
+
+@pytest.mark.parametrize("first, look_alike", WHOLE_SCRIPT_LOOK_ALIKES)
+def test_look_alikes_from_other_scripts_are_the_same_account(client, first, look_alike):
+    owner = register(client, first)
+    assert owner.status_code == 201
+    again = register(client, look_alike)
+    assert again.status_code == 409 and again.json["error"] == "Email already in use"
+    login = client.post(LOGIN, json={"email": look_alike, "password": "secure123"})
+    assert login.status_code == 200 and login.json["user"]["id"] == owner.json["user"]["id"]
+
+
+@pytest.mark.parametrize("first, look_alike", WHOLE_SCRIPT_LOOK_ALIKES[:3])
+def test_the_plain_spelling_of_a_registered_look_alike_is_taken_too(client, first, look_alike):
+    assert register(client, look_alike).status_code == 201
+    assert register(client, first).status_code == 409
+
+
+@pytest.mark.parametrize("address", [
+    "\u0430da@example.com",              # Cyrillic а among Latin letters
+    "ad\u03b1@example.com",              # Greek α among Latin letters
+    "ada@ex\u0430mple.com",              # a domain label mixing Latin and Cyrillic
+    "ada@xn--exmple-4nf.com",            # the same label in IDNA form
+    "\u0438\u0432a\u043d@example.com",  # Cyrillic with one Latin a
+])
+def test_mixing_scripts_within_a_part_is_refused(client, alice, db, address):
+    r = register(client, address)
+    assert r.status_code == 400
+    assert r.json["fields"]["email"] == \
+        "must not mix scripts (such as Latin and Cyrillic) in its local part or a domain label"
+    r = client.patch("/api/v1/users/me", json={"email": address}, headers=alice.auth)
+    assert r.status_code == 400 and "email" in r.json["fields"]
+    with db.cursor() as cur:
+        cur.execute("SELECT email FROM users")
+        assert cur.fetchall() == [(alice.email,)]
+
+
+@pytest.mark.parametrize("address", [
+    "\u0438\u0432\u0430\u043d@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444",  # иван@пример.рф
+    "\u03bd\u03af\u03ba\u03b7@example.gr",                                      # νίκη: Greek, no look-alike
+    "\u5c71\u7530\u3055\u3093@\u4f8b\u3048.jp",                                 # Han with Hiragana
+    "jos\u00e9.garc\u00eda@example.com",                                       # Latin with accents
+])
+def test_single_script_addresses_are_their_own_people(client, address):
+    assert register(client, address).status_code == 201
+    assert register(client, "ace@example.com").status_code == 201
+
+
+@pytest.mark.parametrize("first, second", [("amie@example.com", "arnie@example.com"),
+                                           ("user1@example.com", "userl@example.com"),
+                                           ("bob0@example.com", "bobo@example.com")])
+def test_ascii_addresses_that_differ_stay_different_people(client, first, second):
+    """Mail has always told these apart: folding them would lock a real person out."""
+    assert register(client, first).status_code == 201
+    assert register(client, second).status_code == 201
+
+
+def test_a_whole_script_look_alike_is_refused_on_profile_change(client, alice, register):
+    ace = register("Ace", email="ace@example.com")
+    r = client.patch("/api/v1/users/me", json={"email": "\u0430\u0441\u0435@example.com"}, headers=alice.auth)
+    assert r.status_code == 409
+    assert client.get("/api/v1/users/me", headers=alice.auth).json["email"] == alice.email
+    assert client.get("/api/v1/users/me", headers=ace.auth).json["email"] == "ace@example.com"
+
+
+def test_members_are_found_by_a_look_alike_of_their_address(client, alice, register):
+    ace = register("Ace", email="ace@example.com")
+    org = client.post("/api/v1/organizations", json={"name": "Crew"}, headers=alice.auth).json["organization"]
+    r = client.post(f"/api/v1/organizations/{org['id']}/members", json={"email": "\u0430\u0441\u0435@example.com"},
+                    headers=alice.auth)
+    assert r.status_code == 201 and r.json["member"]["user_id"] == ace.id
+
+
+def test_limiter_counts_look_alikes_from_other_scripts_as_one_identity(client, app):
+    register(client, "ace@example.com")
+    for _ in range(app.extensions["runtime"].settings.login_max_failures):
+        assert client.post(LOGIN, json={"email": "ace@example.com", "password": "wrong-one"}).status_code == 401
+    r = client.post(LOGIN, json={"email": "\u0430\u0441\u0435@example.com", "password": "secure123"})
+    assert r.status_code == 429
+
+
 def test_limiter_counts_per_identity_not_per_spelling(client, app):
     """After the limit of failures on ian@, İan@ (which PostgreSQL's lower() used to match to
     the same account) must not get fresh guesses."""
@@ -171,24 +262,37 @@ def waiting_on_locks(db):
 
 
 @pytest.fixture
-def database_before_005(database_url, tmp_path):
-    """A new database with the schema as it was before migration 005 (and the old index)."""
-    name = f"scheduler_identity_{uuid.uuid4().hex[:8]}"
+def database_before(database_url, tmp_path):
+    """Makes new databases with the schema as it was before a migration (`before("005")`)."""
     admin = psycopg2.connect(database_url)
     admin.autocommit = True
+    made = []
+
+    def make(migration):
+        name = f"scheduler_identity_{uuid.uuid4().hex[:8]}"
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        url = with_database(database_url, name)
+        old = tmp_path / name
+        (old / "migrations").mkdir(parents=True)
+        shutil.copy(SQL_DIR / "init.sql", old / "init.sql")
+        for path in (SQL_DIR / "migrations").iterdir():
+            if path.name < migration:
+                shutil.copy(path, old / "migrations" / path.name)
+        migrate(url, old)
+        return url
+    yield make
     with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(database_url, name)
-    shutil.copy(SQL_DIR / "init.sql", tmp_path / "init.sql")
-    (tmp_path / "migrations").mkdir()
-    for path in (SQL_DIR / "migrations").iterdir():
-        if path.name < "005":
-            shutil.copy(path, tmp_path / "migrations" / path.name)
-    migrate(url, tmp_path)
-    yield url
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        for name in made:
+            cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture
+def database_before_005(database_before):
+    """A new database with the schema as it was before migration 005 (and the old index)."""
+    return database_before("005")
 
 
 def test_the_migration_reports_existing_look_alikes_instead_of_failing(database_before_005, caplog):
@@ -209,4 +313,41 @@ def test_the_migration_reports_existing_look_alikes_instead_of_failing(database_
         assert cur.fetchone() == (None,)
     with pytest.raises(psycopg2.errors.UniqueViolation), conn, conn.cursor() as cur:
         cur.execute("INSERT INTO users (name, email, email_key, password_hash) VALUES ('x', 'xyz', 'ann@example.com', 'x')")
+    conn.close()
+
+
+def test_the_confusables_migration_rekeys_accounts_and_reports_look_alikes(database_before, caplog):
+    url = database_before("016")
+    conn = psycopg2.connect(url)
+    accounts = [  # (address, its key under 005's rule), oldest first
+        ("\u0430\u0441\u0435@example.com", "\u0430\u0441\u0435@example.com"),  # 1: Cyrillic асе
+        ("ace@example.com", "ace@example.com"),                                  # 2: the plain spelling
+        ("\u03b9\u03bf@example.com", "\u03b9\u03bf@example.com"),              # 3: Greek ιο, nobody else
+        ("\u0251da@example.com", "\u0251da@example.com"),                        # 4: Latin-alpha ɑda
+        ("\u0430da@example.com", "\u0430da@example.com"),                        # 5: Cyrillic а + Latin
+        ("ann@example.com", "ann@example.com"),                                  # 6: nothing to fold
+        ("\uff41nn@example.com", None),                                          # 7: left keyless by 005
+    ]
+    with conn, conn.cursor() as cur:
+        for email, key in accounts:
+            cur.execute("INSERT INTO users (name, email, email_key, password_hash) VALUES ('x', %s, %s, 'x')",
+                        (email, key))
+    with caplog.at_level("WARNING", logger="scheduler.migrate"):
+        assert migrate(url)[0] == "016_confusable_identity.py"
+    reports = sorted(r.getMessage() for r in caplog.records if "look-alike" in r.getMessage())
+    assert len(reports) == 2
+    assert "account 2 has the address's identity; accounts 1 look the same" in reports[0]
+    assert "account 4 has the address's identity; accounts 5 look the same" in reports[1]
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT id, email_key FROM users ORDER BY id")
+        assert cur.fetchall() == [
+            (1, "\u0430\u0441\u0435@example.com"),  # kept: no address reaches it until it is changed
+            (2, "ace@example.com"),
+            (3, "io@example.com"),
+            (4, "ada@example.com"),                  # the oldest of two that both changed
+            (5, "\u0430da@example.com"),
+            (6, "ann@example.com"),
+            (7, None),
+        ]
+    assert migrate(url) == []
     conn.close()

@@ -42,3 +42,11 @@ def test_connect_refuses_a_name_that_resolves_inside(listener, host):
 
 def test_connect_reaches_a_private_address_when_allowed(listener):
     connect("127.0.0.1", listener, 1.0, allow_private=True).close()
+
+
+@pytest.mark.parametrize("host", ["localhost", "2130706433"])
+def test_a_refused_connection_does_not_name_the_address(listener, host):
+    """The message becomes the delivery attempt's `error`, shown to the webhook's owner."""
+    with pytest.raises(BlockedAddress) as refused:
+        connect(host, listener, 1.0)
+    assert str(refused.value) == f"{host} resolves only to private or reserved addresses, which webhooks may not reach"

@@ -74,6 +74,17 @@ def test_an_internal_address_is_refused_at_registration(guarded_client, register
     assert r.status_code == 400 and "url" in r.json["fields"]
 
 
+@pytest.mark.parametrize("url", ["http://localhost:8080/x", "http://2130706433/x", "http://0x7f.1/x"])
+def test_a_refusal_never_names_the_address_a_host_resolves_to(guarded_client, register, url):
+    """The host is the client's own text; what it resolves to inside our network is not theirs."""
+    user = register("Guarded")
+    r = guarded_client.post("/api/v1/webhooks", json={"url": url, "events": ["booking.created"]}, headers=user.auth)
+    assert r.status_code == 400
+    assert "resolves to a private or reserved address, which webhooks may not reach" in r.json["fields"]["url"]
+    for address in ("127.0.0.1", "::1"):
+        assert address not in r.json["error"] and address not in r.json["fields"]["url"]
+
+
 def test_others_webhooks_are_404(client, alice, bob, org_of):
     webhook = create(client, alice).json["webhook"]
     org_of(alice, bob)  # colleagues, still not bob's

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from flask import Blueprint, Response, g
-from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic import Field, PlainValidator, WithJsonSchema
 
 from .. import synctokens
 from ..announcements import public_booking
@@ -16,12 +16,9 @@ from ..openapi import Error, Shape, describe
 from ..pagination import paginated
 from ..preconditions import etag_header, require_match, tagged
 from ..repositories import bookings
-from ..validation import Body, DateTime, Query, Zone, check_email, check_window, in_zone, parse, parse_query
+from ..validation import Body, DateTime, Query, Title, Zone, check_email, check_window, in_zone, parse, parse_query
 
 bp = Blueprint("bookings", __name__)
-
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-
 
 def attendee(value):
     """A user id or an e-mail address, with one error message for anything else."""

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from flask import Blueprint, g
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from .. import links
 from ..auth import login_required
@@ -12,13 +12,11 @@ from ..context import single_statement, site
 from ..errors import BadRequest, NotFound
 from ..openapi import Error, Message, Shape, describe
 from ..repositories import event_types
-from ..validation import Body, Slug, parse
+from ..validation import Body, Location, Paragraphs, Slug, Title, parse
 
 bp = Blueprint("event_types", __name__)
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)]
-Location = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Description = Paragraphs(5000)
 Duration = Annotated[int, Field(ge=5, le=720)]
 Buffer = Annotated[int, Field(ge=0, le=240)]
 Notice = Annotated[int, Field(ge=0, le=525600)]

@@ -1,10 +1,9 @@
 """A guest manages their booking with the token from their confirmation: the token is the
 only credential (only its hash is stored), and it reaches that one booking and nothing else."""
 
-from typing import Annotated
 
 from flask import Blueprint
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from ..auth import limit_public_posts, limit_public_reads
 from ..booking_links import bookable_type, by_token, can_change, changeable, guest_view, slots_of
@@ -12,7 +11,7 @@ from ..context import booking_write, single_statement, transaction
 from ..db import retrying
 from ..openapi import Error, RateLimited, Shape, describe
 from ..public_shapes import GuestView
-from ..validation import Body, DateTime, Zone, in_zone, parse
+from ..validation import Body, DateTime, Paragraphs, Zone, in_zone, parse
 from ..windows import Slots, SlotsQuery, slots_window
 
 bp = Blueprint("guest_bookings", __name__)
@@ -24,7 +23,7 @@ class Reschedule(Body):
 
 
 class Cancellation(Body):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    reason: Paragraphs(500) | None = None
 
 
 class ManagedView(GuestView):

@@ -2,10 +2,9 @@
 booking one as a guest. What strangers are shown, and the rules, are booking_links'; the write
 is booking_write's."""
 
-from typing import Annotated
 
 from flask import Blueprint
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from .. import links
 from ..auth import limit_public_posts, limit_public_reads
@@ -15,12 +14,12 @@ from ..db import retrying
 from ..idempotency import guest_scope, idempotent
 from ..openapi import Error, RateLimited, Shape, describe
 from ..public_shapes import GuestView, Person
-from ..validation import Body, DateTime, Email, Name, Zone, in_zone, parse
+from ..validation import Body, DateTime, Email, Name, Paragraphs, Zone, in_zone, parse
 from ..windows import Slots, SlotsQuery, slots_window
 
 bp = Blueprint("public", __name__)
 
-Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Notes = Paragraphs(1000)
 
 
 class GuestBookingIn(Body):

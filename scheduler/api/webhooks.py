@@ -17,7 +17,7 @@ from ..openapi import Error, Message, Shape, describe
 from ..pagination import paginated
 from ..repositories import organizations, webhooks
 from ..sealing import WEBHOOK_SECRET
-from ..validation import Body, Query, parse, parse_query
+from ..validation import Body, Paragraphs, Query, parse, parse_query
 from ..egress import BlockedAddress, UnresolvableHost, check_host
 from ..webhooks.events import BOOKING_EVENTS, TEST_EVENT, max_attempts, payload
 from ..webhooks.signing import new_secret
@@ -48,7 +48,7 @@ Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_
 EventType = Literal[BOOKING_EVENTS]
 Events = Annotated[list[EventType], Field(min_length=1, max_length=len(BOOKING_EVENTS)),
                    AfterValidator(lambda events: sorted(set(events)))]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Description = Paragraphs(500)
 
 
 class WebhookIn(Body):

@@ -4,9 +4,10 @@ COLUMNS = """b.id, b.user_id, b.title, b.start_time, b.end_time, b.status, b.cre
     CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
         'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone, 'notes', b.guest_notes)
     END AS guest"""
-# What the service needs of a booking but clients never see: the iCalendar SEQUENCE and the
-# salt a guest's manage token is derived from.
-INTERNAL_COLUMNS = ("sequence", "guest_token_salt")
+# What the service needs of a booking but clients never see: the iCalendar SEQUENCE and UID
+# (NULL for bookings made before migration 017: see calendar.booking_uid) and the salt a
+# guest's manage token is derived from.
+INTERNAL_COLUMNS = ("sequence", "calendar_uid", "guest_token_salt")
 INTERNAL = ", ".join(f"b.{column}" for column in INTERNAL_COLUMNS)
 ATTENDEES = """
     (SELECT json_agg(json_build_object('user_id', a.user_id, 'name', u.name, 'email', u.email,
@@ -116,7 +117,7 @@ def set_attendance(cur, booking_id, user_id, status):
         """,
         {"booking_id": booking_id, "user_id": user_id, "status": status},
     )
-    cur.execute(f"UPDATE bookings b SET updated_at = now() WHERE id = %(id)s RETURNING {COLUMNS}, b.sequence",
+    cur.execute(f"UPDATE bookings b SET updated_at = now() WHERE id = %(id)s RETURNING {COLUMNS}, {INTERNAL}",
                 {"id": booking_id})
     return cur.fetchone()
 
