@@ -6,7 +6,9 @@ derived from JWT_SECRET, so emails sent later (reminders, a cancellation by the 
 the link again while the database alone cannot produce it. Rotating JWT_SECRET therefore voids
 every manage link, as it voids every login token.
 
-URLs start from `site`, the base URL of the service's pages, which the caller supplies.
+URLs start from `site`, the base URL of the service's pages (PUBLIC_BASE_URL), which the
+caller supplies. An email's manage link is made when it is sent: the outbox keeps only the
+salt, so a link is always on the current PUBLIC_BASE_URL.
 """
 
 import base64
@@ -36,10 +38,5 @@ def booking_url(site, username, slug):
     return page_url(site, "book", username, slug) if username else None
 
 
-def manage_link(site, salt):
-    """What an email needs to show the manage URL when it is sent (see `manage_url`)."""
-    return {"base": page_url(site, "manage", ""), "salt": salt}
-
-
-def manage_url(link, secret):
-    return link["base"] + manage_token(secret, link["salt"])
+def manage_url(site, token):
+    return page_url(site, "manage", token)

@@ -169,7 +169,8 @@ def test_auth_routes_are_limited_per_address_when_configured(settings, redis_con
 
 
 def test_production_limits_auth_routes_per_address_by_default():
-    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40})
+    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40,
+                                      "PUBLIC_BASE_URL": "https://book.example.com"})
     assert settings.auth_ip_rate_limit > 0
 
 

@@ -77,7 +77,8 @@ def test_invalid_webhook_settings_name_the_setting(name, value):
 
 
 def test_production_warns_when_webhooks_may_reach_internal_addresses():
-    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "WEBHOOK_ALLOW_PRIVATE": "1"})
+    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40,
+                                      "PUBLIC_BASE_URL": "https://book.example.com", "WEBHOOK_ALLOW_PRIVATE": "1"})
     assert any("WEBHOOK_ALLOW_PRIVATE" in warning for warning in settings.warnings)
 
 
@@ -96,7 +97,8 @@ def test_gunicorn_threads_and_connections_come_from_the_environment(monkeypatch,
 @pytest.mark.parametrize("app_env, allow_private", [("development", True), ("test", True), ("production", False)])
 def test_webhooks_may_reach_internal_addresses_by_default_only_outside_production(app_env, allow_private):
     """So a receiver on this machine can be tried without restarting `make run`."""
-    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40})
+    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40,
+                                      "PUBLIC_BASE_URL": "https://book.example.com"})
     assert settings.webhook_allow_private is allow_private
     assert not any("WEBHOOK_ALLOW_PRIVATE" in warning for warning in settings.warnings)
 
@@ -105,7 +107,8 @@ def test_webhooks_may_reach_internal_addresses_by_default_only_outside_productio
     ("development", "false", False), ("test", "0", False), ("production", "true", True),
 ])
 def test_an_explicit_webhook_allow_private_wins(app_env, value, allow_private):
-    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40, "WEBHOOK_ALLOW_PRIVATE": value})
+    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40,
+                                      "PUBLIC_BASE_URL": "https://book.example.com", "WEBHOOK_ALLOW_PRIVATE": value})
     assert settings.webhook_allow_private is allow_private
 
 
@@ -116,7 +119,8 @@ def test_an_empty_webhook_allow_private_is_the_default():
 
 @pytest.mark.parametrize("app_env, provider", [("development", "inbox"), ("test", "console"), ("production", "console")])
 def test_the_default_email_provider_depends_on_the_environment(app_env, provider):
-    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40})
+    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40,
+                                      "PUBLIC_BASE_URL": "https://book.example.com"})
     assert settings.email_provider == provider
     assert settings.email_inbox_dir == ".dev/inbox"
 
@@ -130,11 +134,13 @@ def test_an_explicit_email_provider_wins_in_development():
 def test_production_refuses_the_inbox():
     """It would write every email to a file and deliver none."""
     with pytest.raises(ConfigError, match="EMAIL_PROVIDER=inbox"):
-        Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "EMAIL_PROVIDER": "inbox"})
+        Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40,
+                               "PUBLIC_BASE_URL": "https://book.example.com", "EMAIL_PROVIDER": "inbox"})
 
 
 def test_production_rate_limits_stay_on_by_default():
-    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40})
+    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40,
+                                      "PUBLIC_BASE_URL": "https://book.example.com"})
     assert (settings.auth_ip_rate_limit, settings.public_rate_limit) == (30, 20)
     assert (Settings.from_mapping({}).auth_ip_rate_limit, Settings.from_mapping({}).public_rate_limit) == (0, 0)
 

@@ -336,7 +336,8 @@ def test_public_posts_are_rate_limited_per_address(settings, redis_conn, host, m
 
 def test_public_rate_limit_is_on_in_production_by_default():
     from scheduler.config import Settings
-    production = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40})
+    production = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40,
+                                        "PUBLIC_BASE_URL": "https://book.example.com"})
     assert production.public_rate_limit == 20
     assert Settings.from_mapping({}).public_rate_limit == 0
     assert re.search(r"PUBLIC_RATE_LIMIT", open(".env.example").read())
