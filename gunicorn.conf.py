@@ -1,10 +1,35 @@
 """gunicorn settings; every value can be overridden from the environment."""
 
 import ctypes
+import json
 import multiprocessing
 import os
 
+from gunicorn.http.errors import LimitRequestLine
+from gunicorn.util import write_nonblock
+from gunicorn.workers.gthread import ThreadWorker
+
 M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+class JSONRefusalThreadWorker(ThreadWorker):
+    """gunicorn's gthread worker, except that a request line longer than limit_request_line
+    (4094 bytes by default) is refused in the API's JSON error shape instead of gunicorn's
+    HTML page: gunicorn answers it itself, before the app sees the request."""
+
+    def handle_error(self, req, client, addr, exc):
+        if not isinstance(exc, LimitRequestLine):
+            return super().handle_error(req, client, addr, exc)
+        self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
+        body = json.dumps({"error": f"Request URI too long (limit {self.cfg.limit_request_line} bytes "
+                                    "for the request line)"}).encode()
+        head = ("HTTP/1.1 414 URI Too Long\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        try:
+            write_nonblock(client, head + body)
+        except OSError:  # the client has gone: nothing to answer
+            self.log.debug("Failed to send the 414 answer.")
+
 
 # Reachable from other machines only in production (or when HOST says so): elsewhere the JWT
 # secret may be the development one, which is public.
@@ -17,7 +42,7 @@ bind = f"{host}:{os.environ.get('PORT') or 8000}"
 # logins took every thread, so an unread-count probe beside them waited (p99 379-747 ms,
 # bench/login_probe.py); with 32 its p99 was 10-14 ms, and other routes served as much.
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
-worker_class = "gthread"
+worker_class = JSONRefusalThreadWorker
 threads = int(os.environ.get("WEB_THREADS") or 32)
 # Open connections per process. Behind nginx (deploy/nginx) each request is one short
 # connection; gunicorn facing clients directly needs room for idle ones (docs/deploy.md).

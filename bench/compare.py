@@ -45,6 +45,7 @@ def ours_running(port, bcrypt_rounds):
     """This service (web and worker) on `port` while the block runs: yields (url, web pid)."""
     env = {**os.environ, "APP_ENV": "production", "JWT_SECRET": secrets.token_urlsafe(48), "PORT": str(port),
            "SECRET_KEYS": "bench:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+           "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
            "BCRYPT_ROUNDS": str(bcrypt_rounds), "LOG_LEVEL": "WARNING",
            # The harness logs in as one user at full speed: lift the limits for the measurement.
            "LOGIN_MAX_FAILURES": "1000000", "AUTH_IP_RATE_LIMIT": "0"}

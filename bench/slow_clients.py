@@ -87,23 +87,30 @@ def start_gunicorn(env, port, extra_args=()):
 
 
 def substituted(text, replacements):
-    """`text` with each (old, new) replaced; each `old` must occur exactly once, so a change
-    to the deploy files can't silently leave the test running something else."""
-    for old, new in replacements:
+    """`text` with each (old, new[, times]) replaced; each `old` must occur exactly `times`
+    (default once), so a change to the deploy files can't silently leave the test running
+    something else."""
+    for old, new, *times in replacements:
+        expected = times[0] if times else 1
         count = len(re.findall(re.escape(old), text))
-        if count != 1:
-            raise ValueError(f"{old!r} occurs {count} times, expected once")
+        if count != expected:
+            raise ValueError(f"{old!r} occurs {count} times, expected {expected}")
         text = text.replace(old, new)
     return text
 
 
 def nginx_config(directory, listen_port, upstream_port):
-    """deploy/nginx as it is, with only the paths, ports and user changed so that it runs
-    unprivileged from `directory`. Returns the main config's path."""
+    """deploy/nginx as it is, with only the paths, ports, user and server name changed so that
+    it runs unprivileged from `directory` and serves the host 127.0.0.1 (the access log is
+    `directory`/access.log). Returns the main config's path."""
     with open(os.path.join(DEPLOY, "scheduler.conf")) as f:
         site = substituted(f.read(), [
             ("listen 80 default_server;", f"listen 127.0.0.1:{listen_port} default_server;"),
             ("listen [::]:80 default_server;", ""),
+            ("listen 80;", f"listen 127.0.0.1:{listen_port};"),
+            ("listen [::]:80;", ""),
+            ("server_name book.example.com;", "server_name 127.0.0.1;"),
+            ("access_log /var/log/nginx/scheduler.access.log", f"access_log {directory}/access.log", 2),
             ("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstream_port};"),
         ])
     with open(os.path.join(directory, "scheduler.conf"), "w") as f:

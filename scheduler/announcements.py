@@ -11,7 +11,7 @@ request: what a message needs of its surroundings comes in as an `Origin`.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from . import clock, jobs, links
+from . import clock, jobs
 from .calendar import event_data, guest_event_data
 from .config import Settings
 from .repositories import email_outbox, messages as message_rows
@@ -64,11 +64,10 @@ CALENDAR_METHOD = {"created": "REQUEST", "updated": "REQUEST", "cancelled": "CAN
 
 @dataclass(frozen=True)
 class Origin:
-    """What messages take from their surroundings: the settings (sender address, mail domain)
-    and `site`, the base URL of the pages their links point to."""
+    """What messages take from their surroundings: the settings (sender address, mail domain).
+    Links in emails are made when they are sent (scheduler/delivery/emails.py)."""
 
     settings: Settings
-    site: str
 
 
 @dataclass
@@ -177,7 +176,7 @@ def guest_email(origin, template, booking, host_name, **extra):
     payload = {"name": guest["name"], "host": host_name, "booking_id": booking["id"], "timezone": guest["timezone"],
                "title": booking["title"], "start": booking["start_time"].isoformat(),
                "end": booking["end_time"].isoformat(), "location": booking["location"] or "not given",
-               "manage": links.manage_link(origin.site, booking["guest_token_salt"]),
+               "manage": {"salt": booking["guest_token_salt"]},
                "names": {"host": booking["user_id"]}}
     return {"to": guest["email"], "template": template, "booking_id": booking["id"],
             "payload": payload | {key: value for key, value in extra.items() if value is not None}}

@@ -66,11 +66,11 @@ def taken(attempt):
 
 
 class BookingWrite:
-    """The booking operations over one runtime; `site` is the base URL links in messages use."""
+    """The booking operations over one runtime."""
 
-    def __init__(self, rt, site):
+    def __init__(self, rt):
         self.rt = rt
-        self.origin = announce.Origin(rt.settings, site)
+        self.origin = announce.Origin(rt.settings)
 
     def run(self, change, *, refused):
         """Runs `change(cur, attempt)` in one transaction and sends the messages it returns with

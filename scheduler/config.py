@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
 from email.utils import parseaddr
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -51,6 +52,7 @@ class Settings:
 
     app_env: str = "development"
     port: int = 8000
+    public_base_url: str = ""
     database_url: str = "postgresql:///scheduler"
     redis_url: str = "redis://127.0.0.1:6379/0"
     jwt_secret: str = DEV_JWT_SECRET
@@ -145,6 +147,12 @@ class Settings:
             warnings.append("SECRET_KEYS is not set: using a development-only key")
         elif app_env == "production" and DEV_SECRET_KEYS.keys[0][1] in dict(values["secret_keys"].keys).values():
             raise ConfigError("SECRET_KEYS holds the development-only key: not in production")
+        if "public_base_url" not in values:
+            if app_env == "production":
+                raise ConfigError("PUBLIC_BASE_URL is required in production: the address people reach the "
+                                  "service at, e.g. https://book.example.com (every link in pages, emails and "
+                                  "answers starts with it)")
+            values["public_base_url"] = f"http://127.0.0.1:{values.get('port', cls.port)}"
         if app_env == "production" and values.get("webhook_allow_private"):
             warnings.append("WEBHOOK_ALLOW_PRIVATE is on: webhooks can reach this network's internal addresses")
         settings = cls(**values, warnings=tuple(warnings))
@@ -213,6 +221,23 @@ def url(schemes):
     return parse
 
 
+def base_url(raw):
+    """The service's public address: scheme, host, optional port and path, without a trailing slash."""
+    value = raw.strip()
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("must not contain spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an absolute http:// or https:// URL, e.g. https://book.example.com")
+    if "?" in value or "#" in value:
+        raise ValueError("must not have a query (?) or fragment (#): links are appended to it")
+    if "@" in parts.netloc:
+        raise ValueError("must not contain a user name or password")
+    if parts.port == 0:  # reading the port also refuses one that is not a number up to 65535
+        raise ValueError("expected a port from 1 to 65535")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
 def origins(raw):
     return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
@@ -251,6 +276,7 @@ def timeout(raw):
 PARSERS = {
     "app_env": one_of(ENVIRONMENTS),
     "port": int_between(1, 65535),
+    "public_base_url": base_url,
     "database_url": url(("postgresql", "postgres")),
     "redis_url": url(("redis", "rediss", "unix")),
     "jwt_secret": str,

@@ -2,7 +2,7 @@
 settings, database, Redis and limiter, and the base URL links are built from. Nothing below
 the web layer imports this module; it is handed what it needs."""
 
-from flask import current_app, request
+from flask import current_app
 
 from .announcements import send
 from .booking_write import BookingWrite
@@ -37,13 +37,14 @@ def after_commit(work, *args):
 
 
 def site():
-    """The base URL of the service's pages, for the links it writes (manage links, booking links)."""
-    return request.url_root
+    """The base URL of the links the service writes (manage, booking, feed, next page):
+    PUBLIC_BASE_URL, never the request's Host, which the client chooses."""
+    return settings().public_base_url
 
 
 def booking_write():
     """The one booking write (scheduler/booking_write.py), for this request."""
-    return BookingWrite(runtime(), site())
+    return BookingWrite(runtime())
 
 
 def announce(cur, messages):

@@ -9,7 +9,9 @@ becomes current, for as long as its own key stays in the ring; rotating JWT_SECR
 alone. Salts of bookings made before the key ring (no key id) keep their key derived from
 JWT_SECRET: rotating that voids those links only.
 
-URLs start from `site`, the base URL of the service's pages, which the caller supplies.
+URLs start from `site`, the base URL of the service's pages (PUBLIC_BASE_URL), which the
+caller supplies. An email's manage link is made when it is sent: the outbox keeps only the
+salt, so a link is always on the current PUBLIC_BASE_URL.
 """
 
 import base64
@@ -47,10 +49,5 @@ def booking_url(site, username, slug):
     return page_url(site, "book", username, slug) if username else None
 
 
-def manage_link(site, salt):
-    """What an email needs to show the manage URL when it is sent (see `manage_url`)."""
-    return {"base": page_url(site, "manage", ""), "salt": salt}
-
-
-def manage_url(link, settings):
-    return link["base"] + manage_token(settings, link["salt"])
+def manage_url(site, token):
+    return page_url(site, "manage", token)

@@ -3,10 +3,11 @@
 import base64
 import json
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import request
 
+from .context import site
 from .errors import BadRequest
 
 
@@ -59,4 +60,4 @@ def paginated(query, columns, fetch):
         return rows, 200, {}
     rows = rows[:query.limit]
     params = {**request.args.to_dict(), "cursor": encode_cursor([rows[-1][c] for c in columns])}
-    return rows, 200, {"Link": f'<{request.base_url}?{urlencode(params)}>; rel="next"'}
+    return rows, 200, {"Link": f'<{site()}{quote(request.path)}?{urlencode(params)}>; rel="next"'}

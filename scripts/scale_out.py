@@ -260,11 +260,13 @@ def main(argv):
             controllers[-1].start()
         migrate(local_dsn)
 
+        # Every process writes links on one public address, as behind a load balancer (web1's here).
         def env(host):
             return {**os.environ, "APP_ENV": "test", "JWT_SECRET": "scale-out-" + "x" * 32, "BCRYPT_ROUNDS": "4",
                     "DATABASE_URL": f"postgresql://postgres@{host.gateway}:{PG_PORT}/scheduler",
                     "REDIS_URL": f"redis://{host.gateway}:{REDIS_PORT}/0", "HOST": host.address,
-                    "PORT": str(WEB_PORT), "WEB_CONCURRENCY": "2", "WEB_THREADS": "8", "LOG_LEVEL": "INFO",
+                    "PORT": str(WEB_PORT), "PUBLIC_BASE_URL": f"http://{hosts['web1'].address}:{WEB_PORT}",
+                    "WEB_CONCURRENCY": "2", "WEB_THREADS": "8", "LOG_LEVEL": "INFO",
                     "EMAIL_PROVIDER": "smtp", "SMTP_URL": f"smtp://{host.gateway}:{SMTP_PORT}",
                     "OUTBOX_POLL_SECONDS": "1", "OUTBOX_REQUEUE_AFTER": "5"}
         python = sys.executable

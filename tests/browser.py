@@ -30,6 +30,10 @@ class LiveServer:
         # Port 0: the kernel picks a free port as it binds, so no other server can take it first.
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
+        # The links the app writes (manage links, booking links) lead to this server, as
+        # PUBLIC_BASE_URL makes them lead to the public address in production.
+        runtime = app.extensions["runtime"]
+        runtime.settings = runtime.settings.replace(public_base_url=self.url)
         self.thread = threading.Thread(target=self.server.serve_forever, name="live-server", daemon=True)
 
     def __call__(self, path=""):

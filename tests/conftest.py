@@ -166,6 +166,8 @@ def mailbox(smtp_server):
 def settings(database_url, redis_url, smtp_server):
     return Settings.from_mapping({
         "APP_ENV": "test", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+        # The host werkzeug's test client sends, so links the tests follow reach the test app.
+        "PUBLIC_BASE_URL": "http://localhost",
         "JWT_SECRET": "test-secret-" + "x" * 32, "SECRET_KEYS": SECRET_KEYS, "BCRYPT_ROUNDS": "4",
         "LOG_LEVEL": "WARNING", "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_server[1], "EMAIL_FROM": "Scheduler <noreply@scheduler.test>",
         "EMAIL_RETRY_BACKOFF": "1", "OUTBOX_REQUEUE_AFTER": "1",

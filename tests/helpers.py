@@ -10,6 +10,9 @@ import psycopg2
 
 # A SECRET_KEYS value for settings in production mode (which requires one).
 SECRET_KEYS = "t1:" + base64.b64encode(b"t" * 32).decode()
+# What production requires, for tests of production settings: {**PRODUCTION, ...}.
+PRODUCTION = {"APP_ENV": "production", "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS,
+              "PUBLIC_BASE_URL": "https://book.example.com"}
 BASE = (datetime.now(timezone.utc) + timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from scheduler import announcements, clock
 from scheduler.config import Settings
 
-ORIGIN = announcements.Origin(Settings(email_from="Scheduler <bookings@example.test>"), "http://localhost/")
+ORIGIN = announcements.Origin(Settings(email_from="Scheduler <bookings@example.test>"))
 
 # 09:00 UTC on a day next June: summer time in Paris and New York.
 START = datetime(clock.now().year + 1, 6, 3, 9, 0, tzinfo=timezone.utc)

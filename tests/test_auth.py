@@ -4,7 +4,7 @@ import jwt
 import pytest
 
 from scheduler.config import Settings
-from helpers import SECRET_KEYS
+from helpers import PRODUCTION
 
 REGISTER = "/api/v1/auth/register"
 LOGIN = "/api/v1/auth/login"
@@ -170,7 +170,7 @@ def test_auth_routes_are_limited_per_address_when_configured(settings, redis_con
 
 
 def test_production_limits_auth_routes_per_address_by_default():
-    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS})
+    settings = Settings.from_mapping(PRODUCTION)
     assert settings.auth_ip_rate_limit > 0
 
 

@@ -6,7 +6,7 @@ import pytest
 from dotenv import dotenv_values
 
 from scheduler.config import ConfigError, Settings
-from helpers import SECRET_KEYS
+from helpers import PRODUCTION
 
 
 def test_production_refuses_a_missing_secret():
@@ -27,7 +27,7 @@ def test_development_warns_about_the_default_secret():
 
 def test_production_refuses_missing_secret_keys():
     with pytest.raises(ConfigError, match="SECRET_KEYS is required"):
-        Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40})
+        Settings.from_mapping({key: value for key, value in PRODUCTION.items() if key != "SECRET_KEYS"})
 
 
 def test_development_warns_about_the_default_secret_keys_and_production_refuses_them():
@@ -35,7 +35,7 @@ def test_development_warns_about_the_default_secret_keys_and_production_refuses_
     assert any("SECRET_KEYS" in warning for warning in settings.warnings)
     development = "dev:" + base64.b64encode(settings.secret_keys.key("dev")).decode()
     with pytest.raises(ConfigError, match="development-only key"):
-        Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "SECRET_KEYS": development})
+        Settings.from_mapping({**PRODUCTION, "SECRET_KEYS": development})
 
 
 def test_secret_keys_are_parsed_current_first():
@@ -125,7 +125,7 @@ def test_invalid_webhook_settings_name_the_setting(name, value):
 
 
 def test_production_warns_when_webhooks_may_reach_internal_addresses():
-    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS,
+    settings = Settings.from_mapping({**PRODUCTION,
                                       "WEBHOOK_ALLOW_PRIVATE": "1"})
     assert any("WEBHOOK_ALLOW_PRIVATE" in warning for warning in settings.warnings)
 
@@ -145,7 +145,7 @@ def test_gunicorn_threads_and_connections_come_from_the_environment(monkeypatch,
 @pytest.mark.parametrize("app_env, allow_private", [("development", True), ("test", True), ("production", False)])
 def test_webhooks_may_reach_internal_addresses_by_default_only_outside_production(app_env, allow_private):
     """So a receiver on this machine can be tried without restarting `make run`."""
-    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS})
+    settings = Settings.from_mapping({**PRODUCTION, "APP_ENV": app_env})
     assert settings.webhook_allow_private is allow_private
     assert not any("WEBHOOK_ALLOW_PRIVATE" in warning for warning in settings.warnings)
 
@@ -154,7 +154,7 @@ def test_webhooks_may_reach_internal_addresses_by_default_only_outside_productio
     ("development", "false", False), ("test", "0", False), ("production", "true", True),
 ])
 def test_an_explicit_webhook_allow_private_wins(app_env, value, allow_private):
-    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS,
+    settings = Settings.from_mapping({**PRODUCTION, "APP_ENV": app_env,
                                       "WEBHOOK_ALLOW_PRIVATE": value})
     assert settings.webhook_allow_private is allow_private
 
@@ -166,7 +166,7 @@ def test_an_empty_webhook_allow_private_is_the_default():
 
 @pytest.mark.parametrize("app_env, provider", [("development", "inbox"), ("test", "console"), ("production", "console")])
 def test_the_default_email_provider_depends_on_the_environment(app_env, provider):
-    settings = Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS})
+    settings = Settings.from_mapping({**PRODUCTION, "APP_ENV": app_env})
     assert settings.email_provider == provider
     assert settings.email_inbox_dir == ".dev/inbox"
 
@@ -180,12 +180,12 @@ def test_an_explicit_email_provider_wins_in_development():
 def test_production_refuses_the_inbox():
     """It would write every email to a file and deliver none."""
     with pytest.raises(ConfigError, match="EMAIL_PROVIDER=inbox"):
-        Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS,
+        Settings.from_mapping({**PRODUCTION,
                                "EMAIL_PROVIDER": "inbox"})
 
 
 def test_production_rate_limits_stay_on_by_default():
-    settings = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS})
+    settings = Settings.from_mapping(PRODUCTION)
     assert (settings.auth_ip_rate_limit, settings.public_rate_limit) == (30, 20)
     assert (Settings.from_mapping({}).auth_ip_rate_limit, Settings.from_mapping({}).public_rate_limit) == (0, 0)
 

@@ -7,8 +7,10 @@ import shutil
 import subprocess
 
 import pytest
+from dotenv import dotenv_values
 
 from bench.slow_clients import DEPLOY, nginx_binary, nginx_config
+from scheduler.config import Settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNITS = os.path.join(ROOT, "deploy", "systemd")
@@ -38,7 +40,7 @@ def procfile():
 def units_here(tmp_path):
     """The units with /opt/scheduler and the env file pointed at this checkout and a temp file."""
     env_file = tmp_path / "scheduler.env"
-    env_file.write_text("APP_ENV=production\n")
+    env_file.write_text("APP_ENV=production\nPUBLIC_BASE_URL=https://book.example.com\n")
     for name in os.listdir(UNITS):
         if name.endswith(".service"):
             with open(os.path.join(UNITS, name)) as f:
@@ -78,6 +80,15 @@ def test_web_listens_only_for_nginx_and_trusts_one_proxy():
     assert "HOST=127.0.0.1" in environment and "PORT=8000" in environment and "TRUSTED_PROXIES=1" in environment
     with open(os.path.join(DEPLOY, "scheduler.conf")) as f:
         assert "server 127.0.0.1:8000;" in f.read()
+
+
+def test_the_example_environment_file_starts_in_production_once_its_secret_is_filled_in():
+    """It names every setting production requires (a missing one would refuse to start)."""
+    values = dotenv_values(os.path.join(UNITS, "scheduler.env.example"))
+    settings = Settings.from_mapping(values | {"JWT_SECRET": "s" * 40})
+    assert settings.production and settings.public_base_url == "https://book.example.com"
+    with open(os.path.join(DEPLOY, "scheduler.conf")) as f:
+        assert "server_name book.example.com;" in f.read()  # the site serves that host
 
 
 def test_the_nginx_site_as_shipped_passes_nginx_t(tmp_path):

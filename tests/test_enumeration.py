@@ -5,6 +5,7 @@ Every attempt counts, whatever it answers: the 404s and 409s are the probing."""
 
 import pytest
 
+from helpers import PRODUCTION
 from scheduler.config import ENVIRONMENTS, Settings
 from tests.booking_links import GUEST, PUBLIC, at, booked, host, local_day, make_type  # noqa: F401
 
@@ -62,7 +63,7 @@ class TestMemberAdds:
 
 def test_member_adds_are_limited_to_20_an_hour_in_every_mode(client, register, settings):
     for app_env in ENVIRONMENTS:
-        assert Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40}).member_add_rate_limit == 20
+        assert Settings.from_mapping({**PRODUCTION, "APP_ENV": app_env}).member_add_rate_limit == 20
     assert settings.member_add_rate_limit == 20  # the tests' own app, as configured by conftest
     owner = register("Owner")
     org = new_org(client, owner)
@@ -95,7 +96,7 @@ class TestProfileChanges:
 
 def test_profile_changes_are_limited_to_30_an_hour_by_default():
     for app_env in ENVIRONMENTS:
-        assert Settings.from_mapping({"APP_ENV": app_env, "JWT_SECRET": "s" * 40}).profile_change_rate_limit == 30
+        assert Settings.from_mapping({**PRODUCTION, "APP_ENV": app_env}).profile_change_rate_limit == 30
 
 
 class TestPublicReads:
@@ -152,7 +153,7 @@ class TestPublicReads:
 
 
 def test_public_reads_are_limited_in_production_by_default():
-    production = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40})
+    production = Settings.from_mapping(PRODUCTION)
     assert production.public_read_rate_limit == 120
     for app_env in ("development", "test"):
         assert Settings.from_mapping({"APP_ENV": app_env}).public_read_rate_limit == 0

@@ -11,7 +11,7 @@ from icalendar import Calendar
 from scheduler import clock, create_app
 from scheduler.delivery import emails as delivery
 from tests.booking_links import GUEST, PUBLIC, TYPES, at, book, booked, host, local_day, make_type  # noqa: F401
-from helpers import SECRET_KEYS
+from helpers import PRODUCTION
 from tests.test_races import at_once
 
 DAY = 10
@@ -355,7 +355,7 @@ def test_public_posts_are_rate_limited_per_address(settings, redis_conn, host, m
 
 def test_public_rate_limit_is_on_in_production_by_default():
     from scheduler.config import Settings
-    production = Settings.from_mapping({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS})
+    production = Settings.from_mapping(PRODUCTION)
     assert production.public_rate_limit == 20
     assert Settings.from_mapping({}).public_rate_limit == 0
     assert re.search(r"PUBLIC_RATE_LIMIT", open(".env.example").read())

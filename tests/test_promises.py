@@ -290,14 +290,16 @@ def test_trusted_proxies_decide_which_forwarded_address_counts(settings, redis_c
     assert statuses(0, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) == [401, 401, 429]
 
 
-def test_trusted_proxies_decide_the_scheme_of_built_urls(settings, alice, redis_conn):
-    def feed_url(trusted):
-        app = create_app(settings.replace(trusted_proxies=trusted))
+def test_built_urls_take_their_scheme_and_host_from_public_base_url_not_from_proxies(settings, alice, redis_conn):
+    def feed_url(trusted, proto):
+        app = create_app(settings.replace(trusted_proxies=trusted, public_base_url="https://book.example.test"))
         url = app.test_client().post("/api/v1/users/me/calendar-feed", headers={
-            **alice.auth, "X-Forwarded-Proto": "https", "X-Forwarded-For": "10.0.0.1"}).json["url"]
+            **alice.auth, "X-Forwarded-Proto": proto, "X-Forwarded-For": "10.0.0.1",
+            "X-Forwarded-Host": "evil.example"}).json["url"]
         app.extensions["runtime"].db.close()
         return url
-    assert feed_url(1).startswith("https://") and feed_url(0).startswith("http://")
+    assert all(feed_url(trusted, proto).startswith("https://book.example.test/calendar/")
+               for trusted in (0, 1) for proto in ("http", "https"))
 
 
 def test_production_sends_hsts_and_other_environments_do_not(settings, redis_conn):

@@ -96,4 +96,4 @@ def book(username, slug):
                                         zone_name=zone_name, notes=data.notes)
     return {"message": "Booking confirmed", "booking": written.seen_by_guest,
             "manage_token": written.manage_token,
-            "manage_url": links.page_url(site(), "manage", written.manage_token)}, 201
+            "manage_url": links.manage_url(site(), written.manage_token)}, 201

@@ -2,12 +2,13 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Literal
 
-from flask import Blueprint, g, url_for
+from flask import Blueprint, g
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
+from .. import links
 from ..auth import (INVALID_TOKEN, hash_password, issue_token, limit_account, limited_guess, login_required,
                     password_matches, require_role)
-from ..context import settings, single_statement, transaction
+from ..context import settings, single_statement, site, transaction
 from ..availability import busy_intervals, free_time, slots
 from ..db import retrying
 from ..errors import BadRequest, Unauthorized
@@ -223,4 +224,4 @@ def rotate_calendar_feed():
     with single_statement() as cur:
         replaced = users.set_feed_hash(cur, g.user["id"], token_hash(secret))
     message = "Calendar feed URL replaced; the previous one no longer works" if replaced else "Calendar feed created"
-    return {"message": message, "url": url_for("calendar.feed", secret=secret, _external=True)}, 201
+    return {"message": message, "url": links.page_url(site(), "calendar", f"{secret}.ics")}, 201

@@ -10,7 +10,7 @@ import psycopg2
 from .. import announcements as announce, clock, jobs
 from ..calendar import as_now, people_in, to_ics
 from ..db import PoolExhausted, retrying
-from ..links import manage_url
+from ..links import manage_token, manage_url
 from ..mail.templates import render
 from ..repositories import email_outbox, users
 from ..runtime import worker_runtime
@@ -74,11 +74,14 @@ def current_payload(row, people):
 
 
 def with_manage_url(payload, settings):
-    """A guest's email carries their manage link, made now: the outbox keeps only its salt."""
+    """A guest's email carries their manage link, made now on PUBLIC_BASE_URL: the outbox keeps
+    only its salt (rows written before also kept a base URL, taken from the request's Host
+    then, which is ignored)."""
     if "manage" not in payload:
         return payload
     rest = {key: value for key, value in payload.items() if key != "manage"}
-    return rest | {"manage_url": manage_url(payload["manage"], settings)}
+    token = manage_token(settings, payload["manage"]["salt"])
+    return rest | {"manage_url": manage_url(settings.public_base_url, token)}
 
 
 def wait_for_send_slot(rt):
