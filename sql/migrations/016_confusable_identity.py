@@ -21,7 +21,7 @@ from scheduler.email_addresses import identity_key
 log = logging.getLogger("scheduler.migrate")
 
 
-def apply(cur):
+def apply(cur, settings):
     cur.execute("SELECT id, email, email_key FROM users WHERE email_key IS NOT NULL ORDER BY created_at, id")
     claims = {}
     for user_id, email, old_key in cur.fetchall():
