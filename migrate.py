@@ -88,6 +88,8 @@ FUNCTIONS = """
                                                 AND d.deptype = 'e')
 """
 DROP_KEYWORD = {"f": "FUNCTION", "w": "FUNCTION", "p": "PROCEDURE", "a": "AGGREGATE"}
+# The comment apply_functions gives every function of functions.sql: the ones it manages.
+MANAGED = "managed by sql/functions.sql"
 
 
 def functions_of(cur, schema):
@@ -98,16 +100,20 @@ def functions_of(cur, schema):
 
 
 def apply_functions(cur, path):
-    """Makes the functions of the current schema exactly those `path` defines.
+    """Makes the functions `path` defines exactly those of the current schema that it manages.
 
     CREATE OR REPLACE alone would leave behind a function the file no longer defines (or an
     old overload, when argument types change), and can't change a function's result or
     argument names. So the file runs first in a scratch schema; the real schema's functions
-    that it doesn't define, or defines with another shape, are dropped (RESTRICT: if a trigger
-    or anything else depends on one, the run fails and changes nothing); then the file runs
-    in the real schema, replacing the rest in place. In-place keeps a function's oid, so the
-    app's sessions, which may be running it as this commits, never look up a dropped one; each
-    of them recompiles a replaced PL/pgSQL function at its next call (its plans follow too).
+    that it manages but doesn't define, or defines with another shape, are dropped (RESTRICT:
+    if a trigger or anything else depends on one, the run fails and changes nothing); then the
+    file runs in the real schema, replacing the rest in place. In-place keeps a function's oid,
+    so the app's sessions, which may be running it as this commits, never look up a dropped
+    one; each of them recompiles a replaced PL/pgSQL function at its next call.
+
+    The file manages the functions it has created (each carries MANAGED as its comment) and
+    any of the same name as one it defines; a function someone else put in the schema (a
+    DBA's helper, PgBouncer's auth_query function) is left alone.
 
     A directory without functions.sql (tests' cut-down copies of old layouts) leaves the
     functions alone."""
@@ -116,21 +122,35 @@ def apply_functions(cur, path):
     text = path.read_text()
     cur.execute("SELECT current_schema(), current_setting('search_path')")
     schema, search_path = cur.fetchone()
+    present = functions_of(cur, schema)
     cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCRATCH_SCHEMA)))
     cur.execute("SELECT set_config('search_path', quote_ident(%s) || ', ' || %s, true)", (SCRATCH_SCHEMA, search_path))
     cur.execute(text)
     cur.execute("SELECT set_config('search_path', %s, true)", (search_path,))
+    if functions_of(cur, schema) != present:
+        raise RuntimeError(f"{path} created or changed functions in {schema} from a scratch schema: it must only "
+                           "create functions, with unqualified names")
     wanted = functions_of(cur, SCRATCH_SCHEMA)
+    managed = {name for name, _ in wanted} | managed_names(cur, schema)
     for key, (signature, kind, *shape) in sorted(functions_of(cur, schema).items()):
-        if key not in wanted or wanted[key][1:] != (kind, *shape):
+        if key[0] in managed and (key not in wanted or wanted[key][1:] != (kind, *shape)):
             log.info("dropping %s: %s", signature, "changed" if key in wanted else "not in %s" % path.name)
             cur.execute(f"DROP {DROP_KEYWORD[kind]} {signature}")
     cur.execute(text)
-    now = functions_of(cur, schema)
-    if {key: value[1:] for key, value in now.items()} != {key: value[1:] for key, value in wanted.items()}:
-        raise RuntimeError(f"{path} defines other functions in {schema} than in a scratch schema: it must only create "
-                           "functions, with unqualified names")
+    now = {key: value for key, value in functions_of(cur, schema).items() if key in wanted}
+    for signature, kind, *_ in now.values():
+        cur.execute(sql.SQL("COMMENT ON {} {} IS {}").format(
+            sql.SQL(DROP_KEYWORD[kind]), sql.SQL(signature), sql.Literal(MANAGED)))
     cur.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCRATCH_SCHEMA)))
+
+
+def managed_names(cur, schema):
+    """Names of the schema's functions that functions.sql created (see apply_functions)."""
+    cur.execute("""
+        SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = %(schema)s AND obj_description(p.oid, 'pg_proc') = %(managed)s""",
+                {"schema": schema, "managed": MANAGED})
+    return {name for (name,) in cur.fetchall()}
 
 
 def render_schema(dsn):

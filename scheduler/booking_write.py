@@ -33,7 +33,7 @@ class Written:
     manage_token: str | None = None
 
     @property
-    def shown(self):
+    def for_attendees(self):
         """The booking as the API shows it to its attendees."""
         return announce.with_attendees(self.booking, self.recipients)
 

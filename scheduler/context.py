@@ -32,10 +32,6 @@ def single_statement():
     return runtime().db.single_statement()
 
 
-def after_commit(work, *args):
-    runtime().db.after_commit(work, *args)
-
-
 def site():
     """The base URL of the links the service writes (manage, booking, feed, next page):
     PUBLIC_BASE_URL, never the request's Host, which the client chooses."""
@@ -47,6 +43,6 @@ def booking_write():
     return BookingWrite(runtime())
 
 
-def announce(cur, messages):
+def send_messages(cur, messages):
     """Sends an event's messages with the change written on `cur` (announcements.send)."""
     send(runtime(), cur, messages)

@@ -89,7 +89,6 @@ LOCK_RETRY_AFTER = 2
 
 # Constraint (or unique index) name -> what the client did wrong.
 CONFLICTS = {
-    "bookings_no_overlap": "Booking overlaps another confirmed booking",
     "users_email_key_unique": "Email already in use",
     "users_username_key": "Username already taken",
     "event_types_user_slug_key": "You already have an event type with this slug",

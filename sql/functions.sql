@@ -10,6 +10,11 @@
 -- are replaced in place (same oid). A function that something depends on can't be dropped so:
 -- the run fails and changes nothing. To change a trigger function's signature, let a migration
 -- move the trigger onto a placeholder of the new function, as 001 does for its trigger.
+-- Migrations run before this file: one that writes bookings runs with the trigger body the
+-- last deploy left, not this one.
+--
+-- Each function gets the comment "managed by sql/functions.sql"; migrate.py drops only
+-- functions so marked (or named as one here), never one someone else put in the schema.
 --
 -- The booking write's functions are PL/pgSQL: PostgreSQL plans a plain statement each time it
 -- runs, but a function's statements once per connection. Planning the booking insert and the

@@ -10,6 +10,8 @@
 import ast
 from pathlib import Path
 
+from scheduler.errors import CONFLICTS
+
 PACKAGE = Path(__file__).resolve().parent.parent / "scheduler"
 # The web layer: blueprints, pages, and the modules that read requests for them.
 WEB = {"__init__", "context", "auth", "http", "validation", "openapi", "pagination", "preconditions",
@@ -63,6 +65,7 @@ def names_used(tree):
 def test_the_overlap_violation_is_handled_in_one_module():
     handlers = [str(path) for path, tree in modules() if "ExclusionViolation" in names_used(tree)]
     assert handlers == ["booking_write.py"]
+    assert not [name for name in CONFLICTS if "overlap" in name], "a second 409 for overlaps, in errors.py"
 
 
 def test_dispatch_after_commit_is_written_once():

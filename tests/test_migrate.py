@@ -245,6 +245,13 @@ def test_a_schema_qualified_function_is_refused(migrated_database, tmp_path):
         migrate(migrated_database, copy)
 
 
+def test_a_function_someone_else_put_in_the_schema_is_left_alone(migrated_database):
+    """A DBA's helper or PgBouncer's auth_query function is not functions.sql's to drop."""
+    query(migrated_database, "CREATE FUNCTION ops_helper() RETURNS int LANGUAGE sql AS 'SELECT 1' ; SELECT 1")
+    assert migrate(migrated_database) == []
+    assert query(migrated_database, "SELECT ops_helper()") == [(1,)]
+
+
 def git_sql_dir(commit, into):
     """sql/ as it was at `commit`, with today's 005 (a Python migration importing today's package)."""
     root = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ from pydantic import StringConstraints
 from .. import announcements
 from ..auth import (dummy_hash, hash_password, issue_token, limit_client_address, limited_guess, login_required,
                     password_matches)
-from ..context import announce, settings, single_statement, transaction
+from ..context import send_messages, settings, single_statement, transaction
 from ..db import retrying
 from ..errors import Unauthorized
 from ..openapi import Error, Message, RateLimited, Shape, describe
@@ -71,7 +71,7 @@ def register():
 def create_account(data, password_hash):
     with transaction() as cur:
         user = users.insert(cur, name=data.name, email=data.email, password_hash=password_hash)
-        announce(cur, announcements.user_registered(user))
+        send_messages(cur, announcements.user_registered(user))
     return user
 
 

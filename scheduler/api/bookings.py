@@ -138,7 +138,7 @@ def create_booking():
     data = parse(BookingIn)
     times = in_zone(data.timezone or g.user["timezone"], start=data.start, end=data.end)
     written = booking_write().create(g.user, title=data.title, attendees=data.attendees, **times)
-    return {"message": "Booking created successfully", "booking": written.shown}, 201
+    return {"message": "Booking created successfully", "booking": written.for_attendees}, 201
 
 
 @bp.get("")
@@ -221,7 +221,7 @@ def update_booking(booking_id):
         raise BadRequest("Provide at least one of title, start, end to update")
     changes = in_zone(data.timezone or g.user["timezone"], start=data.start, end=data.end)
     written = booking_write().update(g.user["id"], booking_id, title=data.title, **changes, expect=unchanged)
-    shape = written.shown
+    shape = written.for_attendees
     return {"message": "Booking updated successfully", "booking": shape}, 200, etag_header(shape)
 
 
@@ -232,7 +232,7 @@ def update_booking(booking_id):
 def cancel_booking(booking_id):
     """Cancel a booking I booked (it stays, with `status: cancelled`); 404 if already cancelled."""
     written = booking_write().cancel(g.user["id"], booking_id, expect=unchanged)
-    return {"message": "Booking cancelled successfully", "booking": written.shown}
+    return {"message": "Booking cancelled successfully", "booking": written.for_attendees}
 
 
 @bp.patch("/<id:booking_id>/attendance")
@@ -245,4 +245,4 @@ def answer(booking_id):
     An attendee accepts or declines; accepting is refused (409) if it would double-book them."""
     data = parse(Attendance)
     written = booking_write().answer(g.user, booking_id, data.status)
-    return {"message": f"Attendance {data.status}", "booking": written.shown}
+    return {"message": f"Attendance {data.status}", "booking": written.for_attendees}

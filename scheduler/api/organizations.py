@@ -7,7 +7,7 @@ from pydantic import Field
 from .. import announcements
 from ..auth import limit_account, login_required
 from ..availability import free_time, slots
-from ..context import announce, settings, single_statement, transaction
+from ..context import send_messages, settings, single_statement, transaction
 from ..db import retrying
 from ..errors import BadRequest, Forbidden, NotFound
 from ..idempotency import idempotent
@@ -188,7 +188,7 @@ def add_member(org_id):
         if invitee is None:
             raise NotFound("User not found with that email")
         member = organizations.add_member(cur, org_id, invitee["id"], data.role)
-        announce(cur, announcements.member_added(org, invitee, data.role, g.user))
+        send_messages(cur, announcements.member_added(org, invitee, data.role, g.user))
     return {"message": "Member added successfully", "member": member}, 201
 
 

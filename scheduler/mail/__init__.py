@@ -1,1 +1,1 @@
-"""Emails: templates, the providers that send them, and the worker's delivery job."""
+"""Emails: their templates and the providers that hand them on (the worker's delivery job is in scheduler/delivery/)."""
