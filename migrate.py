@@ -137,7 +137,10 @@ def apply_functions(cur, path):
             log.info("dropping %s: %s", signature, "changed" if key in wanted else "not in %s" % path.name)
             cur.execute(f"DROP {DROP_KEYWORD[kind]} {signature}")
     cur.execute(text)
-    now = {key: value for key, value in functions_of(cur, schema).items() if key in wanted}
+    now = {key: value for key, value in functions_of(cur, schema).items() if key[0] in managed}
+    if {key: value[1:] for key, value in now.items()} != {key: value[1:] for key, value in wanted.items()}:
+        raise RuntimeError(f"{path} defines other functions in {schema} than in a scratch schema: it must only create "
+                           "functions, with unqualified names")
     for signature, kind, *_ in now.values():
         cur.execute(sql.SQL("COMMENT ON {} {} IS {}").format(
             sql.SQL(DROP_KEYWORD[kind]), sql.SQL(signature), sql.Literal(MANAGED)))
