@@ -1,8 +1,10 @@
 import io
+import uuid
 
 import psycopg2
 import pytest
 
+from conftest import with_database
 from helpers import YEAR
 from scheduler import create_app
 
@@ -160,6 +162,21 @@ def test_health_is_503_when_the_database_is_down(settings, redis_conn):
     app = create_app(settings.replace(database_url="postgresql://nobody@127.0.0.1:1/none"))
     r = app.test_client().get("/health")
     assert r.status_code == 503 and r.json["status"] == "UNAVAILABLE" and r.json["checks"]["database"] == "down"
+
+
+def test_health_sees_a_recovered_database_at_the_next_probe(settings, redis_conn, db):
+    """A failed check was kept for a second: a load balancer kept a recovered host out."""
+    name = f"health_{uuid.uuid4().hex[:8]}"
+    app = create_app(settings.replace(database_url=with_database(settings.database_url, name)))
+    assert app.test_client().get("/health").status_code == 503
+    with db.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        assert app.test_client().get("/health").status_code == 200
+    finally:
+        app.extensions["runtime"].db.close()
+        with db.cursor() as cur:
+            cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_api_answers_503_not_500_when_the_database_is_down(settings, redis_conn, alice):

@@ -45,13 +45,16 @@ class Health(Shape):
 
 
 def dependencies():
-    """(database ok, redis ok), checked at most once a second per process, so that a busy
-    load balancer probing /health costs the database almost nothing."""
-    cache = current_app.extensions.setdefault("health", {"at": float("-inf"), "state": None})
+    """(database ok, redis ok). A healthy answer is kept for a second per process, so that a
+    busy load balancer probing /health costs the database almost nothing; a failed check is
+    not kept, so the first probe after a recovery sees it."""
+    cache = current_app.extensions.setdefault("health", {"at": float("-inf")})
     now = time.monotonic()
-    if now - cache["at"] >= CHECK_EVERY_SECONDS:
-        cache["state"], cache["at"] = (database_ok(), redis_ok()), now
-    return cache["state"]
+    if now - cache["at"] < CHECK_EVERY_SECONDS:
+        return True, True
+    state = database_ok(), redis_ok()
+    cache["at"] = now if all(state) else float("-inf")
+    return state
 
 
 @bp.get("/health")
