@@ -71,7 +71,7 @@ def worker_process(database_url, redis_url, smtp_url, **env):
     """worker.py as a real process sending to the tests' SMTP server; `env` adds or overrides
     settings (the sweep runs twice a second and re-enqueues a job-less row after a second)."""
     env = {**os.environ, "APP_ENV": "test", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_url, "OUTBOX_POLL_SECONDS": "0.5",
+           "SECRET_KEYS": SECRET_KEYS, "EMAIL_PROVIDER": "smtp", "SMTP_URL": smtp_url, "OUTBOX_POLL_SECONDS": "0.5",
            "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "WARNING", **env}
     return subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -10,6 +10,7 @@ import pytest
 from dotenv import dotenv_values
 
 from bench.slow_clients import DEPLOY, nginx_binary, nginx_config
+from helpers import SECRET_KEYS
 from scheduler.config import Settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,10 +83,10 @@ def test_web_listens_only_for_nginx_and_trusts_one_proxy():
         assert "server 127.0.0.1:8000;" in f.read()
 
 
-def test_the_example_environment_file_starts_in_production_once_its_secret_is_filled_in():
+def test_the_example_environment_file_starts_in_production_once_its_secrets_are_filled_in():
     """It names every setting production requires (a missing one would refuse to start)."""
     values = dotenv_values(os.path.join(UNITS, "scheduler.env.example"))
-    settings = Settings.from_mapping(values | {"JWT_SECRET": "s" * 40})
+    settings = Settings.from_mapping(values | {"JWT_SECRET": "s" * 40, "SECRET_KEYS": SECRET_KEYS})
     assert settings.production and settings.public_base_url == "https://book.example.com"
     with open(os.path.join(DEPLOY, "scheduler.conf")) as f:
         assert "server_name book.example.com;" in f.read()  # the site serves that host
