@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from flask import Blueprint, Response, g
-from pydantic import Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic import ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
 
 from .. import synctokens
 from ..announcements import public_booking
@@ -16,7 +16,8 @@ from ..openapi import Error, Shape, describe
 from ..pagination import paginated
 from ..preconditions import etag_header, require_match, tagged
 from ..repositories import bookings
-from ..validation import Body, DateTime, Query, Zone, check_email, check_window, in_zone, parse, parse_query
+from ..validation import (Body, DateTime, Query, Zone, at_least_one, check_email, check_window, in_zone, parse, parse_query,
+                          whole_number)
 
 bp = Blueprint("bookings", __name__)
 
@@ -25,6 +26,7 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 
 def attendee(value):
     """A user id or an e-mail address, with one error message for anything else."""
+    value = whole_number(value)
     if type(value) is int and 1 <= value <= 2**63 - 1:
         return value
     if isinstance(value, str):
@@ -45,6 +47,9 @@ class BookingIn(Body):
 
 
 class BookingPatch(Body):
+    """A null is the same as leaving the field out."""
+
+    model_config = ConfigDict(json_schema_extra=at_least_one("title", "start", "end"))
     title: Title | None = None
     start: DateTime | None = None
     end: DateTime | None = None
