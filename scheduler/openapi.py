@@ -87,10 +87,12 @@ and a calendar feed, bookings sync, notifications and analytics. JSON in and out
 carry an `Idempotency-Key`, and bookings have ETags for `If-Match`.
 
 **Errors** are `{"error": "...", ...details}`; invalid input adds `fields: {name: why}`.
-**Times** are ISO 8601. A time with an offset is taken as given; one without is wall-clock
-time in the request's `timezone` (else the user's own). Responses are in UTC.
+**Times** are ISO 8601, years 1900-2999 (in UTC too). A time with an offset is taken as
+given; one without is wall-clock time in the request's `timezone` (else the user's own).
+Responses are in UTC. Whole numbers may be written 30 or 30.0.
 **Lists** take `limit` (1-200, default 50); when there is more, the response's `Link` header
-points to the next page (`rel="next"`). Every response carries `X-Request-ID`."""
+points to the next page (`rel="next"`); a `cursor` is valid only as a `Link` gives it. Every
+response carries `X-Request-ID`."""
 
 # What a body may hold besides its fields: any JSON (ignored) without NUL in its text.
 ANY_JSON = {

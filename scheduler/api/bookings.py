@@ -40,10 +40,11 @@ Attendee = Annotated[int | str, PlainValidator(attendee), WithJsonSchema({
 
 class BookingIn(Body):
     title: Title
-    start: DateTime
-    end: DateTime
+    start: DateTime = Field(description="ISO 8601; in the future.")
+    end: DateTime = Field(description="ISO 8601; after `start`.")
     timezone: Zone | None = None
-    attendees: Annotated[list[Attendee], Field(max_length=50)] = []
+    attendees: Annotated[list[Attendee], Field(max_length=50)] = Field(
+        default=[], description="People who share an organization with you.")
 
 
 class BookingPatch(Body):
@@ -51,8 +52,8 @@ class BookingPatch(Body):
 
     model_config = ConfigDict(json_schema_extra=at_least_one("title", "start", "end"))
     title: Title | None = None
-    start: DateTime | None = None
-    end: DateTime | None = None
+    start: DateTime | None = Field(default=None, description="ISO 8601; in the future, before the (new or kept) end.")
+    end: DateTime | None = Field(default=None, description="ISO 8601; after the (new or kept) start.")
     timezone: Zone | None = None
 
 
@@ -62,7 +63,7 @@ class Attendance(Body):
 
 class ListQuery(Query):
     start: DateTime | None = Field(default=None, alias="from")
-    end: DateTime | None = Field(default=None, alias="to")
+    end: DateTime | None = Field(default=None, alias="to", description="ISO 8601; after `from`.")
     status: Literal["confirmed", "cancelled"] | None = None
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = None

@@ -26,6 +26,8 @@ WallTime = Annotated[str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|
 
 
 class Interval(Body):
+    """`end` after `start` (24:00 is the end of the day); a day's intervals may not overlap."""
+
     start: WallTime
     end: WallTime
 
