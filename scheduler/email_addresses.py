@@ -12,7 +12,9 @@ not mix scripts within its local part or a domain label, and the key maps what i
 """
 
 import re
+import sys
 import unicodedata
+from functools import cache
 
 from confusable_homoglyphs.categories import unique_aliases
 from confusable_homoglyphs.confusables import confusables_data
@@ -35,6 +37,26 @@ def hidden_characters(text):
     is visible (an address with one is refused as misshapen, saying so; a name may have some)."""
     return (any(unicodedata.category(ch) in REFUSED_CATEGORIES and ch != " " for ch in text)
             or IGNORABLE.search(text))
+
+
+def char_class(allowed):
+    """A regular expression's character class of the code points `allowed` accepts, as ranges."""
+    ranges, first = [], None
+    for code in range(sys.maxunicode + 2):
+        if code <= sys.maxunicode and allowed(chr(code)):
+            first = code if first is None else first
+        elif first is not None:
+            ranges.append(re.escape(chr(first)) + ("" if first == code - 1 else "-" + re.escape(chr(code - 1))))
+            first = None
+    return f"[{''.join(ranges)}]"
+
+
+@cache
+def visible_text_pattern():
+    """The text hidden_characters accepts, with something besides spaces, as a regular
+    expression (for the OpenAPI description)."""
+    shown = char_class(lambda ch: not hidden_characters(ch))
+    return f"^{shown}*{char_class(lambda ch: ch != ' ' and not hidden_characters(ch))}{shown}*$"
 
 
 def without_hidden_characters(text):

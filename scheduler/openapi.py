@@ -42,6 +42,10 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema
+
+from .timezones import known_zones
+from .validation import WITHOUT_NUL, ZONE_MARK
 
 REF = "#/components/schemas/{model}"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -66,7 +70,8 @@ IDEMPOTENCY_KEY = {
     "description": "Makes the request safe to retry: the same key with the same body replays the first response "
                    "(for IDEMPOTENCY_TTL, 24 h); with another body it is 422; while the first still runs, 409. "
                    "1-255 printable ASCII characters, bare or quoted; a fresh UUID per operation.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 257}}
+    # Bare: no space, quote or backslash; quoted ("..."): spaces too (scheduler/idempotency.py).
+    "schema": {"type": "string", "pattern": r'^(?:[!#-\[\]-~]{1,255}|"[ !#-\[\]-~]{1,255}")$'}}
 CONDITIONAL_HEADERS = {
     "read": {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
              "description": "The ETag you have: 304 without a body if it is still current."},
@@ -82,10 +87,24 @@ and a calendar feed, bookings sync, notifications and analytics. JSON in and out
 carry an `Idempotency-Key`, and bookings have ETags for `If-Match`.
 
 **Errors** are `{"error": "...", ...details}`; invalid input adds `fields: {name: why}`.
-**Times** are ISO 8601. A time with an offset is taken as given; one without is wall-clock
-time in the request's `timezone` (else the user's own). Responses are in UTC.
+**Times** are ISO 8601, years 1900-2999 (in UTC too). A time with an offset is taken as
+given; one without is wall-clock time in the request's `timezone` (else the user's own).
+Responses are in UTC. Whole numbers may be written 30 or 30.0.
 **Lists** take `limit` (1-200, default 50); when there is more, the response's `Link` header
-points to the next page (`rel="next"`). Every response carries `X-Request-ID`."""
+points to the next page (`rel="next"`); a `cursor` is valid only as a `Link` gives it. Every
+response carries `X-Request-ID`."""
+
+# What a body may hold besides its fields: any JSON (ignored) without NUL in its text.
+ANY_JSON = {
+    "description": "Ignored; any JSON without NUL characters, nested at most 32 levels deep.",
+    "anyOf": [{"type": ["null", "boolean", "number"]}, {"type": "string", "pattern": WITHOUT_NUL},
+              {"type": "array", "items": {"$ref": REF.format(model="AnyJson")}},
+              {"type": "object", "propertyNames": {"pattern": WITHOUT_NUL},
+               "additionalProperties": {"$ref": REF.format(model="AnyJson")}}]}
+
+# Every name as one pattern rather than an enum, which fuzzers try value by value (~600 of them).
+TIME_ZONE = {"type": "string", "pattern": "^(?:" + "|".join(sorted(known_zones())).replace("+", r"\+") + ")$",
+             "description": "An IANA time zone name, such as Europe/Berlin or UTC.", "examples": ["Europe/Berlin"]}
 
 AUTOMATIC = {
     400: "Invalid input: `error` says why, `fields` which field.",
@@ -195,12 +214,14 @@ def build(app, *, skip_undescribed=False):
         path = path_of(rule)
         for method in sorted(rule.methods - IGNORED_METHODS):
             paths.setdefault(path, {})[method.lower()] = operation_object(rule, view, operation, schemas)
-    components = schemas.resolve()
+    components = schemas.resolve() | {
+        "AnyJson": ANY_JSON,
+        "TimeZone": TIME_ZONE}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Scheduler API", "version": "1", "description": INTRODUCTION},
         "paths": schemas.fill(paths),
-        "components": {"schemas": components, "securitySchemes": {"bearer": BEARER}},
+        "components": {"schemas": schemas.fill(components), "securitySchemes": {"bearer": BEARER}},
     }
 
 
@@ -224,7 +245,7 @@ class Schemas:
 
     def resolve(self):
         inputs = [(key, mode, TypeAdapter(kind)) for key, (kind, mode) in self.pending.items()]
-        generated, definitions = TypeAdapter.json_schemas(inputs, ref_template=REF)
+        generated, definitions = TypeAdapter.json_schemas(inputs, ref_template=REF, schema_generator=WithoutNul)
         self.generated = {key: schema for (key, _), schema in generated.items()}
         return definitions.get("$defs", {})
 
@@ -232,11 +253,25 @@ class Schemas:
         """Replaces the placeholders in `node` (after resolve())."""
         if isinstance(node, dict):
             if "$placeholder" in node:
-                return self.generated[node["$placeholder"]]
+                return self.fill(self.generated[node["$placeholder"]])
+            if node.get(ZONE_MARK):
+                return {"$ref": REF.format(model="TimeZone")} | {
+                    key: value for key, value in node.items() if key not in (ZONE_MARK, "type")}
             return {key: self.fill(value) for key, value in node.items()}
         if isinstance(node, list):
             return [self.fill(item) for item in node]
         return node
+
+
+class WithoutNul(GenerateJsonSchema):
+    """Says of every plain string in a request body that it holds no NUL (a pattern of its own
+    excludes it already). Query parameters are described without it."""
+
+    def str_schema(self, schema):
+        result = super().str_schema(schema)
+        if self.mode == "validation":
+            result.setdefault("pattern", WITHOUT_NUL)
+        return result
 
 
 def operation_object(rule, view, operation, schemas):

@@ -3,15 +3,17 @@
 import re
 import unicodedata
 from datetime import datetime
+from functools import cache
 from typing import Annotated
 
 import orjson
 from flask import request
 from gunicorn.http.errors import ParseException
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError, WithJsonSchema
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError,
+                      WithJsonSchema)
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .email_addresses import hidden_characters, normalise
+from .email_addresses import char_class, hidden_characters, normalise, visible_text_pattern
 from .errors import BadRequest, UnsupportedMediaType
 from .timezones import NonexistentLocalTime, check_zone, to_utc
 
@@ -21,11 +23,47 @@ YEARS = f"must be between the years {MIN_YEAR} and {MAX_YEAR}"
 MAX_DEPTH = 32
 
 
+# Where a body's members other than its fields are described (scheduler/openapi.py defines it).
+ANY_JSON_REF = "#/components/schemas/AnyJson"
+# Text in a body may not hold NUL (check_contents): PostgreSQL can't store it.
+WITHOUT_NUL = r"^[^\u0000]*$"
+
+
+def ignored_members(schema):
+    """Unknown members are ignored, but the body as a whole must still pass check_contents. A
+    field that may be left out but not sent as null has no default to show."""
+    schema.setdefault("additionalProperties", {"$ref": ANY_JSON_REF})
+    schema["propertyNames"] = {"pattern": WITHOUT_NUL}
+    for prop in schema.get("properties", {}).values():
+        if prop.get("default", ...) is None and "anyOf" not in prop:
+            del prop["default"]
+
+
 class Body(BaseModel):
     """A JSON request body: types are strict (no "42" for 42), unknown fields are ignored."""
 
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", json_schema_extra=ignored_members)
 
+
+def at_least_one(*names, null_counts=False):
+    """A PATCH body's rule, for its JSON Schema: one of `names` is given, and not null unless
+    `null_counts` (a null that clears a field is a change)."""
+    def extra(schema):
+        ignored_members(schema)
+        schema["anyOf"] = [{"required": [name]} | ({} if null_counts else {"properties": {name: {"not": {"type": "null"}}}})
+                           for name in names]
+    return extra
+
+
+def whole_number(value):
+    """JSON has one number type: 30.0 is the integer 30 (as JSON Schema's "integer" says), 30.5 is not."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+# For the ints of a strict body, after their bounds: 30 or 30.0, never "30".
+Whole = BeforeValidator(whole_number)
 
 
 class Query(BaseModel):
@@ -92,10 +130,26 @@ def check_text(value, *, lines):
     for ch in value:
         if ch in TEXT_DIRECTION_CONTROLS:
             raise ValueError("must not contain text-direction overrides or isolates (U+202A-U+202E, U+2066-U+2069)")
-        if ch in LINE_BREAKS and not lines or unicodedata.category(ch) == "Cc" and ch not in LINE_BREAKS:
+        if not allowed_in_text(ch, lines=lines):
             raise ValueError("must be one line, without control characters" if not lines
                              else "must not contain control characters other than line breaks and tabs")
     return value
+
+
+def allowed_in_text(ch, *, lines):
+    return (ch not in TEXT_DIRECTION_CONTROLS and (ch not in LINE_BREAKS or lines)
+            and (unicodedata.category(ch) != "Cc" or ch in LINE_BREAKS))
+
+
+@cache
+def text_pattern(*, lines, required=False):
+    """What check_text accepts once whitespace at either end is stripped, as a regular
+    expression for the OpenAPI description; `required`: with something besides whitespace."""
+    spaces = char_class(str.isspace)
+    shown = char_class(lambda ch: allowed_in_text(ch, lines=lines))
+    solid = char_class(lambda ch: allowed_in_text(ch, lines=lines) and not ch.isspace())
+    core = f"{solid}(?:{shown}*{solid})?"
+    return f"^{spaces}*{core if required else f'(?:{core})?'}{spaces}*$"
 
 
 def check_line(value):
@@ -118,33 +172,59 @@ def check_password(value):
     return value
 
 
+# What parse_time and in_zone accept, less leap days and the years at the ends (which may leave
+# the range in UTC); without `format: date-time`, which requires the offset we make optional.
+DATE_TIME_PATTERN = (r"^(?:190[1-9]|19[1-9]\d|2[0-8]\d\d|29[0-8]\d|299[0-8])-"
+                     r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+                     r"T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?$")
 DateTime = Annotated[datetime, BeforeValidator(parse_time), WithJsonSchema({
-    "type": "string", "format": "date-time",
-    "description": "ISO 8601. Without an offset: wall-clock time in the request's `timezone`, else the user's own."})]
-Zone = Annotated[str, AfterValidator(check_zone), WithJsonSchema({
-    "type": "string", "description": "An IANA time zone name, such as Europe/Berlin or UTC.", "examples": ["Europe/Berlin"]})]
+    "type": "string", "pattern": DATE_TIME_PATTERN, "examples": ["2030-01-01T09:00:00+01:00"],
+    "description": f"ISO 8601, years {MIN_YEAR}-{MAX_YEAR} (in UTC too). Without an offset: wall-clock time in "
+                   "the request's `timezone`, else the user's own."})]
+# The ~600 zone names are one component, which scheduler/openapi.py puts where this mark is.
+ZONE_MARK = "x-time-zone"
+Zone = Annotated[str, AfterValidator(check_zone), WithJsonSchema({"type": "string", ZONE_MARK: True})]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(check_email),
                   WithJsonSchema({"type": "string", "format": "email", "maxLength": 254})]
-Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_password)]
+# bcrypt reads 72 bytes; JSON Schema counts characters, so the description says it in words.
+PASSWORD_BYTES = "At most 72 bytes in UTF-8."
+Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_password),
+                     Field(description=PASSWORD_BYTES)]
 # A password to check against a stored one: any length that could have been set.
-LoginPassword = Annotated[str, StringConstraints(min_length=1), AfterValidator(check_password)]
+LoginPassword = Annotated[str, StringConstraints(min_length=1), AfterValidator(check_password),
+                          Field(description=PASSWORD_BYTES)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-                 AfterValidator(check_visible)]
+                 AfterValidator(check_visible),
+                 Field(json_schema_extra=lambda schema: schema.update(pattern=visible_text_pattern()))]
 # Text shown beside names in lists, e-mail subjects and calendars: one line each.
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(check_line)]
-Location = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(check_line)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(check_line),
+                  Field(json_schema_extra=lambda schema: schema.update(pattern=text_pattern(lines=False, required=True)))]
+Location = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(check_line),
+                     Field(json_schema_extra=lambda schema: schema.update(pattern=text_pattern(lines=False)))]
 
 
 def Paragraphs(max_length):
     """Free text that may run over several lines (descriptions, notes, reasons), up to max_length."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length), AfterValidator(check_lines)]
+    return Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length), AfterValidator(check_lines),
+                     Field(json_schema_extra=lambda schema: schema.update(pattern=text_pattern(lines=True)))]
+
+
+# A handle's letters in either case (they are stored in lower case).
+HANDLE_SCHEMA_PATTERN = "^[A-Za-z0-9-]+$"
+
+
+def any_case(word):
+    """A regular expression for `word` in any mix of cases (JSON Schema's have no (?i))."""
+    return "".join(f"[{ch}{ch.upper()}]" if ch.isalpha() else re.escape(ch) for ch in word)
 
 
 # Public handles in booking links, compared and stored in lower case.
 Username = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=40),
-                     AfterValidator(check_username)]
+                     AfterValidator(check_username), Field(json_schema_extra={
+                         "pattern": HANDLE_SCHEMA_PATTERN,
+                         "not": {"pattern": f"^({'|'.join(any_case(word) for word in sorted(RESERVED_USERNAMES))})$"}})]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=60),
-                 AfterValidator(check_handle)]
+                 AfterValidator(check_handle), Field(json_schema_extra={"pattern": HANDLE_SCHEMA_PATTERN})]
 
 
 class RegisterIn(Body):

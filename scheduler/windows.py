@@ -19,16 +19,18 @@ DEFAULT_SLOTS_WINDOW = timedelta(days=7)
 
 class WindowQuery(Query):
     start: DateTime = Field(alias="from")
-    end: DateTime = Field(alias="to")
+    end: DateTime = Field(alias="to", description="ISO 8601; after `from`, at most 62 days later.")
     timezone: Zone | None = None
     duration: int = Field(default=30, ge=5, le=1440)
     step: int = Field(default=15, ge=5, le=1440)
-    members: str | None = Field(default=None, pattern=r"^\d{1,18}(,\d{1,18}){0,99}$")
+    members: str | None = Field(default=None, pattern=r"^\d{1,18}(,\d{1,18}){0,99}$",
+                                description="User ids of members who accepted the invitation; default all.")
 
 
 class SlotsQuery(Query):
     start: DateTime | None = Field(default=None, alias="from")
-    end: DateTime | None = Field(default=None, alias="to")
+    end: DateTime | None = Field(default=None, alias="to", description=(
+        "ISO 8601; after `from` (default now), at most 62 days later (default 7 days)."))
     timezone: Zone = "UTC"
 
 

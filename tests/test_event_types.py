@@ -59,6 +59,15 @@ def test_invalid_event_type_fields_are_400_and_nothing_is_made(client, host, fie
     assert client.get(TYPES, headers=host.auth).json == []
 
 
+def test_a_whole_number_written_with_a_fraction_is_an_integer(client, host):
+    """JSON Schema's "integer" (what the description says) includes 45.0; 45.5 is still a 400."""
+    r = client.post(TYPES, json={"slug": "intro", "title": "Intro", "duration": 45.0, "buffer_after": 5.0},
+                    headers=host.auth)
+    assert r.status_code == 201 and (r.json["event_type"]["duration"], r.json["event_type"]["buffer_after"]) == (45, 5)
+    r = client.post(TYPES, json={"slug": "other", "title": "Other", "duration": 45.5}, headers=host.auth)
+    assert r.status_code == 400 and "duration" in r.json["fields"]
+
+
 def test_slugs_are_unique_per_host(client, host, bob, make_type):
     make_type()
     r = client.post(TYPES, json={"slug": "INTRO", "title": "Again", "duration": 30}, headers=host.auth)

@@ -1,5 +1,7 @@
 """The OpenAPI description: valid OpenAPI 3.1, complete (every route described), served."""
 
+import re
+
 import pytest
 from openapi_spec_validator import validate
 
@@ -101,3 +103,58 @@ def test_the_tests_client_refuses_responses_that_break_the_description(app):
         client.get("/api/v1/leaky")
     with pytest.raises(AssertionError, match="202"):
         client.get("/api/v1/wrong-status")
+
+
+def schema_of(document, name):
+    return document["components"]["schemas"][name]
+
+
+def matches(schema, text):
+    return re.search(schema["pattern"], text) is not None
+
+
+def test_the_idempotency_key_format_is_stated(app):
+    from scheduler.errors import BadRequest
+    from scheduler.idempotency import parse_key
+    operation = build(app)["paths"]["/api/v1/bookings"]["post"]
+    header = next(p for p in operation["parameters"] if p["name"] == "Idempotency-Key")
+    for key in ("abc", "a" * 255, '"with space"', "7c9e6679-7425-40de-944b-e07fc1f90ae7", "", "a" * 256,
+                "with space", 'a"b', "a\\b", '"a"b"', "caf\u00e9", '""'):
+        try:
+            parse_key(key)
+            accepted = True
+        except BadRequest:
+            accepted = False
+        assert matches(header["schema"], key) == accepted, key
+
+
+def test_patch_fields_that_cannot_be_cleared_are_not_nullable(app):
+    """A PATCH field that refuses null is not described as nullable, and an empty change is refused."""
+    patch = schema_of(build(app), "EventTypePatch")
+    nullable = {name for name, prop in patch["properties"].items()
+                if {"type": "null"} in prop.get("anyOf", ())}
+    assert nullable == {"description", "location", "daily_limit"}
+    assert {"required": ["title"]} in patch["anyOf"]
+    booking_patch = schema_of(build(app), "BookingPatch")
+    assert {"required": ["end"], "properties": {"end": {"not": {"type": "null"}}}} in booking_patch["anyOf"]
+
+
+def test_time_zones_and_times_are_stated_as_the_parsers_take_them(app):
+    from scheduler.timezones import known_zones
+    from scheduler.validation import parse_time
+    document = build(app)
+    zone = schema_of(document, "TimeZone")
+    assert all(matches(zone, name) for name in known_zones())
+    assert not any(matches(zone, name) for name in ("Mars/Olympus", "europe/berlin", "", "UTC "))
+    start = schema_of(document, "BookingIn")["properties"]["start"]
+    for text in ("2030-01-31T09:00", "2030-04-30T09:00:00.5+05:30", "1901-12-31T23:59:59Z"):
+        assert matches(start, text) and parse_time(text)
+    assert not any(matches(start, text) for text in ("2030-02-30T09:00", "0158-03-30T22:16:47Z", "3000-01-01T00:00Z"))
+
+
+def test_body_text_is_stated_without_nul(app):
+    """check_contents refuses NUL anywhere in a body, ignored members included."""
+    document = build(app)
+    title = schema_of(document, "BookingIn")["properties"]["title"]
+    assert matches(title, "Standup") and not matches(title, "Stand\x00up")
+    assert schema_of(document, "BookingIn")["additionalProperties"] == {"$ref": "#/components/schemas/AnyJson"}

@@ -12,7 +12,7 @@ from ..dashboard import all_events, summary as own_summary
 from ..openapi import Shape, describe
 from ..pagination import paginated
 from ..repositories import analytics
-from ..validation import Body, Query, parse, parse_query
+from ..validation import ANY_JSON_REF, WITHOUT_NUL, Body, Query, parse, parse_query
 
 bp = Blueprint("analytics", __name__)
 
@@ -22,7 +22,9 @@ EventType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$"
 
 class EventIn(Body):
     eventType: EventType
-    metadata: dict | None = None
+    metadata: Annotated[dict, Field(description=f"Any JSON object, at most {MAX_METADATA_BYTES} bytes as JSON.",
+                                    json_schema_extra={"propertyNames": {"pattern": WITHOUT_NUL},
+                                                       "additionalProperties": {"$ref": ANY_JSON_REF}})] | None = None
 
     @field_validator("metadata")
     @classmethod

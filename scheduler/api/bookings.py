@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from flask import Blueprint, Response, g
-from pydantic import Field, PlainValidator, WithJsonSchema
+from pydantic import ConfigDict, Field, PlainValidator, WithJsonSchema
 
 from .. import synctokens
 from ..announcements import public_booking
@@ -16,12 +16,14 @@ from ..openapi import Error, Shape, describe
 from ..pagination import paginated
 from ..preconditions import etag_header, require_match, tagged
 from ..repositories import bookings
-from ..validation import Body, DateTime, Query, Title, Zone, check_email, check_window, in_zone, parse, parse_query
+from ..validation import (Body, DateTime, Query, Title, Zone, at_least_one, check_email, check_window, in_zone, parse,
+                          parse_query, whole_number)
 
 bp = Blueprint("bookings", __name__)
 
 def attendee(value):
     """A user id or an e-mail address, with one error message for anything else."""
+    value = whole_number(value)
     if type(value) is int and 1 <= value <= 2**63 - 1:
         return value
     if isinstance(value, str):
@@ -35,16 +37,20 @@ Attendee = Annotated[int | str, PlainValidator(attendee), WithJsonSchema({
 
 class BookingIn(Body):
     title: Title
-    start: DateTime
-    end: DateTime
+    start: DateTime = Field(description="ISO 8601; in the future.")
+    end: DateTime = Field(description="ISO 8601; after `start`.")
     timezone: Zone | None = None
-    attendees: Annotated[list[Attendee], Field(max_length=50)] = []
+    attendees: Annotated[list[Attendee], Field(max_length=50)] = Field(
+        default=[], description="People who share an organization with you.")
 
 
 class BookingPatch(Body):
+    """A null is the same as leaving the field out."""
+
+    model_config = ConfigDict(json_schema_extra=at_least_one("title", "start", "end"))
     title: Title | None = None
-    start: DateTime | None = None
-    end: DateTime | None = None
+    start: DateTime | None = Field(default=None, description="ISO 8601; in the future, before the (new or kept) end.")
+    end: DateTime | None = Field(default=None, description="ISO 8601; after the (new or kept) start.")
     timezone: Zone | None = None
 
 
@@ -54,7 +60,7 @@ class Attendance(Body):
 
 class ListQuery(Query):
     start: DateTime | None = Field(default=None, alias="from")
-    end: DateTime | None = Field(default=None, alias="to")
+    end: DateTime | None = Field(default=None, alias="to", description="ISO 8601; after `from`.")
     status: Literal["confirmed", "cancelled"] | None = None
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = None

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 from flask import Blueprint, g
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from .. import links
 from ..auth import login_required
@@ -12,18 +12,16 @@ from ..context import single_statement, site
 from ..errors import BadRequest, NotFound
 from ..openapi import Error, Message, Shape, describe
 from ..repositories import event_types
-from ..validation import Body, Location, Paragraphs, Slug, Title, parse
+from ..validation import Body, Location, Paragraphs, Slug, Title, Whole, at_least_one, parse
 
 bp = Blueprint("event_types", __name__)
 
 Description = Paragraphs(5000)
-Duration = Annotated[int, Field(ge=5, le=720)]
-Buffer = Annotated[int, Field(ge=0, le=240)]
-Notice = Annotated[int, Field(ge=0, le=525600)]
-WindowDays = Annotated[int, Field(ge=1, le=365)]
-DailyLimit = Annotated[int, Field(ge=1, le=100)]
-# Fields a PATCH may set to null.
-CLEARABLE = {"description", "location", "daily_limit"}
+Duration = Annotated[int, Field(ge=5, le=720), Whole]
+Buffer = Annotated[int, Field(ge=0, le=240), Whole]
+Notice = Annotated[int, Field(ge=0, le=525600), Whole]
+WindowDays = Annotated[int, Field(ge=1, le=365), Whole]
+DailyLimit = Annotated[int, Field(ge=1, le=100), Whole]
 
 
 class EventTypeIn(Body):
@@ -42,18 +40,24 @@ class EventTypeIn(Body):
 
 
 class EventTypePatch(Body):
-    slug: Slug | None = None
-    title: Title | None = None
+    """Only description, location and daily_limit may be set to null (cleared); a field left
+    out stays as it is (the None default is never validated, so an explicit null is a 400)."""
+
+    model_config = ConfigDict(json_schema_extra=at_least_one(
+        "slug", "title", "description", "location", "duration", "step", "buffer_before", "buffer_after",
+        "minimum_notice", "booking_window", "daily_limit", "active", null_counts=True))
+    slug: Slug = None
+    title: Title = None
     description: Description | None = None
     location: Location | None = None
-    duration: Duration | None = None
-    step: Duration | None = None
-    buffer_before: Buffer | None = None
-    buffer_after: Buffer | None = None
-    minimum_notice: Notice | None = None
-    booking_window: WindowDays | None = None
+    duration: Duration = None
+    step: Duration = None
+    buffer_before: Buffer = None
+    buffer_after: Buffer = None
+    minimum_notice: Notice = None
+    booking_window: WindowDays = None
     daily_limit: DailyLimit | None = None
-    active: bool | None = None
+    active: bool = None
 
 
 class EventType(Shape):
@@ -136,10 +140,6 @@ def update_event_type(event_type_id):
     changes = {name: getattr(data, name) for name in data.model_fields_set}
     if not changes:
         raise BadRequest("Provide at least one field to update")
-    cleared = sorted(name for name, value in changes.items() if value is None and name not in CLEARABLE)
-    if cleared:
-        raise BadRequest(f"Invalid input: {cleared[0]}: may not be null",
-                         fields={name: "may not be null" for name in cleared})
     with single_statement() as cur:
         event_type = found(event_types.update(cur, event_type_id, g.user["id"], changes))
     return {"message": "Event type updated", "event_type": shown(event_type)}

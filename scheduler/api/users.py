@@ -16,7 +16,8 @@ from ..keys import token_hash
 from ..openapi import Error, RateLimited, Shape, describe
 from ..pagination import paginated
 from ..repositories import bookings, users
-from ..validation import Body, Email, LoginPassword, Name, Password, Query, Username, Zone, parse, parse_query
+from ..validation import (Body, Email, LoginPassword, Name, Password, Query, Username, Whole, Zone, at_least_one, parse,
+                          parse_query)
 from ..windows import Availability, Busy, WindowQuery, parse_window
 
 bp = Blueprint("users", __name__)
@@ -26,6 +27,8 @@ WallTime = Annotated[str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|
 
 
 class Interval(Body):
+    """`end` after `start` (24:00 is the end of the day); a day's intervals may not overlap."""
+
     start: WallTime
     end: WallTime
 
@@ -62,12 +65,16 @@ class WorkingHours(Body):
 
 
 class ProfilePatch(Body):
+    """A null is the same as leaving the field out."""
+
+    model_config = ConfigDict(json_schema_extra=at_least_one(
+        "name", "email", "username", "timezone", "working_hours", "reminders"))
     name: Name | None = None
     email: Email | None = None
     username: Username | None = None
     timezone: Zone | None = None
     working_hours: WorkingHours | None = None
-    reminders: Annotated[list[Annotated[int, Field(ge=1, le=40320)]], Field(max_length=5)] | None = None
+    reminders: Annotated[list[Annotated[int, Field(ge=1, le=40320), Whole]], Field(max_length=5)] | None = None
 
 
 class PasswordChange(Body):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from flask import Blueprint, g
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from .. import clock, jobs
 from ..auth import login_required
@@ -17,7 +17,7 @@ from ..openapi import Error, Message, Shape, describe
 from ..pagination import paginated
 from ..repositories import organizations, webhooks
 from ..sealing import WEBHOOK_SECRET
-from ..validation import Body, Paragraphs, Query, parse, parse_query
+from ..validation import Body, Paragraphs, Query, Whole, at_least_one, parse, parse_query
 from ..egress import BlockedAddress, UnresolvableHost, check_host
 from ..webhooks.events import BOOKING_EVENTS, TEST_EVENT, max_attempts, payload
 from ..webhooks.signing import new_secret
@@ -44,7 +44,12 @@ def check_url(value):
     return value
 
 
-Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2048), AfterValidator(check_url)]
+# What check_url accepts, less exotic hosts (IPv6 literals, non-ASCII names) for the description.
+URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[A-Za-z0-9.-]+(?::[0-9]{1,4})?(?:[/?][^#\s\u0000-\u001f]*)?$"
+Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2048), AfterValidator(check_url),
+                Field(json_schema_extra={"pattern": URL_PATTERN}, description=(
+                    "An http(s) URL without credentials or #fragment; unless WEBHOOK_ALLOW_PRIVATE, its host must "
+                    "resolve to public addresses only."))]
 EventType = Literal[BOOKING_EVENTS]
 Events = Annotated[list[EventType], Field(min_length=1, max_length=len(BOOKING_EVENTS)),
                    AfterValidator(lambda events: sorted(set(events)))]
@@ -55,10 +60,13 @@ class WebhookIn(Body):
     url: Url
     events: Events
     description: Description | None = None
-    organization_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    organization_id: Annotated[int, Field(ge=1, le=2**63 - 1), Whole] | None = None
 
 
 class WebhookPatch(Body):
+    """A null is the same as leaving the field out."""
+
+    model_config = ConfigDict(json_schema_extra=at_least_one("url", "events", "description", "enabled"))
     url: Url | None = None
     events: Events | None = None
     description: Description | None = None
