@@ -5,7 +5,9 @@ values (`to` after `from`, `end` after `start`, working hours in order), knows n
 booking starts in the future) and no stored data (attendees and chosen members share an
 organisation with me, a cursor, sync token or ETag is one the server issued, an
 Idempotency-Key is fresh for each request, the booker doesn't answer their own booking's
-invitation), and counts characters, not bytes (passwords, analytics metadata). Only the
+invitation), and counts characters, not bytes (passwords, analytics metadata). Which
+characters text fields refuse (control and text-direction characters) is stated in words
+too: as a pattern over all of Unicode it made schemathesis take minutes per operation. Only the
 positive cases (those the API must accept) are brought within these rules, so that a refusal
 of one is a real mismatch; negative and boundary cases keep breaking them and must still be
 refused."""
@@ -18,6 +20,8 @@ from datetime import datetime, timedelta, timezone
 
 import schemathesis
 from schemathesis.generation import GenerationMode
+
+from scheduler.validation import allowed_in_text
 
 # Values only the server hands out: a made-up one is refused (400, 410, 412), as it must be.
 ISSUED_QUERY = ("cursor", "token")
@@ -33,6 +37,8 @@ METADATA_BYTES = 4096
 ANSWER = "PATCH /api/v1/bookings/{booking_id}/attendance"
 INVITED = os.environ.get("FUZZ_INVITED_BOOKING")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Text fields and whether they may span lines (scheduler/validation.py: Title, Location, Paragraphs).
+TEXT_FIELDS = {"title": False, "location": False, "description": True, "notes": True, "reason": True}
 
 
 @schemathesis.hook
@@ -52,6 +58,7 @@ def map_case(context, case):
         for name in PEOPLE:
             case.body.pop(name, None)
         future_times(case.body)
+        readable_text(case.body)
         for name in PASSWORDS:
             if isinstance(case.body.get(name), str):
                 case.body[name] = case.body[name].encode()[:PASSWORD_BYTES].decode(errors="ignore")
@@ -116,3 +123,12 @@ def in_order(intervals):
             continue
         kept.append(interval)
     return kept
+
+
+def readable_text(body):
+    """Text fields without the characters they refuse, and titles with something left."""
+    for name, lines in TEXT_FIELDS.items():
+        if isinstance(body.get(name), str):
+            body[name] = "".join(ch for ch in body[name] if allowed_in_text(ch, lines=lines))
+            if name == "title" and not body[name].strip():
+                body[name] = "Title"
