@@ -48,7 +48,17 @@ def pool(database_url):
     pool.close()
 
 
-def test_work_whose_connection_dies_before_commit_runs_again_on_a_fresh_one(pool, db):
+def server_gone(sqlstate):
+    """What a pooler in front of PostgreSQL passes on when the server connection behind it died,
+    while the app's connection to the pooler stays open (raised here by PostgreSQL itself)."""
+    def fail(cur):
+        cur.execute(f"DO $$ BEGIN RAISE EXCEPTION 'server gone' USING ERRCODE = '{sqlstate}'; END $$")
+    return fail
+
+
+@pytest.mark.parametrize("failure", [kill_own_connection, *map(server_gone, ["08006", "57P01", "57P02", "57P03"])],
+                         ids=["connection killed", "08006", "57P01", "57P02", "57P03"])
+def test_work_whose_connection_dies_before_commit_runs_again_on_a_fresh_one(pool, db, failure):
     runs = []
 
     @retrying
@@ -57,25 +67,7 @@ def test_work_whose_connection_dies_before_commit_runs_again_on_a_fresh_one(pool
         with pool.transaction() as cur:
             insert_user(cur)
             if len(runs) == 1:
-                kill_own_connection(cur)
-    work()
-    assert len(runs) == 2 and user_count(db) == 1
-
-
-@pytest.mark.parametrize("sqlstate", ["08006", "57P01", "57P02", "57P03"])
-def test_a_server_gone_error_on_an_open_connection_runs_again(pool, db, sqlstate):
-    """What a pooler in front of PostgreSQL passes on when the server connection behind it
-    died, while the app's connection to the pooler stays open (raised here by PostgreSQL
-    itself): the work runs again, on a fresh connection."""
-    runs = []
-
-    @retrying
-    def work():
-        runs.append(1)
-        with pool.transaction() as cur:
-            insert_user(cur)
-            if len(runs) == 1:
-                cur.execute(f"DO $$ BEGIN RAISE EXCEPTION 'server gone' USING ERRCODE = '{sqlstate}'; END $$")
+                failure(cur)
     work()
     assert len(runs) == 2 and user_count(db) == 1
 
