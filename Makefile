@@ -12,10 +12,12 @@ MAIL_WHERE := from scheduler.config import Settings; from scheduler.mail.provide
 
 .PHONY: run reset test test-pgbouncer test-load scale-out fuzz screenshots bench migrate schema clean
 
-# Ctrl-C ends it with status 0: devservices gives the terminal to the servers alone, and `exec`
-# leaves no shell between make and devservices for a Ctrl-C without a terminal to kill.
+# PUBLIC_BASE_URL defaults to the web's address for both processes (honcho gives the worker
+# another PORT, from which it would derive another, and emails would link there).
+# Ctrl-C ends it with status 0: devservices gives the terminal to the servers alone, and
+# `exec` leaves no shell between make and devservices for a Ctrl-C without a terminal to kill.
 run: $(VENV)/.installed
-	exec env PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/python scripts/devservices.py --keep $(DEV_DIR) --ctrl-c-ok -- sh -c \
+	exec env PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)}" $(BIN)/python scripts/devservices.py --keep $(DEV_DIR) --ctrl-c-ok -- sh -c \
 	  'python migrate.py && python -c "$(MAIL_WHERE)" && echo "Scheduler: http://127.0.0.1:$(PORT)  (Ctrl-C stops everything)" && exec honcho start -p $(PORT) web worker'
 
 # Deletes what `make run` keeps in $(DEV_DIR)/ (database, Redis data, inbox) so the next run starts

@@ -148,3 +148,11 @@ def test_ctrl_c_on_a_terminal_ends_make_with_status_0_and_no_error_line(tmp_path
     assert sent and "STOPPING_2" in text, text
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "Error" not in text and "Interrupt" not in text, text
+
+
+def test_make_run_gives_the_worker_the_web_s_address_for_links():
+    """honcho gives each process its own PORT: the worker, deriving PUBLIC_BASE_URL from its
+    own, mailed manage links to a port nothing listened on."""
+    dry_run = subprocess.run(["make", "-n", "-o", ".venv/.installed", "run", "PORT=8124"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60, env=without_services())
+    assert 'PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:8124}"' in dry_run.stdout
