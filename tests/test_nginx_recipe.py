@@ -87,7 +87,11 @@ def test_a_request_for_another_host_gets_no_answer(stack, host, path):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         header = f"Host: {host}\r\n" if host else ""  # HTTP/1.0 without Host: the default server too
         sock.sendall(f"GET {path} HTTP/1.{1 if host else 0}\r\n{header}\r\n".encode())
-        assert sock.recv(1024) == b""  # closed without a byte of HTTP
+        try:
+            answer = sock.recv(1024)
+        except ConnectionResetError:  # reset_timedout_connection: 444 closes with a reset
+            answer = b""
+        assert answer == b""  # closed without a byte of HTTP
     assert get(port, "/health")[0] == 200  # as Host: 127.0.0.1, the recipe's server_name here
 
 
