@@ -3,6 +3,7 @@ import calendar
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 
@@ -75,3 +76,21 @@ def worker_process(database_url, redis_url, smtp_url, **env):
            "OUTBOX_REQUEUE_AFTER": "1", "LOG_LEVEL": "WARNING", **env}
     return subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def book_through_a_killed_backend(app, user, conn, waiting):
+    """Books 10:00-11:00 for `user` while `conn` (autocommit) holds their lock, terminates the
+    backend the booking waits on (`waiting`: SQL finding its pid), lets go; returns the answer."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_lock(%s)", (user.id,))
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(app.test_client().post(
+        "/api/v1/bookings", json=slot("10:00", "11:00"), headers=user.auth)), daemon=True)
+    request.start()
+    with conn.cursor() as cur:
+        assert wait_until(lambda: cur.execute(waiting) or cur.rowcount == 1, 10)
+        cur.execute(f"SELECT pg_terminate_backend(pid) FROM ({waiting}) AS w")
+        cur.execute("SELECT pg_advisory_unlock(%s)", (user.id,))
+    request.join(10)
+    assert answers, "the booking never answered"
+    return answers[0]

@@ -18,7 +18,7 @@ from migrate import migrate
 from scheduler import create_app
 from scheduler.db import ATTEMPTS, Database, TransientFailure, retrying
 from scripts.devservices import PrivatePostgres, PrivateRedis
-from tests.helpers import slot, wait_until, worker_process
+from tests.helpers import book_through_a_killed_backend, slot, wait_until, worker_process
 
 KILL_POOL = """
     SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -206,19 +206,9 @@ def test_killed_pooled_connections_are_replaced_without_an_error(app, client, al
 def test_a_booking_whose_connection_is_killed_mid_transaction_succeeds(app, alice, db):
     """The booking's connection dies while its transaction waits for Alice's lock: the handler
     runs again on a fresh connection, and exactly one booking results."""
-    with db.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (alice.id,))
-    answers = []
-    request = threading.Thread(target=lambda: answers.append(app.test_client().post(
-        "/api/v1/bookings", json=slot("10:00", "11:00"), headers=alice.auth)), daemon=True)
-    request.start()
     waiting = "SELECT pid FROM pg_stat_activity WHERE application_name = 'scheduler' AND wait_event = 'advisory'"
-    with db.cursor() as cur:
-        assert wait_until(lambda: cur.execute(waiting) or cur.rowcount == 1, 10)
-        cur.execute(f"SELECT pg_terminate_backend(pid) FROM ({waiting}) AS w")
-        cur.execute("SELECT pg_advisory_unlock(%s)", (alice.id,))
-    request.join(10)
-    assert answers and answers[0].status_code == 201, answers and answers[0].json
+    answer = book_through_a_killed_backend(app, alice, db, waiting)
+    assert answer.status_code == 201, answer.json
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM bookings")
         assert cur.fetchone()[0] == 1

@@ -2,14 +2,13 @@
 (no startup `options`), the database's own defaults stand in for per-session settings, and no
 session state is left on a server connection for the next client's transaction."""
 
-import threading
 
 import psycopg2
 import psycopg2.extensions
 import pytest
 
 from conftest import free_port
-from helpers import slot, wait_until
+from helpers import book_through_a_killed_backend, slot
 from migrate import migrate
 from pgbouncer import PgBouncer
 from scheduler.db import Database
@@ -119,18 +118,8 @@ def test_a_request_whose_server_connection_dies_behind_pgbouncer_runs_again(clie
     waiting = ("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'"
                " AND pid <> pg_backend_pid()")
     try:
-        with holder.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", (alice.id,))
-        answers = []
-        request = threading.Thread(target=lambda: answers.append(client.application.test_client().post(
-            "/api/v1/bookings", json=slot("10:00", "11:00"), headers=alice.auth)), daemon=True)
-        request.start()
-        with holder.cursor() as cur:
-            assert wait_until(lambda: cur.execute(waiting) or cur.rowcount == 1, 10)
-            cur.execute(f"SELECT pg_terminate_backend(pid) FROM ({waiting}) AS w")
-            cur.execute("SELECT pg_advisory_unlock(%s)", (alice.id,))
-        request.join(10)
-        assert answers and answers[0].status_code == 201, answers and answers[0].json
+        answer = book_through_a_killed_backend(client.application, alice, holder, waiting)
+        assert answer.status_code == 201, answer.json
         with holder.cursor() as cur:
             cur.execute("SELECT count(*) FROM bookings")
             assert cur.fetchone()[0] == 1
