@@ -6,11 +6,17 @@ PUBLIC = "id, name, email, role, username, timezone, working_hours, reminders, c
 
 
 def insert(cur, *, name, email, password_hash, role="member"):
+    """A new person, with their default schedule (their own hours, see sql/migrations/018)."""
     cur.execute(
         f"""
-        INSERT INTO users (name, email, email_key, password_hash, role)
-        VALUES (%(name)s, %(email)s, %(email_key)s, %(password_hash)s, %(role)s)
-        RETURNING {PUBLIC}, token_version
+        WITH person AS (
+            INSERT INTO users (name, email, email_key, password_hash, role)
+            VALUES (%(name)s, %(email)s, %(email_key)s, %(password_hash)s, %(role)s)
+            RETURNING {PUBLIC}, token_version
+        ), schedule AS (
+            INSERT INTO schedules (user_id, name, is_default) SELECT id, 'Working hours', true FROM person
+        )
+        SELECT * FROM person
         """,
         {"name": name, "email": email, "email_key": identity_key(email), "password_hash": password_hash, "role": role},
     )
