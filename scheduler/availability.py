@@ -1,11 +1,11 @@
-"""Free/busy and free slots: working hours (in each person's zone) minus their bookings."""
+"""Interval maths for people's time: merging and intersecting intervals, start-time grids, and
+when several people are free together (each one's hours in their own zone, minus what blocks
+them)."""
 
-from datetime import datetime, timedelta, timezone
+from bisect import bisect_right
+from datetime import timedelta
 
-from . import clock
-from .timezones import working_windows
-
-GRID_ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
+from .timezones import local_dates, repeated, working_intervals
 
 
 def merge(intervals):
@@ -16,21 +16,6 @@ def merge(intervals):
         else:
             merged.append((start, end))
     return merged
-
-
-def subtract(windows, busy):
-    free = []
-    busy = merge(busy)
-    for start, end in windows:
-        for b_start, b_end in busy:
-            if b_end <= start or b_start >= end:
-                continue
-            if b_start > start:
-                free.append((start, b_start))
-            start = max(start, b_end)
-        if start < end:
-            free.append((start, end))
-    return free
 
 
 def intersect(a, b):
@@ -47,29 +32,55 @@ def intersect(a, b):
     return out
 
 
-def free_time(people, commitments, start, end):
-    """Times within [start, end) when every person is inside their working hours and not booked."""
-    common = [(start, end)]
-    for person in people:
-        busy = [(c["start_time"], c["end_time"]) for c in commitments if c["user_id"] == person["id"]]
-        own = subtract(working_windows(person["working_hours"], person["timezone"], start, end), busy)
-        common = intersect(common, own)
-    return common
+class Blocked:
+    """Spans of blocked time, merged, for asking whether a span touches any of them."""
+
+    def __init__(self, spans):
+        self.spans = merge(spans)
+        self.ends = [end for _, end in self.spans]
+
+    def touches(self, start, end):
+        i = bisect_right(self.ends, start)
+        return i < len(self.spans) and self.spans[i][0] < end
 
 
-def slots(free, duration, step):
-    """Start times on the `step`-minute grid (UTC) where `duration` minutes fit; none in the past."""
-    length, grid = timedelta(minutes=duration), timedelta(minutes=step)
-    not_before = clock.now()
+def grid(intervals, start, end, duration, step, zone_name=None):
+    """Starts in [start, end) every `step` (elapsed time) from each interval's opening where
+    `duration` fits inside the interval; a local time in `zone_name` that a fall-back change
+    repeats is offered once (its first pass)."""
     found = []
-    for start, end in free:
-        earliest = max(start, not_before)
-        candidate = GRID_ORIGIN - ((GRID_ORIGIN - earliest) // grid) * grid
-        while candidate + length <= end:
-            found.append({"start": candidate, "end": candidate + length})
-            candidate += grid
+    for opens, closes in intervals:
+        candidate = opens + max(0, -((opens - start) // step)) * step
+        while candidate + duration <= closes and candidate < end:
+            if zone_name is None or not repeated(candidate, zone_name):
+                found.append(candidate)
+            candidate += step
     return found
 
 
-def busy_intervals(commitments):
-    return [{"start": s, "end": e} for s, e in merge((c["start_time"], c["end_time"]) for c in commitments)]
+def hours_of(person, start, end):
+    """A person's working intervals (UTC) that can touch [start, end): their schedule's weekly
+    hours and date overrides, each local date in their zone."""
+    return working_intervals(person["working_hours"], person["timezone"], *local_dates(person["timezone"], start, end),
+                             person["overrides"])
+
+
+def free_starts(people, blocks, start, end, duration, step, not_before):
+    """Starts in [start, end), none before `not_before`, where every person is inside their
+    hours and `duration` minutes touch none of the `blocks`: every `step` minutes from the
+    opening of each interval of their common hours, the booking ending by `end` (one person's
+    local times once each, as in a slot list)."""
+    common = None
+    for person in people:
+        own = hours_of(person, start, end)
+        common = own if common is None else intersect(common, own)
+    length, blocked = timedelta(minutes=duration), Blocked(blocks)
+    intervals = [(opens, min(closes, end)) for opens, closes in common or []]
+    return [{"start": s, "end": s + length}
+            for s in grid(intervals, max(start, not_before), end, length, timedelta(minutes=step),
+                          people[0]["timezone"] if len(people) == 1 else None)
+            if not blocked.touches(s, s + length)]
+
+
+def busy_intervals(blocks):
+    return [{"start": s, "end": e} for s, e in merge(blocks)]

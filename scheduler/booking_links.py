@@ -13,7 +13,7 @@ from . import clock
 from .errors import BadRequest, Conflict, NotFound
 from .keys import token_hash
 from .offers import Offer, empty_days
-from .repositories import bookings, event_types
+from .repositories import bookings, event_types, person_time
 
 # What a username or slug can look like; anything else is the same 404 without a query.
 HANDLE = re.compile(r"^[A-Za-z0-9-]{1,60}$")
@@ -34,30 +34,35 @@ def slots_of(cur, event_type, start, end, zone_name, *, excluding=None):
     """The slot list of the type over [start, end), written in `zone_name`; `excluding` a
     booking being rescheduled, whose own time and count do not stand in its way."""
     offer = Offer.of(event_type, clock.now())
-    blocked = bookings.commitments(cur, [event_type["host_id"]], *offer.blocked_window(start, end), excluding=excluding)
+    blocked = person_time.blocked(cur, [event_type["host_id"]], *offer.blocked_window(start, end), excluding=excluding)
     counts = bookings.type_counts(cur, event_type["id"], offer.zone_name, *offer.counted_window(start, end),
-                                  excluding=excluding) if offer.daily_limit else {}
-    considered = offer.considered(start, end, [(c["start_time"], c["end_time"]) for c in blocked], counts)
+                                  excluding=excluding) if offer.limited else {}
+    considered = offer.considered(start, end, [(b["start_time"], b["end_time"]) for b in blocked], counts)
     zone = ZoneInfo(zone_name)
+    away = [(b["start_time"], b["end_time"]) for b in blocked if b["source"] == "time_off"]
     return {"timezone": zone_name, "from": start.astimezone(zone), "to": end.astimezone(zone),
             "slots": [{"start": s.astimezone(zone), "end": (s + offer.duration).astimezone(zone)}
                       for s, why in considered if why is None],
-            "days": empty_days(considered, start, end, zone_name)}
+            "days": empty_days(considered, start, end, zone_name, away)}
 
 
 def check_start(cur, event_type, start, *, excluding=None):
     """The write-time check, under the host's lock: 400 if `start` breaks one of the type's
-    rules, 409 if its host-local day has reached the daily limit. Overlaps with the host's
-    commitments and buffers are the exclusion constraint's to refuse."""
+    rules; 409 if the booking with its buffers would touch time the host is unavailable (time
+    off) or its day or week has reached the type's limit. Overlaps with the host's bookings
+    are the exclusion constraint's to refuse."""
     offer = Offer.of(event_type, clock.now())
     reason = offer.rule_broken(start)
     if reason:
         raise BadRequest(f"The start time {reason}", fields={"start": reason})
-    if offer.daily_limit:
-        counts = bookings.type_counts(cur, event_type["id"], offer.zone_name, *offer.day_bounds(start),
+    if person_time.unavailable(cur, [event_type["host_id"]], *offer.blocked_span(start)):
+        raise Conflict("That time is not available", fields={"start": "is a time the host is not available"})
+    if offer.limited:
+        counts = bookings.type_counts(cur, event_type["id"], offer.zone_name, *offer.counted_window(start, start),
                                       excluding=excluding)
-        if offer.day_full(start, counts):
-            raise Conflict("That day is fully booked", fields={"start": "is on a day that is fully booked"})
+        period = offer.limit_reached(start, counts)
+        if period:
+            raise Conflict(f"That {period} is fully booked", fields={"start": f"falls in a {period} that is fully booked"})
     return offer
 
 

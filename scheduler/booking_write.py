@@ -17,7 +17,7 @@ from .booking_links import bookable_type, by_token, changeable, check_start, gue
 from .email_addresses import identity_key
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .keys import token_hash
-from .repositories import bookings, organizations
+from .repositories import bookings, organizations, person_time
 from .repositories.locks import lock_people
 
 
@@ -99,7 +99,10 @@ class BookingWrite:
 
         def change(cur, attempt):
             attempt.people, attempt.start, attempt.end = [owner["id"]], start, end
-            attempt.people += invitees(cur, owner, attendees) if attendees else []
+            if attendees:
+                attempt.people += invitees(cur, owner, attendees)
+                lock_people(cur, attempt.people)
+                check_available(cur, attempt.people[1:], start, end)
             booking, recipients = bookings.create(cur, owner_id=owner["id"], title=title,
                                                   invitee_ids=attempt.people[1:], start=start, end=end)
             return Written(booking, recipients, announce.booking_created(self.origin, booking, recipients))
@@ -117,6 +120,8 @@ class BookingWrite:
             attempt.excluding = booking_id
             lock_people(cur, attempt.people)
             check_times(attempt.start, attempt.end, check_start=attempt.start != current["start_time"])
+            if (attempt.start, attempt.end) != (current["start_time"], current["end_time"]):
+                check_available(cur, [p for p in attempt.people if p != owner_id], attempt.start, attempt.end)
             booking = bookings.update(cur, booking_id, title=title or current["title"], start=attempt.start,
                                       end=attempt.end)
             recipients = bookings.recipients(cur, booking_id)
@@ -219,6 +224,17 @@ def owned(cur, booking_id, owner_id, expect=None):
     if expect:
         expect(booking)
     return booking
+
+
+def check_available(cur, invited, start, end):
+    """409 if one of the people invited is away (or otherwise unavailable) then: their own
+    bookings are the exclusion constraint's to refuse, and why they are away is theirs."""
+    away = person_time.unavailable(cur, invited, start, end) if invited else []
+    if away:
+        unique = {row["user_id"]: row for row in away}.values()
+        raise Conflict("Some attendees are not available then", conflicts=[
+            {"user_id": row["user_id"], "name": row["name"], "email": row["email"],
+             "reason": "away" if row["source"] == "time_off" else "busy"} for row in unique])
 
 
 def invitees(cur, owner, requested):

@@ -2,23 +2,26 @@
 
 The slot list and the check when a guest books (or reschedules) use the same rules:
 
-- a start lies in one of the host's working intervals, every `step` minutes (elapsed time)
-  from the interval's opening in the host's zone, and the whole booking fits inside it;
+- a start lies in one of the working intervals of the type's schedule (a date's override
+  instead of its weekday's hours), every `step` minutes (elapsed time) from the interval's
+  opening in the schedule's zone, and the whole booking fits inside it; a local time that a
+  fall-back change repeats is offered once;
 - it is at least `minimum_notice` minutes from now and at most `booking_window` days ahead;
-- its host-local date has fewer than `daily_limit` confirmed bookings of the type;
-- the booking with its buffers touches no time the host's commitments block (each with
-  its own buffers).
+- its host-local date has fewer than `daily_limit`, and its host-local ISO week fewer than
+  `weekly_limit`, confirmed bookings of the type;
+- the booking with its buffers touches no time the host's commitments block (bookings with
+  their own buffers, time off).
 
-The last rule is also the database's (the exclusion constraint over blocked time); the daily
-limit is counted under the host's lock. Here they only decide what to offer.
+Overlaps with bookings are also the database's to refuse (the exclusion constraint over
+blocked time); time off and the limits are checked under the host's lock. Here they only
+decide what to offer.
 """
 
-from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from .availability import merge
+from .availability import Blocked, grid, merge
 from .timezones import local_dates, working_intervals
 
 EPSILON = timedelta(microseconds=1)
@@ -36,28 +39,38 @@ class Offer:
     window_days: int
     now: datetime
     daily_limit: int | None
+    weekly_limit: int | None
     hours: dict
+    overrides: dict
     zone_name: str
 
     @classmethod
     def of(cls, event_type, now):
-        """`event_type` as the repository returns it with its host (working_hours, host_timezone)."""
+        """`event_type` as the repository returns it with its schedule (working_hours,
+        overrides, host_timezone)."""
         def minutes(name):
             return timedelta(minutes=event_type[name])
         return cls(duration=minutes("duration"), step=minutes("step"), before=minutes("buffer_before"),
                    after=minutes("buffer_after"), notice=minutes("minimum_notice"),
                    window_days=event_type["booking_window"], now=now, daily_limit=event_type["daily_limit"],
-                   hours=event_type["working_hours"], zone_name=event_type["host_timezone"])
+                   weekly_limit=event_type["weekly_limit"], hours=event_type["working_hours"],
+                   overrides=event_type["overrides"], zone_name=event_type["host_timezone"])
 
     def grid(self, start, end):
         """Starts in [start, end) on each working interval's own grid where the booking fits."""
-        found = []
-        for opens, closes in working_intervals(self.hours, self.zone_name, *local_dates(self.zone_name, start, end)):
-            candidate = opens + max(0, -((opens - start) // self.step)) * self.step
-            while candidate + self.duration <= closes and candidate < end:
-                found.append(candidate)
-                candidate += self.step
-        return found
+        dates = local_dates(self.zone_name, start, end)
+        return self.starts(working_intervals(self.hours, self.zone_name, *dates, self.overrides), start, end)
+
+    def closed_starts(self, start, end):
+        """The starts in [start, end) that overrides closing a date took away."""
+        first, last = local_dates(self.zone_name, start, end)
+        closed = [day for day in map(date.fromisoformat, self.overrides) if self.overrides[day.isoformat()] == []
+                  and first <= day <= last]
+        return self.starts([interval for day in closed
+                            for interval in working_intervals(self.hours, self.zone_name, day, day)], start, end)
+
+    def starts(self, intervals, start, end):
+        return grid(intervals, start, end, self.duration, self.step, self.zone_name)
 
     def blocked_span(self, start):
         """What a booking at `start` keeps free: itself and its buffers."""
@@ -70,15 +83,27 @@ class Offer:
     def local_date(self, start):
         return start.astimezone(ZoneInfo(self.zone_name)).date()
 
-    def day_bounds(self, start):
-        """[start, end) in UTC of the host-local date holding `start` (23 or 25 hours on DST days)."""
-        zone, day = ZoneInfo(self.zone_name), self.local_date(start)
-        first = datetime.combine(day, time(0), zone).astimezone(timezone.utc)
-        return first, datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(timezone.utc)
+    def midnight(self, day):
+        """The start (UTC) of a host-local date."""
+        return datetime.combine(day, time(0), ZoneInfo(self.zone_name)).astimezone(timezone.utc)
+
+    def counted_days(self, start):
+        """The host-local dates whose bookings count toward the limits of `start`: its date, or
+        with a weekly limit its ISO week (Monday to Sunday)."""
+        day = self.local_date(start)
+        if self.weekly_limit is None:
+            return day, day
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=6)
 
     def counted_window(self, start, end):
-        """The span whose bookings count toward the daily limits of starts in [start, end)."""
-        return self.day_bounds(start)[0], self.day_bounds(end)[1]
+        """[start, end) in UTC of the dates whose bookings count toward the limits of starts in
+        [start, end]: whole host-local days (23 or 25 hours on DST days) or weeks."""
+        return self.midnight(self.counted_days(start)[0]), self.midnight(self.counted_days(end)[1] + timedelta(days=1))
+
+    @property
+    def limited(self):
+        return self.daily_limit is not None or self.weekly_limit is not None
 
     @property
     def earliest(self):
@@ -101,47 +126,57 @@ class Offer:
             return f"is too far ahead: bookings can be made at most {self.window_days} days ahead"
         return None
 
-    def day_full(self, start, counts):
-        return self.daily_limit is not None and counts.get(self.local_date(start), 0) >= self.daily_limit
+    def limit_reached(self, start, counts):
+        """"day" or "week" if the date or week of `start` has reached its limit, given the
+        type's bookings per host-local date; else None."""
+        if self.daily_limit is not None and counts.get(self.local_date(start), 0) >= self.daily_limit:
+            return "day"
+        first, last = self.counted_days(start)
+        if self.weekly_limit is not None and sum(n for d, n in counts.items() if first <= d <= last) >= self.weekly_limit:
+            return "week"
+        return None
 
     def considered(self, start, end, blocks, counts):
         """Every start on the grid in [start, end) with why it is not offered (None if it is),
-        given the host's blocked spans and the type's bookings per host-local date."""
-        blocked = merge(blocks)
-        ends = [block_end for _, block_end in blocked]
+        given the host's blocked spans and the type's bookings per host-local date; starts that
+        an override closing their date took away are there too, as `closed`."""
+        blocked = Blocked(blocks)
         found = []
         for candidate in self.grid(start, end):
-            lo, hi = self.blocked_span(candidate)
-            i = bisect_right(ends, lo)
             if candidate < self.earliest:
                 why = "too_soon"
             elif candidate > self.latest:
                 why = "too_far_ahead"
-            elif self.day_full(candidate, counts):
+            elif self.limit_reached(candidate, counts):
                 why = "fully_booked"
-            elif i < len(blocked) and blocked[i][0] < hi:
+            elif blocked.touches(*self.blocked_span(candidate)):
                 why = "no_free_time"
             else:
                 why = None
             found.append((candidate, why))
-        return found
+        return sorted(found + [(candidate, "closed") for candidate in self.closed_starts(start, end)],
+                      key=lambda considered: considered[0])
 
 
-def empty_days(considered, start, end, zone_name):
-    """Why each local date of [start, end) in the zone has no offered start: the one reason
-    its starts share, else `no_free_time`; `no_working_hours` when it has none at all. Dates
+def empty_days(considered, start, end, zone_name, away=()):
+    """Why each local date of [start, end) in the zone has no offered start: `time_off` if it
+    lies wholly in the `away` spans, else the one reason its starts share, else `fully_booked`
+    if one of them is, else `no_free_time`; `no_working_hours` when it has none at all. Dates
     with offered starts are left out."""
     zone = ZoneInfo(zone_name)
     reasons = {}
     for candidate, why in considered:
         reasons.setdefault(candidate.astimezone(zone).date(), set()).add(why)
+    away = merge(away)
     day, last = start.astimezone(zone).date(), (end - EPSILON).astimezone(zone).date()
     found = []
     while day <= last:
         why = reasons.get(day, {"no_working_hours"})
         if None not in why:
-            found.append({"date": day, "reason": why.pop() if len(why) == 1 else
-                          "fully_booked" if "fully_booked" in why else "no_free_time"})
+            lo = datetime.combine(day, time(0), zone)
+            hi = datetime.combine(day + timedelta(days=1), time(0), zone)
+            found.append({"date": day, "reason": "time_off" if any(a <= lo and hi <= b for a, b in away) else
+                          why.pop() if len(why) == 1 else "fully_booked" if "fully_booked" in why else "no_free_time"})
         day += timedelta(days=1)
     return found
 

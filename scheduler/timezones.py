@@ -46,15 +46,18 @@ def wall_time(text):
     return time(0) if text == "24:00" else time.fromisoformat(text)
 
 
-def working_intervals(hours, zone_name, first, last):
-    """Working intervals (UTC) of each local date from `first` to `last`, each date expanded in
-    the zone's rules for that date; touching intervals of one date are joined."""
+def working_intervals(hours, zone_name, first, last, overrides=None):
+    """Working intervals (UTC) of each local date from `first` to `last`: the date's override
+    if it has one (`overrides`: {"YYYY-MM-DD": intervals}), else its weekday's hours, each date expanded
+    in the zone's rules for that date (so a date the clocks change on has that date's own
+    offsets); touching intervals of one date are joined."""
     zone = ZoneInfo(zone_name)
     intervals = []
     day = first
     while day <= last:
         joined = []
-        for interval in sorted(hours.get(WEEKDAYS[day.weekday()], []), key=lambda i: i["start"]):
+        day_hours = (overrides or {}).get(day.isoformat(), hours.get(WEEKDAYS[day.weekday()], []))
+        for interval in sorted(day_hours, key=lambda i: i["start"]):
             opens = datetime.combine(day, wall_time(interval["start"]), zone).astimezone(timezone.utc)
             closes_on = day + timedelta(days=1) if interval["end"] == "24:00" else day
             closes = datetime.combine(closes_on, wall_time(interval["end"]), zone).astimezone(timezone.utc)
@@ -67,16 +70,22 @@ def working_intervals(hours, zone_name, first, last):
     return intervals
 
 
+def repeated(moment, zone_name):
+    """True if `moment` is the second pass of a local time that a fall-back change repeats:
+    grids offer each local time once."""
+    return moment.astimezone(ZoneInfo(zone_name)).fold == 1
+
+
 def local_dates(zone_name, start, end):
     """The first and last local date in the zone that can hold working time in [start, end)."""
     zone = ZoneInfo(zone_name)
     return start.astimezone(zone).date() - timedelta(days=1), end.astimezone(zone).date() + timedelta(days=1)
 
 
-def working_windows(hours, zone_name, start, end):
+def working_windows(hours, zone_name, start, end, overrides=None):
     """Working intervals (UTC) overlapping [start, end), cut to it."""
     windows = []
-    for opens, closes in working_intervals(hours, zone_name, *local_dates(zone_name, start, end)):
+    for opens, closes in working_intervals(hours, zone_name, *local_dates(zone_name, start, end), overrides):
         lo, hi = max(opens, start), min(closes, end)
         if lo < hi:
             windows.append((lo, hi))

@@ -56,7 +56,12 @@ class Availability(Window):
 
 class EmptyDay(Shape):
     date: date
-    reason: Literal["no_working_hours", "too_soon", "too_far_ahead", "fully_booked", "no_free_time"]
+    reason: Literal["no_working_hours", "closed", "time_off", "too_soon", "too_far_ahead", "fully_booked",
+                    "no_free_time"] = Field(description=(
+        "`no_working_hours`: none by the schedule's weekday hours; `closed`: a date override closed it; "
+        "`time_off`: the host is away all that date; `too_soon` / `too_far_ahead`: outside the notice and "
+        "booking window; `fully_booked`: the type's daily or weekly limit is reached; `no_free_time`: the host "
+        "is busy."))
 
 
 class Slots(Window):

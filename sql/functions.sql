@@ -189,3 +189,37 @@ BEGIN
     RETURN send_now;
 END
 $$;
+
+-- A person's time (docs/architecture.md): what blocks it besides bookings, whatever their
+-- schedules say. Time off; `source` names where each span comes from, and is all that anyone
+-- but its owner learns of it.
+CREATE OR REPLACE FUNCTION unavailable(p_people bigint[], p_start timestamptz, p_end timestamptz)
+RETURNS TABLE (user_id bigint, start_time timestamptz, end_time timestamptz, source text)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+        SELECT t.user_id, t.start_time, t.end_time, 'time_off'::text FROM time_off t
+        WHERE t.user_id = ANY(p_people) AND tstzrange(t.start_time, t.end_time) && tstzrange(p_start, p_end);
+END
+$$;
+
+-- Everything that blocks people's time in [p_start, p_end): their confirmed, not declined
+-- bookings with buffers (but `p_excluding`, a booking being moved) and what `unavailable`
+-- returns. Buffers are at most 240 minutes, so a booking blocking the span starts before
+-- p_end + 240 minutes: a bound the (user_id, start_time) index can use.
+CREATE OR REPLACE FUNCTION blocked_time(p_people bigint[], p_start timestamptz, p_end timestamptz,
+                                        p_excluding bigint)
+RETURNS TABLE (user_id bigint, start_time timestamptz, end_time timestamptz, source text, booking_id bigint)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+        SELECT a.user_id, a.block_start, a.block_end, 'booking'::text, a.booking_id
+        FROM booking_attendees a
+        WHERE a.user_id = ANY(p_people) AND a.confirmed AND a.status <> 'declined'
+          AND a.start_time < p_end + interval '240 minutes'
+          AND a.block_start < p_end AND a.block_end > p_start
+          AND a.booking_id IS DISTINCT FROM p_excluding
+        UNION ALL
+        SELECT u.user_id, u.start_time, u.end_time, u.source, NULL::bigint FROM unavailable(p_people, p_start, p_end) u;
+END
+$$;

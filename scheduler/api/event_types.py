@@ -74,6 +74,8 @@ class EventType(Shape):
     minimum_notice: int = Field(description="Minutes: no start sooner than this from now.")
     booking_window: int = Field(description="Days: no start further ahead than this.")
     daily_limit: int | None = Field(description="Bookings of this type per host-local day.")
+    weekly_limit: int | None = Field(description="Bookings of this type per host-local ISO week.")
+    schedule_id: int | None = Field(description="The schedule whose hours it offers; null: my default schedule.")
     active: bool
     created_at: datetime
     updated_at: datetime

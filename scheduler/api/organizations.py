@@ -4,15 +4,14 @@ from typing import Literal
 from flask import Blueprint, g
 from pydantic import Field
 
-from .. import announcements
+from .. import announcements, find_time
 from ..auth import limit_account, login_required
-from ..availability import free_time, slots
 from ..context import send_messages, settings, single_statement, transaction
 from ..db import retrying
 from ..errors import BadRequest, Forbidden, NotFound
 from ..idempotency import idempotent
 from ..openapi import Error, Message, RateLimited, Shape, describe
-from ..repositories import bookings, organizations, users
+from ..repositories import organizations, users
 from ..validation import Body, Email, Name, parse
 from ..windows import Availability, WindowQuery, parse_window
 
@@ -242,17 +241,18 @@ def remove_member(org_id, user_id):
 def team_availability(org_id):
     """When every chosen member is free.
 
-    Start times when every chosen member (default: all) is free within their own working hours."""
+    Start times when every chosen member (default: all) is free within their own working hours
+    (default schedule with its date overrides, each in their own zone, minus bookings and time
+    off), every `step` minutes from the opening of each interval of their common hours."""
     start, end, query = parse_window()
     chosen = sorted({int(i) for i in query.members.split(",")}) if query.members else None
     with transaction() as cur:
         if membership(cur, org_id)["accepted_at"] is None:
             raise Forbidden("Accept this organization's invitation to see its members' availability")
-        people = organizations.schedules(cur, org_id, chosen)
+        people = organizations.accepted_members(cur, org_id, chosen)
         if chosen is not None and len(people) != len(chosen):
             raise BadRequest("Every chosen member must belong to the organization and have accepted its invitation",
                              fields={"members": "not all are members of this organization who accepted"})
-        commitments = bookings.commitments(cur, [p["id"] for p in people], start, end)
-    free = free_time(people, commitments, start, end)
-    return {"from": start, "to": end, "duration": query.duration, "step": query.step,
-            "members": [p["id"] for p in people], "slots": slots(free, query.duration, query.step)}
+        slots = find_time.free(cur, people, start, end, duration=query.duration, step=query.step)
+    return {"from": start, "to": end, "duration": query.duration, "step": query.step, "members": people,
+            "slots": slots}

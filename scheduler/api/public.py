@@ -63,13 +63,15 @@ def event_slots(username, slug):
     """The start times a booking link offers in a window (default the next 7 days, at most 62).
 
     Times are written in `timezone` (default UTC); `from` and `to` without an offset are read
-    in it. A start is offered when it lies in the host's working hours, every `step` minutes
-    from the start of each working interval in the host's zone, with the whole booking inside;
-    when the booking with its buffers touches none of the host's commitments or their buffers;
-    when it is at least `minimum_notice` minutes and at most `booking_window` days ahead; and
-    when its host-local day has not reached `daily_limit`. `days` lists each local date in
-    `timezone` without slots and why: `no_working_hours`, `too_soon`, `too_far_ahead`,
-    `fully_booked` (the daily limit) or `no_free_time`. Rate limited per client address."""
+    in it. A start is offered when it lies in the hours of the type's schedule (a date's
+    override instead of its weekday's hours), every `step` minutes from the start of each
+    working interval in the schedule's zone, with the whole booking inside; when the booking
+    with its buffers touches none of the host's commitments or their buffers and none of their
+    time off; when it is at least `minimum_notice` minutes and at most `booking_window` days
+    ahead; and when its host-local day and ISO week have not reached `daily_limit` and
+    `weekly_limit`. `days` lists each local date in `timezone` without slots and why:
+    `no_working_hours`, `closed`, `time_off`, `too_soon`, `too_far_ahead`, `fully_booked` or
+    `no_free_time`. Rate limited per client address."""
     limit_public_reads()
     window = slots_window()
     with transaction() as cur:

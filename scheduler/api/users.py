@@ -5,11 +5,10 @@ from typing import Annotated, Literal
 from flask import Blueprint, g
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from .. import links
+from .. import find_time, links
 from ..auth import (INVALID_TOKEN, hash_password, issue_token, limit_account, limited_guess, login_required,
                     password_matches, require_role)
 from ..context import settings, single_statement, site, transaction
-from ..availability import busy_intervals, free_time, slots
 from ..db import retrying
 from ..errors import BadRequest, Unauthorized
 from ..keys import token_hash
@@ -194,32 +193,28 @@ def list_users():
         return paginated(query, ("created_at", "id"), lambda after, limit: users.list_all(cur, after=after, limit=limit))
 
 
-def my_commitments():
-    """The requested window and my commitments in it."""
-    start, end, query = parse_window()
-    with single_statement() as cur:
-        commitments = bookings.commitments(cur, [g.user["id"]], start, end)
-    return start, end, query, commitments
-
-
 @bp.get("/me/busy")
 @describe(query=WindowQuery, responses={200: Busy})
 @login_required
 def my_busy():
-    """My confirmed commitments between `from` and `to` (at most 62 days), merged."""
-    start, end, _, commitments = my_commitments()
-    return {"from": start, "to": end, "busy": busy_intervals(commitments)}
+    """When I am busy between `from` and `to` (at most 62 days), merged: my confirmed bookings
+    with their buffers and my time off, without saying which."""
+    start, end, _ = parse_window()
+    with single_statement() as cur:
+        return {"from": start, "to": end, "busy": find_time.busy(cur, g.user["id"], start, end)}
 
 
 @bp.get("/me/availability")
 @describe(query=WindowQuery, responses={200: Availability})
 @login_required
 def my_availability():
-    """Start times on a `step`-minute grid where I am free for `duration` minutes within my working hours."""
-    start, end, query, commitments = my_commitments()
-    free = free_time([g.user], commitments, start, end)
-    return {"from": start, "to": end, "duration": query.duration, "step": query.step,
-            "slots": slots(free, query.duration, query.step)}
+    """Start times where I am free for `duration` minutes within my working hours (my default
+    schedule with its date overrides, minus my bookings and time off), every `step` minutes
+    from the opening of each working interval in my zone."""
+    start, end, query = parse_window()
+    with transaction() as cur:
+        slots = find_time.free(cur, [g.user["id"]], start, end, duration=query.duration, step=query.step)
+    return {"from": start, "to": end, "duration": query.duration, "step": query.step, "slots": slots}
 
 
 @bp.post("/me/calendar-feed")

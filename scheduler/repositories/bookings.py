@@ -122,23 +122,15 @@ def set_attendance(cur, booking_id, user_id, status):
     return cur.fetchone()
 
 
-# Buffers are at most 240 minutes, so a commitment blocking time in [start, end) starts
-# before end + 240 minutes: a bound the (user_id, start_time) index can use.
-MAX_BUFFER = "interval '240 minutes'"
-
-
 def commitments(cur, user_ids, start, end, *, excluding=None):
-    """Confirmed, not-declined commitments of these people blocking time in [start, end): who,
+    """Confirmed, not-declined bookings of these people blocking time in [start, end): who,
     and the time each blocks (the booking with its buffers)."""
     cur.execute(
-        f"""
-        SELECT a.user_id, u.name, u.email, a.block_start AS start_time, a.block_end AS end_time
-        FROM booking_attendees a JOIN users u ON u.id = a.user_id
-        WHERE a.user_id = ANY(%(user_ids)s) AND a.confirmed AND a.status <> 'declined'
-          AND a.start_time < %(end)s::timestamptz + {MAX_BUFFER}
-          AND a.block_start < %(end)s AND a.block_end > %(start)s
-          AND a.booking_id IS DISTINCT FROM %(excluding)s
-        ORDER BY a.block_start, a.user_id
+        """
+        SELECT b.user_id, u.name, u.email, b.start_time, b.end_time
+        FROM blocked_time(%(user_ids)s, %(start)s, %(end)s, %(excluding)s) b JOIN users u ON u.id = b.user_id
+        WHERE b.source = 'booking'
+        ORDER BY b.start_time, b.user_id
         """,
         {"user_ids": list(user_ids), "start": start, "end": end, "excluding": excluding},
     )

@@ -1,9 +1,15 @@
 """Event types: what a host offers through a booking link, and the rules for booking it."""
 
+from .person_time import OVERRIDES
+
 COLUMNS = ("t.id, t.user_id, t.slug, t.title, t.description, t.location, t.duration, t.step, t.buffer_before, "
-           "t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.active, t.created_at, t.updated_at")
-# What the slot rules need of the host.
-HOST = "h.id AS host_id, h.name AS host_name, h.username, h.timezone AS host_timezone, h.working_hours"
+           "t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.schedule_id, t.active, "
+           "t.created_at, t.updated_at")
+# What the slot rules need of the host: who they are, and the type's schedule (`s`).
+HOST = ("h.id AS host_id, h.name AS host_name, h.username, coalesce(s.timezone, h.timezone) AS host_timezone, "
+        f"coalesce(s.working_hours, h.working_hours) AS working_hours, {OVERRIDES} AS overrides")
+# The type's schedule: its own, or its host's default one.
+SCHEDULE = "LEFT JOIN schedules s ON s.user_id = h.id AND (s.id = t.schedule_id OR (t.schedule_id IS NULL AND s.is_default))"
 
 
 def insert(cur, *, user_id, slug, title, description, location, duration, step, buffer_before, buffer_after,
@@ -63,7 +69,7 @@ def find_public(cur, username, slug):
     cur.execute(
         f"""
         SELECT {COLUMNS}, {HOST}
-        FROM users h JOIN event_types t ON t.user_id = h.id
+        FROM users h JOIN event_types t ON t.user_id = h.id {SCHEDULE}
         WHERE h.username = lower(%(username)s) AND t.slug = lower(%(slug)s) AND t.active
         """,
         {"username": username, "slug": slug},
@@ -74,7 +80,7 @@ def find_public(cur, username, slug):
 def find_with_host(cur, event_type_id):
     """The type of an existing booking (active or not), with its host, or None if deleted."""
     cur.execute(
-        f"SELECT {COLUMNS}, {HOST} FROM event_types t JOIN users h ON h.id = t.user_id WHERE t.id = %(id)s",
+        f"SELECT {COLUMNS}, {HOST} FROM event_types t JOIN users h ON h.id = t.user_id {SCHEDULE} WHERE t.id = %(id)s",
         {"id": event_type_id},
     )
     return cur.fetchone()

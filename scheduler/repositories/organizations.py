@@ -120,17 +120,16 @@ def colleagues(cur, user_id, *, ids, keys):
     return cur.fetchall()
 
 
-def schedules(cur, org_id, user_ids=None):
-    """Zones and working hours of members who accepted, for finding a common time; all of
-    them by default."""
+def accepted_members(cur, org_id, user_ids=None):
+    """Ids of the members who accepted (of `user_ids`, or all), for finding a common time."""
     cur.execute(
         """
-        SELECT u.id, u.timezone, u.working_hours
-        FROM organization_members m JOIN users u ON u.id = m.user_id
+        SELECT m.user_id AS id
+        FROM organization_members m
         WHERE m.organization_id = %(org_id)s AND m.accepted_at IS NOT NULL
-          AND (%(user_ids)s::bigint[] IS NULL OR u.id = ANY(%(user_ids)s::bigint[]))
-        ORDER BY u.id
+          AND (%(user_ids)s::bigint[] IS NULL OR m.user_id = ANY(%(user_ids)s::bigint[]))
+        ORDER BY m.user_id
         """,
         {"org_id": org_id, "user_ids": list(user_ids) if user_ids is not None else None},
     )
-    return cur.fetchall()
+    return [row["id"] for row in cur.fetchall()]
