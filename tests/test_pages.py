@@ -6,7 +6,7 @@ With SCREENSHOTS=<folder> set, the end-to-end test saves what the guest sees the
 
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,8 @@ from browser import DESKTOP, PHONE, set_time_zone, set_viewport, wait_for
 GUEST_ZONE = "America/St_Johns"
 WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SIZES = pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+# The day buttons that can be chosen (days without free times are shown too, aria-disabled).
+OFFERED_DAYS = "[data-days] button.choice:not([aria-disabled])"
 
 
 @pytest.fixture
@@ -57,7 +59,7 @@ def offered(driver):
 def show_day(driver, day=None):
     """Shows the times of `day` (a day button's data-day), else of the second day offered (a
     whole working day: the first may be nearly over); returns the day shown."""
-    days = wait_for(driver, lambda d: css(d, "[data-days] button.choice"))
+    days = wait_for(driver, lambda d: css(d, OFFERED_DAYS))
     button = driver.find_element(By.CSS_SELECTOR, f'[data-day="{day}"]') if day else days[1]
     button.click()
     return button.get_attribute("data-day")
@@ -175,7 +177,7 @@ def test_the_booking_page_works_by_keyboard_alone(browser, live_server, client, 
     set_viewport(browser, PHONE)
     browser.get(live_server("/book/hana/intro"))
     offered(browser)
-    second_day = css(browser, "[data-days] button.choice")[1].get_attribute("data-day")
+    second_day = css(browser, OFFERED_DAYS)[1].get_attribute("data-day")
     tab_to(browser, lambda e: e.get_attribute("data-day") == second_day).send_keys(Keys.ENTER)
     first = offered(browser)[0]
     slot = tab_to(browser, lambda e: e.get_attribute("data-start") == first)
@@ -188,6 +190,50 @@ def test_the_booking_page_works_by_keyboard_alone(browser, live_server, client, 
     assert browser.switch_to.active_element.get_attribute("data-confirmation") is not None
     [booking] = host_bookings(client, host)
     assert same_moment(booking["start_time"], first)
+
+
+@SIZES
+def test_days_without_free_times_say_why_and_cannot_be_chosen(browser, live_server, client, host, db, size):
+    """A date the host closed, a date they are away and a date whose daily limit is reached
+    each show their reason in the guest's zone; the days between still offer times."""
+    r = client.post("/api/v1/event-types", headers=host.auth,
+                    json={"slug": "daily", "title": "Daily check-in", "duration": 30, "daily_limit": 1})
+    assert r.status_code == 201, r.json
+    today = datetime.now(timezone.utc).date()
+    closed, away, full = (today + timedelta(days=n) for n in (3, 5, 7))
+    guest_zone = ZoneInfo(GUEST_ZONE)
+    with db.cursor() as cur:
+        cur.execute("INSERT INTO schedule_overrides (schedule_id, day, hours) "
+                    "SELECT id, %s, '[]' FROM schedules WHERE user_id = %s AND is_default", (closed, host.id))
+        # The whole of the guest's date (it holds all of the host's UTC hours of that date).
+        cur.execute("INSERT INTO time_off (user_id, start_time, end_time) VALUES (%s, %s, %s)",
+                    (host.id, datetime.combine(away, time(0), guest_zone),
+                     datetime.combine(away + timedelta(days=1), time(0), guest_zone)))
+    r = client.post("/api/v1/public/hana/daily/bookings", json={
+        "start": datetime.combine(full, time(12), timezone.utc).isoformat(),
+        "name": "Early", "email": "early@example.com"})
+    assert r.status_code == 201, r.json
+
+    set_viewport(browser, size)
+    set_time_zone(browser, GUEST_ZONE)
+    browser.get(live_server("/book/hana/daily"))
+    times = offered(browser)  # the first day offered's, chosen on load
+    chosen = text_of(browser, '[data-days] [aria-pressed="true"]')
+    # Reached by Tab, so a keyboard or screen reader user hears why; Enter chooses nothing.
+    tab_to(browser, lambda e: e.get_attribute("data-day") == closed.isoformat()).send_keys(Keys.ENTER)
+    for day, reason in {closed: "Closed", away: "Away", full: "Fully booked"}.items():
+        chip = browser.find_element(By.CSS_SELECTOR, f'[data-day="{day.isoformat()}"]')
+        assert chip.get_attribute("aria-disabled") == "true" and chip.get_attribute("aria-pressed") is None
+        assert reason in chip.text and reason in chip.accessible_name
+        chip.click()
+        assert offered(browser) == times and text_of(browser, '[data-days] [aria-pressed="true"]') == chosen
+
+    shown = [chip.get_attribute("data-day") for chip in css(browser, "[data-days] button.choice")]
+    assert shown == sorted(shown)
+    for day in (closed + timedelta(days=1), away + timedelta(days=1)):
+        show_day(browser, day.isoformat())
+        assert offered(browser) and all(in_guest_zone(start) for start in offered(browser))
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_another_time_zone_shows_the_times_in_that_zone(browser, live_server, host):

@@ -1,11 +1,22 @@
 // The day and time picker of the booking and manage pages: free times from a public slots
-// route, shown in the guest's time zone (the browser's, changeable).
+// route, shown in the guest's time zone (the browser's, changeable), and the days without
+// any, with why.
 
 import { call, explain } from "./api.js";
 
 const WINDOW_DAYS = 14;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const MAX_PAGES = 27; // booking windows are at most 365 days
+// What a guest reads on a day without free times, by the slot list's `days[].reason`. Days
+// without working hours are left out: every weekend in the strip would bury the days that count.
+const UNAVAILABLE = {
+  closed: "Closed",
+  time_off: "Away",
+  too_soon: "Not yet bookable",
+  too_far_ahead: "Too far ahead",
+  fully_booked: "Fully booked",
+  no_free_time: "No free times",
+};
 
 export function browserZone() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
@@ -18,6 +29,16 @@ function zoneNames(current) {
 
 function formatter(zone, options) {
   return new Intl.DateTimeFormat(undefined, { timeZone: zone, ...options });
+}
+
+// The local date of a moment in `zone` as the API writes dates (YYYY-MM-DD), whatever the
+// browser's locale and digits.
+function dateIn(zone) {
+  const parts = new Intl.DateTimeFormat("en-US", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
+  return (moment) => {
+    const { year, month, day } = Object.fromEntries(parts.formatToParts(moment).map((part) => [part.type, part.value]));
+    return `${year}-${month}-${day}`;
+  };
 }
 
 export function describe(slot, zone) {
@@ -33,20 +54,28 @@ function text(tag, content) {
   return element;
 }
 
-// A toggle button whose lines are `lines` (the last one smaller when `note` is given).
+// A button whose lines are `lines` (the last one smaller when `note` is given): a toggle that
+// calls `onClick`, or without it one that can't be chosen. That one is aria-disabled rather
+// than disabled so it stays in the Tab order, and keyboard and screen reader users hear why.
 function button(lines, onClick, note) {
   const element = document.createElement("button");
   element.type = "button";
   element.className = "choice";
-  element.setAttribute("aria-pressed", "false");
-  element.addEventListener("click", onClick);
+  if (onClick) {
+    element.setAttribute("aria-pressed", "false");
+    element.addEventListener("click", onClick);
+  } else {
+    element.setAttribute("aria-disabled", "true");
+  }
   element.append(...lines.map((line) => text("span", line)));
   if (note) element.append(text("small", note));
   return element;
 }
 
 function press(container, pressed) {
-  for (const element of container.children) element.setAttribute("aria-pressed", String(element === pressed));
+  for (const element of container.querySelectorAll("[aria-pressed]")) {
+    element.setAttribute("aria-pressed", String(element === pressed));
+  }
 }
 
 export class SlotPicker {
@@ -62,6 +91,7 @@ export class SlotPicker {
     this.page = 0;
     this.loads = 0;
     this.days = new Map();
+    this.unavailable = new Map();
     this.day = null;
     this.part = (name) => root.querySelector(`[data-${name}]`);
 
@@ -82,7 +112,8 @@ export class SlotPicker {
     this.load();
   }
 
-  // Loads the current window's free times, keeping the chosen day when it still has some.
+  // Loads the current window's free times and the days without any, keeping the chosen day
+  // when it still has some.
   async load() {
     const load = ++this.loads;
     const from = new Date(this.now.getTime() + this.page * WINDOW_DAYS * DAY_MS);
@@ -92,14 +123,16 @@ export class SlotPicker {
     const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), timezone: this.zone });
     const result = await call("GET", `${this.url}?${query}`);
     if (load !== this.loads) return; // a newer load (another zone or window) has started
-    const dayKey = formatter(this.zone, { year: "numeric", month: "2-digit", day: "2-digit" });
+    const dateOf = dateIn(this.zone);
     this.days = new Map();
     const slots = result.ok ? result.data.slots.filter((slot) => !this.omit(slot)) : [];
     for (const slot of slots) {
-      const key = dayKey.format(new Date(slot.start));
+      const key = dateOf(new Date(slot.start));
       if (!this.days.has(key)) this.days.set(key, []);
       this.days.get(key).push(slot);
     }
+    const days = result.ok ? result.data.days.filter((day) => day.reason in UNAVAILABLE) : [];
+    this.unavailable = new Map(days.map((day) => [day.date, UNAVAILABLE[day.reason]]));
     const range = formatter(this.zone, { day: "numeric", month: "short" });
     const label = `${range.format(from)} – ${range.format(new Date(to.getTime() - 1))}`;
     this.part("range-label").textContent = label;
@@ -119,24 +152,31 @@ export class SlotPicker {
     this.part("slots-status").textContent = text;
   }
 
+  // The days with free times and those without, in date order; only the former can be chosen.
   renderDays() {
     const container = this.part("days");
-    const weekday = formatter(this.zone, { weekday: "short" });
-    const date = formatter(this.zone, { day: "numeric", month: "short" });
+    // A day's own date is the same date at noon UTC, so these format the key itself.
+    const weekday = formatter("UTC", { weekday: "short" });
+    const date = formatter("UTC", { day: "numeric", month: "short" });
     container.replaceChildren();
     if (!this.days.has(this.day)) this.day = this.days.keys().next().value ?? null;
-    for (const [key, slots] of this.days) {
-      const first = new Date(slots[0].start);
-      const element = button([weekday.format(first), date.format(first)], () => {
-        this.day = key;
-        press(container, element);
-        this.renderTimes();
-      }, `${slots.length} free`);
+    const keys = [...this.days.keys(), ...this.unavailable.keys()].sort(); // no date is in both
+    for (const key of keys) {
+      const noon = new Date(`${key}T12:00:00Z`);
+      const lines = [weekday.format(noon), date.format(noon)];
+      const slots = this.days.get(key);
+      const element = slots
+        ? button(lines, () => {
+          this.day = key;
+          press(container, element);
+          this.renderTimes();
+        }, `${slots.length} free`)
+        : button(lines, null, this.unavailable.get(key));
       element.dataset.day = key;
       container.append(element);
       if (key === this.day) element.setAttribute("aria-pressed", "true");
     }
-    this.root.querySelector(".days").hidden = this.days.size === 0;
+    this.root.querySelector(".days").hidden = keys.length === 0;
     this.renderTimes();
   }
 
