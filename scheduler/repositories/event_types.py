@@ -1,26 +1,28 @@
 """Event types: what a host offers through a booking link, and the rules for booking it."""
 
 COLUMNS = ("t.id, t.user_id, t.slug, t.title, t.description, t.location, t.duration, t.step, t.buffer_before, "
-           "t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.active, t.created_at, t.updated_at")
+           "t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.schedule_id, t.active, "
+           "t.created_at, t.updated_at")
 # What the slot rules need of the host.
 HOST = "h.id AS host_id, h.name AS host_name, h.username, h.timezone AS host_timezone, h.working_hours"
 
 
 def insert(cur, *, user_id, slug, title, description, location, duration, step, buffer_before, buffer_after,
-           minimum_notice, booking_window, daily_limit, active):
+           minimum_notice, booking_window, daily_limit, weekly_limit, schedule_id, active):
     cur.execute(
         f"""
         INSERT INTO event_types AS t (user_id, slug, title, description, location, duration, step, buffer_before,
-                                      buffer_after, minimum_notice, booking_window, daily_limit, active)
+                                      buffer_after, minimum_notice, booking_window, daily_limit, weekly_limit,
+                                      schedule_id, active)
         VALUES (%(user_id)s, %(slug)s, %(title)s, %(description)s, %(location)s, %(duration)s, %(step)s,
                 %(buffer_before)s, %(buffer_after)s, %(minimum_notice)s, %(booking_window)s, %(daily_limit)s,
-                %(active)s)
+                %(weekly_limit)s, %(schedule_id)s, %(active)s)
         RETURNING {COLUMNS}
         """,
         {"user_id": user_id, "slug": slug, "title": title, "description": description, "location": location,
          "duration": duration, "step": step, "buffer_before": buffer_before, "buffer_after": buffer_after,
          "minimum_notice": minimum_notice, "booking_window": booking_window, "daily_limit": daily_limit,
-         "active": active},
+         "weekly_limit": weekly_limit, "schedule_id": schedule_id, "active": active},
     )
     return cur.fetchone()
 
