@@ -253,7 +253,7 @@ def test_deleting_an_override(client, alice):
 
 @pytest.mark.parametrize("day, why", [
     ("2027-02-30", "not a date"), ("2027-13-01", "not a date"), ("2027-2-3", "YYYY-MM-DD"),
-    ("tomorrow", "YYYY-MM-DD"), ("3001-01-01", "years"), ("٢٠٢٧-٠١-٠١", "YYYY-MM-DD"),
+    ("tomorrow", "YYYY-MM-DD"), ("٢٠٢٧-٠١-٠١", "YYYY-MM-DD"),
 ])
 def test_an_override_needs_a_real_date(client, alice, day, why):
     schedule = made(client, alice)

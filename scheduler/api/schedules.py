@@ -14,17 +14,20 @@ from ..db import retrying
 from ..errors import BadRequest, Conflict, NotFound
 from ..openapi import Error, Shape, describe
 from ..repositories import schedules
-from ..validation import (Body, Day, DayHours, Interval, Name, Query, WorkingHours, Zone, at_least_one, parse,
+from ..validation import (Body, Day, DayHours, Interval, Line, Query, WorkingHours, Zone, at_least_one, parse,
                           validate)
 
 bp = Blueprint("schedules", __name__)
 
 # Overrides a schedule may have for dates from yesterday on (a year's worth).
 MAX_OVERRIDES = 366
+# Only its owner sees it: one line, as a title (a Name's check for invisible characters is for
+# what others are shown).
+ScheduleName = Line(100, min_length=1)
 
 
 class ScheduleIn(Body):
-    name: Name
+    name: ScheduleName
     timezone: Zone | None = Field(default=None, description="Default: my own time zone.")
     working_hours: WorkingHours
 
@@ -33,7 +36,7 @@ class SchedulePatch(Body):
     """A null is the same as leaving the field out."""
 
     model_config = ConfigDict(json_schema_extra=at_least_one("name", "timezone", "working_hours"))
-    name: Name | None = None
+    name: ScheduleName | None = None
     timezone: Zone | None = None
     working_hours: WorkingHours | None = None
 
