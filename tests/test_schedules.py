@@ -1,13 +1,11 @@
 """Schedules (weekly hours in a zone), their date overrides, and event types that use them."""
 
-import threading
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import psycopg2
 import pytest
 
-from helpers import waiting_for_lock
+from helpers import answer_behind
 from scheduler import clock
 
 SCHEDULES = "/api/v1/schedules"
@@ -334,19 +332,11 @@ def test_the_limit_is_counted_under_the_schedules_lock(app, alice, database_url,
     client = app.test_client()
     schedule = made(client, alice)
     fill(db, schedule, range(-1, 364))
-    holder = psycopg2.connect(database_url)
-    answers = []
-    try:
-        with holder.cursor() as cur:  # the other PUT, mid-transaction
-            cur.execute("SELECT 1 FROM schedules WHERE id = %s FOR UPDATE", (schedule["id"],))
-            cur.execute("INSERT INTO schedule_overrides (schedule_id, day, hours) VALUES (%s, %s, '[]')",
-                        (schedule["id"], days_ahead(364)))
-        thread = threading.Thread(target=lambda: answers.append(override(app.test_client(), alice, schedule,
-                                                                         days_ahead(400), [])))
-        thread.start()
-        waiting_for_lock(database_url)
-        holder.commit()
-    finally:
-        holder.close()
-    thread.join(30)
-    assert answers[0].status_code == 409
+
+    def other_put(cur):  # mid-transaction, adding the 366th
+        cur.execute("SELECT 1 FROM schedules WHERE id = %s FOR UPDATE", (schedule["id"],))
+        cur.execute("INSERT INTO schedule_overrides (schedule_id, day, hours) VALUES (%s, %s, '[]')",
+                    (schedule["id"], days_ahead(364)))
+
+    r = answer_behind(database_url, other_put, lambda: override(app.test_client(), alice, schedule, days_ahead(400), []))
+    assert r.status_code == 409

@@ -1,12 +1,10 @@
 """Time off: spans I am away; the bookings already in one are listed, and kept."""
 
-import threading
 from datetime import datetime, timedelta, timezone
 
-import psycopg2
 import pytest
 
-from helpers import YEAR, at, slot, waiting_for_lock
+from helpers import YEAR, answer_behind, at, slot
 
 TIME_OFF = "/api/v1/users/me/time-off"
 BOOKINGS = "/api/v1/bookings"
@@ -109,23 +107,14 @@ def test_bookings_in_it_are_listed_and_kept(client, alice, bob, carol, org_of):
 def test_a_booking_committing_meanwhile_is_listed(app, alice, database_url):
     """Time off waits for my lock, held here by a booking being written, and then lists it: a
     booking checks time off under the same lock, so none slips in unlisted."""
-    holder = psycopg2.connect(database_url)
-    answers = []
-    try:
-        with holder.cursor() as cur:  # a booking of mine, mid-transaction
-            cur.execute("SELECT id FROM insert_booking(%s, ARRAY[%s]::bigint[], 'Late', %s, %s, NULL, NULL, 0, 0, "
-                        "NULL, NULL, NULL, NULL, NULL, NULL)", (alice.id, alice.id, at("10:00"), at("11:00")))
-            booking_id = cur.fetchone()[0]
-        thread = threading.Thread(target=lambda: answers.append(app.test_client().post(
-            TIME_OFF, json=span(at("00:00"), at("00:00", day=1)), headers=alice.auth)))
-        thread.start()
-        waiting_for_lock(database_url)
-        holder.commit()
-    finally:
-        holder.close()
-    thread.join(30)
-    assert answers[0].status_code == 201
-    assert [c["id"] for c in answers[0].json["conflicts"]] == [booking_id]
+    def booking(cur):  # of mine, mid-transaction (the booking write's own database function)
+        cur.execute("SELECT insert_booking(%s, ARRAY[%s]::bigint[], 'Late', %s, %s, NULL, NULL, 0, 0, "
+                    "NULL, NULL, NULL, NULL, NULL, NULL)", (alice.id, alice.id, at("10:00"), at("11:00")))
+
+    r = answer_behind(database_url, booking, lambda: app.test_client().post(
+        TIME_OFF, json=span(at("00:00"), at("00:00", day=1)), headers=alice.auth))
+    assert r.status_code == 201
+    assert [c["title"] for c in r.json["conflicts"]] == ["Late"]
 
 
 def test_the_list_covers_from_now_on_unless_asked(client, alice):
