@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
 from .errors import register_error_handlers
-from .http import IdConverter, RequestEnvelope
+from .http import DayConverter, IdConverter, RequestEnvelope
 from .logs import configure_logging
 from .runtime import Runtime
 
@@ -60,16 +60,18 @@ def create_app(settings=None):
 def register_blueprints(app):
     from . import pages
     from .api import (analytics, auth, bookings, calendar, docs, event_types, guest, health, notifications,
-                      organizations, public, users, webhooks)
+                      organizations, public, schedules, time_off, users, webhooks)
 
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["day"] = DayConverter
     app.register_blueprint(health.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(pages.bp)
-    for module in (auth, users, bookings, organizations, notifications, analytics, webhooks):
+    for module in (auth, users, bookings, organizations, notifications, analytics, webhooks, schedules):
         app.register_blueprint(module.bp, url_prefix=f"/api/v1/{module.bp.name}")
     app.register_blueprint(event_types.bp, url_prefix="/api/v1/event-types")
+    app.register_blueprint(time_off.bp, url_prefix="/api/v1/users/me/time-off")
     app.register_blueprint(public.bp, url_prefix="/api/v1/public")
     app.register_blueprint(guest.bp, url_prefix="/api/v1/guest-bookings")
 

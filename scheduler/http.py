@@ -10,7 +10,7 @@ import secrets
 import time
 
 from flask import request
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 log = logging.getLogger("scheduler.request")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -93,3 +93,9 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, url_map):
         super().__init__(url_map, min=1, max=2**63 - 1)
+
+
+class DayConverter(BaseConverter):
+    """A date in a URL, YYYY-MM-DD by the description (scheduler/openapi.py). Any one path
+    segment matches, so that the handler's 400 says what is wrong with one that is no date
+    (2027-02-30, 2027-2-3) rather than a stricter regex answering 404."""

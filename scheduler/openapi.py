@@ -53,6 +53,7 @@ RULE_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 CONVERTERS = {
     "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
     "int": {"type": "integer", "minimum": 0},
+    "day": {"type": "string", "format": "date", "description": "YYYY-MM-DD."},
     "default": {"type": "string"},
     "string": {"type": "string"},
 }

@@ -2,14 +2,14 @@
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import orjson
 from flask import request
 from gunicorn.http.errors import ParseException
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError,
-                      WithJsonSchema)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StringConstraints,
+                      ValidationError, WithJsonSchema, model_validator)
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .email_addresses import hidden_characters, normalise, visible_text_pattern
@@ -188,10 +188,16 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 # (Stated in words: as a pattern over all of Unicode, schemathesis took minutes to generate it.)
 ONE_LINE = "One line: no control characters (line breaks and tabs included) and no text-direction controls (U+202A-U+202E, U+2066-U+2069)."
 LINES = "No control characters but line breaks and tabs, and no text-direction controls (U+202A-U+202E, U+2066-U+2069)."
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(check_line),
-                  Field(description=ONE_LINE)]
-Location = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(check_line),
-                     Field(description=ONE_LINE)]
+
+
+def Line(max_length, *, min_length=None):
+    """One line of text (titles, locations, time off's reasons), up to max_length."""
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+                     AfterValidator(check_line), Field(description=ONE_LINE)]
+
+
+Title = Line(255, min_length=1)
+Location = Line(500)
 
 
 def Paragraphs(max_length):
@@ -216,6 +222,66 @@ Username = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True
                          "not": {"pattern": f"^({'|'.join(any_case(word) for word in sorted(RESERVED_USERNAMES))})$"}})]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=60),
                  AfterValidator(check_handle), Field(json_schema_extra={"pattern": HANDLE_SCHEMA_PATTERN})]
+
+
+# A row's id in a body: what the URLs' ids are (scheduler/http.py's IdConverter).
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1), Whole]
+WallTime = Annotated[str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
+
+
+class Interval(Body):
+    """`end` after `start` (24:00 is the end of the day)."""
+
+    start: WallTime
+    end: WallTime
+
+    @model_validator(mode="after")
+    def ordered(self):
+        if self.start == "24:00" or (self.end != "24:00" and self.end <= self.start):
+            raise ValueError("end must be after start")
+        return self
+
+
+def without_overlaps(intervals):
+    """A day's intervals may touch (09:00-12:00, 12:00-17:00) but not overlap."""
+    ordered = sorted(intervals, key=lambda i: i.start)
+    for earlier, later in zip(ordered, ordered[1:]):
+        if earlier.end == "24:00" or later.start < earlier.end:
+            raise ValueError("intervals overlap")
+    return intervals
+
+
+# One day's hours, in local wall-clock time: a weekday's, or a date's instead of its weekday's.
+DayHours = Annotated[list[Interval], Field(max_length=6), AfterValidator(without_overlaps)]
+
+
+class WorkingHours(Body):
+    """Local wall-clock hours per weekday; a day left out is a day off."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    mon: DayHours = []
+    tue: DayHours = []
+    wed: DayHours = []
+    thu: DayHours = []
+    fri: DayHours = []
+    sat: DayHours = []
+    sun: DayHours = []
+
+
+DAY_SHAPE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def calendar_date(value):
+    """YYYY-MM-DD text -> date: a real one (2027-02-30 is not)."""
+    if not isinstance(value, str) or not DAY_SHAPE.match(value):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a date in the calendar") from None
+
+
+Day = Annotated[date, PlainValidator(calendar_date)]
 
 
 class RegisterIn(Body):

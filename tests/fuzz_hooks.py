@@ -2,8 +2,9 @@
 
 The description states these rules in words because JSON Schema can't: it compares no two
 values (`to` after `from`, `end` after `start`, working hours in order), knows no clock (a
-booking starts in the future) and no stored data (attendees and chosen members share an
-organisation with me, a cursor, sync token or ETag is one the server issued, an
+booking starts in the future, an override's date is not past) and no stored data (attendees
+and chosen members share an organisation with me, a schedule an event type uses is mine, my
+default schedule is not deleted, a cursor, sync token or ETag is one the server issued, an
 Idempotency-Key is fresh for each request, the booker doesn't answer their own booking's
 invitation), and counts characters, not bytes (passwords, analytics metadata). Which
 characters text fields refuse (control and text-direction characters) is stated in words
@@ -16,7 +17,7 @@ import hashlib
 import json
 import os
 from collections.abc import MutableMapping
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import schemathesis
 from schemathesis.generation import GenerationMode
@@ -29,6 +30,8 @@ ISSUED_HEADERS = ("If-Match",)
 # Who shares an organisation with whom is data, not schema.
 PEOPLE = ("attendees",)
 PEOPLE_QUERY = ("members",)
+# Which of my rows an id names is data too: such a field becomes null (my default schedule).
+MY_ROWS = ("schedule_id",)
 PASSWORDS = ("password", "currentPassword", "newPassword")
 PASSWORD_BYTES = 72
 METADATA_BYTES = 4096
@@ -36,9 +39,17 @@ METADATA_BYTES = 4096
 # fuzzer's own, whose ids are anyone's guess.
 ANSWER = "PATCH /api/v1/bookings/{booking_id}/attendance"
 INVITED = os.environ.get("FUZZ_INVITED_BOOKING")
+# Deleting a schedule: tests/test_fuzz.py's other one, not my default one (which is my own hours: 400).
+DELETE_SCHEDULE = "DELETE /api/v1/schedules/{schedule_id}"
+DEFAULT_SCHEDULE, OTHER_SCHEDULE = os.environ.get("FUZZ_DEFAULT_SCHEDULE"), os.environ.get("FUZZ_SCHEDULE")
+OVERRIDE = "PUT /api/v1/schedules/{schedule_id}/overrides/{day}"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# Text fields and whether they may span lines (scheduler/validation.py: Title, Location, Paragraphs).
-TEXT_FIELDS = {"title": False, "location": False, "description": True, "notes": True, "reason": True}
+# Text fields and whether they may span lines (scheduler/validation.py: Title, Location, Paragraphs, Line),
+# and the operations where a name means one line although it spans lines elsewhere.
+TEXT_FIELDS = {"title": False, "location": False, "description": True, "notes": True, "reason": True, "name": False}
+ONE_LINE_IN = {"POST /api/v1/users/me/time-off": ("reason",)}
+# Those that may not be left blank, and what to put there.
+FILLED_TEXT = {"title": "Title", "name": "Name"}
 
 
 @schemathesis.hook
@@ -51,14 +62,22 @@ def map_case(context, case):
         ordered_window(case.query)
     if isinstance(case.path_parameters, MutableMapping) and case.operation.label == ANSWER:
         case.path_parameters["booking_id"] = int(INVITED)
+    if isinstance(case.path_parameters, MutableMapping) and case.operation.label == OVERRIDE:
+        case.path_parameters["day"] = coming_date(case.path_parameters.get("day"))
+    if (isinstance(case.path_parameters, MutableMapping) and case.operation.label == DELETE_SCHEDULE
+            and str(case.path_parameters.get("schedule_id")) == DEFAULT_SCHEDULE):
+        case.path_parameters["schedule_id"] = int(OTHER_SCHEDULE)
     if isinstance(case.body, MutableMapping):
         if len(json.dumps(case.body.get("metadata"), separators=(",", ":"), ensure_ascii=False).encode()) \
                 > METADATA_BYTES:
             case.body["metadata"] = {}
         for name in PEOPLE:
             case.body.pop(name, None)
+        for name in MY_ROWS:
+            if name in case.body:
+                case.body[name] = None
         future_times(case.body)
-        readable_text(case.body)
+        readable_text(case.body, one_line=ONE_LINE_IN.get(case.operation.label, ()))
         for name in PASSWORDS:
             if isinstance(case.body.get(name), str):
                 case.body[name] = case.body[name].encode()[:PASSWORD_BYTES].decode(errors="ignore")
@@ -66,6 +85,8 @@ def map_case(context, case):
             for day in DAYS:
                 if isinstance(case.body["working_hours"].get(day), list):
                     case.body["working_hours"][day] = in_order(case.body["working_hours"][day])
+        if isinstance(case.body.get("hours"), list):
+            case.body["hours"] = in_order(case.body["hours"])
     if isinstance(case.headers, MutableMapping):
         for name in ISSUED_HEADERS:
             case.headers.pop(name, None)
@@ -125,10 +146,20 @@ def in_order(intervals):
     return kept
 
 
-def readable_text(body):
-    """Text fields without the characters they refuse, and titles with something left."""
+def coming_date(text):
+    """A date from today to a year ahead (in any zone: from yesterday on), the same for the same text."""
+    try:
+        seed = date.fromisoformat(text).toordinal()
+    except (TypeError, ValueError):
+        seed = 0
+    return (datetime.now(timezone.utc).date() + timedelta(days=seed % 366)).isoformat()
+
+
+def readable_text(body, one_line=()):
+    """Text fields without the characters they refuse, and titles and names with something left."""
     for name, lines in TEXT_FIELDS.items():
         if isinstance(body.get(name), str):
+            lines = lines and name not in one_line
             body[name] = "".join(ch for ch in body[name] if allowed_in_text(ch, lines=lines))
-            if name == "title" and not body[name].strip():
-                body[name] = "Title"
+            if name in FILLED_TEXT and not body[name].strip():
+                body[name] = FILLED_TEXT[name]

@@ -56,6 +56,25 @@ def waiting_for_lock(database_url, seconds=10):
         conn.close()
 
 
+def answer_behind(database_url, hold, request):
+    """`request()`'s answer when another transaction, having run `hold(cur)`, keeps what it
+    locked until the request waits for it, and then commits."""
+    holder = psycopg2.connect(database_url)
+    answers = []
+    try:
+        with holder.cursor() as cur:
+            hold(cur)
+        thread = threading.Thread(target=lambda: answers.append(request()))
+        thread.start()
+        waiting_for_lock(database_url)
+        holder.commit()
+    finally:
+        holder.close()
+    thread.join(30)
+    assert answers, "the request never answered"
+    return answers[0]
+
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -1,8 +1,4 @@
-import threading
-
-import psycopg2
-
-from helpers import at, slot, waiting_for_lock
+from helpers import answer_behind, at, slot
 from scheduler.openapi import build
 
 BOOKINGS = "/api/v1/bookings"
@@ -98,25 +94,14 @@ def test_if_match_is_checked_under_the_row_lock(app, alice, database_url, db):
     client = app.test_client()
     b = booked(client, alice)
     tag = read(client, alice, b["id"]).headers["ETag"]
-    holder = psycopg2.connect(database_url)
-    results = {}
 
-    def second():
-        results["r"] = app.test_client().patch(f"{BOOKINGS}/{b['id']}", json={"title": "Second"},
-                                               headers={**alice.auth, "If-Match": tag})
+    def first(cur):  # the first editor, mid-transaction
+        cur.execute("SELECT 1 FROM bookings WHERE id = %s FOR UPDATE", (b["id"],))
+        cur.execute("UPDATE bookings SET title = 'First', updated_at = now() WHERE id = %s", (b["id"],))
 
-    try:
-        with holder.cursor() as cur:  # the first editor, mid-transaction
-            cur.execute("SELECT 1 FROM bookings WHERE id = %s FOR UPDATE", (b["id"],))
-            cur.execute("UPDATE bookings SET title = 'First', updated_at = now() WHERE id = %s", (b["id"],))
-        thread = threading.Thread(target=second)
-        thread.start()
-        waiting_for_lock(database_url)
-        holder.commit()
-    finally:
-        holder.close()
-    thread.join(30)
-    assert results["r"].status_code == 412
+    second = answer_behind(database_url, first, lambda: app.test_client().patch(
+        f"{BOOKINGS}/{b['id']}", json={"title": "Second"}, headers={**alice.auth, "If-Match": tag}))
+    assert second.status_code == 412
     assert row(db, b["id"])[0] == "First"
 
 

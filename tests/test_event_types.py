@@ -34,10 +34,10 @@ def test_an_event_type_gets_the_defaults_and_its_booking_url(client, host, make_
     event_type = make_type(duration=45)
     assert {k: event_type[k] for k in ("slug", "title", "description", "location", "duration", "step",
                                        "buffer_before", "buffer_after", "minimum_notice", "booking_window",
-                                       "daily_limit", "active")} == {
+                                       "daily_limit", "weekly_limit", "schedule_id", "active")} == {
         "slug": "intro", "title": "Intro call", "description": None, "location": None, "duration": 45, "step": 45,
         "buffer_before": 0, "buffer_after": 0, "minimum_notice": 60, "booking_window": 60, "daily_limit": None,
-        "active": True}
+        "weekly_limit": None, "schedule_id": None, "active": True}
     assert event_type["booking_url"] == "http://localhost/book/hana/intro"
     assert client.get(TYPES, headers=host.auth).json == [event_type]
 
@@ -50,13 +50,24 @@ def test_booking_url_is_null_until_the_host_has_a_username(client, alice, make_t
     ("slug", ""), ("slug", "a" * 61), ("slug", "no spaces"), ("duration", 4), ("duration", 721), ("step", 4),
     ("buffer_before", -1), ("buffer_after", 241), ("minimum_notice", -5), ("booking_window", 0),
     ("booking_window", 366), ("daily_limit", 0), ("daily_limit", 101), ("title", ""), ("active", "yes"),
-    ("location", "x" * 501), ("duration", "30"),
+    ("location", "x" * 501), ("duration", "30"), ("weekly_limit", 0), ("weekly_limit", 501), ("weekly_limit", "5"),
 ])
 def test_invalid_event_type_fields_are_400_and_nothing_is_made(client, host, field, value):
     body = {"slug": "intro", "title": "Intro", "duration": 30} | {field: value}
     r = client.post(TYPES, json=body, headers=host.auth)
     assert r.status_code == 400 and field in r.json["fields"]
     assert client.get(TYPES, headers=host.auth).json == []
+
+
+def test_a_weekly_limit_is_1_to_500_or_none(client, host, make_type):
+    assert make_type()["weekly_limit"] is None
+    event_type = make_type(slug="busy", weekly_limit=500)
+    assert event_type["weekly_limit"] == 500
+    path = f"{TYPES}/{event_type['id']}"
+    assert client.patch(path, json={"weekly_limit": 1}, headers=host.auth).json["event_type"]["weekly_limit"] == 1
+    assert client.patch(path, json={"weekly_limit": None}, headers=host.auth).json["event_type"]["weekly_limit"] is None
+    r = client.patch(path, json={"weekly_limit": 501}, headers=host.auth)
+    assert r.status_code == 400 and "weekly_limit" in r.json["fields"]
 
 
 def test_a_whole_number_written_with_a_fraction_is_an_integer(client, host):

@@ -1,8 +1,8 @@
 """Fuzzing from the description: schemathesis generates requests for every operation of
 /api/v1/openapi.json and sends them to the live app, signed in as an admin who owns an
-organisation, a booking, a notification, a calendar feed, a booking link a guest used and a
-webhook with a delivery (each path parameter gets a real value half the time, a generated
-one otherwise).
+organisation, a booking, a notification, a calendar feed, a booking link a guest used, a
+webhook with a delivery, a schedule with an override and time off (each path parameter gets a
+real value half the time, a generated one otherwise).
 No response may be a 5xx; each one's status, media type, headers and body must be as
 described; invalid input must be refused and valid input accepted (no operation may refuse
 most of what its description allows: schemathesis's validation_mismatch warning fails the run),
@@ -62,9 +62,10 @@ def settings(settings):
 @pytest.fixture
 def world(client, register, set_profile, org_of, db):
     """An admin who owns an organisation, a booking, a notification, a calendar feed, a booking
-    link that a guest used and a webhook with a delivery: a real value for every path
-    parameter, the admin, and a booking the admin was invited to (the booker doesn't answer
-    their own booking's invitation)."""
+    link that a guest used, a webhook with a delivery, a schedule with an override and time off:
+    a real value for every path parameter, the admin, and what tests/fuzz_hooks.py must know: a
+    booking the admin was invited to (the booker doesn't answer their own booking's invitation),
+    the admin's default schedule (which is not deleted) and their other one."""
     owner, member = register("Owner"), register("Member")
     with db.cursor() as cur:
         cur.execute("UPDATE users SET role = 'admin' WHERE id = %s", (owner.id,))
@@ -87,16 +88,25 @@ def world(client, register, set_profile, org_of, db):
     day = local_day(5)
     start = slot_starts(client, at(day, "00:00"), at(day, "23:59"), link="fuzzhost/intro")[0]
     guest = booked(client, start, link="fuzzhost/intro")
+    schedule = client.post("/api/v1/schedules", json={"name": "Summer", "working_hours": EVERY_DAY},
+                           headers=owner.auth).json["schedule"]
+    [default] = [s for s in client.get("/api/v1/schedules", headers=owner.auth).json["schedules"] if s["default"]]
+    client.put(f"/api/v1/schedules/{schedule['id']}/overrides/{day}", json={"hours": []}, headers=owner.auth)
+    time_off = client.post("/api/v1/users/me/time-off", json={"start": at(day, "20:00").isoformat(),
+                                                              "end": at(day, "21:00").isoformat()},
+                           headers=owner.auth).json["time_off"]
     return owner, {
         "booking_id": booking["id"], "org_id": org["id"], "user_id": member.id, "notification_id": notification["id"],
         "secret": feed.rpartition("/")[2].removesuffix(".ics"), "event_type_id": event_type["id"],
         "username": "fuzzhost", "slug": "intro", "token": guest["manage_token"],
-        "endpoint_id": webhook["id"], "delivery_id": delivery["id"],
-    }, invited_to["id"]
+        "endpoint_id": webhook["id"], "delivery_id": delivery["id"], "schedule_id": schedule["id"],
+        "time_off_id": time_off["id"], "day": day.isoformat(),
+    }, {"FUZZ_INVITED_BOOKING": str(invited_to["id"]), "FUZZ_DEFAULT_SCHEDULE": str(default["id"]),
+        "FUZZ_SCHEDULE": str(schedule["id"])}
 
 
 def test_fuzzing_finds_no_server_error_and_nothing_undescribed(world, live_server, tmp_path, capsys):
-    owner, values, invited_to = world
+    owner, values, facts = world
     toml = tmp_path / "schemathesis.toml"
     toml.write_text(config(live_server.url, owner.token, values, SEED))
 
@@ -107,7 +117,7 @@ def test_fuzzing_finds_no_server_error_and_nothing_undescribed(world, live_serve
                *[arg for op in EXCLUDED for arg in ("--exclude-operation-id", op)]]
     # The hooks import the package's own text rules: the repository root on the path too.
     hooks = {"SCHEMATHESIS_HOOKS": HOOKS.stem, "PYTHONPATH": os.pathsep.join((str(HOOKS.parent), str(HOOKS.parent.parent))),
-             "FUZZ_INVITED_BOOKING": str(invited_to)}
+             **facts}
     run = subprocess.run(command, capture_output=True, text=True, timeout=int(MAX_SECONDS or 600) + 120,
                          cwd=tmp_path, env=os.environ | hooks)
     output = run.stdout + run.stderr

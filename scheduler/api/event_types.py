@@ -8,11 +8,11 @@ from pydantic import ConfigDict, Field
 
 from .. import links
 from ..auth import login_required
-from ..context import single_statement, site
+from ..context import single_statement, site, transaction
 from ..errors import BadRequest, NotFound
 from ..openapi import Error, Message, Shape, describe
-from ..repositories import event_types
-from ..validation import Body, Location, Paragraphs, Slug, Title, Whole, at_least_one, parse
+from ..repositories import event_types, schedules
+from ..validation import Body, Location, Paragraphs, RowId, Slug, Title, Whole, at_least_one, parse
 
 bp = Blueprint("event_types", __name__)
 
@@ -22,6 +22,8 @@ Buffer = Annotated[int, Field(ge=0, le=240), Whole]
 Notice = Annotated[int, Field(ge=0, le=525600), Whole]
 WindowDays = Annotated[int, Field(ge=1, le=365), Whole]
 DailyLimit = Annotated[int, Field(ge=1, le=100), Whole]
+WeeklyLimit = Annotated[int, Field(ge=1, le=500), Whole]
+ScheduleId = Annotated[RowId, Field(description="One of my schedules; null: my default one.")]
 
 
 class EventTypeIn(Body):
@@ -36,16 +38,19 @@ class EventTypeIn(Body):
     minimum_notice: Notice = 60
     booking_window: WindowDays = 60
     daily_limit: DailyLimit | None = None
+    weekly_limit: WeeklyLimit | None = None
+    schedule_id: ScheduleId | None = None
     active: bool = True
 
 
 class EventTypePatch(Body):
-    """Only description, location and daily_limit may be set to null (cleared); a field left
-    out stays as it is (the None default is never validated, so an explicit null is a 400)."""
+    """Only description, location, daily_limit, weekly_limit and schedule_id may be set to null
+    (cleared); a field left out stays as it is (the None default is never validated, so an
+    explicit null is a 400)."""
 
     model_config = ConfigDict(json_schema_extra=at_least_one(
         "slug", "title", "description", "location", "duration", "step", "buffer_before", "buffer_after",
-        "minimum_notice", "booking_window", "daily_limit", "active", null_counts=True))
+        "minimum_notice", "booking_window", "daily_limit", "weekly_limit", "schedule_id", "active", null_counts=True))
     slug: Slug = None
     title: Title = None
     description: Description | None = None
@@ -57,6 +62,8 @@ class EventTypePatch(Body):
     minimum_notice: Notice = None
     booking_window: WindowDays = None
     daily_limit: DailyLimit | None = None
+    weekly_limit: WeeklyLimit | None = None
+    schedule_id: ScheduleId | None = None
     active: bool = None
 
 
@@ -74,7 +81,7 @@ class EventType(Shape):
     minimum_notice: int = Field(description="Minutes: no start sooner than this from now.")
     booking_window: int = Field(description="Days: no start further ahead than this.")
     daily_limit: int | None = Field(description="Bookings of this type per host-local day.")
-    weekly_limit: int | None = Field(description="Bookings of this type per host-local ISO week.")
+    weekly_limit: int | None = Field(description="Bookings of this type per host-local ISO week (Monday to Sunday).")
     schedule_id: int | None = Field(description="The schedule whose hours it offers; null: my default schedule.")
     active: bool
     created_at: datetime
@@ -98,16 +105,25 @@ def found(event_type):
     return event_type
 
 
+def check_schedule(cur, schedule_id):
+    """400 unless the schedule named (if any) is mine; it then stays until the type is written."""
+    if schedule_id is not None and not schedules.hold_own(cur, schedule_id, g.user["id"]):
+        raise BadRequest("Invalid input: schedule_id: is not one of my schedules",
+                         fields={"schedule_id": "is not one of my schedules"})
+
+
 @bp.post("")
 @describe(body=EventTypeIn, responses={201: EventTypeSaved, 409: Error})
 @login_required
 def create_event_type():
     """Offer an event type through a booking link.
 
-    `slug` is unique among my types (409). `step` defaults to `duration`."""
+    `slug` is unique among my types (409). `step` defaults to `duration`. `schedule_id` is
+    one of my schedules (`GET /schedules`), whose hours it offers; without it, my default one."""
     data = parse(EventTypeIn)
     fields = data.model_dump() | {"step": data.step or data.duration}
-    with single_statement() as cur:
+    with transaction() as cur:
+        check_schedule(cur, data.schedule_id)
         event_type = event_types.insert(cur, user_id=g.user["id"], **fields)
     return {"message": "Event type created", "event_type": shown(event_type)}, 201
 
@@ -137,12 +153,14 @@ def update_event_type(event_type_id):
     """Change an event type.
 
     Changes apply to bookings made from now on; existing bookings keep their times and
-    buffers. `description`, `location` and `daily_limit` may be set to null."""
+    buffers. `description`, `location`, `daily_limit`, `weekly_limit` and `schedule_id` may be
+    set to null (`schedule_id`: my default schedule)."""
     data = parse(EventTypePatch)
     changes = {name: getattr(data, name) for name in data.model_fields_set}
     if not changes:
         raise BadRequest("Provide at least one field to update")
-    with single_statement() as cur:
+    with transaction() as cur:
+        check_schedule(cur, changes.get("schedule_id"))
         event_type = found(event_types.update(cur, event_type_id, g.user["id"], changes))
     return {"message": "Event type updated", "event_type": shown(event_type)}
 

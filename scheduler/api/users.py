@@ -3,7 +3,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from flask import Blueprint, g
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field
 
 from .. import find_time, links
 from ..auth import (INVALID_TOKEN, hash_password, issue_token, limit_account, limited_guess, login_required,
@@ -15,52 +15,13 @@ from ..keys import token_hash
 from ..openapi import Error, RateLimited, Shape, describe
 from ..pagination import paginated
 from ..repositories import bookings, users
-from ..validation import (Body, Email, LoginPassword, Name, Password, Query, Username, Whole, Zone, at_least_one, parse,
-                          parse_query)
+from ..validation import (Body, Email, LoginPassword, Name, Password, Query, Username, Whole, WorkingHours, Zone,
+                          at_least_one, parse, parse_query)
 from ..windows import Availability, Busy, WindowQuery, parse_window
 
 bp = Blueprint("users", __name__)
 
 PROFILE_FIELDS = ("id", "name", "email", "role", "username", "timezone", "working_hours", "reminders", "created_at", "updated_at")
-WallTime = Annotated[str, StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
-
-
-class Interval(Body):
-    """`end` after `start` (24:00 is the end of the day); a day's intervals may not overlap."""
-
-    start: WallTime
-    end: WallTime
-
-    @model_validator(mode="after")
-    def ordered(self):
-        if self.start == "24:00" or (self.end != "24:00" and self.end <= self.start):
-            raise ValueError("end must be after start")
-        return self
-
-
-DayHours = Annotated[list[Interval], Field(max_length=6)]
-
-
-class WorkingHours(Body):
-    """Local wall-clock hours per weekday; a day left out is a day off."""
-
-    model_config = ConfigDict(strict=True, extra="forbid")
-    mon: DayHours = []
-    tue: DayHours = []
-    wed: DayHours = []
-    thu: DayHours = []
-    fri: DayHours = []
-    sat: DayHours = []
-    sun: DayHours = []
-
-    @model_validator(mode="after")
-    def no_overlaps(self):
-        for day, intervals in self:
-            ordered = sorted(intervals, key=lambda i: i.start)
-            for earlier, later in zip(ordered, ordered[1:]):
-                if earlier.end == "24:00" or later.start < earlier.end:
-                    raise ValueError(f"{day}: intervals overlap")
-        return self
 
 
 class ProfilePatch(Body):

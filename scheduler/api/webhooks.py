@@ -17,7 +17,7 @@ from ..openapi import Error, Message, Shape, describe
 from ..pagination import paginated
 from ..repositories import organizations, webhooks
 from ..sealing import WEBHOOK_SECRET
-from ..validation import Body, Paragraphs, Query, Whole, at_least_one, parse, parse_query
+from ..validation import Body, Paragraphs, Query, RowId, at_least_one, parse, parse_query
 from ..egress import BlockedAddress, UnresolvableHost, check_host
 from ..webhooks.events import BOOKING_EVENTS, TEST_EVENT, max_attempts, payload
 from ..webhooks.signing import new_secret
@@ -60,7 +60,7 @@ class WebhookIn(Body):
     url: Url
     events: Events
     description: Description | None = None
-    organization_id: Annotated[int, Field(ge=1, le=2**63 - 1), Whole] | None = None
+    organization_id: RowId | None = None
 
 
 class WebhookPatch(Body):

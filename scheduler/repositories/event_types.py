@@ -13,20 +13,21 @@ SCHEDULE = "LEFT JOIN schedules s ON s.user_id = h.id AND (s.id = t.schedule_id 
 
 
 def insert(cur, *, user_id, slug, title, description, location, duration, step, buffer_before, buffer_after,
-           minimum_notice, booking_window, daily_limit, active):
+           minimum_notice, booking_window, daily_limit, weekly_limit, schedule_id, active):
     cur.execute(
         f"""
         INSERT INTO event_types AS t (user_id, slug, title, description, location, duration, step, buffer_before,
-                                      buffer_after, minimum_notice, booking_window, daily_limit, active)
+                                      buffer_after, minimum_notice, booking_window, daily_limit, weekly_limit,
+                                      schedule_id, active)
         VALUES (%(user_id)s, %(slug)s, %(title)s, %(description)s, %(location)s, %(duration)s, %(step)s,
                 %(buffer_before)s, %(buffer_after)s, %(minimum_notice)s, %(booking_window)s, %(daily_limit)s,
-                %(active)s)
+                %(weekly_limit)s, %(schedule_id)s, %(active)s)
         RETURNING {COLUMNS}
         """,
         {"user_id": user_id, "slug": slug, "title": title, "description": description, "location": location,
          "duration": duration, "step": step, "buffer_before": buffer_before, "buffer_after": buffer_after,
          "minimum_notice": minimum_notice, "booking_window": booking_window, "daily_limit": daily_limit,
-         "active": active},
+         "weekly_limit": weekly_limit, "schedule_id": schedule_id, "active": active},
     )
     return cur.fetchone()
 

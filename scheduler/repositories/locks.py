@@ -1,9 +1,9 @@
 """The one lock order for calendars.
 
 Every write that touches people's time (creating, moving or cancelling a booking, answering
-an invitation, guest bookings, limits) first takes the locks of everyone whose time it may
-change (`lock_people`; `bookings.create` takes them itself), after locking the booking row it
-changes (if any) and before writing anything else. The locks are PostgreSQL
+an invitation, guest bookings, limits, time off) first takes the locks of everyone whose time
+it may change (`lock_people`; `bookings.create` takes them itself), after locking the booking
+row it changes (if any) and before writing anything else. The locks are PostgreSQL
 transaction-scoped advisory locks, one per person, taken in ascending user id and released
 at commit or rollback. Since every writer takes them in that one order, writers over
 overlapping people queue instead of deadlocking, and the second one sees the first one's
