@@ -213,7 +213,7 @@ def test_time_off_is_busy_and_not_available_wherever_availability_is_read(client
 def test_a_weekly_limit_counts_per_host_local_iso_week(client, host, make_type, set_profile):
     zone = "Asia/Kolkata"
     set_profile(host, timezone=zone, working_hours={d: [{"start": "00:00", "end": "24:00"}] for d in DAYS})
-    make_type(duration=60, weekly_limit=2)
+    make_type(duration=60, step=30, weekly_limit=2)
     day = local_day(14, zone)
     monday = day - timedelta(days=day.weekday())
     # 00:30 on Monday in Kolkata is Sunday evening in UTC: it counts in the host's new week.

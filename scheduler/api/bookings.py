@@ -109,9 +109,17 @@ class Commitment(Shape):
     end_time: datetime
 
 
+class Unavailable(Shape):
+    user_id: int
+    name: str
+    email: str
+    reason: Literal["away", "busy"] = Field(description="`away`: their time off; `busy`: their own calendar.")
+
+
 class BookingConflict(Error):
-    conflicts: list[Commitment] = Field(default_factory=list,
-                                        description="When the time is taken: who is busy, and when.")
+    conflicts: list[Commitment | Unavailable] = Field(default_factory=list, description=(
+        "When the time is taken: who is busy, and when (a booking of theirs), or that an attendee "
+        "is not available then, and nothing more."))
 
 
 class SyncQuery(Query):
