@@ -199,7 +199,7 @@ def test_time_off_is_busy_and_not_available_wherever_availability_is_read(client
         "title": "Sync", "start": at(day, "09:00").isoformat(), "end": at(day, "09:30").isoformat(),
         "attendees": [host.id]})
     assert r.status_code == 201, r.json
-    moved = client.put(f"/api/v1/bookings/{r.json['booking']['id']}", headers=colleague.auth, json={
+    moved = client.patch(f"/api/v1/bookings/{r.json['booking']['id']}", headers=colleague.auth, json={
         "start": at(day, "10:30").isoformat(), "end": at(day, "11:00").isoformat()})
     assert moved.status_code == 409 and moved.json["conflicts"][0]["reason"] == "away", moved.json
     # The host's own bookings during their own time off are theirs to make.
