@@ -191,15 +191,19 @@ END
 $$;
 
 -- A person's time (docs/architecture.md): what blocks it besides bookings, whatever their
--- schedules say. Time off; `source` names where each span comes from, and is all that anyone
--- but its owner learns of it.
+-- schedules say: time off, and the busy times read from their own calendars (with the
+-- calendar's id). `source` names where each span comes from, and is all that anyone but its
+-- owner learns of it.
 CREATE OR REPLACE FUNCTION unavailable(p_people bigint[], p_start timestamptz, p_end timestamptz)
-RETURNS TABLE (user_id bigint, start_time timestamptz, end_time timestamptz, source text)
+RETURNS TABLE (user_id bigint, start_time timestamptz, end_time timestamptz, source text, calendar_id bigint)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN QUERY
-        SELECT t.user_id, t.start_time, t.end_time, 'time_off'::text FROM time_off t
-        WHERE t.user_id = ANY(p_people) AND tstzrange(t.start_time, t.end_time) && tstzrange(p_start, p_end);
+        SELECT t.user_id, t.start_time, t.end_time, 'time_off'::text, NULL::bigint FROM time_off t
+        WHERE t.user_id = ANY(p_people) AND tstzrange(t.start_time, t.end_time) && tstzrange(p_start, p_end)
+        UNION ALL
+        SELECT c.user_id, c.start_time, c.end_time, 'calendar'::text, c.calendar_id FROM calendar_busy c
+        WHERE c.user_id = ANY(p_people) AND tstzrange(c.start_time, c.end_time) && tstzrange(p_start, p_end);
 END
 $$;
 
@@ -209,17 +213,17 @@ $$;
 -- p_end + 240 minutes: a bound the (user_id, start_time) index can use.
 CREATE OR REPLACE FUNCTION blocked_time(p_people bigint[], p_start timestamptz, p_end timestamptz,
                                         p_excluding bigint)
-RETURNS TABLE (user_id bigint, start_time timestamptz, end_time timestamptz, source text, booking_id bigint)
+RETURNS TABLE (user_id bigint, start_time timestamptz, end_time timestamptz, source text, calendar_id bigint)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN QUERY
-        SELECT a.user_id, a.block_start, a.block_end, 'booking'::text, a.booking_id
+        SELECT a.user_id, a.block_start, a.block_end, 'booking'::text, NULL::bigint
         FROM booking_attendees a
         WHERE a.user_id = ANY(p_people) AND a.confirmed AND a.status <> 'declined'
           AND a.start_time < p_end + interval '240 minutes'
           AND a.block_start < p_end AND a.block_end > p_start
           AND a.booking_id IS DISTINCT FROM p_excluding
         UNION ALL
-        SELECT u.user_id, u.start_time, u.end_time, u.source, NULL::bigint FROM unavailable(p_people, p_start, p_end) u;
+        SELECT u.user_id, u.start_time, u.end_time, u.source, u.calendar_id FROM unavailable(p_people, p_start, p_end) u;
 END
 $$;

@@ -1,6 +1,7 @@
 """A person's time as stored (docs/architecture.md, "A person's time"): the hours of a
 schedule (weekly hours and date overrides, in the schedule's zone) and what blocks time
-(bookings with their buffers, time off: sql/functions.sql's blocked_time and unavailable)."""
+(bookings with their buffers, time off, their calendars' busy times: sql/functions.sql's
+blocked_time and unavailable)."""
 
 # The date overrides of the schedule a query calls `s`, as {"YYYY-MM-DD": hours}.
 OVERRIDES = "(SELECT coalesce(jsonb_object_agg(o.day, o.hours), '{}') FROM schedule_overrides o WHERE o.schedule_id = s.id)"
@@ -22,10 +23,10 @@ def default_schedules(cur, user_ids):
 
 def blocked(cur, user_ids, start, end, *, excluding=None):
     """What blocks these people's time in [start, end) (`excluding` a booking being moved):
-    who, when, and its source (booking, time_off)."""
+    who, when, and its source (booking, time_off, calendar with its calendar_id)."""
     cur.execute(
         """
-        SELECT user_id, start_time, end_time, source
+        SELECT user_id, start_time, end_time, source, calendar_id
         FROM blocked_time(%(user_ids)s, %(start)s, %(end)s, %(excluding)s)
         ORDER BY start_time, user_id
         """,
@@ -35,8 +36,8 @@ def blocked(cur, user_ids, start, end, *, excluding=None):
 
 
 def unavailable(cur, user_ids, start, end):
-    """What blocks these people's time in [start, end) besides bookings (time off): who (with
-    their name and address, for a 409), when, and its source."""
+    """What blocks these people's time in [start, end) besides bookings (time off, calendars):
+    who (with their name and address, for a 409), when, and its source."""
     cur.execute(
         """
         SELECT x.user_id, u.name, u.email, x.start_time, x.end_time, x.source
