@@ -21,6 +21,7 @@ from scheduler.config import Settings
 from scheduler.runtime import start_worker
 from browser import browser, chromium, live_server  # noqa: F401  (fixtures)
 from pgbouncer import pgbouncer, pgbouncer_url  # noqa: F401  (fixtures)
+from radicale import radicale  # noqa: F401  (fixture)
 from conformance import ConformingClient
 from helpers import SECRET_KEYS
 
