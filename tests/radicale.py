@@ -3,7 +3,7 @@
 
 `stop()` and `start()` again keep the port and the storage, so a test can take the server away
 and bring it back with what it held. `make_calendar` creates a calendar collection
-(MKCALENDAR) and returns its absolute URL; `events` reads what a collection holds.
+(MKCALENDAR) and returns its absolute URL; `items` and `events` read what a collection holds.
 
 This module shadows the `radicale` package inside the test process (tests/ is first on the
 path), so the server runs as `python -m radicale` from its own folder, where the real package
@@ -26,6 +26,13 @@ import pytest
 
 START_SECONDS = 15
 DAV = "{DAV:}"
+CALDAV = "{urn:ietf:params:xml:ns:caldav}"
+# Every resource of a calendar collection with its data (RFC 4791, 7.8).
+CALENDAR_QUERY = """<?xml version="1.0" encoding="utf-8"?>
+<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+  <D:prop><C:calendar-data/></D:prop>
+  <C:filter><C:comp-filter name="VCALENDAR"/></C:filter>
+</C:calendar-query>"""
 
 
 class Radicale:
@@ -119,20 +126,16 @@ level = warning
         return url
 
     def items(self, calendar_url):
-        """{absolute URL of each resource in the collection: its text}."""
-        status, _, body = self.request("PROPFIND", calendar_url, headers={"Depth": "1"},
-                                       body='<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>')
+        """{absolute URL of each resource in the collection: its text}, read in one REPORT, so
+        a resource removed meanwhile is either all there or not at all."""
+        status, _, body = self.request("REPORT", calendar_url, body=CALENDAR_QUERY,
+                                       headers={"Depth": "1", "Content-Type": "application/xml"})
         assert status == 207, (status, body)
-        collection = urlsplit(calendar_url).path
-        hrefs = [href.text for href in ET.fromstring(body).iter(f"{DAV}href")]
         found = {}
-        for href in hrefs:
-            if href.rstrip("/") == collection.rstrip("/"):
-                continue
-            url = urljoin(calendar_url, href)
-            status, _, text = self.request("GET", url)
-            assert status == 200, (status, url)
-            found[url] = text.decode()
+        for response in ET.fromstring(body).iter(f"{DAV}response"):
+            data = response.find(f".//{CALDAV}calendar-data")
+            if data is not None and data.text:
+                found[urljoin(calendar_url, response.find(f"{DAV}href").text)] = data.text
         return found
 
     def events(self, calendar_url):
