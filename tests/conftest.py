@@ -319,11 +319,36 @@ def receiver():
 
 
 @pytest.fixture
+def hung_listener():
+    """Starts hung receivers (tests/receivers.py): they accept connections and never answer."""
+    from receivers import HungListener
+    started = []
+
+    def start():
+        started.append(HungListener())
+        return started[-1]
+    yield start
+    for listener in started:
+        listener.stop()
+
+
+@pytest.fixture
 def webhook_worker(worker, redis_conn):
     """Runs a real RQ worker over the webhook queue until it is empty; returns the runtime."""
     runtime = worker()
 
     def drain():
         SimpleWorker([jobs.webhook_queue(redis_conn)], connection=redis_conn).work(burst=True, logging_level="WARNING")
+        return runtime
+    return drain
+
+
+@pytest.fixture
+def calendar_worker(worker, redis_conn):
+    """Runs a real RQ worker over the calendar-write queue until it is empty; returns the runtime."""
+    runtime = worker()
+
+    def drain():
+        SimpleWorker([jobs.calendar_queue(redis_conn)], connection=redis_conn).work(burst=True, logging_level="WARNING")
         return runtime
     return drain
