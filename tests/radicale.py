@@ -24,6 +24,8 @@ from urllib.parse import urljoin, urlsplit
 import icalendar
 import pytest
 
+from helpers import end
+
 START_SECONDS = 15
 DAV = "{DAV:}"
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"
@@ -89,13 +91,7 @@ level = warning
 
     def stop(self):
         """Stops the server; its storage stays for the next start()."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        end(self.process)
 
     def remove(self):
         self.stop()
