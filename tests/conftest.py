@@ -332,23 +332,19 @@ def hung_listener():
         listener.stop()
 
 
-@pytest.fixture
-def webhook_worker(worker, redis_conn):
-    """Runs a real RQ worker over the webhook queue until it is empty; returns the runtime."""
-    runtime = worker()
+def queue_worker(queue):
+    """A fixture that runs a real RQ worker over `queue` (a jobs.*_queue) until it is empty and
+    returns the worker's runtime."""
+    @pytest.fixture
+    def drains(worker, redis_conn):
+        runtime = worker()
 
-    def drain():
-        SimpleWorker([jobs.webhook_queue(redis_conn)], connection=redis_conn).work(burst=True, logging_level="WARNING")
-        return runtime
-    return drain
+        def drain():
+            SimpleWorker([queue(redis_conn)], connection=redis_conn).work(burst=True, logging_level="WARNING")
+            return runtime
+        return drain
+    return drains
 
 
-@pytest.fixture
-def calendar_worker(worker, redis_conn):
-    """Runs a real RQ worker over the calendar-write queue until it is empty; returns the runtime."""
-    runtime = worker()
-
-    def drain():
-        SimpleWorker([jobs.calendar_queue(redis_conn)], connection=redis_conn).work(burst=True, logging_level="WARNING")
-        return runtime
-    return drain
+webhook_worker = queue_worker(jobs.webhook_queue)
+calendar_worker = queue_worker(jobs.calendar_queue)
