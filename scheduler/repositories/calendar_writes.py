@@ -13,19 +13,19 @@ def claim(cur, write_id, *, now, lease_seconds):
     cur.execute(
         """
         WITH due AS (
-            SELECT w.id, w.on_server FROM calendar_writes w
-            WHERE w.id = %(id)s AND w.next_attempt_at <= %(now)s
+            SELECT w.id, w.on_server, c.write_to, c.username, c.password_sealed, u.timezone
+            FROM calendar_writes w JOIN calendars c ON c.id = w.calendar_id JOIN users u ON u.id = c.user_id
+            WHERE w.id = %(id)s AND c.write_to IS NOT NULL AND w.next_attempt_at <= %(now)s
               AND (w.status = 'pending' OR (w.status = 'sending' AND w.locked_until < %(now)s))
-            FOR UPDATE
+            FOR UPDATE OF w
         )
         UPDATE calendar_writes w
         SET status = 'sending', attempts = w.attempts + 1,
-            locked_until = %(now)s + make_interval(secs => %(lease)s),
-            on_server = w.on_server OR w.held
-        FROM due, calendars c JOIN users u ON u.id = c.user_id
-        WHERE w.id = due.id AND c.id = w.calendar_id AND c.write_to IS NOT NULL
+            locked_until = %(now)s + make_interval(secs => %(lease)s), on_server = w.on_server OR w.held
+        FROM due
+        WHERE w.id = due.id
         RETURNING w.id, w.booking_id, w.event, w.held, w.version, w.attempts, w.locked_until, due.on_server,
-                  c.write_to, c.username, c.password_sealed, u.timezone
+                  due.write_to, due.username, due.password_sealed, due.timezone
         """,
         {"id": write_id, "now": now, "lease": lease_seconds},
     )
