@@ -194,10 +194,10 @@ $$;
 -- booking event: [{booking_id, event, holders, dropped}], the booking's event, which the
 -- write_to calendars of `holders` (user ids) should hold and those of `dropped` should not;
 -- `p_people` is everyone in them. Most people have no write_to calendar: for them the answer is
--- one probe of a small index, and the JSON is not even read. A removal makes no row for a
--- calendar that never got the booking. A row being sent stays `sending`: the job sending it
--- sees the new version when it records its write, and writes again. Returns the rows to
--- enqueue, as [[id, version], ...].
+-- one probe of a small index, and the JSON is not even read. A removal changes nothing for a
+-- calendar that doesn't hold the booking and isn't to (never got it, or declined it before). A
+-- row being sent stays `sending`: the job sending it sees the new version when it records its
+-- write, and writes again. Returns the rows to enqueue, as [[id, version], ...].
 CREATE OR REPLACE FUNCTION add_calendar_writes(p_people bigint[], p_writes json) RETURNS json
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -220,6 +220,7 @@ BEGIN
         SET event = EXCLUDED.event, held = EXCLUDED.held, version = r.version + 1, attempts = 0,
             last_error = NULL, status = CASE WHEN r.status = 'sending' THEN 'sending' ELSE 'pending' END,
             next_attempt_at = now(), enqueued_at = now(), updated_at = now()
+        WHERE EXCLUDED.held OR r.held OR r.on_server
         RETURNING r.id, r.version
     )
     SELECT coalesce(json_agg(json_build_array(written.id, written.version) ORDER BY written.id), '[]')

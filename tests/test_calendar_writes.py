@@ -124,7 +124,7 @@ def test_a_cancelled_booking_is_removed(client, alice, connect, radicale, calend
 
 
 def test_an_invitee_who_declines_leaves_only_their_own_calendar(client, alice, bob, org_of, connect, radicale,
-                                                                  calendar_worker):
+                                                                  calendar_worker, db):
     org_of(alice, bob)
     alices, bobs = connect(alice), connect(bob)
     booking = booked(client, alice, attendees=[bob.id])
@@ -138,6 +138,9 @@ def test_an_invitee_who_declines_leaves_only_their_own_calendar(client, alice, b
     # The organiser's copy stays, and shows the answer.
     [bob_there] = [a for a in held(radicale, alices)[uid].get("ATTENDEE") if str(a) == f"mailto:{bob.email}"]
     assert bob_there.params["PARTSTAT"] == "DECLINED"
+    # Later changes reach the organiser's calendar; bob's, which is not to hold it, is left alone.
+    assert client.patch(f"{BOOKINGS}/{booking['id']}", json={"title": "Retro"}, headers=alice.auth).status_code == 200
+    assert [(kept, version) for _, kept, version, *_ in rows(db)] == [(True, 3), (False, 2)]
 
 
 def test_a_guest_booking_through_a_link_is_written_to_the_hosts_calendar(client, host, make_type, connect,
