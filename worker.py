@@ -1,14 +1,17 @@
-"""The background worker: runs email and webhook delivery jobs from RQ and sweeps the outboxes.
+"""The background worker: runs email, webhook and calendar-write jobs from RQ and sweeps the
+outboxes.
 
-One process runs RQ workers (jobs in-process, no fork per job) on two queues: emails in the
+One process runs RQ workers (jobs in-process, no fork per job) on three queues: emails in the
 main thread, webhooks in WEBHOOK_CONCURRENCY threads of their own, so a slow or hanging webhook
-receiver never holds up an email, nor (one attempt in flight per endpoint) other endpoints.
-Sweep threads enqueue due outbox rows and webhook deliveries with no live job, another
-refreshes the admins' dashboard snapshots before they expire, and one deletes old data
+receiver never holds up an email, nor (one attempt in flight per endpoint) other endpoints, and
+calendar writes in CALENDAR_WRITE_CONCURRENCY others, so a dead CalDAV server holds up neither.
+Sweep threads enqueue due outbox rows, webhook deliveries and calendar writes with no live job,
+another refreshes the admins' dashboard snapshots before they expire, and one deletes old data
 (scheduler/retention.py). It waits out Redis or PostgreSQL outages, and stops on SIGTERM or
 SIGINT in any state: idle, mid-job (after that email), or waiting for Redis. A webhook attempt
-in flight at that moment is cut short; its lease runs out and the sweep enqueues it again (at
-least once), and its endpoint is free for other deliveries after WEBHOOK_TIMEOUT and a margin.
+or calendar write in flight at that moment is cut short; its lease runs out and the sweep
+enqueues it again (at least once), and a webhook's endpoint is free for other deliveries after
+WEBHOOK_TIMEOUT and a margin.
 """
 
 import logging
@@ -23,7 +26,7 @@ from rq.worker import WorkerStatus
 
 from scheduler import dashboard, jobs, retention
 from scheduler.config import Settings
-from scheduler.delivery import emails, webhooks
+from scheduler.delivery import calendars, emails, webhooks
 from scheduler.logs import configure_logging
 from scheduler.runtime import start_worker
 
@@ -78,7 +81,7 @@ def every(seconds, task, stop):
 
 
 def background_tasks(rt):
-    """(seconds, task): the outbox sweep, refreshing the admins' dashboard snapshots early
+    """(seconds, task): the sweeps of the outboxes, refreshing the admins' dashboard snapshots early
     enough that none is DASHBOARD_MAX_AGE old when asked for (checked twice per lead time), and
     deleting old data (one worker at a time)."""
     settings = rt.settings
@@ -90,12 +93,16 @@ def background_tasks(rt):
     def webhook_sweep():
         webhooks.sweep(rt)
 
+    def calendar_write_sweep():
+        calendars.sweep(rt)
+
     def dashboard_refresh():
         dashboard.refresh(rt.redis, rt.db, settings.dashboard_max_age, lead)
 
     def retention_purge():
         retention.purge(rt.db, settings)
     return [(settings.outbox_poll_seconds, outbox_sweep), (settings.outbox_poll_seconds, webhook_sweep),
+            (settings.outbox_poll_seconds, calendar_write_sweep),
             (min(settings.outbox_poll_seconds, lead / 2), dashboard_refresh),
             (settings.retention_interval, retention_purge)]
 
@@ -139,8 +146,12 @@ def main():
     for n in range(settings.webhook_concurrency):
         threading.Thread(target=work, args=(settings, stop, jobs.webhook_queue, ThreadWorker),
                          name=f"webhooks-{n + 1}", daemon=True).start()
-    log.info("worker started: provider=%s, queues=%s, %s (%d threads)", settings.email_provider, jobs.EMAIL_QUEUE,
-             jobs.WEBHOOK_QUEUE, settings.webhook_concurrency)
+    for n in range(settings.calendar_write_concurrency):
+        threading.Thread(target=work, args=(settings, stop, jobs.calendar_queue, ThreadWorker),
+                         name=f"calendars-{n + 1}", daemon=True).start()
+    log.info("worker started: provider=%s, queues=%s, %s (%d threads), %s (%d threads)", settings.email_provider,
+             jobs.EMAIL_QUEUE, jobs.WEBHOOK_QUEUE, settings.webhook_concurrency, jobs.CALENDAR_QUEUE,
+             settings.calendar_write_concurrency)
     try:
         work(settings, stop)
     finally:

@@ -1,6 +1,7 @@
 """Who is told what, and how, when something happens: for each event the in-app
 notifications, the emails (templates in mail/templates.py) with the calendar method of their
-invitation, the webhook events, and the reminders to schedule or void.
+invitation, the webhook events, the reminders to schedule or void, and what the calendars that
+people have bookings written to should hold.
 
 The builders (`booking_created`, `reminder_emails`, ...) make an event's `Messages` without
 writing anything, so message text is testable without HTTP; `send` writes them in the
@@ -73,17 +74,19 @@ class Origin:
 @dataclass
 class Messages:
     """What an event sends: notification rows, outbox rows (reminders carry send_after),
-    webhook events (each goes to every subscribed endpoint of the people concerned), and the
-    pending reminders it voids ((booking id, user id or None for everyone))."""
+    webhook events (each goes to every subscribed endpoint of the people concerned), the
+    pending reminders it voids ((booking id, user id or None for everyone)), and calendar
+    copies (`calendar_copies`: a booking's event, who should hold it and who not)."""
 
     notes: list = field(default_factory=list)
     emails: list = field(default_factory=list)
     webhooks: list = field(default_factory=list)
     voided: list = field(default_factory=list)
+    calendars: list = field(default_factory=list)
 
     def __add__(self, other):
         return Messages(self.notes + other.notes, self.emails + other.emails, self.webhooks + other.webhooks,
-                        self.voided + other.voided)
+                        self.voided + other.voided, self.calendars + other.calendars)
 
 
 def send(rt, cur, messages):
@@ -93,13 +96,15 @@ def send(rt, cur, messages):
     that hands an event's messages to the queue."""
     for booking_id, user_id in messages.voided:
         email_outbox.void_reminders(cur, booking_id, user_id)
-    if not (messages.notes or messages.emails or messages.webhooks):
+    if not (messages.notes or messages.emails or messages.webhooks or messages.calendars):
         return
-    send_now, endpoints = message_rows.write(cur, notes=messages.notes, emails=messages.emails,
-                                             webhook_events=messages.webhooks)
+    send_now, endpoints, calendar_writes = message_rows.write(
+        cur, notes=messages.notes, emails=messages.emails, webhook_events=messages.webhooks,
+        calendars=messages.calendars)
     queued = jobs.Queued(emails=send_now,
                          webhooks=[delivery for event, endpoint_ids in zip(messages.webhooks, endpoints)
-                                   for delivery in webhook_events.fire(cur, rt.settings, event, endpoint_ids)])
+                                   for delivery in webhook_events.fire(cur, rt.settings, event, endpoint_ids)],
+                         calendar_writes=calendar_writes)
     rt.db.after_commit(jobs.dispatch, rt.redis, queued)
 
 
@@ -129,13 +134,29 @@ def told(person, only):
     return person["status"] != "declined" and (only is None or person["user_id"] == only)
 
 
+def calendar_event(origin, booking, recipients):
+    """The booking as its attendees' calendars show it (scheduler/calendar.py); the mail domain
+    names its UID."""
+    return event_data(booking | {"attendees": attendee_list(recipients)}, origin.settings.mail_domain)
+
+
+def calendar_copies(origin, booking, recipients):
+    """What the calendars the booking's attendees have bookings written to should hold: while it
+    is confirmed, the event for everyone who has not declined it; nothing for the others. Only the
+    latest state is written (scheduler/delivery/calendars.py), so every change says it whole."""
+    holding = booking["status"] == "confirmed"
+    holders = [p["user_id"] for p in recipients if holding and p["status"] != "declined"]
+    return Messages(calendars=[{
+        "booking_id": booking["id"], "event": calendar_event(origin, booking, recipients), "holders": holders,
+        "dropped": [p["user_id"] for p in recipients if p["user_id"] not in holders]}])
+
+
 def booking_messages(origin, event, booking, recipients, only=None, reason=None):
     """The notification and the email (with the calendar invitation) `event` sends to each
     attendee of the booking, in their own time zone, and to its guest if it has one. The
     settings' sender address and mail domain name calendar UIDs and organizers."""
     domain = origin.settings.mail_domain
-    invite = {"method": CALENDAR_METHOD[event],
-              "event": event_data(booking | {"attendees": attendee_list(recipients)}, domain)}
+    invite = {"method": CALENDAR_METHOD[event], "event": calendar_event(origin, booking, recipients)}
     organizer = next(p["name"] for p in recipients if p["user_id"] == booking["user_id"])
     guest = booking["guest"]
     values = {"title": booking["title"], "start": booking["start_time"].isoformat(),
@@ -221,7 +242,7 @@ def reminder_sent(row):
 def booking_created(origin, booking, recipients):
     return (booking_messages(origin, "created", booking, recipients)
             + reminder_emails(origin, booking, recipients, clock.now())
-            + booking_webhook("booking.created", booking, recipients))
+            + booking_webhook("booking.created", booking, recipients) + calendar_copies(origin, booking, recipients))
 
 
 def booking_updated(origin, booking, recipients, *, moved):
@@ -230,12 +251,12 @@ def booking_updated(origin, booking, recipients, *, moved):
     told_of_move = booking_messages(origin, "updated", booking, recipients) if moved else Messages()
     return (Messages(voided=[(booking["id"], None)]) + told_of_move
             + reminder_emails(origin, booking, recipients, clock.now())
-            + booking_webhook("booking.updated", booking, recipients))
+            + booking_webhook("booking.updated", booking, recipients) + calendar_copies(origin, booking, recipients))
 
 
 def booking_cancelled(origin, booking, recipients):
     return (Messages(voided=[(booking["id"], None)]) + booking_messages(origin, "cancelled", booking, recipients)
-            + booking_webhook("booking.cancelled", booking, recipients))
+            + booking_webhook("booking.cancelled", booking, recipients) + calendar_copies(origin, booking, recipients))
 
 
 def guest_moved(origin, booking, recipients):
@@ -243,25 +264,29 @@ def guest_moved(origin, booking, recipients):
     the updated invitation, and reminders are made afresh."""
     return (Messages(voided=[(booking["id"], None)]) + booking_messages(origin, "guest_moved", booking, recipients)
             + reminder_emails(origin, booking, recipients, clock.now())
-            + booking_webhook("booking.updated", booking, recipients, by="guest"))
+            + booking_webhook("booking.updated", booking, recipients, by="guest")
+            + calendar_copies(origin, booking, recipients))
 
 
 def guest_cancelled(origin, booking, recipients, reason):
     return (Messages(voided=[(booking["id"], None)])
             + booking_messages(origin, "guest_cancelled", booking, recipients, reason=reason)
-            + booking_webhook("booking.cancelled", booking, recipients, by="guest", reason=reason))
+            + booking_webhook("booking.cancelled", booking, recipients, by="guest", reason=reason)
+            + calendar_copies(origin, booking, recipients))
 
 
 def attendance_answered(origin, booking, recipients, person, status):
     """An attendee accepted or declined: the owner hears of it; the attendee's reminders follow;
-    webhooks get the booking and who answered."""
+    webhooks get the booking and who answered; calendars show the answer, and the booking leaves
+    the calendar of whoever declined it."""
     note = {"user_id": booking["user_id"], "kind": "ATTENDANCE_UPDATED",
             "title": f'{person["name"]} {status} "{booking["title"]}"', "message": None,
             "metadata": {"booking_id": booking["id"], "user_id": person["id"], "status": status}}
     [attendee] = [a for a in attendee_list(recipients) if a["user_id"] == person["id"]]
     return (Messages(notes=[note], voided=[(booking["id"], person["id"])])
             + reminder_emails(origin, booking, recipients, clock.now(), only=person["id"])
-            + booking_webhook("attendee.responded", booking, recipients, attendee=attendee))
+            + booking_webhook("attendee.responded", booking, recipients, attendee=attendee)
+            + calendar_copies(origin, booking, recipients))
 
 
 def user_registered(user):

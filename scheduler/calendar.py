@@ -68,17 +68,22 @@ def as_now(event, people):
     return event | {"organizer": now(event["organizer"]), "attendees": [now(p) for p in event["attendees"]]}
 
 
-def to_ics(events, method=None, zone_name="UTC", name=None):
+def to_ics(events, method=None, zone_name="UTC", name=None, stored=False):
     """One VCALENDAR holding a VEVENT per event; METHOD (REQUEST, CANCEL) for invitations, none
-    for downloads and feeds (RFC 5546 allows no ATTENDEE under PUBLISH). Times are written in
-    `zone_name` (with its VTIMEZONE) so calendars show the reader's zone; `name` names the
-    calendar (NAME, and X-WR-CALNAME for the apps that only know that)."""
+    for downloads, feeds and calendar writes (RFC 5546 allows no ATTENDEE under PUBLISH). Times
+    are written in `zone_name` (with its VTIMEZONE) so calendars show the reader's zone; `name`
+    names the calendar (NAME, and X-WR-CALNAME for the apps that only know that). `stored`: the
+    copy a CalDAV server keeps in someone's calendar (scheduler/delivery/calendars.py), whose
+    people carry SCHEDULE-AGENT=CLIENT (RFC 6638) so that a server which schedules sends no
+    invitations of its own beside the service's emails."""
     # Imported here: it costs ~10 MB in every web process, and only calendar routes need it.
     from icalendar import Calendar, Event, vCalAddress, vText
 
     def address(person):
         value = vCalAddress(f"mailto:{person['email']}")
         value.params["CN"] = vText(person["name"])
+        if stored:
+            value.params["SCHEDULE-AGENT"] = "CLIENT"
         return value
 
     zone = ZoneInfo(zone_name)

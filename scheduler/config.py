@@ -87,6 +87,7 @@ class Settings:
     webhook_connect_timeout: float = 3.0
     webhook_timeout: float = 10.0
     webhook_concurrency: int = 8
+    calendar_write_concurrency: int = 2
     idempotency_ttl: int = 86400
     sync_token_ttl: int = 7 * 86400
     retention_email_days: int = 30
@@ -311,6 +312,7 @@ PARSERS = {
     "webhook_connect_timeout": timeout,
     "webhook_timeout": timeout,
     "webhook_concurrency": int_between(1, 64),
+    "calendar_write_concurrency": int_between(1, 64),
     "idempotency_ttl": duration,
     "sync_token_ttl": duration,
     "retention_email_days": int_between(1, 36500),

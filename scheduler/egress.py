@@ -1,7 +1,7 @@
-"""The egress guard: which addresses the service's outbound HTTP (webhooks) may reach,
-checked where it matters: on the address a name resolved to, at the moment of connecting (so
-a name that re-resolves inside, as in DNS rebinding, is still refused), and once more when the
-URL is registered, to say so early."""
+"""The egress guard: which addresses the service's outbound HTTP (webhooks, calendar writes)
+may reach, checked where it matters: on the address a name resolved to, at the moment of
+connecting (so a name that re-resolves inside, as in DNS rebinding, is still refused), and once
+more when the URL is registered, to say so early."""
 
 import ipaddress
 import socket
@@ -10,7 +10,7 @@ NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class BlockedAddress(Exception):
-    """The host resolves only to addresses a webhook may not reach. Its message names the host,
+    """The host resolves only to addresses the service may not reach. Its message names the host,
     never the addresses: it is shown to whoever registered the URL, and what a name resolves
     to inside the service's network is not theirs to learn."""
 
@@ -62,7 +62,7 @@ def connect(host, port, timeout, *, allow_private=False):
     candidates = resolve(host, port)
     permitted = [(f, a) for f, a in candidates if allow_private or is_public(a[0])]
     if not permitted:
-        raise BlockedAddress(f"{host} resolves only to private or reserved addresses, which webhooks may not reach")
+        raise BlockedAddress(f"{host} resolves only to private or reserved addresses, which the service may not reach")
     error = None
     for family, sockaddr in permitted:
         sock = socket.socket(family, socket.SOCK_STREAM)

@@ -12,8 +12,11 @@ from rq.utils import import_attribute
 EMAIL_QUEUE = "emails"
 # Apart from email, so a slow or hanging webhook receiver never holds up an email.
 WEBHOOK_QUEUE = "webhooks"
+# Apart from both: a slow or dead CalDAV server holds up neither email nor webhooks.
+CALENDAR_QUEUE = "calendars"
 DELIVER = "scheduler.delivery.emails.deliver"
 DELIVER_WEBHOOK = "scheduler.delivery.webhooks.deliver"
+WRITE_CALENDAR = "scheduler.delivery.calendars.write"
 # Where these lived before 2026-12: Redis may still hold jobs queued under those names when a
 # deploy moves them. Drop an entry a release after its move.
 MOVED = {"scheduler.mail.delivery.deliver": DELIVER, "scheduler.webhooks.delivery.deliver": DELIVER_WEBHOOK}
@@ -38,11 +41,12 @@ class Job(RQJob):
 
 @dataclass
 class Queued:
-    """Outbox rows a transaction wrote: email ids and webhook delivery ids, to enqueue (with
-    `dispatch`) once it has committed."""
+    """Outbox rows a transaction wrote: email ids, webhook delivery ids and calendar writes
+    ([id, version] pairs), to enqueue (with `dispatch`) once it has committed."""
 
     emails: list = field(default_factory=list)
     webhooks: list = field(default_factory=list)
+    calendar_writes: list = field(default_factory=list)
 
 
 def email_queue(connection):
@@ -53,6 +57,10 @@ def webhook_queue(connection):
     return Queue(WEBHOOK_QUEUE, connection=connection)
 
 
+def calendar_queue(connection):
+    return Queue(CALENDAR_QUEUE, connection=connection)
+
+
 def delivery_job_id(email_id):
     """One job id per outbox row, so whether the row has a live job is one lookup."""
     return f"email-{email_id}"
@@ -60,6 +68,10 @@ def delivery_job_id(email_id):
 
 def webhook_job_id(delivery_id):
     return f"webhook-{delivery_id}"
+
+
+def calendar_write_job_id(write_id):
+    return f"calendar-write-{write_id}"
 
 
 def enqueue(queue, function, job_id, row_ids):
@@ -93,9 +105,24 @@ def hand_over_webhook(connection, delivery_id, finished_id, attempt):
             lambda row_id: f"{webhook_job_id(row_id)}-after-{finished_id}-{attempt}", [delivery_id])
 
 
+def write_calendars(connection, writes):
+    """Enqueues the calendar writes a change set ([id, version] pairs), each under a job id of
+    its version: a row changed while its previous job runs gets a job of its own, which RQ
+    would otherwise drop with the finished job's record (it deletes that by id)."""
+    versions = dict(writes)
+    enqueue(calendar_queue(connection), WRITE_CALENDAR,
+            lambda write_id: f"{calendar_write_job_id(write_id)}-v{versions[write_id]}", list(versions))
+
+
+def sweep_calendar_writes(connection, write_ids):
+    """Enqueues calendar writes the sweep found due without a job."""
+    enqueue(calendar_queue(connection), WRITE_CALENDAR, calendar_write_job_id, write_ids)
+
+
 def dispatch(connection, queued):
     send_emails(connection, queued.emails)
     deliver_webhooks(connection, queued.webhooks)
+    write_calendars(connection, queued.calendar_writes)
 
 
 def without_live_jobs(connection, row_ids, job_id=delivery_job_id, *, started_within):

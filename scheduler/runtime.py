@@ -19,7 +19,7 @@ from .ratelimit import RateLimiter
 WEB_REDIS_TIMEOUT = 0.2
 # The worker's calls are not on anyone's request path, and its jobs should outlast a hiccup.
 WORKER_REDIS_TIMEOUT = 5
-# The email job, the sweeps, the snapshot refresher; and one per webhook thread.
+# The email job, the sweeps, the snapshot refresher; and one per webhook and calendar-write thread.
 WORKER_POOL_SIZE = 3
 
 
@@ -44,7 +44,8 @@ class Runtime:
 
     @classmethod
     def for_worker(cls, settings):
-        return cls.build(settings, pool_size=WORKER_POOL_SIZE + settings.webhook_concurrency,
+        return cls.build(settings,
+                         pool_size=WORKER_POOL_SIZE + settings.webhook_concurrency + settings.calendar_write_concurrency,
                          redis_timeout=WORKER_REDIS_TIMEOUT)
 
     @cached_property

@@ -225,5 +225,41 @@ BEGIN
           AND a.booking_id IS DISTINCT FROM p_excluding
         UNION ALL
         SELECT u.user_id, u.start_time, u.end_time, u.source, u.calendar_id FROM unavailable(p_people, p_start, p_end) u;
+-- Bookings written back to calendars (migration 020, scheduler/delivery/calendars.py), per
+-- booking event: [{booking_id, event, holders, dropped}], the booking's event, which the
+-- write_to calendars of `holders` (user ids) should hold and those of `dropped` should not;
+-- `p_people` is everyone in them. Most people have no write_to calendar: for them the answer is
+-- one probe of a small index, and the JSON is not even read. A removal changes nothing for a
+-- calendar that doesn't hold the booking and isn't to (never got it, or declined it before). A
+-- row being sent stays `sending`: the job sending it sees the new version when it records its
+-- write, and writes again. Returns the rows to enqueue, as [[id, version], ...].
+CREATE OR REPLACE FUNCTION add_calendar_writes(p_people bigint[], p_writes json) RETURNS json
+LANGUAGE plpgsql AS $$
+DECLARE
+    changed json;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM calendars c WHERE c.user_id = ANY(p_people) AND c.write_to IS NOT NULL) THEN
+        RETURN '[]';
+    END IF;
+    WITH wanted AS (
+        SELECT c.id AS calendar_id, w.booking_id, w.event, c.user_id = ANY(w.holders) AS held
+        FROM json_to_recordset(p_writes) AS w (booking_id bigint, event jsonb, holders bigint[], dropped bigint[])
+        JOIN calendars c ON c.user_id = ANY(w.holders || w.dropped) AND c.write_to IS NOT NULL
+    ), written AS (
+        INSERT INTO calendar_writes AS r (calendar_id, booking_id, event, held, enqueued_at)
+        SELECT wanted.calendar_id, wanted.booking_id, wanted.event, wanted.held, now() FROM wanted
+        WHERE wanted.held
+           OR EXISTS (SELECT 1 FROM calendar_writes x
+                      WHERE x.calendar_id = wanted.calendar_id AND x.booking_id = wanted.booking_id)
+        ON CONFLICT (calendar_id, booking_id) DO UPDATE
+        SET event = EXCLUDED.event, held = EXCLUDED.held, version = r.version + 1, attempts = 0,
+            last_error = NULL, status = CASE WHEN r.status = 'sending' THEN 'sending' ELSE 'pending' END,
+            next_attempt_at = now(), enqueued_at = now(), updated_at = now()
+        WHERE EXCLUDED.held OR r.held OR r.on_server
+        RETURNING r.id, r.version
+    )
+    SELECT coalesce(json_agg(json_build_array(written.id, written.version) ORDER BY written.id), '[]')
+    INTO changed FROM written;
+    RETURN changed;
 END
 $$;

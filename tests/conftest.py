@@ -21,6 +21,7 @@ from scheduler.config import Settings
 from scheduler.runtime import start_worker
 from browser import browser, chromium, live_server  # noqa: F401  (fixtures)
 from pgbouncer import pgbouncer, pgbouncer_url  # noqa: F401  (fixtures)
+from radicale import radicale  # noqa: F401  (fixture)
 from conformance import ConformingClient
 from helpers import SECRET_KEYS
 
@@ -319,11 +320,32 @@ def receiver():
 
 
 @pytest.fixture
-def webhook_worker(worker, redis_conn):
-    """Runs a real RQ worker over the webhook queue until it is empty; returns the runtime."""
-    runtime = worker()
+def hung_listener():
+    """Starts hung receivers (tests/receivers.py): they accept connections and never answer."""
+    from receivers import HungListener
+    started = []
 
-    def drain():
-        SimpleWorker([jobs.webhook_queue(redis_conn)], connection=redis_conn).work(burst=True, logging_level="WARNING")
-        return runtime
-    return drain
+    def start():
+        started.append(HungListener())
+        return started[-1]
+    yield start
+    for listener in started:
+        listener.stop()
+
+
+def queue_worker(queue):
+    """A fixture that runs a real RQ worker over `queue` (a jobs.*_queue) until it is empty and
+    returns the worker's runtime."""
+    @pytest.fixture
+    def drains(worker, redis_conn):
+        runtime = worker()
+
+        def drain():
+            SimpleWorker([queue(redis_conn)], connection=redis_conn).work(burst=True, logging_level="WARNING")
+            return runtime
+        return drain
+    return drains
+
+
+webhook_worker = queue_worker(jobs.webhook_queue)
+calendar_worker = queue_worker(jobs.calendar_queue)

@@ -87,6 +87,17 @@ def wait_until(check, seconds=20):
     return False
 
 
+def end(process, seconds=10):
+    """Stops a server the tests started: SIGTERM, then SIGKILL if it hasn't gone in `seconds`."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 def worker_process(database_url, redis_url, smtp_url, **env):
     """worker.py as a real process sending to the tests' SMTP server; `env` adds or overrides
     settings (the sweep runs twice a second and re-enqueues a job-less row after a second)."""

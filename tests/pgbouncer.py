@@ -16,6 +16,7 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 
+from helpers import end
 from scripts.devservices import PG_USER, as_server_user
 
 PGBOUNCER = shutil.which("pgbouncer", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
@@ -80,13 +81,7 @@ logfile = {self.root}/pgbouncer.log
                 time.sleep(0.1)
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        end(self.process)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -196,3 +196,11 @@ def test_env_example_copied_as_it_is_keeps_the_development_defaults():
     settings = Settings.from_mapping(example)
     assert settings.app_env == "development"
     assert (settings.email_provider, settings.email_inbox_dir, settings.webhook_allow_private) == ("inbox", ".dev/inbox", True)
+
+
+def test_calendar_write_concurrency_defaults_to_two_threads_and_is_bounded():
+    assert Settings.from_mapping({}).calendar_write_concurrency == 2
+    assert Settings.from_mapping({"CALENDAR_WRITE_CONCURRENCY": "5"}).calendar_write_concurrency == 5
+    for value in ("0", "65", "many"):
+        with pytest.raises(ConfigError, match="CALENDAR_WRITE_CONCURRENCY"):
+            Settings.from_mapping({"CALENDAR_WRITE_CONCURRENCY": value})

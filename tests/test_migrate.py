@@ -142,7 +142,7 @@ def test_the_migrations_define_no_functions(blank_database, tmp_path):
     assert set(functions(blank_database)) == {
         "booking_attendees_follow_booking()", "lock_people(bigint[])", "wait_for_person(bigint)",
         "webhook_subscribers(text,bigint[])",
-        "add_notifications(json)", "add_emails(json)",
+        "add_notifications(json)", "add_emails(json)", "add_calendar_writes(bigint[],json)",
         "unavailable(bigint[],timestamp with time zone,timestamp with time zone)",
         "blocked_time(bigint[],timestamp with time zone,timestamp with time zone,bigint)",
         "insert_booking(bigint,bigint[],text,timestamp with time zone,timestamp with time zone,bigint,text,integer,"

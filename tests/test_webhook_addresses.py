@@ -49,4 +49,4 @@ def test_a_refused_connection_does_not_name_the_address(listener, host):
     """The message becomes the delivery attempt's `error`, shown to the webhook's owner."""
     with pytest.raises(BlockedAddress) as refused:
         connect(host, listener, 1.0)
-    assert str(refused.value) == f"{host} resolves only to private or reserved addresses, which webhooks may not reach"
+    assert str(refused.value) == f"{host} resolves only to private or reserved addresses, which the service may not reach"

@@ -3,10 +3,8 @@ people's webhooks."""
 
 import time
 
-import pytest
-
 from helpers import slot, wait_until, worker_process
-from receivers import HANG, HungListener
+from receivers import HANG
 
 
 def test_a_hanging_receiver_does_not_delay_emails(client, register, settings, receiver, mailbox, smtp_server, db):
@@ -32,19 +30,6 @@ def test_a_hanging_receiver_does_not_delay_emails(client, register, settings, re
     finally:
         worker.terminate()
         worker.wait(20)
-
-
-@pytest.fixture
-def hung_listener():
-    """Starts hung receivers (tests/receivers.py); stops them after the test."""
-    started = []
-
-    def start():
-        started.append(HungListener())
-        return started[-1]
-    yield start
-    for listener in started:
-        listener.stop()
 
 
 def test_hung_receivers_of_one_user_do_not_delay_anothers_webhooks(client, register, settings, receiver,

@@ -96,9 +96,9 @@ def test_a_worker_killed_mid_backlog_loses_nothing(settings, redis_conn, holding
     mailbox, smtp_url = holding_smtp
     database = Database(settings.database_url, size=1)
     with database.transaction() as cur:
-        ids, _ = messages.write(cur, notes=[], emails=[{"to": f"backlog-{i}@example.com", "template": "WELCOME",
-                                                        "payload": {"name": f"N{i}"}} for i in range(BACKLOG)],
-                                webhook_events=[])
+        backlog = [{"to": f"backlog-{i}@example.com", "template": "WELCOME", "payload": {"name": f"N{i}"}}
+                   for i in range(BACKLOG)]
+        ids, _, _ = messages.write(cur, notes=[], emails=backlog, webhook_events=[], calendars=[])
     database.close()
     jobs.send_emails(redis_conn, ids)
 
@@ -150,8 +150,8 @@ def test_an_email_whose_worker_died_before_claiming_it_is_sent_in_seconds(settin
     smtp_url = smtp_server[1]
     database = Database(settings.database_url, size=1)
     with database.transaction() as cur:
-        ids, _ = messages.write(cur, notes=[], emails=[{"to": "late@example.com", "template": "WELCOME",
-                                                        "payload": {"name": "Late"}}], webhook_events=[])
+        late = [{"to": "late@example.com", "template": "WELCOME", "payload": {"name": "Late"}}]
+        ids, _, _ = messages.write(cur, notes=[], emails=late, webhook_events=[], calendars=[])
     database.close()
     blocker = psycopg2.connect(settings.database_url, options="-c lock_timeout=30s")
     with blocker.cursor() as cur:  # the worker's claim waits here, after RQ has marked the job started

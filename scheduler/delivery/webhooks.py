@@ -4,39 +4,27 @@ slow receiver never holds up email; at most one attempt per endpoint is in fligh
 receiver holds at most one of those threads, and only until it times out and is backed off."""
 
 import logging
-import random
 import time
 from datetime import timedelta
 
 from .. import announcements as announce, clock, jobs
 from ..db import retrying
+from ..outbound import send
 from ..repositories import webhooks
 from ..runtime import worker_runtime
 from ..sealing import WEBHOOK_SECRET
-from ..webhooks.sender import post
 from ..webhooks.signing import signed_headers
 from . import leases
-from .leases import LEASE_SECONDS
+from .leases import LEASE_SECONDS, next_delay
 
+USER_AGENT = "Scheduler-Webhooks/1"
 # A run of failures this long disables the endpoint (and its managers are told).
 FAILING_LIMIT = timedelta(days=1)
-# The most a Retry-After may postpone the next attempt.
-MAX_RETRY_AFTER = 86400
 # An endpoint's attempt in flight blocks its other deliveries for at most WEBHOOK_TIMEOUT plus
 # this (recording the outcome); a worker that dies mid-attempt frees the endpoint as soon.
 ENDPOINT_LEASE_MARGIN = 10
 
 log = logging.getLogger("scheduler.webhooks")
-
-
-def next_delay(schedule, attempts, retry_after):
-    """Seconds until the next attempt after `attempts` failed ones: the schedule's delay plus up
-    to 10% jitter, or the receiver's Retry-After if that is longer."""
-    base = schedule[min(attempts, len(schedule)) - 1] if schedule else 0
-    delay = base + random.uniform(0, base * 0.1)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
-    return delay
 
 
 @retrying
@@ -56,8 +44,10 @@ def deliver(delivery_id):
     keys = [settings.secret_keys.open_text(sealed, WEBHOOK_SECRET)
             for sealed in (claimed["secret_sealed"], claimed["previous_secret_sealed"]) if sealed is not None]
     headers = signed_headers(keys, claimed["message_id"], int(time.time()), body)
-    outcome = post(claimed["url"], body, headers, connect_timeout=settings.webhook_connect_timeout,
-                   total_timeout=settings.webhook_timeout, allow_private=settings.webhook_allow_private)
+    outcome = send("POST", claimed["url"], body,
+                   headers | {"Content-Type": "application/json", "User-Agent": USER_AGENT},
+                   connect_timeout=settings.webhook_connect_timeout, total_timeout=settings.webhook_timeout,
+                   allow_private=settings.webhook_allow_private)
     with rt.db.transaction() as cur:
         logged = webhooks.add_attempt(cur, delivery_id, response_status=outcome.status,
                                       latency_ms=outcome.latency_ms,

@@ -1,4 +1,5 @@
-"""One HTTP POST of a webhook, bounded in time, to permitted addresses only.
+"""One HTTP request to someone else's server (a webhook's POST, a calendar write's PUT or
+DELETE), bounded in time, to permitted addresses only (egress.py).
 
 The standard library's http.client is enough and adds no dependency: it never follows
 redirects (a 3xx is simply the answer, and a failure), verifies certificates with the default
@@ -16,9 +17,8 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from ..egress import BlockedAddress, UnresolvableHost, connect
+from .egress import BlockedAddress, UnresolvableHost, connect
 
-USER_AGENT = "Scheduler-Webhooks/1"
 # Enough of the answer to read its status; the body is not kept.
 MAX_RESPONSE_BYTES = 64 * 1024
 
@@ -66,9 +66,9 @@ def retry_after(value):
     return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
 
 
-def post(url, body, headers, *, connect_timeout, total_timeout, allow_private):
-    """POSTs body to url and returns the Outcome; never raises for network trouble. The whole
-    exchange ends after total_timeout seconds however slowly the receiver answers."""
+def send(method, url, body, headers, *, connect_timeout, total_timeout, allow_private):
+    """Sends the request and returns the Outcome; never raises for network trouble. The whole
+    exchange ends after total_timeout seconds however slowly the server answers."""
     parts = urlsplit(url)
     kind = GuardedHTTPSConnection if parts.scheme == "https" else GuardedHTTPConnection
     options = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
@@ -87,8 +87,7 @@ def post(url, body, headers, *, connect_timeout, total_timeout, allow_private):
         if remaining <= 0:
             raise TimeoutError
         conn.sock.settimeout(remaining)
-        conn.request("POST", path, body=body, headers={
-            **headers, "Content-Type": "application/json", "User-Agent": USER_AGENT})
+        conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         response.read(MAX_RESPONSE_BYTES)
         return Outcome(response.status, elapsed_ms(started),
