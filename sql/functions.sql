@@ -225,6 +225,9 @@ BEGIN
           AND a.booking_id IS DISTINCT FROM p_excluding
         UNION ALL
         SELECT u.user_id, u.start_time, u.end_time, u.source, u.calendar_id FROM unavailable(p_people, p_start, p_end) u;
+END
+$$;
+
 -- Bookings written back to calendars (migration 020, scheduler/delivery/calendars.py), per
 -- booking event: [{booking_id, event, holders, dropped}], the booking's event, which the
 -- write_to calendars of `holders` (user ids) should hold and those of `dropped` should not;
