@@ -1,9 +1,9 @@
 """When people are free together, and when one is busy: each one's default schedule (weekly
 hours and date overrides, in their own zone) minus what blocks them (bookings with buffers,
-time off), for /users/me/availability, /users/me/busy and an organisation's availability."""
+time off, their calendars' busy times), for /users/me/availability, /users/me/busy and an organisation's availability."""
 
 from . import clock
-from .availability import busy_intervals, free_starts
+from .availability import busy_intervals, free_starts, merge
 from .repositories import person_time
 
 
@@ -17,5 +17,13 @@ def free(cur, user_ids, start, end, *, duration, step):
 
 
 def busy(cur, user_id, start, end):
-    """A person's blocked time in [start, end), merged: what is blocked, never why."""
-    return busy_intervals((b["start_time"], b["end_time"]) for b in person_time.blocked(cur, [user_id], start, end))
+    """A person's blocked time in [start, end), by start: their bookings and time off merged,
+    without saying which; the busy times read from their calendars merged per calendar, each
+    with `source: calendar` and its `calendar_id`."""
+    own, calendars = [], {}
+    for b in person_time.blocked(cur, [user_id], start, end):
+        (calendars.setdefault(b["calendar_id"], []) if b["source"] == "calendar" else own).append(
+            (b["start_time"], b["end_time"]))
+    external = [{"start": s, "end": e, "source": "calendar", "calendar_id": calendar_id}
+                for calendar_id, spans in sorted(calendars.items()) for s, e in merge(spans)]
+    return sorted(busy_intervals(own) + external, key=lambda b: b["start"])
