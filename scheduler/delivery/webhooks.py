@@ -57,7 +57,7 @@ def deliver(delivery_id):
             for sealed in (claimed["secret_sealed"], claimed["previous_secret_sealed"]) if sealed is not None]
     headers = signed_headers(keys, claimed["message_id"], int(time.time()), body)
     outcome = post(claimed["url"], body, headers, connect_timeout=settings.webhook_connect_timeout,
-                   total_timeout=settings.webhook_timeout, allow_private=settings.webhook_allow_private)
+                   total_timeout=settings.webhook_timeout, allow_private=settings.egress_allow_private)
     with rt.db.transaction() as cur:
         logged = webhooks.add_attempt(cur, delivery_id, response_status=outcome.status,
                                       latency_ms=outcome.latency_ms,
