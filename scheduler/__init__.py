@@ -59,15 +59,15 @@ def create_app(settings=None):
 
 def register_blueprints(app):
     from . import pages
-    from .api import (analytics, auth, bookings, calendar, docs, event_types, guest, health, notifications,
-                      organizations, public, users, webhooks)
+    from .api import (analytics, auth, bookings, calendar, calendars, docs, event_types, guest, health,
+                      notifications, organizations, public, users, webhooks)
 
     app.url_map.converters["id"] = IdConverter
     app.register_blueprint(health.bp)
     app.register_blueprint(calendar.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(pages.bp)
-    for module in (auth, users, bookings, organizations, notifications, analytics, webhooks):
+    for module in (auth, users, bookings, organizations, notifications, analytics, webhooks, calendars):
         app.register_blueprint(module.bp, url_prefix=f"/api/v1/{module.bp.name}")
     app.register_blueprint(event_types.bp, url_prefix="/api/v1/event-types")
     app.register_blueprint(public.bp, url_prefix="/api/v1/public")

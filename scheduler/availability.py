@@ -1,6 +1,8 @@
 """Free/busy and free slots: working hours (in each person's zone) minus their bookings."""
 
 from datetime import datetime, timedelta, timezone
+from itertools import groupby
+from operator import itemgetter
 
 from . import clock
 from .timezones import working_windows
@@ -73,3 +75,11 @@ def slots(free, duration, step):
 
 def busy_intervals(commitments):
     return [{"start": s, "end": e} for s, e in merge((c["start_time"], c["end_time"]) for c in commitments)]
+
+
+def calendar_busy(rows):
+    """Busy times read from people's own calendars (rows of calendar_id, start_time, end_time,
+    by calendar), merged per calendar, each saying which."""
+    return [{"start": s, "end": e, "source": "calendar", "calendar_id": calendar_id}
+            for calendar_id, group in groupby(rows, key=itemgetter("calendar_id"))
+            for s, e in merge((r["start_time"], r["end_time"]) for r in group)]

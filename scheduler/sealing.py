@@ -1,17 +1,18 @@
 """What the service seals with SECRET_KEYS (scheduler/keyring.py), and moving it all onto the
 ring's current key when keys rotate (`flask --app wsgi rotate-secrets`).
 
-Sealed: webhook signing secrets (current and previous) and idempotency records' bodies. Guests'
-manage tokens are not stored at all: each booking's salt names the key its token is derived
-with, so they can't be re-sealed; `old_key_use` counts the upcoming bookings whose links still
-need an old key. A new kind of secret (a calendar password) gets a purpose here and a step in
-`reseal`.
+Sealed: webhook signing secrets (current and previous), idempotency records' bodies and
+external calendars' passwords. Guests' manage tokens are not stored at all: each booking's salt
+names the key its token is derived with, so they can't be re-sealed; `old_key_use` counts the
+upcoming bookings whose links still need an old key. A new kind of secret gets a purpose here
+and a step in `reseal`.
 """
 
-from .repositories import bookings, idempotency, webhooks
+from .repositories import bookings, calendars, idempotency, webhooks
 from .keyring import SealError, sealed_prefix
 
 WEBHOOK_SECRET = "webhook secret"
+CALENDAR_PASSWORD = "calendar password"
 BATCH = 500
 
 
@@ -30,6 +31,9 @@ def reseal(db, ring):
             cur, prefix, after=after, limit=BATCH), lambda cur, row: reseal_webhook(cur, ring, row)),
         "idempotency records": batches(db, lambda cur, after: idempotency.bodies_not_under(
             cur, prefix, after=after, limit=BATCH), lambda cur, row: reseal_record(cur, ring, row)),
+        "calendar passwords": batches(db, lambda cur, after: calendars.sealed_passwords_not_under(
+            cur, prefix, after=after, limit=BATCH), lambda cur, row: calendars.set_sealed_password(
+                cur, row["id"], ring.reseal(row["password_sealed"], CALENDAR_PASSWORD))),
     }
 
 

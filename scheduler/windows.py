@@ -44,8 +44,14 @@ class Window(Shape):
     end: datetime = Field(alias="to")
 
 
+class BusyTime(TimeRange):
+    source: Literal["calendar"] | None = Field(
+        default=None, description="`calendar` for a busy time read from one of my calendars; absent for my bookings.")
+    calendar_id: int | None = Field(default=None, description="With `source: calendar`: which calendar.")
+
+
 class Busy(Window):
-    busy: list[TimeRange]
+    busy: list[BusyTime]
 
 
 class Availability(Window):

@@ -326,3 +326,21 @@ def webhook_worker(worker, redis_conn):
         SimpleWorker([jobs.webhook_queue(redis_conn)], connection=redis_conn).work(burst=True, logging_level="WARNING")
         return runtime
     return drain
+
+
+@pytest.fixture
+def feeds():
+    """An HTTP server on 127.0.0.1 serving iCalendar feeds (tests/calendar_servers.py)."""
+    from calendar_servers import FeedServer
+    server = FeedServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def radicale(tmp_path):
+    """Radicale, a real CalDAV server, on 127.0.0.1 with two accounts (tests/calendar_servers.py)."""
+    from calendar_servers import Radicale
+    server = Radicale(tmp_path, {"ada": "ada-secret", "bea": "bea-secret"})
+    yield server
+    server.stop()

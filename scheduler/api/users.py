@@ -9,13 +9,13 @@ from .. import links
 from ..auth import (INVALID_TOKEN, hash_password, issue_token, limit_account, limited_guess, login_required,
                     password_matches, require_role)
 from ..context import settings, single_statement, site, transaction
-from ..availability import busy_intervals, free_time, slots
+from ..availability import busy_intervals, calendar_busy, free_time, slots
 from ..db import retrying
 from ..errors import BadRequest, Unauthorized
 from ..keys import token_hash
 from ..openapi import Error, RateLimited, Shape, describe
 from ..pagination import paginated
-from ..repositories import bookings, users
+from ..repositories import bookings, calendars, users
 from ..validation import (Body, Email, LoginPassword, Name, Password, Query, Username, Whole, Zone, at_least_one, parse,
                           parse_query)
 from ..windows import Availability, Busy, WindowQuery, parse_window
@@ -206,9 +206,12 @@ def my_commitments():
 @describe(query=WindowQuery, responses={200: Busy})
 @login_required
 def my_busy():
-    """My confirmed commitments between `from` and `to` (at most 62 days), merged."""
+    """My confirmed commitments between `from` and `to` (at most 62 days), merged, and the busy
+    times read from my calendars (merged per calendar, with `source` and `calendar_id`), by start."""
     start, end, _, commitments = my_commitments()
-    return {"from": start, "to": end, "busy": busy_intervals(commitments)}
+    with single_statement() as cur:
+        external = calendar_busy(calendars.busy_between(cur, g.user["id"], start, end))
+    return {"from": start, "to": end, "busy": sorted(busy_intervals(commitments) + external, key=lambda b: b["start"])}
 
 
 @bp.get("/me/availability")
