@@ -62,12 +62,17 @@ def report(budget, credentials, url, depth, body):
 
 
 def multistatus(response):
-    """(the response, its parsed body) for a 207; CalendarError for anything else."""
-    if response.status == 404:
-        raise NotCalDAV("not found (HTTP 404)")
+    """(the response, its parsed body) for a 207; CalendarError for anything else, NotCalDAV
+    where another address of the server may still answer (discovery tries /.well-known/caldav):
+    a refusal by the path rather than by the credentials, or no WebDAV at all."""
     if response.status in (405, 501) or 200 <= response.status < 300 and response.status != 207:
         raise NotCalDAV(f"not a CalDAV server: it answered HTTP {response.status} to a WebDAV request")
-    check_status(response)
+    try:
+        check_status(response)
+    except CalendarError as exc:
+        if response.status in (403, 404):
+            raise NotCalDAV(str(exc)) from None
+        raise
     try:
         return response, fromstring(response.body)
     except (ParseError, DefusedXmlException):
