@@ -54,17 +54,18 @@ def config(base_url, token, values, seed):
 
 @pytest.fixture
 def settings(settings):
-    """The per-account limits off, so the fuzzer's many member adds and profile changes reach
-    validation and the handlers rather than a 429 (tests/test_enumeration.py covers the limits)."""
-    return settings.replace(member_add_rate_limit=0, profile_change_rate_limit=0)
+    """The per-account limits off, so the fuzzer's many member adds, profile changes and calendar
+    fetches reach validation and the handlers rather than a 429 (tests/test_enumeration.py and
+    tests/test_calendars_api.py cover the limits)."""
+    return settings.replace(member_add_rate_limit=0, profile_change_rate_limit=0, calendar_rate_limit=0)
 
 
 @pytest.fixture
-def world(client, register, set_profile, org_of, db):
+def world(client, register, set_profile, org_of, db, feeds):
     """An admin who owns an organisation, a booking, a notification, a calendar feed, a booking
-    link that a guest used and a webhook with a delivery: a real value for every path
-    parameter, the admin, and a booking the admin was invited to (the booker doesn't answer
-    their own booking's invitation)."""
+    link that a guest used, a webhook with a delivery and a connected calendar (served on this
+    machine): a real value for every path parameter, the admin, a booking the admin was
+    invited to (the booker doesn't answer their own booking's invitation), and the calendar's URL."""
     owner, member = register("Owner"), register("Member")
     with db.cursor() as cur:
         cur.execute("UPDATE users SET role = 'admin' WHERE id = %s", (owner.id,))
@@ -76,6 +77,9 @@ def world(client, register, set_profile, org_of, db):
     invited_to = client.post("/api/v1/bookings", json=slot("12:00", "13:00") | {"attendees": [owner.email]},
                              headers=member.auth).json["booking"]
     delivery = client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=owner.auth).json[0]
+    calendar_url = feeds.serve("/fuzz.ics", b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Fuzz//EN\r\nEND:VCALENDAR\r\n")
+    calendar = client.post("/api/v1/calendars", json={"kind": "ics", "url": calendar_url},
+                           headers=owner.auth).json["calendar"]
     client.patch(f"/api/v1/bookings/{booking['id']}/attendance", json={"status": "declined"}, headers=member.auth)
     client.post("/api/v1/analytics/event", json={"eventType": "fuzz.start"}, headers=owner.auth)
     notification = client.get("/api/v1/notifications", headers=owner.auth).json[0]
@@ -91,12 +95,12 @@ def world(client, register, set_profile, org_of, db):
         "booking_id": booking["id"], "org_id": org["id"], "user_id": member.id, "notification_id": notification["id"],
         "secret": feed.rpartition("/")[2].removesuffix(".ics"), "event_type_id": event_type["id"],
         "username": "fuzzhost", "slug": "intro", "token": guest["manage_token"],
-        "endpoint_id": webhook["id"], "delivery_id": delivery["id"],
-    }, invited_to["id"]
+        "endpoint_id": webhook["id"], "delivery_id": delivery["id"], "calendar_id": calendar["id"],
+    }, invited_to["id"], calendar_url
 
 
 def test_fuzzing_finds_no_server_error_and_nothing_undescribed(world, live_server, tmp_path, capsys):
-    owner, values, invited_to = world
+    owner, values, invited_to, calendar_url = world
     toml = tmp_path / "schemathesis.toml"
     toml.write_text(config(live_server.url, owner.token, values, SEED))
 
@@ -107,7 +111,7 @@ def test_fuzzing_finds_no_server_error_and_nothing_undescribed(world, live_serve
                *[arg for op in EXCLUDED for arg in ("--exclude-operation-id", op)]]
     # The hooks import the package's own text rules: the repository root on the path too.
     hooks = {"SCHEMATHESIS_HOOKS": HOOKS.stem, "PYTHONPATH": os.pathsep.join((str(HOOKS.parent), str(HOOKS.parent.parent))),
-             "FUZZ_INVITED_BOOKING": str(invited_to)}
+             "FUZZ_INVITED_BOOKING": str(invited_to), "FUZZ_CALENDAR_URL": calendar_url}
     run = subprocess.run(command, capture_output=True, text=True, timeout=int(MAX_SECONDS or 600) + 120,
                          cwd=tmp_path, env=os.environ | hooks)
     output = run.stdout + run.stderr

@@ -32,7 +32,8 @@ MAX_CALENDARS = 20
 # What calendar_url accepts, less exotic hosts (IPv6 literals, non-ASCII names), for the description.
 URL_PATTERN = (r"^(?:[hH][tT][tT][pP][sS]?|[wW][eE][bB][cC][aA][lL][sS]?)://(?:[^\s/@#]+@)?[A-Za-z0-9.-]+"
                r"(?::[0-9]{1,4})?(?:[/?][^#\s\u0000-\u001f]*)?$")
-Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2000),
+URL_LENGTH = (8, 2000)
+Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=URL_LENGTH[0], max_length=URL_LENGTH[1]),
                 AfterValidator(calendar_url), Field(json_schema_extra={"pattern": URL_PATTERN}, description=(
                     "http(s):// or webcal:// (read as https://). A user name and password in it are taken as "
                     "credentials and removed from the URL. Unless EGRESS_ALLOW_PRIVATE, its host must resolve to "
@@ -59,7 +60,7 @@ class CalendarPatch(Body):
     """A null `read` reads every calendar with events again; a null `write_to` writes to none."""
 
     model_config = ConfigDict(json_schema_extra=at_least_one("name", "read", "write_to", null_counts=True))
-    name: Name | None = None
+    name: Name = None
     read: ReadList | None = None
     write_to: CalendarName | None = None
 
@@ -209,12 +210,13 @@ def update_calendar(calendar_id):
     then the busy times are those read before."""
     data = parse(CalendarPatch)
     given = data.model_fields_set & {"name", "read", "write_to"}
-    if not given or given == {"name"} and data.name is None:
+    if not given:
         raise BadRequest("Provide at least one of name, read, write_to to update")
     with transaction() as cur:
         calendar = own(cur, calendar_id, lock=True)
-        if given & {"read", "write_to"} and calendar["kind"] != "caldav":
-            field = min(given & {"read", "write_to"})
+        chosen = {name for name in given & {"read", "write_to"} if getattr(data, name) is not None}
+        if chosen and calendar["kind"] != "caldav":
+            field = min(chosen)
             raise BadRequest(f"Invalid input: {field}: only for caldav", fields={field: "only for caldav"})
         collections = calendar["collections"] or []
         try:

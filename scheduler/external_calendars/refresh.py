@@ -111,7 +111,7 @@ def fetch_caldav(settings, source, owner, now, budget, listed=None):
     listed = listed if listed is not None else caldav.collections(budget, source.credentials, source.home_url)
     reading = [c for c in listed if c.events and (source.read_from is None or c.href in source.read_from)]
     expansion = Expansion(owner, settings.mail_domain, *horizon(now))
-    shown = [{"href": c.href, "name": c.name} for c in listed if c.events]
+    shown = listing(listed)
     tokens = source.validators.get("tokens", {})
     if not reexpand_due(source.validators, now) and tokens and set(tokens) == {c.href for c in reading}:
         synced = sync(budget, source.credentials, reading, tokens, expansion)
@@ -124,6 +124,11 @@ def fetch_caldav(settings, source, owner, now, budget, listed=None):
             busy[href] = object_busy(expansion, data)
     return Fetched(busy, True, {"tokens": {c.href: c.sync_token for c in reading if c.sync_token},
                                 "expanded_at": now.isoformat()}, shown)
+
+
+def listing(listed):
+    """The account's calendars as stored and shown: those with events, by href and name."""
+    return [{"href": c.href, "name": c.name} for c in listed if c.events]
 
 
 def sync(budget, credentials, reading, tokens, expansion):
@@ -197,7 +202,7 @@ def connect(settings, owner, *, kind, url, credentials, read, write_to, now):
         return Connected(source, None, fetch_ics(settings, source, owner, now, budget))
     home = caldav.discover(budget, credentials, url)
     listed = caldav.collections(budget, credentials, home)
-    shown = [{"href": c.href, "name": c.name} for c in listed if c.events]
+    shown = listing(listed)
     source = Source(kind, url, credentials, home, read_choice(shown, read))
     return Connected(source, write_choice(shown, write_to), fetch_caldav(settings, source, owner, now, budget, listed))
 
