@@ -6,8 +6,9 @@ main thread, webhooks in WEBHOOK_CONCURRENCY threads of their own, so a slow or 
 receiver never holds up an email, nor (one attempt in flight per endpoint) other endpoints, and
 calendar writes in CALENDAR_WRITE_CONCURRENCY others, so a dead CalDAV server holds up neither.
 Sweep threads enqueue due outbox rows, webhook deliveries and calendar writes with no live job,
-another refreshes the admins' dashboard snapshots before they expire, and one deletes old data
-(scheduler/retention.py). It waits out Redis or PostgreSQL outages, and stops on SIGTERM or
+another refreshes the admins' dashboard snapshots before they expire, one deletes old data
+(scheduler/retention.py), and one reads people's external calendars as they come due
+(scheduler/external_calendars/refresh.py). It waits out Redis or PostgreSQL outages, and stops on SIGTERM or
 SIGINT in any state: idle, mid-job (after that email), or waiting for Redis. A webhook attempt
 or calendar write in flight at that moment is cut short; its lease runs out and the sweep
 enqueues it again (at least once), and a webhook's endpoint is free for other deliveries after
@@ -27,6 +28,7 @@ from rq.worker import WorkerStatus
 from scheduler import dashboard, jobs, retention
 from scheduler.config import Settings
 from scheduler.delivery import calendars, emails, webhooks
+from scheduler.external_calendars.refresh import refresh_due
 from scheduler.logs import configure_logging
 from scheduler.runtime import start_worker
 
@@ -82,8 +84,10 @@ def every(seconds, task, stop):
 
 def background_tasks(rt):
     """(seconds, task): the sweeps of the outboxes, refreshing the admins' dashboard snapshots early
-    enough that none is DASHBOARD_MAX_AGE old when asked for (checked twice per lead time), and
-    deleting old data (one worker at a time)."""
+    enough that none is DASHBOARD_MAX_AGE old when asked for (checked twice per lead time),
+    deleting old data (one worker at a time), and refreshing the calendars that are due (each
+    claimed by one worker; their interval is CALENDAR_REFRESH_MINUTES, this is how soon a due
+    one is noticed)."""
     settings = rt.settings
     lead = min(settings.dashboard_max_age / 2, 2 * settings.outbox_poll_seconds + 1)
 
@@ -101,10 +105,14 @@ def background_tasks(rt):
 
     def retention_purge():
         retention.purge(rt.db, settings)
+
+    def calendar_refresh():
+        refresh_due(rt)
+
     return [(settings.outbox_poll_seconds, outbox_sweep), (settings.outbox_poll_seconds, webhook_sweep),
             (settings.outbox_poll_seconds, calendar_write_sweep),
             (min(settings.outbox_poll_seconds, lead / 2), dashboard_refresh),
-            (settings.retention_interval, retention_purge)]
+            (settings.retention_interval, retention_purge), (settings.outbox_poll_seconds, calendar_refresh)]
 
 
 def work(settings, stop, queue=jobs.email_queue, worker_class=Worker):

@@ -59,8 +59,8 @@ def create_app(settings=None):
 
 def register_blueprints(app):
     from . import pages
-    from .api import (analytics, auth, bookings, calendar, docs, event_types, guest, health, notifications,
-                      organizations, public, schedules, time_off, users, webhooks)
+    from .api import (analytics, auth, bookings, calendar, calendars, docs, event_types, guest, health,
+                      notifications, organizations, public, schedules, time_off, users, webhooks)
 
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["day"] = DayConverter
@@ -68,7 +68,7 @@ def register_blueprints(app):
     app.register_blueprint(calendar.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(pages.bp)
-    for module in (auth, users, bookings, organizations, notifications, analytics, webhooks, schedules):
+    for module in (auth, users, bookings, organizations, notifications, analytics, webhooks, schedules, calendars):
         app.register_blueprint(module.bp, url_prefix=f"/api/v1/{module.bp.name}")
     app.register_blueprint(event_types.bp, url_prefix="/api/v1/event-types")
     app.register_blueprint(time_off.bp, url_prefix="/api/v1/users/me/time-off")

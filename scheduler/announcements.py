@@ -320,3 +320,18 @@ def webhook_disabled(endpoint, managers, reason):
                  "payload": {"name": p["name"], "url": endpoint["url"], "reason": reason,
                              "webhook_id": endpoint["id"]}} for p in managers],
     )
+
+
+def calendar_failing(calendar, owner):
+    """A calendar failed FAILURES_TOLD refreshes in a row (scheduler/external_calendars): its
+    owner hears why, in the app and by email. Its busy times stay as last read meanwhile."""
+    title = f"Calendar not updating: {calendar['name']}"
+    message = (f"We could not read {calendar['url']} the last few times we tried: {calendar['error']}. Its busy "
+               "times are as we last read them. Check the address or the password, or connect it again.")
+    return Messages(
+        notes=[{"user_id": owner["user_id"], "kind": "CALENDAR_FAILING", "title": title, "message": message,
+                "metadata": {"calendar_id": calendar["id"]}}],
+        emails=[{"to": owner["owner_email"], "template": "CALENDAR_FAILING", "user_id": owner["user_id"],
+                 "payload": {"name": owner["owner_name"], "calendar": calendar["name"], "url": calendar["url"],
+                             "error": calendar["error"], "calendar_id": calendar["id"]}}],
+    )

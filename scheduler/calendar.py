@@ -1,16 +1,35 @@
 """iCalendar (RFC 5545) for bookings: email attachments, single downloads and feeds."""
 
+import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 PRODID = "-//Scheduler//Scheduler API//EN"
 PARTSTAT = {"accepted": "ACCEPTED", "declined": "DECLINED", "needs-action": "NEEDS-ACTION"}
+# The two local parts a booking's UID has had: calendar_uid's 32 hex digits, and the old form.
+BOOKING_UID_LOCAL = re.compile(r"[0-9a-f]{32}|booking-[0-9]+", re.IGNORECASE)
+
+
+def uid_suffix(domain):
+    """What ends every UID this service issues (`booking_uid`), and so tells its events from
+    others' in the calendars it reads (`issued_here`)."""
+    return f"@{domain}"
 
 
 def booking_uid(booking, domain):
     """The booking's UID in every calendar: random for bookings made since migration 017; the
     older ones keep the form their calendars already hold, or updates would arrive as new events."""
-    return f"{booking['calendar_uid'] or 'booking-' + str(booking['id'])}@{domain}"
+    return (booking["calendar_uid"] or f"booking-{booking['id']}") + uid_suffix(domain)
+
+
+def issued_here(uid, domain):
+    """Whether an event in someone's calendar is one of our bookings (written back by CalDAV, or
+    subscribed to through our feed): its UID ends with our suffix (in any case, as calendars may
+    fold it) after a local part of a form `booking_uid` makes, so another system's UIDs at the
+    same domain are still read."""
+    uid = uid.strip()
+    suffix = uid_suffix(domain)
+    return uid[-len(suffix):].lower() == suffix.lower() and BOOKING_UID_LOCAL.fullmatch(uid[:-len(suffix)]) is not None
 
 
 def event_data(booking, domain):

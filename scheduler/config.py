@@ -20,6 +20,8 @@ EMAIL_PROVIDERS = ("console", "smtp", "inbox")
 SECRET_SETTINGS = frozenset({"secret_keys"})
 DURATION = re.compile(r"^(\d+)\s*([smhd]?)$")
 DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# A setting's old name, still read when the new one is not set.
+OLD_NAMES = {"EGRESS_ALLOW_PRIVATE": "WEBHOOK_ALLOW_PRIVATE"}
 # Seconds between webhook attempts: the Standard Webhooks specification's example schedule.
 WEBHOOK_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 
@@ -82,7 +84,8 @@ class Settings:
     profile_change_rate_limit: int = 30
     trusted_proxies: int = 0
     dashboard_max_age: int = 60
-    webhook_allow_private: bool = False
+    # Outbound HTTP (webhooks, calendars) may reach internal addresses (egress.py).
+    egress_allow_private: bool = False
     webhook_retry_schedule: tuple = WEBHOOK_RETRY_SCHEDULE
     webhook_connect_timeout: float = 3.0
     webhook_timeout: float = 10.0
@@ -96,6 +99,8 @@ class Settings:
     retention_analytics_days: int = 400
     retention_batch: int = 1000
     retention_interval: int = 3600
+    calendar_refresh_minutes: int = 10
+    calendar_rate_limit: int = 30
     warnings: tuple = field(default=(), compare=False)
 
     @property
@@ -124,13 +129,16 @@ class Settings:
     def from_mapping(cls, env):
         values, warnings = {}, []
         for name, parse in PARSERS.items():
-            raw = env.get(name.upper())
+            variable = name.upper()
+            if not env.get(variable) and env.get(OLD_NAMES.get(variable)):
+                variable = OLD_NAMES[variable]
+            raw = env.get(variable)
             if raw is None or raw == "":
                 continue
             try:
                 values[name] = parse(raw)
             except ValueError as exc:
-                shown = name.upper() if name in SECRET_SETTINGS else f"{name.upper()}={raw!r}"
+                shown = variable if name in SECRET_SETTINGS else f"{variable}={raw!r}"
                 raise ConfigError(f"{shown} is invalid: {exc}") from None
         app_env = values.get("app_env", cls.app_env)
         for name, value in environment_defaults(app_env).items():
@@ -154,8 +162,9 @@ class Settings:
                                   "service at, e.g. https://book.example.com (every link in pages, emails and "
                                   "answers starts with it)")
             values["public_base_url"] = f"http://127.0.0.1:{values.get('port', cls.port)}"
-        if app_env == "production" and values.get("webhook_allow_private"):
-            warnings.append("WEBHOOK_ALLOW_PRIVATE is on: webhooks can reach this network's internal addresses")
+        if app_env == "production" and values.get("egress_allow_private"):
+            warnings.append("EGRESS_ALLOW_PRIVATE (or WEBHOOK_ALLOW_PRIVATE) is on: webhooks and calendars can reach "
+                            "this network's internal addresses")
         settings = cls(**values, warnings=tuple(warnings))
         settings.check()
         return settings
@@ -177,15 +186,15 @@ class Settings:
 def environment_defaults(app_env):
     """Settings whose default depends on APP_ENV; a value set in the environment wins.
 
-    Production: per-address rate limits on, webhooks refused for internal addresses, email
-    logged (console) until SMTP is configured. Development (`make run`): webhooks may reach
-    receivers on this machine and network, and email is written whole to EMAIL_INBOX_DIR as
-    .eml files. Test: as development, but email is only logged (the tests set their own).
+    Production: per-address rate limits on, webhooks and calendars refused for internal addresses,
+    email logged (console) until SMTP is configured. Development (`make run`): webhooks and
+    calendars may reach servers on this machine and network, and email is written whole to
+    EMAIL_INBOX_DIR as .eml files. Test: as development, but email is only logged (the tests set their own).
     """
     if app_env == "production":
         return {"auth_ip_rate_limit": 30, "public_rate_limit": 20, "public_read_rate_limit": 120,
-                "webhook_allow_private": False, "email_provider": "console"}
-    return {"webhook_allow_private": True, "email_provider": "inbox" if app_env == "development" else "console"}
+                "egress_allow_private": False, "email_provider": "console"}
+    return {"egress_allow_private": True, "email_provider": "inbox" if app_env == "development" else "console"}
 
 
 def one_of(choices):
@@ -307,7 +316,7 @@ PARSERS = {
     "profile_change_rate_limit": int_between(0, 1_000_000),
     "trusted_proxies": int_between(0, 10),
     "dashboard_max_age": int_between(1, 3600),
-    "webhook_allow_private": parse_bool,
+    "egress_allow_private": parse_bool,
     "webhook_retry_schedule": seconds_list,
     "webhook_connect_timeout": timeout,
     "webhook_timeout": timeout,
@@ -322,4 +331,6 @@ PARSERS = {
     "retention_analytics_days": int_between(366, 36500),
     "retention_batch": int_between(1, 100_000),
     "retention_interval": duration,
+    "calendar_refresh_minutes": int_between(1, 1440),
+    "calendar_rate_limit": int_between(0, 1_000_000),
 }

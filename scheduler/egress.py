@@ -1,10 +1,22 @@
-"""The egress guard: which addresses the service's outbound HTTP (webhooks, calendar writes)
-may reach, checked where it matters: on the address a name resolved to, at the moment of
-connecting (so a name that re-resolves inside, as in DNS rebinding, is still refused), and once
-more when the URL is registered, to say so early."""
+"""The egress guard: which addresses the service's outbound HTTP (webhooks, calendars) may
+reach, checked where it matters: on the address a name resolved to, at the moment of connecting
+(so a name that re-resolves inside, as in DNS rebinding, is still refused), and once more when
+the URL is registered, to say so early. `exchange` is one HTTP request over such a connection.
 
+The standard library's http.client is enough and adds no dependency: it never follows
+redirects (a caller that does makes a new exchange per hop, each connection checked again),
+verifies certificates with the default SSL context, and its connect step is the one seam
+needed to connect only to the address that `connect` checked.
+"""
+
+import http.client
 import ipaddress
 import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -74,3 +86,62 @@ def connect(host, port, timeout, *, allow_private=False):
             sock.close()
             error = exc
     raise error
+
+
+class GuardedHTTPConnection(http.client.HTTPConnection):
+    allow_private = False
+
+    def connect(self):
+        self.sock = connect(self.host, self.port, self.timeout, allow_private=self.allow_private)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class GuardedHTTPSConnection(http.client.HTTPSConnection, GuardedHTTPConnection):
+    """HTTPSConnection.connect wraps what GuardedHTTPConnection.connect opened, checking the
+    certificate against the URL's host name."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+def exchange(method, url, *, headers, body=None, connect_timeout, total_timeout, allow_private, read_limit):
+    """Sends one request to an http(s) URL over a guarded connection and returns the Answer, with
+    at most `read_limit` bytes of its body. The whole exchange ends after total_timeout seconds
+    however slowly the server answers: socket timeouts bound each read, a watchdog the total,
+    against a server that answers a byte at a time. Raises BlockedAddress, UnresolvableHost,
+    OSError (TimeoutError), http.client.HTTPException or ValueError."""
+    parts = urlsplit(url)
+    kind = GuardedHTTPSConnection if parts.scheme == "https" else GuardedHTTPConnection
+    options = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
+    conn = kind(parts.hostname, parts.port, timeout=min(connect_timeout, total_timeout), **options)
+    conn.allow_private = allow_private
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    started = time.monotonic()
+    watchdog = threading.Timer(total_timeout, close_quietly, args=(conn,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        conn.connect()
+        remaining = total_timeout - (time.monotonic() - started)
+        if remaining <= 0:
+            raise TimeoutError
+        conn.sock.settimeout(remaining)
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return Answer(response.status, response.headers, response.read(read_limit))
+    finally:
+        watchdog.cancel()
+        conn.close()
+
+
+def close_quietly(conn):
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

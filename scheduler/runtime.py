@@ -19,8 +19,9 @@ from .ratelimit import RateLimiter
 WEB_REDIS_TIMEOUT = 0.2
 # The worker's calls are not on anyone's request path, and its jobs should outlast a hiccup.
 WORKER_REDIS_TIMEOUT = 5
-# The email job, the sweeps, the snapshot refresher; and one per webhook and calendar-write thread.
-WORKER_POOL_SIZE = 3
+# The email job, the sweeps, the snapshot refresher, the calendar refresher; and one per webhook
+# and calendar-write thread.
+WORKER_POOL_SIZE = 4
 
 
 @dataclass

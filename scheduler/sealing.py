@@ -1,44 +1,24 @@
 """What the service seals with SECRET_KEYS (scheduler/keyring.py), and moving it all onto the
 ring's current key when keys rotate (`flask --app wsgi rotate-secrets`).
 
-Sealed: webhook signing secrets (current and previous), idempotency records' bodies and CalDAV
-accounts' passwords (their step in `reseal` comes with the calendars API, which stores them). Guests' manage tokens are not stored at all: each booking's salt names the
-key its token is derived with, so they can't be re-sealed; `old_key_use` counts the upcoming
-bookings whose links still need an old key. A new kind of secret gets a purpose here and a step
-in `reseal`.
+Sealed: webhook signing secrets (current and previous), idempotency records' bodies and
+external calendars' passwords. Guests' manage tokens are not stored at all: each booking's salt
+names the key its token is derived with, so they can't be re-sealed; `old_key_use` counts the
+upcoming bookings whose links still need an old key. A new kind of secret gets a purpose here
+and a step in `reseal`.
 """
 
-import base64
-import binascii
-
-from .repositories import bookings, idempotency, webhooks
-from .keyring import SEPARATOR, SealError, sealed_prefix, split
+from .repositories import bookings, calendars, idempotency, webhooks
+from .keyring import SealError, sealed_prefix
 
 WEBHOOK_SECRET = "webhook secret"
-CALENDAR_PASSWORD = "calendar-password"
+CALENDAR_PASSWORD = "calendar password"
 BATCH = 500
 
 
 def idempotency_record(scope, key):
     """An idempotency record's body is sealed for that record alone."""
     return f"idempotency {scope} {key}"
-
-
-def seal_calendar_password(ring, password):
-    """The password as calendars.password_sealed keeps it (a text column): the sealed value with
-    the part after its key id in base64, so it still starts with `sealed_prefix`."""
-    key_id, blob = split(ring.seal_text(password, CALENDAR_PASSWORD))
-    return f"{key_id}{SEPARATOR.decode()}{base64.b64encode(blob).decode()}"
-
-
-def open_calendar_password(ring, sealed):
-    """What seal_calendar_password sealed; SealError if it can't be opened."""
-    key_id, _, encoded = sealed.partition(SEPARATOR.decode())
-    try:
-        blob = base64.b64decode(encoded, validate=True)
-    except binascii.Error:
-        raise SealError("not a sealed value") from None
-    return ring.open_text(key_id.encode() + SEPARATOR + blob, CALENDAR_PASSWORD)
 
 
 def reseal(db, ring):
@@ -51,6 +31,9 @@ def reseal(db, ring):
             cur, prefix, after=after, limit=BATCH), lambda cur, row: reseal_webhook(cur, ring, row)),
         "idempotency records": batches(db, lambda cur, after: idempotency.bodies_not_under(
             cur, prefix, after=after, limit=BATCH), lambda cur, row: reseal_record(cur, ring, row)),
+        "calendar passwords": batches(db, lambda cur, after: calendars.sealed_passwords_not_under(
+            cur, prefix, after=after, limit=BATCH), lambda cur, row: calendars.set_sealed_password(
+                cur, row["id"], ring.reseal(row["password_sealed"], CALENDAR_PASSWORD))),
     }
 
 

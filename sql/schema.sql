@@ -81,11 +81,12 @@ CREATE TABLE calendar_busy (
     user_id bigint NOT NULL,
     start_time timestamp with time zone NOT NULL,
     end_time timestamp with time zone NOT NULL,
+    href text,
     CONSTRAINT calendar_busy_calendar_id_fkey FOREIGN KEY (calendar_id) REFERENCES calendars(id) ON DELETE CASCADE,
     CONSTRAINT calendar_busy_end_after_start CHECK ((end_time > start_time)),
     CONSTRAINT calendar_busy_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE
 );
-CREATE INDEX calendar_busy_calendar_idx ON public.calendar_busy USING btree (calendar_id);
+CREATE INDEX calendar_busy_calendar_href_idx ON public.calendar_busy USING btree (calendar_id, href);
 CREATE INDEX calendar_busy_user_span_idx ON public.calendar_busy USING gist (user_id, tstzrange(start_time, end_time));
 
 CREATE TABLE calendar_writes (
@@ -120,7 +121,7 @@ CREATE TABLE calendars (
     name text NOT NULL,
     url text NOT NULL,
     username text,
-    password_sealed text,
+    password_sealed bytea,
     read_from jsonb,
     write_to text,
     status text NOT NULL DEFAULT 'ok'::text,
@@ -132,7 +133,10 @@ CREATE TABLE calendars (
     next_refresh_at timestamp with time zone NOT NULL DEFAULT now(),
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     updated_at timestamp with time zone NOT NULL DEFAULT now(),
+    home_url text,
+    collections jsonb,
     CONSTRAINT calendars_pkey PRIMARY KEY (id),
+    CONSTRAINT calendars_home_url_check CHECK ((length(home_url) <= 2000)),
     CONSTRAINT calendars_kind_check CHECK ((kind = ANY (ARRAY['ics'::text, 'caldav'::text]))),
     CONSTRAINT calendars_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
     CONSTRAINT calendars_status_check CHECK ((status = ANY (ARRAY['ok'::text, 'error'::text]))),

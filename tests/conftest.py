@@ -349,3 +349,23 @@ def queue_worker(queue):
 
 webhook_worker = queue_worker(jobs.webhook_queue)
 calendar_worker = queue_worker(jobs.calendar_queue)
+
+
+@pytest.fixture
+def feeds():
+    """An HTTP server on 127.0.0.1 serving iCalendar feeds (tests/calendar_servers.py)."""
+    from calendar_servers import FeedServer
+    server = FeedServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def caldav_accounts(tmp_path):
+    """Radicale, a real CalDAV server, in this process on 127.0.0.1 with two accounts and
+    helpers to fill their calendars (tests/calendar_servers.py); `radicale` (tests/radicale.py)
+    is one that a test can stop and start again."""
+    from calendar_servers import Radicale
+    server = Radicale(tmp_path, {"ada": "ada-secret", "bea": "bea-secret"})
+    yield server
+    server.stop()

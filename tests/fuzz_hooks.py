@@ -6,7 +6,8 @@ booking starts in the future, an override's date is not past) and no stored data
 and chosen members share an organisation with me, a schedule an event type uses is mine, my
 default schedule is not deleted, a cursor, sync token or ETag is one the server issued, an
 Idempotency-Key is fresh for each request, the booker doesn't answer their own booking's
-invitation), and counts characters, not bytes (passwords, analytics metadata). Which
+invitation), and counts characters, not bytes (passwords, analytics metadata); that a calendar's
+URL serves a calendar is the world's business too. Which
 characters text fields refuse (control and text-direction characters) is stated in words
 too: as a pattern over all of Unicode it made schemathesis take minutes per operation. Only the
 positive cases (those the API must accept) are brought within these rules, so that a refusal
@@ -16,12 +17,14 @@ refused."""
 import hashlib
 import json
 import os
+import re
 from collections.abc import MutableMapping
 from datetime import date, datetime, timedelta, timezone
 
 import schemathesis
 from schemathesis.generation import GenerationMode
 
+from scheduler.api.calendars import URL_LENGTH, URL_PATTERN
 from scheduler.validation import allowed_in_text
 
 # Values only the server hands out: a made-up one is refused (400, 410, 412), as it must be.
@@ -43,6 +46,15 @@ INVITED = os.environ.get("FUZZ_INVITED_BOOKING")
 DELETE_SCHEDULE = "DELETE /api/v1/schedules/{schedule_id}"
 DEFAULT_SCHEDULE, OTHER_SCHEDULE = os.environ.get("FUZZ_DEFAULT_SCHEDULE"), os.environ.get("FUZZ_SCHEDULE")
 OVERRIDE = "PUT /api/v1/schedules/{schedule_id}/overrides/{day}"
+# Connecting a calendar fetches its URL at once. So that no case leaves the machine, a URL the
+# description allows becomes the test's own feed in positive cases (a made-up host would be
+# looked up and reached), and every other an address the API refuses before fetching. The
+# world's calendar is an iCalendar feed, and a CalDAV account is data: positive cases connect
+# and change iCalendar feeds, for which `read` and `write_to` can only be null.
+CONNECT = "POST /api/v1/calendars"
+CHANGE_CALENDAR = "PATCH /api/v1/calendars/{calendar_id}"
+CALENDAR_URL = os.environ.get("FUZZ_CALENDAR_URL")
+REFUSED_URL = "ftp://127.0.0.1/"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Text fields and whether they may span lines (scheduler/validation.py: Title, Location, Paragraphs, Line),
 # and the operations where a name means one line although it spans lines elsewhere.
@@ -54,8 +66,16 @@ FILLED_TEXT = {"title": "Title", "name": "Name"}
 
 @schemathesis.hook
 def map_case(context, case):
-    if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE:
+    positive = case.meta is not None and case.meta.generation.mode is GenerationMode.POSITIVE
+    if case.operation.label == CONNECT and isinstance(case.body, MutableMapping) and isinstance(case.body.get("url"), str):
+        url = case.body["url"]
+        allowed = URL_LENGTH[0] <= len(url) <= URL_LENGTH[1] and re.fullmatch(URL_PATTERN, url)
+        case.body["url"] = CALENDAR_URL if allowed and positive else REFUSED_URL
+    if not positive:
         return case
+    if case.operation.label in (CONNECT, CHANGE_CALENDAR) and isinstance(case.body, MutableMapping):
+        case.body |= {"kind": "ics"} if case.operation.label == CONNECT else {}
+        case.body |= {name: None for name in ("read", "write_to") if name in case.body}
     if isinstance(case.query, MutableMapping):
         for name in ISSUED_QUERY + PEOPLE_QUERY:
             case.query.pop(name, None)

@@ -12,7 +12,7 @@ from icalendar import Calendar
 from helpers import at, slot, wait_until, worker_process
 from scheduler import clock
 from scheduler.repositories import calendar_writes
-from scheduler.sealing import seal_calendar_password
+from scheduler.sealing import CALENDAR_PASSWORD
 from tests.booking_links import book, host, make_type, local_day  # noqa: F401  (fixtures)
 from tests.booking_links import at as local_at
 
@@ -25,7 +25,7 @@ def connect(db, settings, radicale):
     calendars API would store it: the password sealed); returns the collection's URL."""
     def make(user, write_to=None, password=None):
         write_to = write_to or radicale.make_calendar(f"user-{user.id}")
-        sealed = seal_calendar_password(settings.secret_keys, password or radicale.password)
+        sealed = settings.secret_keys.seal_text(password or radicale.password, CALENDAR_PASSWORD)
         with db.cursor() as cur:
             cur.execute(
                 """

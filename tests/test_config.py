@@ -103,7 +103,7 @@ def test_gunicorn_listens_beyond_this_machine_only_in_production(monkeypatch, en
 def test_webhook_settings_are_parsed():
     settings = Settings.from_mapping({"WEBHOOK_RETRY_SCHEDULE": "0, 5,60", "WEBHOOK_ALLOW_PRIVATE": "true",
                                       "WEBHOOK_TIMEOUT": "2.5"})
-    assert settings.webhook_retry_schedule == (0, 5, 60) and settings.webhook_allow_private is True
+    assert settings.webhook_retry_schedule == (0, 5, 60) and settings.egress_allow_private is True
     assert settings.webhook_timeout == 2.5
     assert Settings.from_mapping({}).webhook_retry_schedule == (5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 
@@ -146,7 +146,7 @@ def test_gunicorn_threads_and_connections_come_from_the_environment(monkeypatch,
 def test_webhooks_may_reach_internal_addresses_by_default_only_outside_production(app_env, allow_private):
     """So a receiver on this machine can be tried without restarting `make run`."""
     settings = Settings.from_mapping({**PRODUCTION, "APP_ENV": app_env})
-    assert settings.webhook_allow_private is allow_private
+    assert settings.egress_allow_private is allow_private
     assert not any("WEBHOOK_ALLOW_PRIVATE" in warning for warning in settings.warnings)
 
 
@@ -156,12 +156,28 @@ def test_webhooks_may_reach_internal_addresses_by_default_only_outside_productio
 def test_an_explicit_webhook_allow_private_wins(app_env, value, allow_private):
     settings = Settings.from_mapping({**PRODUCTION, "APP_ENV": app_env,
                                       "WEBHOOK_ALLOW_PRIVATE": value})
-    assert settings.webhook_allow_private is allow_private
+    assert settings.egress_allow_private is allow_private
+
+
+@pytest.mark.parametrize("env, allow_private", [
+    ({"EGRESS_ALLOW_PRIVATE": "false"}, False), ({"WEBHOOK_ALLOW_PRIVATE": "false"}, False),
+    ({"EGRESS_ALLOW_PRIVATE": "false", "WEBHOOK_ALLOW_PRIVATE": "true"}, False),
+    ({"EGRESS_ALLOW_PRIVATE": "", "WEBHOOK_ALLOW_PRIVATE": "false"}, False),
+])
+def test_egress_allow_private_is_the_new_name_and_wins_over_the_old(env, allow_private):
+    assert Settings.from_mapping({"APP_ENV": "development", **env}).egress_allow_private is allow_private
+
+
+def test_calendar_settings_are_parsed():
+    assert (Settings.from_mapping({}).calendar_refresh_minutes, Settings.from_mapping({}).calendar_rate_limit) == (10, 30)
+    assert Settings.from_mapping({"CALENDAR_REFRESH_MINUTES": "3"}).calendar_refresh_minutes == 3
+    with pytest.raises(ConfigError, match="CALENDAR_REFRESH_MINUTES"):
+        Settings.from_mapping({"CALENDAR_REFRESH_MINUTES": "0"})
 
 
 def test_an_empty_webhook_allow_private_is_the_default():
     """`.env.example` copied as it is leaves the setting empty: the environment's default."""
-    assert Settings.from_mapping({"WEBHOOK_ALLOW_PRIVATE": ""}).webhook_allow_private is True
+    assert Settings.from_mapping({"WEBHOOK_ALLOW_PRIVATE": ""}).egress_allow_private is True
 
 
 @pytest.mark.parametrize("app_env, provider", [("development", "inbox"), ("test", "console"), ("production", "console")])
@@ -195,7 +211,7 @@ def test_env_example_copied_as_it_is_keeps_the_development_defaults():
     example = {k: v for k, v in dotenv_values(Path(__file__).parent.parent / ".env.example").items() if v is not None}
     settings = Settings.from_mapping(example)
     assert settings.app_env == "development"
-    assert (settings.email_provider, settings.email_inbox_dir, settings.webhook_allow_private) == ("inbox", ".dev/inbox", True)
+    assert (settings.email_provider, settings.email_inbox_dir, settings.egress_allow_private) == ("inbox", ".dev/inbox", True)
 
 
 def test_calendar_write_concurrency_defaults_to_two_threads_and_is_bounded():

@@ -54,18 +54,20 @@ def config(base_url, token, values, seed):
 
 @pytest.fixture
 def settings(settings):
-    """The per-account limits off, so the fuzzer's many member adds and profile changes reach
-    validation and the handlers rather than a 429 (tests/test_enumeration.py covers the limits)."""
-    return settings.replace(member_add_rate_limit=0, profile_change_rate_limit=0)
+    """The per-account limits off, so the fuzzer's many member adds, profile changes and calendar
+    fetches reach validation and the handlers rather than a 429 (tests/test_enumeration.py and
+    tests/test_calendars_api.py cover the limits)."""
+    return settings.replace(member_add_rate_limit=0, profile_change_rate_limit=0, calendar_rate_limit=0)
 
 
 @pytest.fixture
-def world(client, register, set_profile, org_of, db):
+def world(client, register, set_profile, org_of, db, feeds):
     """An admin who owns an organisation, a booking, a notification, a calendar feed, a booking
-    link that a guest used, a webhook with a delivery, a schedule with an override and time off:
-    a real value for every path parameter, the admin, and what tests/fuzz_hooks.py must know: a
-    booking the admin was invited to (the booker doesn't answer their own booking's invitation),
-    the admin's default schedule (which is not deleted) and their other one."""
+    link that a guest used, a webhook with a delivery, a connected calendar (served on this
+    machine), a schedule with an override and time off: a real value for every path parameter,
+    the admin, and what tests/fuzz_hooks.py must know: a booking the admin was invited to (the
+    booker doesn't answer their own booking's invitation), the admin's default schedule (which
+    is not deleted) and their other one, and the calendar's URL."""
     owner, member = register("Owner"), register("Member")
     with db.cursor() as cur:
         cur.execute("UPDATE users SET role = 'admin' WHERE id = %s", (owner.id,))
@@ -77,6 +79,9 @@ def world(client, register, set_profile, org_of, db):
     invited_to = client.post("/api/v1/bookings", json=slot("12:00", "13:00") | {"attendees": [owner.email]},
                              headers=member.auth).json["booking"]
     delivery = client.get(f"/api/v1/webhooks/{webhook['id']}/deliveries", headers=owner.auth).json[0]
+    calendar_url = feeds.serve("/fuzz.ics", b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Fuzz//EN\r\nEND:VCALENDAR\r\n")
+    calendar = client.post("/api/v1/calendars", json={"kind": "ics", "url": calendar_url},
+                           headers=owner.auth).json["calendar"]
     client.patch(f"/api/v1/bookings/{booking['id']}/attendance", json={"status": "declined"}, headers=member.auth)
     client.post("/api/v1/analytics/event", json={"eventType": "fuzz.start"}, headers=owner.auth)
     notification = client.get("/api/v1/notifications", headers=owner.auth).json[0]
@@ -100,9 +105,9 @@ def world(client, register, set_profile, org_of, db):
         "secret": feed.rpartition("/")[2].removesuffix(".ics"), "event_type_id": event_type["id"],
         "username": "fuzzhost", "slug": "intro", "token": guest["manage_token"],
         "endpoint_id": webhook["id"], "delivery_id": delivery["id"], "schedule_id": schedule["id"],
-        "time_off_id": time_off["id"], "day": day.isoformat(),
+        "time_off_id": time_off["id"], "day": day.isoformat(), "calendar_id": calendar["id"],
     }, {"FUZZ_INVITED_BOOKING": str(invited_to["id"]), "FUZZ_DEFAULT_SCHEDULE": str(default["id"]),
-        "FUZZ_SCHEDULE": str(schedule["id"])}
+        "FUZZ_SCHEDULE": str(schedule["id"]), "FUZZ_CALENDAR_URL": calendar_url}
 
 
 def test_fuzzing_finds_no_server_error_and_nothing_undescribed(world, live_server, tmp_path, capsys):

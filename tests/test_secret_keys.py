@@ -123,8 +123,12 @@ def test_links_of_bookings_made_before_the_key_ring_still_come_from_jwt_secret(s
 
 
 def test_rotate_secrets_reseals_under_the_current_key_and_names_what_still_needs_an_old_one(
-        client, alice, host, make_type, receiver, webhook_worker, settings, restarted, db):
+        client, alice, host, make_type, receiver, webhook_worker, settings, restarted, db, feeds):
     hook = receiver()
+    url = feeds.serve("/cal.ics", b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//T//EN\r\nEND:VCALENDAR\r\n",
+                      credentials=("ada", "pw"))
+    calendar = client.post("/api/v1/calendars", json={"kind": "ics", "url": url, "username": "ada", "password": "pw"},
+                           headers=alice.auth).json["calendar"]
     secret = client.post("/api/v1/webhooks", json={"url": hook.url, "events": ["booking.created"]},
                          headers=alice.auth).json["webhook"]["secret"]
     first = client.post("/api/v1/bookings", json=slot("09:00", "10:00"),
@@ -139,6 +143,7 @@ def test_rotate_secrets_reseals_under_the_current_key_and_names_what_still_needs
     assert result.exit_code == 0, result.exception
     output = result.output
     assert "webhook secrets: 1 re-sealed under k2" in output and "idempotency records: 1 re-sealed under k2" in output
+    assert "calendar passwords: 1 re-sealed under k2" in output
     assert "key k1: still makes the manage links of 1 upcoming guest booking(s)" in output
     assert [s[0][:3] for s in sealed_secrets(db)] == [b"k2."]
     with db.cursor() as cur:
@@ -151,6 +156,8 @@ def test_rotate_secrets_reseals_under_the_current_key_and_names_what_still_needs
     replayed = only_k2.post("/api/v1/bookings", json=slot("09:00", "10:00"),
                             headers={**alice.auth, "Idempotency-Key": "k"})
     assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.json == first.json
+    refreshed = only_k2.post(f"/api/v1/calendars/{calendar['id']}/refresh", headers=alice.auth).json["calendar"]
+    assert refreshed["status"] == "ok"
     webhook_worker()
     [request] = hook.received()
     assert Webhook(secret).verify(request.body, request.headers)["type"] == "booking.created"

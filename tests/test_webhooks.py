@@ -218,7 +218,7 @@ def test_a_private_address_is_refused_at_connect_time_without_the_flag(client, a
     hook = receiver()
     webhook = subscribe(alice, hook.url)  # registered while allowed
     runtime = webhook_worker()
-    runtime.settings = settings.replace(webhook_allow_private=False)
+    runtime.settings = settings.replace(egress_allow_private=False)
     client.post("/api/v1/bookings", json=slot("09:00", "10:00"), headers=alice.auth)
     webhook_worker()
     assert hook.received() == []

@@ -12,7 +12,7 @@ from scheduler import create_app
 @pytest.fixture
 def guarded_client(settings, redis_conn):
     """A client of an app with the default: no private addresses."""
-    app = create_app(settings.replace(webhook_allow_private=False))
+    app = create_app(settings.replace(egress_allow_private=False))
     yield app.test_client()
     app.extensions["runtime"].db.close()
 

@@ -138,7 +138,7 @@ class DeliveryQueued(Shape):
 def check_reachable(url):
     """400 unless the URL's host resolves to public addresses only (WEBHOOK_ALLOW_PRIVATE lifts
     it). The worker checks again, at each connection, on the address it connects to."""
-    if settings().webhook_allow_private:
+    if settings().egress_allow_private:
         return
     parts = urlsplit(url)
     try:

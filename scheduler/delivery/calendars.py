@@ -27,7 +27,7 @@ from ..keyring import SealError
 from ..outbound import send
 from ..repositories import calendar_writes
 from ..runtime import worker_runtime
-from ..sealing import open_calendar_password
+from ..sealing import CALENDAR_PASSWORD
 from . import leases
 from .leases import LEASE_SECONDS, next_delay
 
@@ -104,7 +104,7 @@ def authorization(settings, claimed):
     """HTTP Basic with the calendar's username and password, if it has them."""
     if not claimed["username"]:
         return {}
-    password = open_calendar_password(settings.secret_keys, claimed["password_sealed"]) \
+    password = settings.secret_keys.open_text(bytes(claimed["password_sealed"]), CALENDAR_PASSWORD) \
         if claimed["password_sealed"] else ""
     token = base64.b64encode(f"{claimed['username']}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
@@ -113,7 +113,7 @@ def authorization(settings, claimed):
 def request(settings, method, url, body, headers):
     """Through the egress guard, with the webhooks' timeouts (outbound.py)."""
     return send(method, url, body, headers, connect_timeout=settings.webhook_connect_timeout,
-                total_timeout=settings.webhook_timeout, allow_private=settings.webhook_allow_private)
+                total_timeout=settings.webhook_timeout, allow_private=settings.egress_allow_private)
 
 
 def failed(outcome):

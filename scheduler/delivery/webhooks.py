@@ -47,7 +47,7 @@ def deliver(delivery_id):
     outcome = send("POST", claimed["url"], body,
                    headers | {"Content-Type": "application/json", "User-Agent": USER_AGENT},
                    connect_timeout=settings.webhook_connect_timeout, total_timeout=settings.webhook_timeout,
-                   allow_private=settings.webhook_allow_private)
+                   allow_private=settings.egress_allow_private)
     with rt.db.transaction() as cur:
         logged = webhooks.add_attempt(cur, delivery_id, response_status=outcome.status,
                                       latency_ms=outcome.latency_ms,

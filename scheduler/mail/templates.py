@@ -106,6 +106,16 @@ TEMPLATES = {
              "<code>enabled: true</code>), and retry the deliveries you need from its log "
              "(<code>GET /api/v1/webhooks/{webhook_id}/deliveries</code>).</p>",
     ),
+    "CALENDAR_FAILING": Template(
+        subject="Calendar not updating: {calendar}",
+        text="Hi {name},\n\nWe could not read your calendar {calendar} ({url}) the last few times we tried: "
+             "{error}.\n\nIts busy times are as we last read them. Check the address or the password, or connect "
+             "the calendar again (GET /api/v1/calendars/{calendar_id} shows how the latest try went).\n",
+        html="<p>Hi {name},</p><p>We could not read your calendar <strong>{calendar}</strong> ({url}) the last few "
+             "times we tried: {error}.</p><p>Its busy times are as we last read them. Check the address or the "
+             "password, or connect the calendar again (<code>GET /api/v1/calendars/{calendar_id}</code> shows how "
+             "the latest try went).</p>",
+    ),
     "ORG_INVITE": Template(
         subject="You have been added to {organization}",
         text="Hi {name},\n\n{invited_by} added you to {organization} as {role}.\n",
