@@ -21,7 +21,7 @@ from scheduler.config import Settings
 from scheduler.runtime import start_worker
 from browser import browser, chromium, live_server  # noqa: F401  (fixtures)
 from pgbouncer import pgbouncer, pgbouncer_url  # noqa: F401  (fixtures)
-from radicale import radicale  # noqa: F401  (fixture)
+from caldav_server import radicale  # noqa: F401  (fixture)
 from conformance import ConformingClient
 from helpers import SECRET_KEYS
 
@@ -363,7 +363,7 @@ def feeds():
 @pytest.fixture
 def caldav_accounts(tmp_path):
     """Radicale, a real CalDAV server, in this process on 127.0.0.1 with two accounts and
-    helpers to fill their calendars (tests/calendar_servers.py); `radicale` (tests/radicale.py)
+    helpers to fill their calendars (tests/calendar_servers.py); `radicale` (tests/caldav_server.py)
     is one that a test can stop and start again."""
     from calendar_servers import Radicale
     server = Radicale(tmp_path, {"ada": "ada-secret", "bea": "bea-secret"})

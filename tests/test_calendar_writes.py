@@ -1,5 +1,5 @@
 """Bookings written back to people's CalDAV calendars (docs/calendars.md, "Writing bookings
-back"), against a real Radicale (tests/radicale.py) and real RQ workers: what each change leaves
+back"), against a real Radicale (tests/caldav_server.py) and real RQ workers: what each change leaves
 in whose calendar, catching up after the server was down, and that no request waits for it."""
 
 import time

@@ -1,4 +1,4 @@
-"""The tests' CalDAV server itself (tests/radicale.py): what other tests rely on it for."""
+"""The tests' CalDAV server itself (tests/caldav_server.py): what other tests rely on it for."""
 
 import base64
 

@@ -4,10 +4,8 @@
 `stop()` and `start()` again keep the port and the storage, so a test can take the server away
 and bring it back with what it held. `make_calendar` creates a calendar collection
 (MKCALENDAR) and returns its absolute URL; `items` and `events` read what a collection holds.
-
-This module shadows the `radicale` package inside the test process (tests/ is first on the
-path), so the server runs as `python -m radicale` from its own folder, where the real package
-is the one found."""
+(tests/calendar_servers.py runs Radicale inside the test process instead, with several
+accounts, for reading calendars; this one can be stopped and started again.)"""
 
 import base64
 import http.client
