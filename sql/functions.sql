@@ -190,6 +190,23 @@ BEGIN
 END
 $$;
 
+-- The hours of a person's schedule (p_schedule, or their default one when NULL): its zone, its
+-- weekly hours and its date overrides as {"YYYY-MM-DD": hours}. The default schedule's zone and
+-- hours are the person's own (migration 018). A function, so that the booking link lookup that
+-- joins it is planned once per connection, not on every slot list.
+CREATE OR REPLACE FUNCTION schedule_hours(p_user bigint, p_schedule bigint)
+RETURNS TABLE (timezone text, working_hours jsonb, overrides jsonb)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+        SELECT coalesce(s.timezone, u.timezone), coalesce(s.working_hours, u.working_hours),
+               (SELECT coalesce(jsonb_object_agg(o.day, o.hours), '{}') FROM schedule_overrides o
+                WHERE o.schedule_id = s.id)
+        FROM users u LEFT JOIN schedules s ON s.user_id = u.id AND (s.id = p_schedule OR (p_schedule IS NULL AND s.is_default))
+        WHERE u.id = p_user;
+END
+$$;
+
 -- A person's time (docs/architecture.md): what blocks it besides bookings, whatever their
 -- schedules say: time off, and the busy times read from their own calendars (with the
 -- calendar's id). `source` names where each span comes from, and is all that anyone but its

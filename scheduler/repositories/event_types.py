@@ -1,15 +1,13 @@
 """Event types: what a host offers through a booking link, and the rules for booking it."""
 
-from .person_time import OVERRIDES
-
 COLUMNS = ("t.id, t.user_id, t.slug, t.title, t.description, t.location, t.duration, t.step, t.buffer_before, "
            "t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.schedule_id, t.active, "
            "t.created_at, t.updated_at")
-# What the slot rules need of the host: who they are, and the type's schedule (`s`).
-HOST = ("h.id AS host_id, h.name AS host_name, h.username, coalesce(s.timezone, h.timezone) AS host_timezone, "
-        f"coalesce(s.working_hours, h.working_hours) AS working_hours, {OVERRIDES} AS overrides")
-# The type's schedule: its own, or its host's default one.
-SCHEDULE = "LEFT JOIN schedules s ON s.user_id = h.id AND (s.id = t.schedule_id OR (t.schedule_id IS NULL AND s.is_default))"
+# What the slot rules need of the host: who they are, and the hours of the type's schedule (`s`).
+HOST = ("h.id AS host_id, h.name AS host_name, h.username, s.timezone AS host_timezone, s.working_hours, "
+        "s.overrides")
+# The type's schedule: its own, or its host's default one (sql/functions.sql).
+SCHEDULE = "CROSS JOIN LATERAL schedule_hours(h.id, t.schedule_id) s"
 
 
 def insert(cur, *, user_id, slug, title, description, location, duration, step, buffer_before, buffer_after,

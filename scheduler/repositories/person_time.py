@@ -3,18 +3,13 @@ schedule (weekly hours and date overrides, in the schedule's zone) and what bloc
 (bookings with their buffers, time off, their calendars' busy times: sql/functions.sql's
 blocked_time and unavailable)."""
 
-# The date overrides of the schedule a query calls `s`, as {"YYYY-MM-DD": hours}.
-OVERRIDES = "(SELECT coalesce(jsonb_object_agg(o.day, o.hours), '{}') FROM schedule_overrides o WHERE o.schedule_id = s.id)"
-
-
 def default_schedules(cur, user_ids):
     """Each person's default schedule: their own zone and weekly hours, and its overrides."""
     cur.execute(
-        f"""
-        SELECT u.id, u.timezone, u.working_hours, {OVERRIDES} AS overrides
-        FROM users u LEFT JOIN schedules s ON s.user_id = u.id AND s.is_default
-        WHERE u.id = ANY(%(user_ids)s)
-        ORDER BY u.id
+        """
+        SELECT p.id, s.timezone, s.working_hours, s.overrides
+        FROM unnest(%(user_ids)s::bigint[]) AS p(id) CROSS JOIN LATERAL schedule_hours(p.id, NULL) s
+        ORDER BY p.id
         """,
         {"user_ids": list(user_ids)},
     )
