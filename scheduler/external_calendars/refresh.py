@@ -151,10 +151,10 @@ def sync(budget, credentials, reading, tokens, expansion):
     """(busy times of the objects that changed, an empty list for those removed; the new
     tokens), or None if the server refused a token. A collection whose token is unchanged in
     the listing is not asked."""
-    busy, now_at = {}, {}
+    busy, current = {}, {}
     for collection in reading:
         if collection.sync_token == tokens[collection.href]:
-            now_at[collection.href] = tokens[collection.href]
+            current[collection.href] = tokens[collection.href]
             continue
         delta = caldav.changes(budget, credentials, collection, tokens[collection.href])
         if delta is None:
@@ -162,8 +162,8 @@ def sync(budget, credentials, reading, tokens, expansion):
         busy |= {href: [] for href in delta.removed + delta.changed}
         for href, data in caldav.fetch(budget, credentials, collection, delta.changed):
             busy[href] = object_busy(expansion, data)
-        now_at[collection.href] = delta.token
-    return busy, now_at
+        current[collection.href] = delta.token
+    return busy, current
 
 
 def object_busy(expansion, data):
