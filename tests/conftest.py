@@ -45,7 +45,8 @@ PGBOUNCER_MODULES = {"test_auth", "test_users", "test_bookings", "test_attendees
                      "test_event_types", "test_guest_bookings", "test_email", "test_worker",
                      "test_reminders", "test_races", "test_retention", "test_pgbouncer", "test_idempotency",
                      "test_etags", "test_sync", "test_webhooks_api", "test_webhooks", "test_webhook_worker",
-                     "test_schedules", "test_time_off"}
+                     "test_schedules", "test_time_off",
+                     "test_calendars_api", "test_caldav", "test_calendar_worker"}
 
 
 def pytest_collection_modifyitems(items):

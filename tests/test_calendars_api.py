@@ -89,6 +89,7 @@ def test_webcal_is_https_and_credentials_leave_the_url_for_the_sealed_column(cli
     (dict(status=404), "not found (HTTP 404)"),
     (dict(body=feed(1), credentials=("ada", "right")), "authentication failed (HTTP 401)"),
     (dict(status=302, location="gopher://127.0.0.1/x"), "the server redirected to an address that is not http or https"),
+    (dict(status=302, location="http://[::1"), "the server redirected to an invalid address"),
     (dict(body=b"BEGIN:VCALENDAR\r\n" + b"X" * (10 * 1024 * 1024)), "too large: more than 10 MB"),
 ])
 def test_a_feed_that_cannot_be_read_is_a_400_saying_why(client, alice, feeds, serve, reason, db):

@@ -31,7 +31,7 @@ bp = Blueprint("calendars", __name__)
 MAX_CALENDARS = 20
 # What calendar_url accepts, less exotic hosts (IPv6 literals, non-ASCII names), for the description.
 URL_PATTERN = (r"^(?:[hH][tT][tT][pP][sS]?|[wW][eE][bB][cC][aA][lL][sS]?)://(?:[^\s/@#]+@)?[A-Za-z0-9.-]+"
-               r"(?::[0-9]{1,4})?(?:[/?][^#\s\u0000-\u001f]*)?$")
+               r"(?::[0-9]{1,5})?(?:[/?][^#\s\u0000-\u001f]*)?$")
 URL_LENGTH = (8, 2000)
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=URL_LENGTH[0], max_length=URL_LENGTH[1]),
                 AfterValidator(calendar_url), Field(json_schema_extra={"pattern": URL_PATTERN}, description=(

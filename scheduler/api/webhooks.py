@@ -48,7 +48,7 @@ def check_url(value):
 URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[A-Za-z0-9.-]+(?::[0-9]{1,4})?(?:[/?][^#\s\u0000-\u001f]*)?$"
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2048), AfterValidator(check_url),
                 Field(json_schema_extra={"pattern": URL_PATTERN}, description=(
-                    "An http(s) URL without credentials or #fragment; unless WEBHOOK_ALLOW_PRIVATE, its host must "
+                    "An http(s) URL without credentials or #fragment; unless EGRESS_ALLOW_PRIVATE, its host must "
                     "resolve to public addresses only."))]
 EventType = Literal[BOOKING_EVENTS]
 Events = Annotated[list[EventType], Field(min_length=1, max_length=len(BOOKING_EVENTS)),
@@ -136,7 +136,7 @@ class DeliveryQueued(Shape):
 
 
 def check_reachable(url):
-    """400 unless the URL's host resolves to public addresses only (WEBHOOK_ALLOW_PRIVATE lifts
+    """400 unless the URL's host resolves to public addresses only (EGRESS_ALLOW_PRIVATE lifts
     it). The worker checks again, at each connection, on the address it connects to."""
     if settings().egress_allow_private:
         return

@@ -83,20 +83,27 @@ def responses(response, root):
     """(absolute href, {property tag: element} of the 200 propstats, status of the response)
     for each DAV:response."""
     for item in root.iter(tag(DAV, "response")):
-        href = item.findtext(tag(DAV, "href"))
-        if not href:
+        href = absolute(response, item.findtext(tag(DAV, "href")))
+        if href is None:
             continue
         props = {}
         for propstat in item.iter(tag(DAV, "propstat")):
             if " 200 " in (propstat.findtext(tag(DAV, "status")) or " 200 "):
                 for prop in propstat.iter(tag(DAV, "prop")):
                     props |= {child.tag: child for child in prop}
-        yield urljoin(response.url, href.strip()), props, item.findtext(tag(DAV, "status")) or ""
+        yield href, props, item.findtext(tag(DAV, "status")) or ""
+
+
+def absolute(response, href):
+    """An href in an answer as an absolute URL; None if there is none or it is not a URL."""
+    try:
+        return urljoin(response.url, href.strip()) if href and href.strip() else None
+    except ValueError:
+        return None
 
 
 def href_in(response, element):
-    found = None if element is None else element.findtext(tag(DAV, "href"))
-    return urljoin(response.url, found.strip()) if found else None
+    return None if element is None else absolute(response, element.findtext(tag(DAV, "href")))
 
 
 def discover(budget, credentials, url):

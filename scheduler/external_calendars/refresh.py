@@ -9,6 +9,7 @@ of one calendar at once (the worker's and the owner's) each write a consistent s
 sync tokens it read, so the later writer's state stands and its tokens bring the next sync up
 to date."""
 
+import functools
 import logging
 import random
 from dataclasses import dataclass, field
@@ -42,6 +43,21 @@ class ChoiceError(CalendarError):
     def __init__(self, field, message):
         super().__init__(message)
         self.field = field
+
+
+def reading(fetch):
+    """A fetch whose unexpected failure (a parser choking on what some server sent) is a
+    CalendarError like any other: a 400 when connecting, an error status when refreshing."""
+    @functools.wraps(fetch)
+    def run(*args, **kwargs):
+        try:
+            return fetch(*args, **kwargs)
+        except CalendarError:
+            raise
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("reading a calendar failed")
+            raise CalendarError("the calendar could not be read") from None
+    return run
 
 
 @dataclass(frozen=True)
@@ -135,10 +151,10 @@ def sync(budget, credentials, reading, tokens, expansion):
     """(busy times of the objects that changed, an empty list for those removed; the new
     tokens), or None if the server refused a token. A collection whose token is unchanged in
     the listing is not asked."""
-    busy, now_at = {}, {}
+    busy, current = {}, {}
     for collection in reading:
         if collection.sync_token == tokens[collection.href]:
-            now_at[collection.href] = tokens[collection.href]
+            current[collection.href] = tokens[collection.href]
             continue
         delta = caldav.changes(budget, credentials, collection, tokens[collection.href])
         if delta is None:
@@ -146,8 +162,8 @@ def sync(budget, credentials, reading, tokens, expansion):
         busy |= {href: [] for href in delta.removed + delta.changed}
         for href, data in caldav.fetch(budget, credentials, collection, delta.changed):
             busy[href] = object_busy(expansion, data)
-        now_at[collection.href] = delta.token
-    return busy, now_at
+        current[collection.href] = delta.token
+    return busy, current
 
 
 def object_busy(expansion, data):
@@ -169,10 +185,10 @@ def shown_name(value):
 def choose(collections, wanted, field):
     """The href of the calendar `wanted` names: its URL, its path, or its display name (exactly,
     else ignoring case)."""
-    path = urlsplit(wanted).path.rstrip("/")
+    path = path_of(wanted)
     for collection in collections:
         if wanted in (collection["href"], collection["href"].rstrip("/")) or \
-                (path and urlsplit(collection["href"]).path.rstrip("/") == path and "://" not in wanted):
+                (path and path_of(collection["href"]) == path and "://" not in wanted):
             return collection["href"]
     for same in (lambda name: name == wanted, lambda name: name.casefold() == wanted.casefold()):
         named = [c["href"] for c in collections if same(c["name"])]
@@ -184,6 +200,13 @@ def choose(collections, wanted, field):
     raise ChoiceError(field, f"no calendar {wanted!r} in this account (its calendars with events: {available})")
 
 
+def path_of(href):
+    try:
+        return urlsplit(href).path.rstrip("/")
+    except ValueError:  # not a URL at all ("http://["): a display name, then
+        return ""
+
+
 def read_choice(collections, read):
     """The hrefs of the calendars `read` names; None (every calendar with events) stays None."""
     return None if read is None else list(dict.fromkeys(choose(collections, name, "read") for name in read))
@@ -193,6 +216,7 @@ def write_choice(collections, write_to):
     return None if write_to is None else choose(collections, write_to, "write_to")
 
 
+@reading
 def connect(settings, owner, *, kind, url, credentials, read, write_to, now):
     """A new calendar read for the first time (CalDAV: discovered first); CalendarError (a
     ChoiceError for `read` and `write_to`) says why it can't be."""
@@ -228,12 +252,13 @@ def refresh(rt, calendar_id):
         return None
     now = clock.now()
     try:
-        fetched = fetch_stored(rt.settings, row, now)
+        outcome = fetch_stored(rt.settings, row, now)
     except CalendarError as exc:
-        return record(rt, calendar_id, exc, now)
-    return record(rt, calendar_id, fetched, now)
+        outcome = exc
+    return record(rt, calendar_id, outcome, now)
 
 
+@reading
 def fetch_stored(settings, row, now):
     try:
         password = row["password_sealed"] and settings.secret_keys.open_text(row["password_sealed"], CALENDAR_PASSWORD)
@@ -243,15 +268,9 @@ def fetch_stored(settings, row, now):
                     row["home_url"], row["read_from"], row["validators"])
     owner = Owner(row["owner_timezone"], row["owner_email"])
     budget = Budget(settings.egress_allow_private)
-    try:
-        if source.kind == "ics":
-            return fetch_ics(settings, source, owner, now, budget)
-        return fetch_caldav(settings, source, owner, now, budget)
-    except CalendarError:
-        raise
-    except Exception:  # noqa: BLE001 - a calendar the libraries choke on is an error status, not a dead refresh
-        log.exception("calendar %s: reading failed", row["id"])
-        raise CalendarError("the calendar could not be read") from None
+    if source.kind == "ics":
+        return fetch_ics(settings, source, owner, now, budget)
+    return fetch_caldav(settings, source, owner, now, budget)
 
 
 @retrying

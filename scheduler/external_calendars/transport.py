@@ -94,9 +94,12 @@ def request(budget, method, url, *, credentials=None, headers=None, body=None):
         location = response.headers.get("Location")
         if response.status not in REDIRECTS or not location:
             return response
-        url = urljoin(url, location.strip())
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise CalendarError("the server redirected to an address that is not http or https")
+        try:
+            url = urljoin(url, location.strip())
+            if urlsplit(url).scheme not in ("http", "https") or origin(url)[1] is None:
+                raise CalendarError("the server redirected to an address that is not http or https")
+        except ValueError:
+            raise CalendarError("the server redirected to an invalid address") from None
         if response.status == 303:
             method, body = "GET", None
     raise CalendarError(f"more than {MAX_REDIRECTS} redirects")
