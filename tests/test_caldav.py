@@ -82,7 +82,7 @@ def test_a_calendar_the_account_lacks_is_a_400_naming_the_field(client, alice, c
     assert r.json["fields"]["read"].startswith("no calendar 'Holidays' in this account")
     r = connect(client, alice, caldav_accounts.url, write_to="Tasks")
     assert r.status_code == 400 and "write_to" in r.json["fields"]
-    calendar = connect(client, alice, radicale.url).json["calendar"]
+    calendar = connect(client, alice, caldav_accounts.url).json["calendar"]
     r = client.patch(f"{CALENDARS}/{calendar['id']}", json={"read": ["http://["]}, headers=alice.auth)
     assert r.status_code == 400 and r.json["fields"]["read"].startswith("no calendar 'http://['")
 
