@@ -7,8 +7,18 @@ from urllib.parse import quote, urlencode
 
 from flask import request
 
+from pydantic import Field
+
 from .context import site
 from .errors import BadRequest
+from .validation import Query
+
+
+class PageQuery(Query):
+    """A page of a list: at most `limit` items, after the `cursor` a Link header gave."""
+
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = None
 
 
 def encode_cursor(values):

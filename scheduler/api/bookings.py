@@ -13,7 +13,7 @@ from ..db import retrying
 from ..errors import BadRequest, NotFound
 from ..idempotency import idempotent
 from ..openapi import Error, Shape, describe
-from ..pagination import paginated
+from ..pagination import PageQuery, paginated
 from ..preconditions import etag_header, require_match, tagged
 from ..repositories import bookings
 from ..validation import (Body, DateTime, Query, Title, Zone, at_least_one, check_email, check_window, in_zone, parse,
@@ -58,12 +58,10 @@ class Attendance(Body):
     status: Literal["accepted", "declined"]
 
 
-class ListQuery(Query):
+class ListQuery(PageQuery):
     start: DateTime | None = Field(default=None, alias="from")
     end: DateTime | None = Field(default=None, alias="to", description="ISO 8601; after `from`.")
     status: Literal["confirmed", "cancelled"] | None = None
-    limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = None
     timezone: Zone | None = None
 
 

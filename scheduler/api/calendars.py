@@ -20,10 +20,10 @@ from ..external_calendars.refresh import (ChoiceError, connect, next_refresh, re
                                           write_choice)
 from ..external_calendars.transport import Credentials, calendar_url, without_credentials
 from ..openapi import Error, Message, RateLimited, Shape, describe
-from ..pagination import paginated
+from ..pagination import PageQuery, paginated
 from ..repositories import calendars
 from ..sealing import CALENDAR_PASSWORD
-from ..validation import Body, Name, Query, at_least_one, check_line, parse, parse_query
+from ..validation import Body, Name, at_least_one, check_line, parse, parse_query
 
 bp = Blueprint("calendars", __name__)
 
@@ -63,11 +63,6 @@ class CalendarPatch(Body):
     name: Name = None
     read: ReadList | None = None
     write_to: CalendarName | None = None
-
-
-class ListQuery(Query):
-    limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = None
 
 
 class CalendarChoice(Shape):
@@ -180,11 +175,11 @@ def create_calendar():
 
 
 @bp.get("")
-@describe(query=ListQuery, responses={200: list[Calendar]})
+@describe(query=PageQuery, responses={200: list[Calendar]})
 @login_required
 def list_calendars():
     """My calendars, oldest first."""
-    query = parse_query(ListQuery)
+    query = parse_query(PageQuery)
     with single_statement() as cur:
         return paginated(query, ("id",), lambda after, limit: [
             shown(c) for c in calendars.list_own(cur, g.user["id"], after=after, limit=limit)])

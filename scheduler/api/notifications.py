@@ -1,22 +1,16 @@
 from datetime import datetime
 
 from flask import Blueprint, g
-from pydantic import Field
 
 from ..auth import login_required
 from ..context import single_statement
 from ..errors import NotFound
 from ..openapi import Message, Shape, describe
-from ..pagination import paginated
+from ..pagination import PageQuery, paginated
 from ..repositories import notifications
-from ..validation import Query, parse_query
+from ..validation import parse_query
 
 bp = Blueprint("notifications", __name__)
-
-
-class ListQuery(Query):
-    limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = None
 
 
 class Notification(Shape):
@@ -45,14 +39,14 @@ class NotificationRead(Shape):
 
 
 def listing(unread_only):
-    query = parse_query(ListQuery)
+    query = parse_query(PageQuery)
     with single_statement() as cur:
         return paginated(query, ("is_read", "created_at", "id"), lambda after, limit: notifications.list_for_user(
             cur, g.user["id"], unread_only=unread_only, after=after, limit=limit))
 
 
 @bp.get("")
-@describe(query=ListQuery, responses={200: list[Notification]})
+@describe(query=PageQuery, responses={200: list[Notification]})
 @login_required
 def list_notifications():
     """My notifications: unread first, then newest."""
@@ -60,7 +54,7 @@ def list_notifications():
 
 
 @bp.get("/unread")
-@describe(query=ListQuery, responses={200: list[Notification]})
+@describe(query=PageQuery, responses={200: list[Notification]})
 @login_required
 def list_unread():
     """My unread notifications, newest first."""

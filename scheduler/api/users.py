@@ -13,9 +13,9 @@ from ..db import retrying
 from ..errors import BadRequest, Unauthorized
 from ..keys import token_hash
 from ..openapi import Error, RateLimited, Shape, describe
-from ..pagination import paginated
-from ..repositories import bookings, users
-from ..validation import (Body, Email, LoginPassword, Name, Password, Query, Username, Whole, WorkingHours, Zone,
+from ..pagination import PageQuery, paginated
+from ..repositories import users
+from ..validation import (Body, Email, LoginPassword, Name, Password, Username, Whole, WorkingHours, Zone,
                           at_least_one, parse, parse_query)
 from ..windows import Availability, Busy, WindowQuery, parse_window
 
@@ -40,11 +40,6 @@ class ProfilePatch(Body):
 class PasswordChange(Body):
     currentPassword: LoginPassword
     newPassword: Password
-
-
-class UserListQuery(Query):
-    limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = None
 
 
 class Profile(Shape):
@@ -145,11 +140,11 @@ def store_password(user_id, new_hash, token_version):
 
 
 @bp.get("")
-@describe(query=UserListQuery, responses={200: list[Profile]})
+@describe(query=PageQuery, responses={200: list[Profile]})
 @require_role("admin")
 def list_users():
     """Every user, newest first."""
-    query = parse_query(UserListQuery)
+    query = parse_query(PageQuery)
     with single_statement() as cur:
         return paginated(query, ("created_at", "id"), lambda after, limit: users.list_all(cur, after=after, limit=limit))
 

@@ -14,10 +14,10 @@ from ..auth import login_required
 from ..context import redis_client, settings, single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..openapi import Error, Message, Shape, describe
-from ..pagination import paginated
+from ..pagination import PageQuery, paginated
 from ..repositories import organizations, webhooks
 from ..sealing import WEBHOOK_SECRET
-from ..validation import Body, Paragraphs, Query, RowId, at_least_one, parse, parse_query
+from ..validation import Body, Paragraphs, RowId, at_least_one, parse, parse_query
 from ..egress import BlockedAddress, UnresolvableHost, check_host
 from ..webhooks.events import BOOKING_EVENTS, TEST_EVENT, max_attempts, payload
 from ..webhooks.signing import new_secret
@@ -73,12 +73,7 @@ class WebhookPatch(Body):
     enabled: bool | None = None
 
 
-class ListQuery(Query):
-    limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = None
-
-
-class DeliveryQuery(ListQuery):
+class DeliveryQuery(PageQuery):
     status: Literal["pending", "sending", "delivered", "failed"] | None = None
 
 
@@ -192,11 +187,11 @@ def create_webhook():
 
 
 @bp.get("")
-@describe(query=ListQuery, responses={200: list[Webhook]})
+@describe(query=PageQuery, responses={200: list[Webhook]})
 @login_required
 def list_webhooks():
     """The webhooks I manage: mine, and those of organizations I own or administer."""
-    query = parse_query(ListQuery)
+    query = parse_query(PageQuery)
     with single_statement() as cur:
         return paginated(query, ("id",), lambda after, limit: webhooks.list_managed(
             cur, g.user["id"], after=after, limit=limit))
