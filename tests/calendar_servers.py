@@ -11,6 +11,9 @@ from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from socketserver import ThreadingMixIn
 
+# How often a server's loop looks for shutdown: the default half second was most of each test's teardown.
+POLL_SECONDS = 0.05
+
 
 @dataclass
 class Feed:
@@ -77,7 +80,7 @@ class FeedServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(POLL_SECONDS,), daemon=True)
         self.thread.start()
 
     def serve(self, path, body=b"", **options):
@@ -125,7 +128,7 @@ class Radicale:
         self.server = make_server("127.0.0.1", 0, radicale.Application(configuration),
                                   server_class=ThreadingWSGIServer, handler_class=QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(POLL_SECONDS,), daemon=True)
         self.thread.start()
 
     def request(self, user, method, path, body=b"", headers=None):
