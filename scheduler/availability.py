@@ -4,8 +4,9 @@ them)."""
 
 from bisect import bisect_right
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
-from .timezones import local_dates, repeated, working_intervals
+from .timezones import local_dates, working_intervals
 
 
 def merge(intervals):
@@ -48,11 +49,14 @@ def grid(intervals, start, end, duration, step, zone_name=None):
     """Starts in [start, end) every `step` (elapsed time) from each interval's opening where
     `duration` fits inside the interval; a local time in `zone_name` that a fall-back change
     repeats is offered once (its first pass)."""
+    zone = ZoneInfo(zone_name) if zone_name else None
     found = []
     for opens, closes in intervals:
+        # Only an interval the clocks change in can hold a repeated local time.
+        changes = zone is not None and opens.astimezone(zone).utcoffset() != closes.astimezone(zone).utcoffset()
         candidate = opens + max(0, -((opens - start) // step)) * step
         while candidate + duration <= closes and candidate < end:
-            if zone_name is None or not repeated(candidate, zone_name):
+            if not (changes and candidate.astimezone(zone).fold):
                 found.append(candidate)
             candidate += step
     return found

@@ -129,6 +129,8 @@ class Offer:
     def limit_reached(self, start, counts):
         """"day" or "week" if the date or week of `start` has reached its limit, given the
         type's bookings per host-local date; else None."""
+        if not self.limited:
+            return None
         if self.daily_limit is not None and counts.get(self.local_date(start), 0) >= self.daily_limit:
             return "day"
         first, last = self.counted_days(start)

@@ -70,12 +70,6 @@ def working_intervals(hours, zone_name, first, last, overrides=None):
     return intervals
 
 
-def repeated(moment, zone_name):
-    """True if `moment` is the second pass of a local time that a fall-back change repeats:
-    grids offer each local time once."""
-    return moment.astimezone(ZoneInfo(zone_name)).fold == 1
-
-
 def local_dates(zone_name, start, end):
     """The first and last local date in the zone that can hold working time in [start, end)."""
     zone = ZoneInfo(zone_name)
