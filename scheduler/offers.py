@@ -63,6 +63,8 @@ class Offer:
 
     def closed_starts(self, start, end):
         """The starts in [start, end) that overrides closing a date took away."""
+        if not self.overrides:
+            return []
         first, last = local_dates(self.zone_name, start, end)
         closed = [day for day in map(date.fromisoformat, self.overrides) if self.overrides[day.isoformat()] == []
                   and first <= day <= last]
@@ -142,22 +144,22 @@ class Offer:
         """Every start on the grid in [start, end) with why it is not offered (None if it is),
         given the host's blocked spans and the type's bookings per host-local date; starts that
         an override closing their date took away are there too, as `closed`."""
-        blocked = Blocked(blocks)
+        blocked, earliest, latest, limited = Blocked(blocks), self.earliest, self.latest, self.limited
         found = []
         for candidate in self.grid(start, end):
-            if candidate < self.earliest:
+            if candidate < earliest:
                 why = "too_soon"
-            elif candidate > self.latest:
+            elif candidate > latest:
                 why = "too_far_ahead"
-            elif self.limit_reached(candidate, counts):
+            elif limited and self.limit_reached(candidate, counts):
                 why = "fully_booked"
             elif blocked.touches(*self.blocked_span(candidate)):
                 why = "no_free_time"
             else:
                 why = None
             found.append((candidate, why))
-        return sorted(found + [(candidate, "closed") for candidate in self.closed_starts(start, end)],
-                      key=lambda considered: considered[0])
+        closed = self.closed_starts(start, end)
+        return sorted(found + [(candidate, "closed") for candidate in closed], key=lambda c: c[0]) if closed else found
 
 
 def empty_days(considered, start, end, zone_name, away=()):

@@ -192,8 +192,7 @@ $$;
 
 -- The hours of a person's schedule (p_schedule, or their default one when NULL): its zone, its
 -- weekly hours and its date overrides as {"YYYY-MM-DD": hours}. The default schedule's zone and
--- hours are the person's own (migration 018). A function, so that the booking link lookup that
--- joins it is planned once per connection, not on every slot list.
+-- hours are the person's own (migration 018).
 CREATE OR REPLACE FUNCTION schedule_hours(p_user bigint, p_schedule bigint)
 RETURNS TABLE (timezone text, working_hours jsonb, overrides jsonb)
 LANGUAGE plpgsql STABLE AS $$
@@ -204,6 +203,33 @@ BEGIN
                 WHERE o.schedule_id = s.id)
         FROM users u LEFT JOIN schedules s ON s.user_id = u.id AND (s.id = p_schedule OR (p_schedule IS NULL AND s.is_default))
         WHERE u.id = p_user;
+END
+$$;
+
+-- An event type with what its slot rules need of its host: who they are and the hours of the
+-- type's schedule. By link (the host's username and the type's slug; active types only) or by
+-- id (p_id; a booking's type, active or not). A function, so that every slot list and guest
+-- booking runs a plan made once per connection.
+CREATE OR REPLACE FUNCTION event_type_offer(p_username text, p_slug text, p_id bigint)
+RETURNS TABLE (id bigint, user_id bigint, slug text, title text, description text, location text, duration integer,
+               step integer, buffer_before integer, buffer_after integer, minimum_notice integer,
+               booking_window integer, daily_limit integer, weekly_limit integer, schedule_id bigint, active boolean,
+               created_at timestamptz, updated_at timestamptz, host_id bigint, host_name text, username text,
+               host_timezone text, working_hours jsonb, overrides jsonb)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_id bigint := p_id;
+BEGIN
+    IF v_id IS NULL THEN
+        SELECT t.id INTO v_id FROM users h JOIN event_types t ON t.user_id = h.id
+        WHERE h.username = lower(p_username) AND t.slug = lower(p_slug) AND t.active;
+    END IF;
+    RETURN QUERY
+        SELECT t.id, t.user_id, t.slug, t.title, t.description, t.location, t.duration, t.step, t.buffer_before,
+               t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.schedule_id,
+               t.active, t.created_at, t.updated_at, h.id, h.name, h.username, s.timezone, s.working_hours, s.overrides
+        FROM event_types t JOIN users h ON h.id = t.user_id CROSS JOIN LATERAL schedule_hours(h.id, t.schedule_id) s
+        WHERE t.id = v_id;
 END
 $$;
 

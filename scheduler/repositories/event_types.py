@@ -3,11 +3,6 @@
 COLUMNS = ("t.id, t.user_id, t.slug, t.title, t.description, t.location, t.duration, t.step, t.buffer_before, "
            "t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.schedule_id, t.active, "
            "t.created_at, t.updated_at")
-# What the slot rules need of the host: who they are, and the hours of the type's schedule (`s`).
-HOST = ("h.id AS host_id, h.name AS host_name, h.username, s.timezone AS host_timezone, s.working_hours, "
-        "s.overrides")
-# The type's schedule: its own, or its host's default one (sql/functions.sql).
-SCHEDULE = "CROSS JOIN LATERAL schedule_hours(h.id, t.schedule_id) s"
 
 
 def insert(cur, *, user_id, slug, title, description, location, duration, step, buffer_before, buffer_after,
@@ -64,22 +59,13 @@ def delete(cur, event_type_id, user_id):
 
 
 def find_public(cur, username, slug):
-    """An active type by its host's username and its slug, with what the slot rules need of the host."""
-    cur.execute(
-        f"""
-        SELECT {COLUMNS}, {HOST}
-        FROM users h JOIN event_types t ON t.user_id = h.id {SCHEDULE}
-        WHERE h.username = lower(%(username)s) AND t.slug = lower(%(slug)s) AND t.active
-        """,
-        {"username": username, "slug": slug},
-    )
+    """An active type by its host's username and its slug, with what the slot rules need of the
+    host and the hours of the type's schedule (sql/functions.sql, event_type_offer)."""
+    cur.execute("SELECT * FROM event_type_offer(%(username)s, %(slug)s, NULL)", {"username": username, "slug": slug})
     return cur.fetchone()
 
 
 def find_with_host(cur, event_type_id):
-    """The type of an existing booking (active or not), with its host, or None if deleted."""
-    cur.execute(
-        f"SELECT {COLUMNS}, {HOST} FROM event_types t JOIN users h ON h.id = t.user_id {SCHEDULE} WHERE t.id = %(id)s",
-        {"id": event_type_id},
-    )
+    """The type of an existing booking (active or not), as find_public has it, or None if deleted."""
+    cur.execute("SELECT * FROM event_type_offer(NULL, NULL, %(id)s)", {"id": event_type_id})
     return cur.fetchone()
