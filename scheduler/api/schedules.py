@@ -96,8 +96,10 @@ def yesterday(zone_name):
 
 
 def shown(schedule):
+    """The schedule with its overrides from yesterday on, by date."""
     since = yesterday(schedule["timezone"]).isoformat()
-    return schedule | {"overrides": [o for o in schedule["overrides"] if o["date"] >= since]}
+    return schedule | {"overrides": [{"date": day, "hours": hours} for day, hours in sorted(schedule["overrides"].items())
+                                     if day >= since]}
 
 
 def found(schedule):

@@ -6,23 +6,19 @@ users.working_hours), so reads take them from there and changes to them go there
 
 from psycopg2.extras import Json
 
-# Overrides come in date order, all of them: which are still shown depends on the schedule's
-# zone, which the caller knows (the database's zone rules need not be Python's).
-COLUMNS = """s.id, s.name, coalesce(s.timezone, u.timezone) AS timezone,
-    coalesce(s.working_hours, u.working_hours) AS working_hours, s.is_default AS "default",
-    coalesce((SELECT jsonb_agg(jsonb_build_object('date', o.day, 'hours', o.hours) ORDER BY o.day)
-              FROM schedule_overrides o WHERE o.schedule_id = s.id), '[]') AS overrides"""
+# A schedule with its zone, hours and overrides ({"YYYY-MM-DD": hours}, all of them: which
+# are still shown depends on the schedule's zone, which the caller knows) as
+# sql/functions.sql's schedule_hours reads them, the default one's from its person.
+COLUMNS = 's.id, s.name, h.timezone, h.working_hours, s.is_default AS "default", h.overrides'
+HOURS = "CROSS JOIN LATERAL schedule_hours(s.user_id, s.id) h"
 
 
 def insert(cur, *, user_id, name, timezone, working_hours):
     cur.execute(
-        f"""
-        WITH s AS (
-            INSERT INTO schedules (user_id, name, timezone, working_hours)
-            VALUES (%(user_id)s, %(name)s, %(timezone)s, %(working_hours)s)
-            RETURNING id, user_id, name, is_default, timezone, working_hours
-        )
-        SELECT {COLUMNS} FROM s JOIN users u ON u.id = s.user_id
+        """
+        INSERT INTO schedules (user_id, name, timezone, working_hours)
+        VALUES (%(user_id)s, %(name)s, %(timezone)s, %(working_hours)s)
+        RETURNING id, name, timezone, working_hours, is_default AS "default", '{}'::jsonb AS overrides
         """,
         {"user_id": user_id, "name": name, "timezone": timezone, "working_hours": Json(working_hours)},
     )
@@ -33,7 +29,7 @@ def list_for_user(cur, user_id):
     """The default one first, then the others in the order they were made."""
     cur.execute(
         f"""
-        SELECT {COLUMNS} FROM schedules s JOIN users u ON u.id = s.user_id
+        SELECT {COLUMNS} FROM schedules s {HOURS}
         WHERE s.user_id = %(user_id)s
         ORDER BY s.is_default DESC, s.id
         """,
@@ -47,7 +43,7 @@ def find_own(cur, schedule_id, user_id, *, lock=False):
     FOR UPDATE, so that one change at a time counts its overrides or deletes it."""
     cur.execute(
         f"""
-        SELECT {COLUMNS} FROM schedules s JOIN users u ON u.id = s.user_id
+        SELECT {COLUMNS} FROM schedules s {HOURS}
         WHERE s.id = %(id)s AND s.user_id = %(user_id)s
         {"FOR UPDATE OF s" if lock else ""}
         """,
