@@ -15,7 +15,6 @@ cancellation email carries those), and an event that is gone is busy for no one,
 reads the calendar, while a cancelled one would stay in it for good.
 """
 
-import base64
 import logging
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin
@@ -27,11 +26,10 @@ from ..keyring import SealError
 from ..outbound import send
 from ..repositories import calendar_writes
 from ..runtime import worker_runtime
-from ..sealing import CALENDAR_PASSWORD
+from ..external_calendars.transport import USER_AGENT, stored_credentials
 from . import leases
 from .leases import LEASE_SECONDS, next_delay
 
-USER_AGENT = "Scheduler-Calendars/1"
 # A removal that finds the event gone (its owner deleted it) is done.
 GONE = (404, 410)
 MAX_ERROR = 200
@@ -102,12 +100,8 @@ def bring(settings, claimed):
 
 def authorization(settings, claimed):
     """HTTP Basic with the calendar's username and password, if it has them."""
-    if not claimed["username"]:
-        return {}
-    password = settings.secret_keys.open_text(bytes(claimed["password_sealed"]), CALENDAR_PASSWORD) \
-        if claimed["password_sealed"] else ""
-    token = base64.b64encode(f"{claimed['username']}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
+    credentials = stored_credentials(settings.secret_keys, claimed["username"], claimed["password_sealed"])
+    return {"Authorization": credentials.header()} if credentials else {}
 
 
 def request(settings, method, url, body, headers):

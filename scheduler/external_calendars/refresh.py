@@ -20,10 +20,9 @@ from .. import announcements as announce, clock
 from ..db import retrying
 from ..keyring import SealError
 from ..repositories import calendars
-from ..sealing import CALENDAR_PASSWORD
 from . import CalendarError, caldav
 from .expand import MAX_INSTANCES, Expansion, Owner, horizon, parse
-from .transport import Budget, Credentials, check_status, request
+from .transport import Budget, Credentials, check_status, request, stored_credentials
 
 # Conditional GETs and sync tokens answer "nothing changed" for as long as a calendar stays the
 # same, but the horizon moves on: once the last whole expansion is this old, read it all again.
@@ -261,11 +260,10 @@ def refresh(rt, calendar_id):
 @reading
 def fetch_stored(settings, row, now):
     try:
-        password = row["password_sealed"] and settings.secret_keys.open_text(row["password_sealed"], CALENDAR_PASSWORD)
+        credentials = stored_credentials(settings.secret_keys, row["username"], row["password_sealed"])
     except SealError:
         raise CalendarError("the stored password can no longer be opened: connect the calendar again") from None
-    source = Source(row["kind"], row["url"], Credentials(row["username"], password or "") if row["username"] else None,
-                    row["home_url"], row["read_from"], row["validators"])
+    source = Source(row["kind"], row["url"], credentials, row["home_url"], row["read_from"], row["validators"])
     owner = Owner(row["owner_timezone"], row["owner_email"])
     budget = Budget(settings.egress_allow_private)
     if source.kind == "ics":

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from ..egress import BlockedAddress, UnresolvableHost, exchange
+from ..sealing import CALENDAR_PASSWORD
 from . import CalendarError
 
 USER_AGENT = "Scheduler-Calendars/1"
@@ -29,6 +30,14 @@ class Credentials:
 
     def header(self):
         return "Basic " + b64encode(f"{self.username}:{self.password}".encode()).decode()
+
+
+def stored_credentials(ring, username, password_sealed):
+    """The Credentials a calendar row keeps (its password sealed with the key ring), None
+    without a user name; SealError if the password can no longer be opened."""
+    if not username:
+        return None
+    return Credentials(username, ring.open_text(bytes(password_sealed), CALENDAR_PASSWORD) if password_sealed else "")
 
 
 def calendar_url(text):
