@@ -98,7 +98,7 @@ HANDLE_PATTERN = re.compile(r"^[a-z0-9-]+$")
 RESERVED_USERNAMES = frozenset("""
     about account admin administrator api app auth book bookings calendar dashboard docs guest guest-bookings
     health help login logout manage me new null organizations pages public register root scheduler settings
-    static support system undefined user users webhooks www
+    static support system team teams undefined user users webhooks www
 """.split())
 
 

@@ -89,7 +89,8 @@ BEGIN
 END
 $$;
 
--- A booking and its attendees (the owner accepted, the others needs-action), after taking
+-- A booking and its attendees (the owner accepted, the others needs-action; a guest booking's
+-- attendees are its hosts, who accepted by offering the type), after taking
 -- everyone's lock; either exclusion constraint refuses it if anyone would be double-booked
 -- or the blocked span (the booking with its buffers) would touch a commitment or its
 -- buffers. Returns the booking as scheduler/repositories/bookings.py's COLUMNS and INTERNAL
@@ -119,7 +120,8 @@ BEGIN
     ), attendees AS (
         INSERT INTO booking_attendees AS a (booking_id, user_id, status, start_time, end_time, confirmed,
                                             block_start, block_end)
-        SELECT b.id, person.id, CASE WHEN person.id = p_owner THEN 'accepted' ELSE 'needs-action' END,
+        SELECT b.id, person.id,
+               CASE WHEN person.id = p_owner OR p_guest_email IS NOT NULL THEN 'accepted' ELSE 'needs-action' END,
                b.start_time, b.end_time, true,
                b.start_time - make_interval(mins => b.buffer_before),
                b.end_time + make_interval(mins => b.buffer_after)
@@ -229,6 +231,43 @@ BEGIN
                t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.schedule_id,
                t.active, t.created_at, t.updated_at, h.id, h.name, h.username, s.timezone, s.working_hours, s.overrides
         FROM event_types t JOIN users h ON h.id = t.user_id CROSS JOIN LATERAL schedule_hours(h.id, t.schedule_id) s
+        WHERE t.id = v_id;
+END
+$$;
+
+-- A team's event type (migration 022) with what its slot rules need of each host: by link
+-- (the organisation's slug and the type's slug; active types only) or by id (p_id; a
+-- booking's type, active or not). `hosts` are those still accepted members of the
+-- organisation, by user id: [{user_id, name, weight, last_assigned_at, timezone,
+-- working_hours, overrides}], each with their default schedule's hours.
+CREATE OR REPLACE FUNCTION team_offer(p_org_slug text, p_slug text, p_id bigint)
+RETURNS TABLE (id bigint, organization_id bigint, organization_name text, kind text, slug text, title text,
+               description text, location text, duration integer, step integer, buffer_before integer,
+               buffer_after integer, minimum_notice integer, booking_window integer, daily_limit integer,
+               weekly_limit integer, active boolean, hosts json)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_id bigint := p_id;
+BEGIN
+    IF v_id IS NULL THEN
+        SELECT t.id INTO v_id FROM organizations o JOIN event_types t ON t.organization_id = o.id
+        WHERE o.slug = lower(p_org_slug) AND t.slug = lower(p_slug) AND t.active;
+    END IF;
+    RETURN QUERY
+        SELECT t.id, t.organization_id, o.name, t.kind, t.slug, t.title, t.description, t.location, t.duration,
+               t.step, t.buffer_before, t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit,
+               t.weekly_limit, t.active,
+               coalesce((SELECT json_agg(json_build_object(
+                                 'user_id', u.id, 'name', u.name, 'weight', h.weight,
+                                 'last_assigned_at', h.last_assigned_at, 'timezone', s.timezone,
+                                 'working_hours', s.working_hours, 'overrides', s.overrides) ORDER BY u.id)
+                         FROM event_type_hosts h
+                         JOIN organization_members m ON m.organization_id = t.organization_id
+                                                    AND m.user_id = h.user_id AND m.accepted_at IS NOT NULL
+                         JOIN users u ON u.id = h.user_id
+                         CROSS JOIN LATERAL schedule_hours(u.id, NULL) s
+                         WHERE h.event_type_id = t.id), '[]')
+        FROM event_types t JOIN organizations o ON o.id = t.organization_id
         WHERE t.id = v_id;
 END
 $$;
