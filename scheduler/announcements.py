@@ -37,9 +37,10 @@ BOOKING_MESSAGES = {
                   "BOOKING_CANCELLED"),
     },
 }
-# Guest bookings (the owner is the host; the guest has no account, so email only): per event,
-# what the host is told instead of the owner's message in BOOKING_MESSAGES, and the guest's email template.
-# "updated" and "cancelled" are the host's own doing through the bookings API.
+# Guest bookings (the owner is the host, and a collective team's other hosts attend too; the
+# guest has no account, so email only): per event, what the hosts are told instead of the
+# messages in BOOKING_MESSAGES, and the guest's email template. "updated" and "cancelled" are the
+# host's own doing through the bookings API.
 GUEST_MESSAGES = {
     "created": {
         "host": ("GUEST_BOOKED", '{guest} booked "{title}"', "From {start} to {end}.", "HOST_GUEST_BOOKED"),
@@ -55,12 +56,17 @@ GUEST_MESSAGES = {
         "host": ("GUEST_CANCELLED", '{guest} cancelled "{title}"', "Reason: {reason}.", "HOST_GUEST_CANCELLED"),
         "guest": "GUEST_CANCELLED",
     },
+    # Round robin gave a booking the guest moved to another host: what its previous host hears.
+    "handed_over": {
+        "host": ("GUEST_HANDED_OVER", '{guest} moved "{title}"', "You are not free at the new time; {organizer} takes it.",
+                 "HOST_GUEST_HANDED_OVER"),
+    },
 }
 # Minutes before the start at which a guest is reminded.
 GUEST_REMINDERS = (1440, 60)
 # The iCalendar METHOD attached to each event's emails (RFC 5546).
 CALENDAR_METHOD = {"created": "REQUEST", "updated": "REQUEST", "cancelled": "CANCEL",
-                   "guest_moved": "REQUEST", "guest_cancelled": "CANCEL"}
+                   "guest_moved": "REQUEST", "guest_cancelled": "CANCEL", "handed_over": "CANCEL"}
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,8 @@ def booking_webhook(type, booking, recipients, **extra):
 
 
 def told(person, only):
-    """Declined attendees hear nothing more; `only` narrows an event to one person."""
+    """Declined attendees hear nothing more; `only` narrows an event to one person (a user id,
+    or "guest" for a booking's guest)."""
     return person["status"] != "declined" and (only is None or person["user_id"] == only)
 
 
@@ -140,15 +147,16 @@ def calendar_event(origin, booking, recipients):
     return event_data(booking | {"attendees": attendee_list(recipients)}, origin.settings.mail_domain)
 
 
-def calendar_copies(origin, booking, recipients):
+def calendar_copies(origin, booking, recipients, gone=()):
     """What the calendars the booking's attendees have bookings written to should hold: while it
-    is confirmed, the event for everyone who has not declined it; nothing for the others. Only the
-    latest state is written (scheduler/delivery/calendars.py), so every change says it whole."""
+    is confirmed, the event for everyone who has not declined it; nothing for the others, nor for
+    those `gone` from it (user ids). Only the latest state is written
+    (scheduler/delivery/calendars.py), so every change says it whole."""
     holding = booking["status"] == "confirmed"
     holders = [p["user_id"] for p in recipients if holding and p["status"] != "declined"]
     return Messages(calendars=[{
         "booking_id": booking["id"], "event": calendar_event(origin, booking, recipients), "holders": holders,
-        "dropped": [p["user_id"] for p in recipients if p["user_id"] not in holders]}])
+        "dropped": [p["user_id"] for p in recipients if p["user_id"] not in holders] + list(gone)}])
 
 
 def booking_messages(origin, event, booking, recipients, only=None, reason=None):
@@ -169,7 +177,7 @@ def booking_messages(origin, event, booking, recipients, only=None, reason=None)
         if not told(person, only):
             continue
         role = "owner" if person["user_id"] == booking["user_id"] else "attendee"
-        as_host = guest and role == "owner" and "host" in GUEST_MESSAGES[event]
+        as_host = guest and "host" in GUEST_MESSAGES[event]
         kind, title, message, template = (GUEST_MESSAGES[event]["host"] if as_host else
                                           BOOKING_MESSAGES[event].get(role, BOOKING_MESSAGES[event]["owner"]))
         local = values | {"start": display(booking["start_time"], person["timezone"]),
@@ -181,7 +189,7 @@ def booking_messages(origin, event, booking, recipients, only=None, reason=None)
                                 "payload": {"name": person["name"], "booking_id": booking["id"],
                                             "timezone": person["timezone"], "ics": invite, **values,
                                             "names": {"organizer": booking["user_id"]}}})
-    if guest and only is None:
+    if guest and only in (None, "guest"):
         guest_reason = {"cancelled": f"by {organizer}", "guest_cancelled": "at your request"}.get(event)
         messages.emails.append(guest_email(
             origin, GUEST_MESSAGES[event]["guest"], booking, organizer,
@@ -266,6 +274,24 @@ def guest_moved(origin, booking, recipients):
             + reminder_emails(origin, booking, recipients, clock.now())
             + booking_webhook("booking.updated", booking, recipients, by="guest")
             + calendar_copies(origin, booking, recipients))
+
+
+def guest_handed_over(origin, booking, recipients, previous):
+    """The guest moved a round-robin booking to a time its host (`previous`, as `recipients`
+    has people) is not free, and another host of the team took it: the guest gets the updated
+    invitation, the new host hears of it as a new booking, and the previous host that it left
+    their calendar (the invitation cancelled)."""
+    new_host = booking["user_id"]
+    left = booking | {"status": "cancelled"}
+    return (Messages(voided=[(booking["id"], None)])
+            + booking_messages(origin, "guest_moved", booking, recipients, only="guest")
+            + booking_messages(origin, "created", booking, recipients, only=new_host)
+            + booking_messages(origin, "handed_over", left, recipients + [previous], only=previous["user_id"])
+            + reminder_emails(origin, booking, recipients, clock.now())
+            + Messages(webhooks=[webhook_events.Event(
+                "booking.updated", with_attendees(booking, recipients),
+                [p["user_id"] for p in recipients] + [previous["user_id"]], {"by": "guest"})])
+            + calendar_copies(origin, booking, recipients, gone=[previous["user_id"]]))
 
 
 def guest_cancelled(origin, booking, recipients, reason):

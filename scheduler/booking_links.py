@@ -7,70 +7,189 @@ bookings, no guests.
 The rules themselves are `offers.Offer`'s; the write is booking_write's."""
 
 import re
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from . import clock
+from . import clock, round_robin
+from .availability import intersect, merge
 from .errors import BadRequest, Conflict, NotFound
 from .keys import token_hash
-from .offers import Offer, empty_days
+from .offers import Offer, combined, empty_days
 from .repositories import bookings, event_types, person_time
 
-# What a username or slug can look like; anything else is the same 404 without a query.
+# What a username, an organisation's slug or a type's slug can look like; anything else is the
+# same 404 without a query.
 HANDLE = re.compile(r"^[A-Za-z0-9-]{1,60}$")
 # What a manage token can look like (43 URL-safe base64 characters); anything else is a 404 without a query.
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
+@dataclass(frozen=True)
+class Host:
+    """Someone a link books: the type's rules over their own schedule."""
+
+    id: int
+    name: str
+    weight: int
+    offer: Offer
+
+
+@dataclass(frozen=True)
+class Link:
+    """A booking link: a person's event type (one host) or a team's (`kind` round_robin: one of
+    the hosts takes each booking; collective: they all attend). Its hosts are in user id order."""
+
+    event_type: dict
+    hosts: tuple
+    kind: str
+
+    @property
+    def every(self):
+        """Whether every host attends each booking (so all must be free)."""
+        return self.kind != "round_robin"
+
+    @property
+    def offer(self):
+        """The rules every host shares (notice, window, buffers, duration, limits)."""
+        return self.hosts[0].offer
+
+    @classmethod
+    def personal(cls, event_type, now):
+        """`event_type` as event_types.find_public has it."""
+        return cls(event_type, (Host(event_type["host_id"], event_type["host_name"], 1, Offer.of(event_type, now)),),
+                   "personal")
+
+    @classmethod
+    def team(cls, event_type, now):
+        """`event_type` as event_types.find_team_link has it, with each host's schedule."""
+        return cls(event_type, tuple(
+            Host(h["user_id"], h["name"], h["weight"], Offer.of(event_type | {
+                "working_hours": h["working_hours"], "overrides": h["overrides"], "host_timezone": h["timezone"]}, now))
+            for h in event_type["hosts"]), event_type["kind"])
+
+
 def link_target(cur, username, slug):
-    """The active event type behind a booking link, with its host. Unknown user, unknown slug
-    and inactive type are one and the same 404."""
+    """The link of a person's active event type. Unknown user, unknown slug and inactive type
+    are one and the same 404."""
     event_type = event_types.find_public(cur, username, slug) if HANDLE.match(username) and HANDLE.match(slug) else None
     if event_type is None:
         raise NotFound("Booking link not found")
-    return event_type
+    return Link.personal(event_type, clock.now())
 
 
-def slots_of(cur, event_type, start, end, zone_name, *, excluding=None):
-    """The slot list of the type over [start, end), written in `zone_name`; `excluding` a
-    booking being rescheduled, whose own time and count do not stand in its way."""
-    offer = Offer.of(event_type, clock.now())
-    blocked = person_time.blocked(cur, [event_type["host_id"]], *offer.blocked_window(start, end), excluding=excluding)
-    counts = bookings.type_counts(cur, event_type["id"], offer.zone_name, *offer.counted_window(start, end),
-                                  excluding=excluding) if offer.limited else {}
-    considered = offer.considered(start, end, [(b["start_time"], b["end_time"]) for b in blocked], counts)
+def team_target(cur, org_slug, slug):
+    """The link of a team's active event type; a team without a slug, an unknown slug, an
+    inactive type and one without hosts who are still members are one and the same 404."""
+    event_type = (event_types.find_team_link(cur, org_slug, slug)
+                  if HANDLE.match(org_slug) and HANDLE.match(slug) else None)
+    if event_type is None or not event_type["hosts"]:
+        raise NotFound("Booking link not found")
+    return Link.team(event_type, clock.now())
+
+
+def slots_of(cur, link, start, end, zone_name, *, excluding=None):
+    """The slot list of the link over [start, end), written in `zone_name`; `excluding` a
+    booking being rescheduled, whose own time and count do not stand in its way. A team's
+    start is offered when one of its hosts could take it (round robin) or all of them could."""
+    offer, ids = link.offer, [h.id for h in link.hosts]
+    blocked = person_time.blocked(cur, ids, *offer.blocked_window(start, end), excluding=excluding)
+    counts = type_counts(cur, link, [h.offer.counted_window(start, end) for h in link.hosts],
+                         excluding=excluding) if offer.limited else {}
+    considered, away = [], []
+    for host in link.hosts:
+        mine = [row for row in blocked if row["user_id"] == host.id]
+        considered.append(host.offer.considered(start, end, [(b["start_time"], b["end_time"]) for b in mine],
+                                                counts.get(host.id, {})))
+        away.append([(b["start_time"], b["end_time"]) for b in mine if b["source"] == "time_off"])
     zone = ZoneInfo(zone_name)
-    away = [(b["start_time"], b["end_time"]) for b in blocked if b["source"] == "time_off"]
+    offered = combined(considered, every=link.every)
     return {"timezone": zone_name, "from": start.astimezone(zone), "to": end.astimezone(zone),
             "slots": [{"start": s.astimezone(zone), "end": (s + offer.duration).astimezone(zone)}
-                      for s, why in considered if why is None],
-            "days": empty_days(considered, start, end, zone_name, away)}
+                      for s, why in offered if why is None],
+            "days": empty_days(offered, start, end, zone_name, everyone_away(away, every=link.every))}
 
 
-def check_start(cur, event_type, start, *, excluding=None):
-    """The write-time check, under the host's lock: 400 if `start` breaks one of the type's
-    rules; 409 if the booking with its buffers would touch time the host is unavailable (time
-    off) or its day or week has reached the type's limit. Overlaps with the host's bookings
-    are the exclusion constraint's to refuse."""
-    offer = Offer.of(event_type, clock.now())
-    reason = offer.rule_broken(start)
-    if reason:
+def everyone_away(away, *, every):
+    """When the link's hosts are away: any of them, for a link they all attend; all of them
+    at once, for one that needs only one."""
+    if every:
+        return merge([span for spans in away for span in spans])
+    common = away[0]
+    for spans in away[1:]:
+        common = intersect(common, spans)
+    return common
+
+
+def type_counts(cur, link, windows, *, excluding=None):
+    """The link's bookings per host and host-local date, over the span of `windows`."""
+    return bookings.type_counts(cur, link.event_type["id"], [(h.id, h.offer.zone_name) for h in link.hosts],
+                                min(w[0] for w in windows), max(w[1] for w in windows), excluding=excluding)
+
+
+def check_start(cur, link, start, *, excluding=None, keep=None):
+    """The write-time check, under the hosts' locks: who takes a booking at `start`, and for
+    round robin which rule chose them. 400 if `start` breaks one of the type's rules for every
+    host (any host, for a link they all attend); 409 if the booking with its buffers would touch
+    time the hosts needed are unavailable (time off, calendars), reach a limit of the type, or
+    meet their bookings. Round robin keeps `keep` (a host moving their booking) when they are
+    free, and otherwise assigns one of those free (scheduler/round_robin.py). Returns (hosts,
+    assignment): the booking's owner first."""
+    broken = [h.offer.rule_broken(start) for h in link.hosts]
+    fits = [h for h, why in zip(link.hosts, broken) if why is None]
+    if not fits or (link.every and len(fits) < len(link.hosts)):
+        reason = next(why for why in broken if why)
         raise BadRequest(f"The start time {reason}", fields={"start": reason})
-    if person_time.unavailable(cur, [event_type["host_id"]], *offer.blocked_span(start)):
-        raise Conflict("That time is not available", fields={"start": "is a time the host is not available"})
-    if offer.limited:
-        counts = bookings.type_counts(cur, event_type["id"], offer.zone_name, *offer.counted_window(start, start),
-                                      excluding=excluding)
-        period = offer.limit_reached(start, counts)
-        if period:
-            raise Conflict(f"That {period} is fully booked", fields={"start": f"falls in a {period} that is fully booked"})
-    return offer
+    refusals = {}
+    for row in person_time.blocked(cur, [h.id for h in fits], *link.offer.blocked_span(start), excluding=excluding):
+        refusals.setdefault(row["user_id"], set()).add("busy" if row["source"] == "booking" else "away")
+    weighing = not link.every and len(fits) > 1
+    if link.offer.limited or weighing:
+        windows = [h.offer.week_window(start) if weighing else h.offer.counted_window(start, start) for h in fits]
+        counts = type_counts(cur, link, windows, excluding=excluding)
+        for host in fits:
+            period = host.offer.limit_reached(start, counts.get(host.id, {}))
+            if period:
+                refusals.setdefault(host.id, set()).add(period)
+    free = [h for h in fits if h.id not in refusals]
+    if not free or (link.every and refusals):
+        raise refused({why for whys in refusals.values() for why in whys})
+    if link.every:
+        return free, None
+    kept = [h for h in free if h.id == keep]
+    if kept:
+        return kept, {"host": {"name": kept[0].name}, "reason": "same_host"}
+    last = event_types.last_assigned(cur, link.event_type["id"]) if len(free) > 1 else {}
+    host, reason = round_robin.assign(free, {h.id: h.offer.load(start, counts.get(h.id, {})) for h in free}
+                                      if len(free) > 1 else {}, last)
+    return [host], {"host": {"name": host.name}, "reason": reason}
 
 
-def public_face(event_type):
-    """What strangers see of an event type: its own fields and its host's name."""
-    return {"title": event_type["title"], "description": event_type["description"],
-            "location": event_type["location"], "duration": event_type["duration"],
-            "host": {"name": event_type["host_name"]}}
+def refused(why):
+    """The 409 for a start no host needed is free at: time off or a calendar's busy time first,
+    then a limit, then a booking (which it is, or whose, is none of a guest's business)."""
+    if "away" in why:
+        return Conflict("That time is not available", fields={"start": "is a time the host is not available"})
+    period = "day" if "day" in why else "week" if "week" in why else None
+    if period:
+        return Conflict(f"That {period} is fully booked", fields={"start": f"falls in a {period} that is fully booked"})
+    return taken()
+
+
+def taken():
+    """A guest's start was taken meanwhile."""
+    return Conflict("That time is no longer available", fields={"start": "was just taken, pick another time"})
+
+
+def public_face(link):
+    """What strangers see of a link: the type's own fields and its hosts' names (a team's also
+    its name and kind)."""
+    event_type = link.event_type
+    face = {"title": event_type["title"], "description": event_type["description"],
+            "location": event_type["location"], "duration": event_type["duration"]}
+    if link.kind == "personal":
+        return face | {"host": {"name": event_type["host_name"]}}
+    return face | {"kind": link.kind, "team": {"name": event_type["organization_name"]},
+                   "hosts": [{"name": h.name} for h in link.hosts]}
 
 
 def by_token(cur, token, *, lock=False):
@@ -93,18 +212,25 @@ def changeable(booking):
         raise Conflict("This booking has already started")
 
 
-def bookable_type(cur, booking):
-    """The active type a booking was made through: rescheduling follows its rules."""
-    event_type = event_types.find_with_host(cur, booking["event_type_id"]) if booking["event_type_id"] else None
-    if event_type is None or not event_type["active"]:
+def link_of(cur, booking):
+    """The link a booking was made through, if its type is still active: rescheduling follows
+    its rules."""
+    if booking["team_kind"]:
+        event_type = event_types.find_team_type(cur, booking["event_type_id"])
+        link = Link.team(event_type, clock.now()) if event_type and event_type["hosts"] else None
+    else:
+        event_type = event_types.find_with_host(cur, booking["event_type_id"]) if booking["event_type_id"] else None
+        link = Link.personal(event_type, clock.now()) if event_type else None
+    if link is None or not event_type["active"]:
         raise Conflict("This booking can no longer be rescheduled, only cancelled")
-    return event_type
+    return link
 
 
-def guest_view(booking, host_name):
-    """A guest booking as its guest sees it, in the guest's zone."""
+def guest_view(booking, host_name, hosts):
+    """A guest booking as its guest sees it, in the guest's zone: its host (the organiser) and
+    every host attending (`hosts`, [{name}])."""
     zone = ZoneInfo(booking["guest"]["timezone"])
     return {"start": booking["start_time"].astimezone(zone), "end": booking["end_time"].astimezone(zone),
             "timezone": booking["guest"]["timezone"], "title": booking["title"], "status": booking["status"],
-            "location": booking["location"], "host": {"name": host_name},
+            "location": booking["location"], "host": {"name": host_name}, "hosts": hosts,
             "guest": {"name": booking["guest"]["name"], "email": booking["guest"]["email"]}}

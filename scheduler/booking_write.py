@@ -13,24 +13,26 @@ from dataclasses import dataclass, field
 from psycopg2.errors import ExclusionViolation
 
 from . import announcements as announce, clock, links
-from .booking_links import bookable_type, by_token, changeable, check_start, guest_view, link_target
+from .booking_links import by_token, changeable, check_start, guest_view, link_of, taken
 from .email_addresses import identity_key
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .keys import token_hash
-from .repositories import bookings, organizations, person_time
+from .repositories import bookings, event_types, organizations, person_time
 from .repositories.locks import lock_people
 
 
 @dataclass
 class Written:
     """What a write left: the booking as stored, its recipients (attendees with their
-    addresses, zones and answers), and for a guest booking its host's name and manage token."""
+    addresses, zones and answers), and for a guest booking its host's name, its manage token
+    and, through a round-robin link, which host took it and why."""
 
     booking: dict
     recipients: list
     messages: announce.Messages = field(repr=False)
     host_name: str | None = None
     manage_token: str | None = None
+    assignment: dict | None = None
 
     @property
     def for_attendees(self):
@@ -40,7 +42,8 @@ class Written:
     @property
     def seen_by_guest(self):
         """A guest booking as its guest sees it."""
-        return guest_view(self.booking, self.host_name)
+        return guest_view(self.booking, self.host_name,
+                          [{"name": p["name"]} for p in self.recipients if p["status"] != "declined"])
 
 
 @dataclass
@@ -58,11 +61,6 @@ def check_times(start, end, *, check_start=True):
         raise BadRequest("End time must be after start time", fields={"end": "must be after start"})
     if check_start and start < clock.now():
         raise BadRequest("Start time cannot be in the past", fields={"start": "must be in the future"})
-
-
-def taken(attempt):
-    """A guest's start was taken meanwhile: which booking took it is none of their business."""
-    return Conflict("That time is no longer available", fields={"start": "was just taken, pick another time"})
 
 
 class BookingWrite:
@@ -161,56 +159,70 @@ class BookingWrite:
                            announce.attendance_answered(self.origin, booking, recipients, person, status))
         return self.run(change, refused=self.busy)
 
-    def book_link(self, username, slug, *, start, name, email, zone_name, notes):
-        """A guest books `start` through a booking link: every rule of the slot list is checked
-        again under the host's lock. The guest's manage token is made here and only its hash
-        is stored."""
+    def book_link(self, find_link, *, start, name, email, zone_name, notes):
+        """A guest books `start` through a booking link (`find_link(cur)`: a person's or a
+        team's): every rule of the slot list is checked again under the hosts' locks, and a
+        round-robin link's host is chosen there. The guest's manage token is made here and only
+        its hash is stored."""
         salt = links.new_salt(self.rt.settings.secret_keys)
         token = links.manage_token(self.rt.settings, salt)
 
         def change(cur, attempt):
-            event_type = link_target(cur, username, slug)
-            lock_people(cur, [event_type["host_id"]])
-            offer = check_start(cur, event_type, start)
+            link = find_link(cur)
+            event_type = link.event_type
+            lock_people(cur, [h.id for h in link.hosts])
+            hosts, assignment = check_start(cur, link, start)
             booking, recipients = bookings.create(
-                cur, owner_id=event_type["host_id"], title=event_type["title"], start=start,
-                end=start + offer.duration, event_type_id=event_type["id"], location=event_type["location"],
-                buffer_before=event_type["buffer_before"], buffer_after=event_type["buffer_after"],
-                guest_name=name, guest_email=email, guest_timezone=zone_name, guest_notes=notes,
-                guest_token_hash=token_hash(token), guest_token_salt=salt)
+                cur, owner_id=hosts[0].id, invitee_ids=[h.id for h in hosts[1:]], title=event_type["title"],
+                start=start, end=start + link.offer.duration, event_type_id=event_type["id"],
+                location=event_type["location"], buffer_before=event_type["buffer_before"],
+                buffer_after=event_type["buffer_after"], guest_name=name, guest_email=email,
+                guest_timezone=zone_name, guest_notes=notes, guest_token_hash=token_hash(token), guest_token_salt=salt)
+            if assignment:
+                event_types.assigned(cur, event_type["id"], hosts[0].id)
             return Written(booking, recipients, announce.booking_created(self.origin, booking, recipients),
-                           host_name=event_type["host_name"], manage_token=token)
-        return self.run(change, refused=taken)
+                           host_name=hosts[0].name, manage_token=token, assignment=assignment)
+        return self.run(change, refused=lambda attempt: taken())
 
     def guest_cancel(self, token, *, reason=None):
         """The guest cancels through their manage token; 409 once cancelled or started."""
         def change(cur, attempt):
             current = by_token(cur, token, lock=True)
             changeable(current)
-            lock_people(cur, [current["user_id"]])
+            lock_people(cur, current["people"])
             booking = bookings.cancel(cur, current["id"], current["user_id"])
             recipients = bookings.recipients(cur, booking["id"])
             return Written(booking, recipients, announce.guest_cancelled(self.origin, booking, recipients, reason),
                            host_name=current["host_name"])
-        return self.run(change, refused=taken)
+        return self.run(change, refused=lambda attempt: taken())
 
     def guest_move(self, token, *, start_in):
-        """The guest moves their booking to another offered start, under the rules of the type
-        it was booked through. `start_in(zone_name)` is the new start in UTC, given the
-        guest's zone (for a start written without an offset)."""
+        """The guest moves their booking to another offered start, under the rules of the link
+        it was booked through. A round-robin booking keeps its host if they are free then, and
+        is otherwise handed to the host the link would choose. `start_in(zone_name)` is the new
+        start in UTC, given the guest's zone (for a start written without an offset)."""
         def change(cur, attempt):
             current = by_token(cur, token, lock=True)
             changeable(current)
-            event_type = bookable_type(cur, current)
+            link = link_of(cur, current)
             start = start_in(current["guest"]["timezone"])
-            lock_people(cur, [current["user_id"]])
-            offer = check_start(cur, event_type, start, excluding=current["id"])
-            booking = bookings.update(cur, current["id"], title=current["title"], start=start,
-                                      end=start + offer.duration)
+            end = start + link.offer.duration
+            lock_people(cur, [*current["people"], *(h.id for h in link.hosts)])
+            hosts, assignment = check_start(cur, link, start, excluding=current["id"], keep=current["user_id"])
+            host = hosts[0]
+            if link.every or host.id == current["user_id"]:
+                booking = bookings.update(cur, current["id"], title=current["title"], start=start, end=end)
+                recipients = bookings.recipients(cur, booking["id"])
+                return Written(booking, recipients, announce.guest_moved(self.origin, booking, recipients),
+                               host_name=current["host_name"])
+            [previous] = bookings.recipients(cur, current["id"])
+            booking = bookings.reassign(cur, current["id"], current["user_id"], host.id, start=start, end=end)
+            event_types.assigned(cur, link.event_type["id"], host.id)
             recipients = bookings.recipients(cur, booking["id"])
-            return Written(booking, recipients, announce.guest_moved(self.origin, booking, recipients),
-                           host_name=current["host_name"])
-        return self.run(change, refused=taken)
+            return Written(booking, recipients,
+                           announce.guest_handed_over(self.origin, booking, recipients, previous),
+                           host_name=host.name, assignment=assignment)
+        return self.run(change, refused=lambda attempt: taken())
 
 
 def owned(cur, booking_id, owner_id, expect=None):

@@ -89,14 +89,29 @@ class Offer:
         """The start (UTC) of a host-local date."""
         return datetime.combine(day, time(0), ZoneInfo(self.zone_name)).astimezone(timezone.utc)
 
-    def counted_days(self, start):
-        """The host-local dates whose bookings count toward the limits of `start`: its date, or
-        with a weekly limit its ISO week (Monday to Sunday)."""
+    def week(self, start):
+        """The host-local ISO week (Monday to Sunday) of `start`."""
         day = self.local_date(start)
-        if self.weekly_limit is None:
-            return day, day
         monday = day - timedelta(days=day.weekday())
         return monday, monday + timedelta(days=6)
+
+    def week_window(self, start):
+        """[start, end) in UTC of the host-local ISO week of `start`."""
+        monday, sunday = self.week(start)
+        return self.midnight(monday), self.midnight(sunday + timedelta(days=1))
+
+    def counted_days(self, start):
+        """The host-local dates whose bookings count toward the limits of `start`: its date, or
+        with a weekly limit its ISO week."""
+        if self.weekly_limit is None:
+            day = self.local_date(start)
+            return day, day
+        return self.week(start)
+
+    def load(self, start, counts):
+        """The type's bookings in the host-local ISO week of `start`, given them per host-local date."""
+        first, last = self.week(start)
+        return sum(n for day, n in counts.items() if first <= day <= last)
 
     def counted_window(self, start, end):
         """[start, end) in UTC of the dates whose bookings count toward the limits of starts in
@@ -135,8 +150,7 @@ class Offer:
             return None
         if self.daily_limit is not None and counts.get(self.local_date(start), 0) >= self.daily_limit:
             return "day"
-        first, last = self.counted_days(start)
-        if self.weekly_limit is not None and sum(n for d, n in counts.items() if first <= d <= last) >= self.weekly_limit:
+        if self.weekly_limit is not None and self.load(start, counts) >= self.weekly_limit:
             return "week"
         return None
 
@@ -160,6 +174,25 @@ class Offer:
             found.append((candidate, why))
         closed = self.closed_starts(start, end)
         return sorted(found + [(candidate, "closed") for candidate in closed], key=lambda c: c[0]) if closed else found
+
+
+def combined(considered, *, every):
+    """One slot list from each host's `considered` starts: a start is offered when every host
+    offers it (`every`: they all attend) or when at least one does. A start not offered says
+    why when the hosts agree on one reason, else `no_free_time`."""
+    if len(considered) == 1:
+        return considered[0]
+    whys = {}
+    for host in considered:
+        for candidate, why in host:
+            whys.setdefault(candidate, []).append(why)
+
+    def why_not(reasons):
+        if (all(why is None for why in reasons) and len(reasons) == len(considered)) if every else None in reasons:
+            return None
+        given = {why for why in reasons if why is not None}
+        return given.pop() if len(given) == 1 else "no_free_time"
+    return sorted((candidate, why_not(reasons)) for candidate, reasons in whys.items())
 
 
 def empty_days(considered, start, end, zone_name, away=()):

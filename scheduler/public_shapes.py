@@ -26,5 +26,6 @@ class GuestView(Shape):
     title: str
     status: Literal["confirmed", "cancelled"]
     location: str | None
-    host: Person
+    host: Person = Field(description="The organiser: the host, or the team's host who took it.")
+    hosts: list[Person] = Field(description="Every host attending (a collective team's: all of them).")
     guest: GuestContact

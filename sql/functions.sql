@@ -238,8 +238,8 @@ $$;
 -- A team's event type (migration 022) with what its slot rules need of each host: by link
 -- (the organisation's slug and the type's slug; active types only) or by id (p_id; a
 -- booking's type, active or not). `hosts` are those still accepted members of the
--- organisation, by user id: [{user_id, name, weight, last_assigned_at, timezone,
--- working_hours, overrides}], each with their default schedule's hours.
+-- organisation, by user id: [{user_id, name, weight, timezone, working_hours, overrides}], each
+-- with their default schedule's hours.
 CREATE OR REPLACE FUNCTION team_offer(p_org_slug text, p_slug text, p_id bigint)
 RETURNS TABLE (id bigint, organization_id bigint, organization_name text, kind text, slug text, title text,
                description text, location text, duration integer, step integer, buffer_before integer,
@@ -258,8 +258,7 @@ BEGIN
                t.step, t.buffer_before, t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit,
                t.weekly_limit, t.active,
                coalesce((SELECT json_agg(json_build_object(
-                                 'user_id', u.id, 'name', u.name, 'weight', h.weight,
-                                 'last_assigned_at', h.last_assigned_at, 'timezone', s.timezone,
+                                 'user_id', u.id, 'name', u.name, 'weight', h.weight, 'timezone', s.timezone,
                                  'working_hours', s.working_hours, 'overrides', s.overrides) ORDER BY u.id)
                          FROM event_type_hosts h
                          JOIN organization_members m ON m.organization_id = t.organization_id

@@ -6,7 +6,7 @@ from flask import Blueprint
 from pydantic import Field
 
 from ..auth import limit_public_posts, limit_public_reads
-from ..booking_links import bookable_type, by_token, can_change, changeable, guest_view, slots_of
+from ..booking_links import by_token, can_change, changeable, guest_view, link_of, slots_of
 from ..context import booking_write, single_statement, transaction
 from ..db import retrying
 from ..openapi import Error, RateLimited, Shape, describe
@@ -47,7 +47,7 @@ def show(token):
     limit_public_reads()
     with single_statement() as cur:
         booking = by_token(cur, token)
-    return {"booking": guest_view(booking, booking["host_name"]) | {"can_change": can_change(booking)}}
+    return {"booking": guest_view(booking, booking["host_name"], booking["hosts"]) | {"can_change": can_change(booking)}}
 
 
 @bp.get("/<token>/slots")
@@ -61,7 +61,7 @@ def reschedule_slots(token):
     with transaction() as cur:
         booking = by_token(cur, token)
         changeable(booking)
-        return slots_of(cur, bookable_type(cur, booking), *window, excluding=booking["id"])
+        return slots_of(cur, link_of(cur, booking), *window, excluding=booking["id"])
 
 
 @bp.post("/<token>/cancel")

@@ -1,14 +1,15 @@
 """Booking links, reached without a token: an event type's public face, its free slots, and
-booking one as a guest. What strangers are shown, and the rules, are booking_links'; the write
-is booking_write's."""
+booking one as a guest; a person's (/<username>/<slug>) and a team's (/teams/<org slug>/<slug>)
+alike. What strangers are shown, and the rules, are booking_links'; the write is booking_write's."""
 
+from typing import Literal
 
 from flask import Blueprint
 from pydantic import Field
 
 from .. import links
 from ..auth import limit_public_posts, limit_public_reads
-from ..booking_links import link_target, public_face, slots_of
+from ..booking_links import link_target, public_face, slots_of, team_target
 from ..context import booking_write, single_statement, site, transaction
 from ..db import retrying
 from ..idempotency import guest_scope, idempotent
@@ -38,11 +39,32 @@ class EventInfo(Shape):
     host: Person
 
 
+class TeamInfo(Shape):
+    title: str
+    description: str | None
+    location: str | None
+    duration: int = Field(description="Minutes.")
+    kind: Literal["round_robin", "collective"]
+    team: Person
+    hosts: list[Person]
+
+
 class GuestBooked(Shape):
     message: str
     booking: GuestView
     manage_token: str = Field(description="The guest's credential for /guest-bookings/<token>; shown once.")
     manage_url: str = Field(description="The manage page for people.")
+
+
+class Assignment(Shape):
+    host: Person
+    reason: Literal["only_host_free", "fewest_bookings", "least_recently_assigned", "lowest_id"] = Field(
+        description="Which rule chose the host among those free: the only one free; the fewest bookings of the "
+                    "type in the host-local ISO week (divided by weight); assigned least recently; lowest id.")
+
+
+class TeamBooked(GuestBooked):
+    assignment: Assignment | None = Field(description="Round robin: who took the booking and why; else null.")
 
 
 @bp.get("/<username>/<slug>")
@@ -90,12 +112,64 @@ def book(username, slug):
     409. `start` without an offset is read in `timezone` (default UTC), which the guest's
     emails also use. The guest gets a confirmation with the invitation and the manage link;
     the host a notification and an email. Rate limited per client address."""
+    written = book_as_guest(lambda cur: link_target(cur, username, slug))
+    return guest_booked(written), 201
+
+
+@bp.get("/teams/<org_slug>/<slug>")
+@describe(responses={200: TeamInfo, 429: RateLimited})
+def team_info(org_slug, slug):
+    """What a team's booking link offers: the event type, the team's name, its kind and its
+    hosts' names (nothing else of them).
+
+    Unknown team, unknown slug, inactive type and a type none of whose hosts is still a member
+    are the same 404. Rate limited per client address."""
+    limit_public_reads()
+    with single_statement() as cur:
+        return public_face(team_target(cur, org_slug, slug))
+
+
+@bp.get("/teams/<org_slug>/<slug>/slots")
+@describe(query=SlotsQuery, responses={200: Slots, 429: RateLimited})
+def team_slots(org_slug, slug):
+    """The start times a team's booking link offers in a window, as a person's link offers
+    them, for each host under their own default schedule, time off, calendars, bookings and
+    the type's limits (counted per host): round robin offers a start when at least one host
+    could take it; collective when every host could. `days` gives a reason the hosts agree on,
+    else `no_free_time`. Rate limited per client address."""
+    limit_public_reads()
+    window = slots_window()
+    with transaction() as cur:
+        return slots_of(cur, team_target(cur, org_slug, slug), *window)
+
+
+@bp.post("/teams/<org_slug>/<slug>/bookings")
+@describe(body=GuestBookingIn, responses={201: TeamBooked, 409: Error, 429: RateLimited})
+@retrying
+@idempotent(guest_scope)
+def book_team(org_slug, slug):
+    """Book an offered start of a team as a guest.
+
+    Checked as a person's link is, for each host. Round robin: inside the write, holding every
+    host's lock, the hosts free at that start are found (none: 409) and one is chosen: the
+    fewest bookings of this type in their own ISO week of the start (divided by their weight),
+    then who was assigned one least recently, then the lowest id; `assignment` says who and
+    which rule decided. Collective: every host must be free (else 409) and all attend. The
+    guest and the host(s) who take it get the emails and invitations; the other hosts hear
+    nothing. Rate limited per client address."""
+    written = book_as_guest(lambda cur: team_target(cur, org_slug, slug))
+    return guest_booked(written) | {"assignment": written.assignment}, 201
+
+
+def book_as_guest(find_link):
     limit_public_posts()
     data = parse(GuestBookingIn)
     zone_name = data.timezone or "UTC"
     start = in_zone(zone_name, start=data.start)["start"]
-    written = booking_write().book_link(username, slug, start=start, name=data.name, email=data.email,
-                                        zone_name=zone_name, notes=data.notes)
+    return booking_write().book_link(find_link, start=start, name=data.name, email=data.email, zone_name=zone_name,
+                                     notes=data.notes)
+
+
+def guest_booked(written):
     return {"message": "Booking confirmed", "booking": written.seen_by_guest,
-            "manage_token": written.manage_token,
-            "manage_url": links.manage_url(site(), written.manage_token)}, 201
+            "manage_token": written.manage_token, "manage_url": links.manage_url(site(), written.manage_token)}

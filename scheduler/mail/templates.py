@@ -96,6 +96,9 @@ TEMPLATES = {
     "HOST_GUEST_BOOKED": host_template("New booking", "{guest} booked time with you."),
     "HOST_GUEST_MOVED": host_template("Booking moved", "{guest} moved their booking to new times."),
     "HOST_GUEST_CANCELLED": host_template("Booking cancelled", "{guest} cancelled their booking ({reason})."),
+    "HOST_GUEST_HANDED_OVER": host_template("Booking handed over",
+                                            "{guest} moved their booking to a time you are not free, so {organizer} "
+                                            "of your team takes it. It is no longer in your calendar."),
     "WEBHOOK_DISABLED": Template(
         subject="Webhook disabled: {url}",
         text="Hi {name},\n\nWe stopped sending events to {url}: {reason}.\n\nFix the receiver, enable the "

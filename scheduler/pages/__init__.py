@@ -46,8 +46,8 @@ def too_many_requests(exc):
 def book(username, slug):
     limit_public_reads()
     with single_statement() as cur:
-        event_type = link_target(cur, username, slug)
-    return render_template("pages/book.html", event=public_face(event_type), username=username, slug=slug)
+        link = link_target(cur, username, slug)
+    return render_template("pages/book.html", event=public_face(link), username=username, slug=slug)
 
 
 @bp.get("/manage/<token>")

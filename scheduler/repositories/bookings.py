@@ -137,34 +137,77 @@ def commitments(cur, user_ids, start, end, *, excluding=None):
     return cur.fetchall()
 
 
-def type_counts(cur, event_type_id, zone_name, start, end, *, excluding=None):
-    """Confirmed bookings of the type starting in [start, end), per local date in the zone."""
+def type_counts(cur, event_type_id, hosts, start, end, *, excluding=None):
+    """Confirmed bookings of the type starting in [start, end) that each host attends, per
+    local date in their zone: {host id: {date: bookings}}, for `hosts` as [(user id, zone)]."""
     cur.execute(
         """
-        SELECT (start_time AT TIME ZONE %(zone)s)::date AS day, count(*) AS bookings
-        FROM bookings
-        WHERE event_type_id = %(type_id)s AND status = 'confirmed'
-          AND start_time >= %(start)s AND start_time < %(end)s
-          AND id IS DISTINCT FROM %(excluding)s
-        GROUP BY day
+        SELECT a.user_id, (b.start_time AT TIME ZONE h.zone)::date AS day, count(*) AS bookings
+        FROM bookings b
+        JOIN booking_attendees a ON a.booking_id = b.id AND a.status <> 'declined'
+        JOIN unnest(%(ids)s::bigint[], %(zones)s::text[]) AS h (id, zone) ON h.id = a.user_id
+        WHERE b.event_type_id = %(type_id)s AND b.status = 'confirmed'
+          AND b.start_time >= %(start)s AND b.start_time < %(end)s
+          AND b.id IS DISTINCT FROM %(excluding)s
+        GROUP BY a.user_id, day
         """,
-        {"type_id": event_type_id, "zone": zone_name, "start": start, "end": end, "excluding": excluding},
+        {"type_id": event_type_id, "ids": [i for i, _ in hosts], "zones": [z for _, z in hosts],
+         "start": start, "end": end, "excluding": excluding},
     )
-    return {row["day"]: row["bookings"] for row in cur.fetchall()}
+    counts = {}
+    for row in cur.fetchall():
+        counts.setdefault(row["user_id"], {})[row["day"]] = row["bookings"]
+    return counts
 
 
 def find_by_guest_token(cur, token_hash, *, lock=False):
-    """The guest booking whose manage token hashes to this, with its host's name, or None."""
+    """The guest booking whose manage token hashes to this, or None; with its host's name, the
+    names of the hosts attending it (`hosts`, a team's may be several), everyone attending it
+    (`people`, for their locks) and the kind of its team type (`team_kind`, null for a
+    person's type or none)."""
     cur.execute(
         f"""
-        SELECT {COLUMNS}, {INTERNAL}, h.name AS host_name
-        FROM bookings b JOIN users h ON h.id = b.user_id
+        SELECT {COLUMNS}, {INTERNAL}, h.name AS host_name, t.kind AS team_kind,
+               (SELECT json_agg(json_build_object('name', u.name) ORDER BY a.user_id)
+                FROM booking_attendees a JOIN users u ON u.id = a.user_id
+                WHERE a.booking_id = b.id AND a.status <> 'declined') AS hosts,
+               ARRAY(SELECT a.user_id FROM booking_attendees a WHERE a.booking_id = b.id ORDER BY a.user_id) AS people
+        FROM bookings b JOIN users h ON h.id = b.user_id LEFT JOIN event_types t ON t.id = b.event_type_id
         WHERE b.guest_token_hash = %(hash)s
         {"FOR UPDATE OF b" if lock else ""}
         """,
         {"hash": token_hash},
     )
     return cur.fetchone()
+
+
+def reassign(cur, booking_id, previous, host, *, start, end):
+    """Moves a round-robin booking to [start, end) with another host: `host` attends it instead
+    of `previous` and becomes its owner. The previous host's row goes before the booking moves
+    and the new host's comes after, so neither is checked at the other's times."""
+    cur.execute("DELETE FROM booking_attendees WHERE booking_id = %(id)s AND user_id = %(previous)s",
+                {"id": booking_id, "previous": previous})
+    cur.execute(
+        f"""
+        UPDATE bookings b
+        SET user_id = %(host)s, start_time = %(start)s, end_time = %(end)s, sequence = sequence + 1, updated_at = now()
+        WHERE id = %(id)s
+        RETURNING {COLUMNS}, {INTERNAL}
+        """,
+        {"id": booking_id, "host": host, "start": start, "end": end},
+    )
+    booking = cur.fetchone()
+    cur.execute(
+        """
+        INSERT INTO booking_attendees (booking_id, user_id, status, start_time, end_time, confirmed, block_start,
+                                       block_end)
+        SELECT b.id, %(host)s, 'accepted', b.start_time, b.end_time, true,
+               b.start_time - make_interval(mins => b.buffer_before), b.end_time + make_interval(mins => b.buffer_after)
+        FROM bookings b WHERE b.id = %(id)s
+        """,
+        {"id": booking_id, "host": host},
+    )
+    return booking
 
 
 def recipients(cur, booking_id):

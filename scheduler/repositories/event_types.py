@@ -69,3 +69,35 @@ def find_with_host(cur, event_type_id):
     """The type of an existing booking (active or not), as find_public has it, or None if deleted."""
     cur.execute("SELECT * FROM event_type_offer(NULL, NULL, %(id)s)", {"id": event_type_id})
     return cur.fetchone()
+
+
+def find_team_link(cur, org_slug, slug):
+    """An active team type by its organisation's slug and its slug, with its offered hosts and
+    their schedules' hours (sql/functions.sql, team_offer)."""
+    cur.execute("SELECT * FROM team_offer(%(org_slug)s, %(slug)s, NULL)", {"org_slug": org_slug, "slug": slug})
+    return cur.fetchone()
+
+
+def find_team_type(cur, event_type_id):
+    """The team type of an existing booking (active or not), as find_team_link has it, or None."""
+    cur.execute("SELECT * FROM team_offer(NULL, NULL, %(id)s)", {"id": event_type_id})
+    return cur.fetchone()
+
+
+def last_assigned(cur, event_type_id):
+    """When round robin last gave each host of the type a booking: {user id: time or None}."""
+    cur.execute("SELECT user_id, last_assigned_at FROM event_type_hosts WHERE event_type_id = %(id)s",
+                {"id": event_type_id})
+    return {row["user_id"]: row["last_assigned_at"] for row in cur.fetchall()}
+
+
+def assigned(cur, event_type_id, user_id):
+    """Round robin gave the host a booking of the type now (the clock's time, not the
+    transaction's start: assignments are ordered as they happen)."""
+    cur.execute(
+        """
+        UPDATE event_type_hosts SET last_assigned_at = clock_timestamp()
+        WHERE event_type_id = %(id)s AND user_id = %(user_id)s
+        """,
+        {"id": event_type_id, "user_id": user_id},
+    )
