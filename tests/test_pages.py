@@ -356,7 +356,7 @@ def test_the_manage_token_stays_out_of_the_request_log(client, host, caplog):
 
 
 def test_unknown_links_are_a_404_page(client, host):
-    for path in ("/book/nobody/intro", "/book/hana/nothing", "/manage/not-a-token"):
+    for path in ("/book/nobody/intro", "/book/hana/nothing", "/book/team/nobody/demo", "/manage/not-a-token"):
         r = client.get(path)
         assert r.status_code == 404 and r.mimetype == "text/html", path
         assert b"Not found" in r.data
@@ -370,3 +370,42 @@ def test_pages_allow_scripts_and_calls_only_from_their_own_origin(client, host):
     for asset in re.findall(rb'(?:src|href)="(/static/pages/[^"]+)"', r.data):
         assert client.get(asset.decode()).status_code == 200
     assert b"http://" not in r.data and b"https://" not in r.data
+
+
+@SIZES
+def test_a_guest_books_a_team_and_sees_who_takes_it(browser, live_server, client, register, set_profile, org_of,
+                                                     size):
+    """A round-robin team page: the team's name and hosts, a time, the details, the host who took it."""
+    owner = register("Olga")
+    hosts = [register(name) for name in ("Ann Host", "Ben Host")]
+    for person in (owner, *hosts):
+        set_profile(person, timezone="UTC", working_hours={day: [{"start": "08:00", "end": "18:00"}] for day in WEEK})
+    org = org_of(owner, *hosts)
+    assert client.patch(f"/api/v1/organizations/{org['id']}", json={"slug": "acme"},
+                        headers=owner.auth).status_code == 200
+    r = client.post(f"/api/v1/organizations/{org['id']}/event-types", headers=owner.auth, json={
+        "slug": "demo", "title": "Product demo", "duration": 30, "kind": "round_robin",
+        "hosts": [h.id for h in hosts]})
+    assert r.status_code == 201, r.json
+    browser.get_log("browser")
+    set_viewport(browser, size)
+    set_time_zone(browser, GUEST_ZONE)
+    browser.get(live_server("/book/team/acme/demo"))
+    assert text_of(browser, "h1") == "Product demo"
+    assert "Team" in text_of(browser, ".event") and "With one of Ann Host, Ben Host" in text_of(browser, ".event")
+
+    show_day(browser)
+    chosen = offered(browser)[1]
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{chosen}"]').click()
+    browser.find_element(By.ID, "name").send_keys("Grace Guest")
+    browser.find_element(By.ID, "email").send_keys("grace@example.com")
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirmation]").is_displayed())
+    assert "Product demo with Ann Host" in text_of(browser, "[data-confirmation]")
+    screenshot(browser, "team-booked", size)
+    [booked] = host_bookings(client, hosts[0])
+    assert same_moment(booked["start_time"], chosen)
+
+    browser.get(browser.find_element(By.CSS_SELECTOR, "[data-manage-link]").get_attribute("href"))
+    wait_text(browser, "[data-host]", "With Ann Host")
+    assert [entry["message"] for entry in browser.get_log("browser")] == []

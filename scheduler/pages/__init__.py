@@ -1,14 +1,15 @@
-"""The pages a booking link's guest sees: `/book/<username>/<slug>` and `/manage/<token>`.
+"""The pages a booking link's guest sees: `/book/<username>/<slug>`, a team's
+`/book/team/<org slug>/<slug>`, and `/manage/<token>`.
 
 Server-side templates and static files served by the app: no build step, nothing from
 another origin. The server only fills in what the page is about (or answers 404); the
 pages' scripts then speak only the public API (`/api/v1/public/...`,
 `/api/v1/guest-bookings/...`), as any other client would."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, url_for
 
 from ..auth import limit_public_reads
-from ..booking_links import by_token, link_target, public_face
+from ..booking_links import by_token, link_target, public_face, team_target
 from ..context import single_statement
 from ..errors import NotFound, TooManyRequests
 from ..openapi import page
@@ -47,7 +48,17 @@ def book(username, slug):
     limit_public_reads()
     with single_statement() as cur:
         link = link_target(cur, username, slug)
-    return render_template("pages/book.html", event=public_face(link), username=username, slug=slug)
+    return render_template("pages/book.html", event=public_face(link), api=url_for("public.event_info", username=username, slug=slug))
+
+
+@bp.get("/book/team/<org_slug>/<slug>")
+@page
+def book_team(org_slug, slug):
+    limit_public_reads()
+    with single_statement() as cur:
+        link = team_target(cur, org_slug, slug)
+    return render_template("pages/book.html", event=public_face(link),
+                           api=url_for("public.team_info", org_slug=org_slug, slug=slug))
 
 
 @bp.get("/manage/<token>")

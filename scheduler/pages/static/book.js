@@ -1,7 +1,7 @@
 // The booking page: pick a free time, give a name and an e-mail address, book.
 
 import { call, explain } from "./api.js";
-import { SlotPicker, describe } from "./slots.js";
+import { SlotPicker, describe, names } from "./slots.js";
 
 const page = document.getElementById("booking");
 const part = (name) => page.querySelector(`[data-${name}]`);
@@ -9,7 +9,7 @@ const form = part("guest-form");
 const alert = part("alert");
 const FIELDS = ["name", "email", "notes"];
 const REQUIRED = { name: "Enter your name.", email: "Enter your e-mail address." };
-const linkUrl = `/api/v1/public/${encodeURIComponent(page.dataset.username)}/${encodeURIComponent(page.dataset.slug)}`;
+const linkUrl = page.dataset.link;
 
 const picker = new SlotPicker(part("slot-picker"), {
   url: `${linkUrl}/slots`,
@@ -48,7 +48,7 @@ function guest() {
 function confirmed({ booking, manage_url: manageUrl }) {
   part("choose").hidden = true;
   part("confirmation-when").textContent =
-    `${booking.title} with ${booking.host.name}, ${describe(booking, picker.zone)}.`;
+    `${booking.title} with ${names(booking.hosts)}, ${describe(booking, picker.zone)}.`;
   part("confirmation-email").textContent = booking.guest.email;
   const link = new URL(manageUrl, location.href);
   if (link.protocol === "https:" || link.protocol === "http:") part("manage-link").href = link.href;

@@ -2,7 +2,7 @@
 // The token in the page's address is the only credential.
 
 import { call, explain } from "./api.js";
-import { SlotPicker, describe } from "./slots.js";
+import { SlotPicker, describe, names } from "./slots.js";
 
 const page = document.getElementById("manage");
 const part = (name) => page.querySelector(`[data-${name}]`);
@@ -24,7 +24,7 @@ const picker = new SlotPicker(part("slot-picker"), {
 
 function render(booking) {
   shown = booking;
-  part("host").textContent = `With ${booking.host.name}`;
+  part("host").textContent = `With ${names(booking.hosts)}`;
   part("title").textContent = booking.title;
   part("when").textContent = describe(booking, picker.zone);
   part("state").textContent = booking.status === "cancelled" ? "This booking is cancelled."

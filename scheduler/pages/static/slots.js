@@ -78,6 +78,12 @@ function press(container, pressed) {
   }
 }
 
+// People's names as a sentence has them: "Ann", "Ann and Ben", "Ann, Ben and Cat".
+export function names(people) {
+  const all = people.map((person) => person.name);
+  return all.length > 1 ? `${all.slice(0, -1).join(", ")} and ${all[all.length - 1]}` : all[0];
+}
+
 export class SlotPicker {
   // `url`: the public route that lists the free times (`from`, `to`, `timezone` are added);
   // `omit(slot)`: true for a time not to offer.
