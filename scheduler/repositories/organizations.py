@@ -1,6 +1,6 @@
-COLUMNS = "id, name, owner_id, created_at, updated_at"
+COLUMNS = "id, name, slug, owner_id, created_at, updated_at"
 # An organisation as one member sees it: their role in it and when they accepted.
-WITH_MY_ROLE = "o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role AS my_role, m.accepted_at"
+WITH_MY_ROLE = "o.id, o.name, o.slug, o.owner_id, o.created_at, o.updated_at, m.role AS my_role, m.accepted_at"
 MEMBER_COLUMNS = "m.id AS membership_id, m.role, m.joined_at, m.accepted_at, u.id AS user_id, u.name, u.email"
 
 
@@ -16,7 +16,7 @@ def list_for_member(cur, user_id):
     """The organisations the user belongs to, each with the user's role in it."""
     cur.execute(
         """
-        SELECT o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role, m.accepted_at
+        SELECT o.id, o.name, o.slug, o.owner_id, o.created_at, o.updated_at, m.role, m.accepted_at
         FROM organization_members m
         JOIN organizations o ON o.id = m.organization_id
         WHERE m.user_id = %(user_id)s
@@ -42,10 +42,12 @@ def find_with_role(cur, org_id, user_id):
     return cur.fetchone()
 
 
-def rename(cur, org_id, name):
+def update(cur, org_id, changes):
+    """Sets the given columns (names from the caller's own model, never from the client)."""
+    assignments = ", ".join(f"{column} = %({column})s" for column in changes)
     cur.execute(
-        f"UPDATE organizations SET name = %(name)s, updated_at = now() WHERE id = %(id)s RETURNING {COLUMNS}",
-        {"id": org_id, "name": name},
+        f"UPDATE organizations SET {assignments}, updated_at = now() WHERE id = %(id)s RETURNING {COLUMNS}",
+        changes | {"id": org_id},
     )
     return cur.fetchone()
 
