@@ -135,3 +135,19 @@ def accepted_members(cur, org_id, user_ids=None):
         {"org_id": org_id, "user_ids": list(user_ids) if user_ids is not None else None},
     )
     return [row["id"] for row in cur.fetchall()]
+
+
+def hold_accepted_members(cur, org_id, user_ids):
+    """Of `user_ids`, those who are members of the organisation and accepted it. Their
+    memberships then can't be removed until the transaction ends (FOR KEY SHARE, which a DELETE
+    waits for), so that a member leaving meanwhile does so after what was checked is written."""
+    cur.execute(
+        """
+        SELECT m.user_id AS id
+        FROM organization_members m
+        WHERE m.organization_id = %(org_id)s AND m.user_id = ANY(%(user_ids)s::bigint[]) AND m.accepted_at IS NOT NULL
+        FOR KEY SHARE
+        """,
+        {"org_id": org_id, "user_ids": list(user_ids)},
+    )
+    return {row["id"] for row in cur.fetchall()}
