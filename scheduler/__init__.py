@@ -60,7 +60,7 @@ def create_app(settings=None):
 def register_blueprints(app):
     from . import pages
     from .api import (analytics, auth, bookings, calendar, calendars, docs, event_types, guest, health,
-                      notifications, organizations, public, schedules, time_off, users, webhooks)
+                      notifications, organizations, public, schedules, team_event_types, time_off, users, webhooks)
 
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["day"] = DayConverter
@@ -71,6 +71,7 @@ def register_blueprints(app):
     for module in (auth, users, bookings, organizations, notifications, analytics, webhooks, schedules, calendars):
         app.register_blueprint(module.bp, url_prefix=f"/api/v1/{module.bp.name}")
     app.register_blueprint(event_types.bp, url_prefix="/api/v1/event-types")
+    app.register_blueprint(team_event_types.bp, url_prefix="/api/v1/organizations/<id:org_id>/event-types")
     app.register_blueprint(time_off.bp, url_prefix="/api/v1/users/me/time-off")
     app.register_blueprint(public.bp, url_prefix="/api/v1/public")
     app.register_blueprint(guest.bp, url_prefix="/api/v1/guest-bookings")

@@ -92,6 +92,8 @@ CONFLICTS = {
     "users_email_key_unique": "Email already in use",
     "users_username_key": "Username already taken",
     "event_types_user_slug_key": "You already have an event type with this slug",
+    "organizations_slug_key": "Organization slug already taken",
+    "event_types_organization_slug_key": "This organization already has an event type with this slug",
     "organization_members_organization_id_user_id_key": "User is already a member",
 }
 

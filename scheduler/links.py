@@ -49,5 +49,9 @@ def booking_url(site, username, slug):
     return page_url(site, "book", username, slug) if username else None
 
 
+def team_booking_url(site, org_slug, slug):
+    return page_url(site, "book", "team", org_slug, slug) if org_slug else None
+
+
 def manage_url(site, token):
     return page_url(site, "manage", token)

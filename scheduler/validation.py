@@ -94,8 +94,8 @@ def check_email(value):
 
 
 HANDLE_PATTERN = re.compile(r"^[a-z0-9-]+$")
-# Names a booking link must not take: the service's own paths and words people would trust.
-RESERVED_USERNAMES = frozenset("""
+# Handles a booking link must not take: the service's own paths and words people would trust.
+RESERVED_HANDLES = frozenset("""
     about account admin administrator api app auth book bookings calendar dashboard docs guest guest-bookings
     health help login logout manage me new null organizations pages public register root scheduler settings
     static support system team teams undefined user users webhooks www
@@ -148,8 +148,8 @@ def check_lines(value):
     return check_text(value, lines=True)
 
 
-def check_username(value):
-    if value in RESERVED_USERNAMES:
+def check_public_handle(value):
+    if value in RESERVED_HANDLES:
         raise ValueError("is reserved, choose another")
     return check_handle(value)
 
@@ -215,11 +215,12 @@ def any_case(word):
     return "".join(f"[{ch}{ch.upper()}]" if ch.isalpha() else re.escape(ch) for ch in word)
 
 
-# Public handles in booking links, compared and stored in lower case.
-Username = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=40),
-                     AfterValidator(check_username), Field(json_schema_extra={
-                         "pattern": HANDLE_SCHEMA_PATTERN,
-                         "not": {"pattern": f"^({'|'.join(any_case(word) for word in sorted(RESERVED_USERNAMES))})$"}})]
+# Public handles in booking links (a person's username, an organisation's slug), compared and
+# stored in lower case.
+Handle = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=40),
+                   AfterValidator(check_public_handle), Field(json_schema_extra={
+                       "pattern": HANDLE_SCHEMA_PATTERN,
+                       "not": {"pattern": f"^({'|'.join(any_case(word) for word in sorted(RESERVED_HANDLES))})$"}})]
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=60),
                  AfterValidator(check_handle), Field(json_schema_extra={"pattern": HANDLE_SCHEMA_PATTERN})]
 

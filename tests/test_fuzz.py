@@ -1,8 +1,8 @@
 """Fuzzing from the description: schemathesis generates requests for every operation of
 /api/v1/openapi.json and sends them to the live app, signed in as an admin who owns an
-organisation, a booking, a notification, a calendar feed, a booking link a guest used, a
-webhook with a delivery, a schedule with an override and time off (each path parameter gets a
-real value half the time, a generated one otherwise).
+organisation with a team event type, a booking, a notification, a calendar feed, a booking link
+a guest used, a webhook with a delivery, a schedule with an override and time off (each path
+parameter gets a real value half the time, a generated one otherwise).
 No response may be a 5xx; each one's status, media type, headers and body must be as
 described; invalid input must be refused and valid input accepted (no operation may refuse
 most of what its description allows: schemathesis's validation_mismatch warning fails the run),
@@ -62,12 +62,13 @@ def settings(settings):
 
 @pytest.fixture
 def world(client, register, set_profile, org_of, db, feeds):
-    """An admin who owns an organisation, a booking, a notification, a calendar feed, a booking
-    link that a guest used, a webhook with a delivery, a connected calendar (served on this
-    machine), a schedule with an override and time off: a real value for every path parameter,
-    the admin, and what tests/fuzz_hooks.py must know: a booking the admin was invited to (the
-    booker doesn't answer their own booking's invitation), the admin's default schedule (which
-    is not deleted) and their other one, and the calendar's URL."""
+    """An admin who owns an organisation with a team event type, a booking, a notification, a
+    calendar feed, a booking link that a guest used, a webhook with a delivery, a connected
+    calendar (served on this machine), a schedule with an override and time off: a real value
+    for every path parameter, the admin, and what tests/fuzz_hooks.py must know: a booking the
+    admin was invited to (the booker doesn't answer their own booking's invitation), the admin's
+    default schedule (which is not deleted) and their other one, the calendar's URL, and the
+    admin's id (a member who accepted the organisation, to host its types)."""
     owner, member = register("Owner"), register("Member")
     with db.cursor() as cur:
         cur.execute("UPDATE users SET role = 'admin' WHERE id = %s", (owner.id,))
@@ -97,6 +98,9 @@ def world(client, register, set_profile, org_of, db, feeds):
                            headers=owner.auth).json["schedule"]
     [default] = [s for s in client.get("/api/v1/schedules", headers=owner.auth).json["schedules"] if s["default"]]
     client.put(f"/api/v1/schedules/{schedule['id']}/overrides/{day}", json={"hours": []}, headers=owner.auth)
+    team_type = client.post(f"/api/v1/organizations/{org['id']}/event-types",
+                            json={"slug": "team-intro", "title": "Team intro", "duration": 30, "kind": "round_robin",
+                                  "hosts": [owner.id, member.id]}, headers=owner.auth).json["event_type"]
     time_off = client.post("/api/v1/users/me/time-off", json={"start": at(day, "20:00").isoformat(),
                                                               "end": at(day, "21:00").isoformat()},
                            headers=owner.auth).json["time_off"]
@@ -106,8 +110,9 @@ def world(client, register, set_profile, org_of, db, feeds):
         "username": "fuzzhost", "slug": "intro", "token": guest["manage_token"],
         "endpoint_id": webhook["id"], "delivery_id": delivery["id"], "schedule_id": schedule["id"],
         "time_off_id": time_off["id"], "day": day.isoformat(), "calendar_id": calendar["id"],
+        "type_id": team_type["id"],
     }, {"FUZZ_INVITED_BOOKING": str(invited_to["id"]), "FUZZ_DEFAULT_SCHEDULE": str(default["id"]),
-        "FUZZ_SCHEDULE": str(schedule["id"]), "FUZZ_CALENDAR_URL": calendar_url}
+        "FUZZ_SCHEDULE": str(schedule["id"]), "FUZZ_CALENDAR_URL": calendar_url, "FUZZ_TEAM_HOST": str(owner.id)}
 
 
 def test_fuzzing_finds_no_server_error_and_nothing_undescribed(world, live_server, tmp_path, capsys):

@@ -15,7 +15,8 @@ from scheduler.errors import CONFLICTS
 PACKAGE = Path(__file__).resolve().parent.parent / "scheduler"
 # The web layer: blueprints, pages, and the modules that read requests for them.
 WEB = {"__init__", "context", "auth", "http", "validation", "openapi", "pagination", "preconditions",
-       "idempotency", "errors", "cli", "synctokens", "windows", "public_shapes", "logs"}
+       "idempotency", "errors", "cli", "synctokens", "windows", "public_shapes", "logs", "memberships",
+       "event_type_fields"}
 
 
 def modules():

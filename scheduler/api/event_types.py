@@ -1,6 +1,5 @@
 """Event types: what a host offers through a booking link (/book/<username>/<slug>)."""
 
-from datetime import datetime
 from typing import Annotated
 
 from flask import Blueprint, g
@@ -10,82 +9,33 @@ from .. import links
 from ..auth import login_required
 from ..context import single_statement, site, transaction
 from ..errors import BadRequest, NotFound
+from ..event_type_fields import EventTypeChanges, EventTypeFields, EventTypeShape
 from ..openapi import Error, Message, Shape, describe
 from ..repositories import event_types, schedules
-from ..validation import Body, Location, Paragraphs, RowId, Slug, Title, Whole, at_least_one, parse
+from ..validation import RowId, at_least_one, parse
 
 bp = Blueprint("event_types", __name__)
 
-Description = Paragraphs(5000)
-Duration = Annotated[int, Field(ge=5, le=720), Whole]
-Buffer = Annotated[int, Field(ge=0, le=240), Whole]
-Notice = Annotated[int, Field(ge=0, le=525600), Whole]
-WindowDays = Annotated[int, Field(ge=1, le=365), Whole]
-DailyLimit = Annotated[int, Field(ge=1, le=100), Whole]
-WeeklyLimit = Annotated[int, Field(ge=1, le=500), Whole]
 ScheduleId = Annotated[RowId, Field(description="One of my schedules; null: my default one.")]
 
 
-class EventTypeIn(Body):
-    slug: Slug
-    title: Title
-    description: Description | None = None
-    location: Location | None = None
-    duration: Duration
-    step: Duration | None = None
-    buffer_before: Buffer = 0
-    buffer_after: Buffer = 0
-    minimum_notice: Notice = 60
-    booking_window: WindowDays = 60
-    daily_limit: DailyLimit | None = None
-    weekly_limit: WeeklyLimit | None = None
+class EventTypeIn(EventTypeFields):
     schedule_id: ScheduleId | None = None
-    active: bool = True
 
 
-class EventTypePatch(Body):
+class EventTypePatch(EventTypeChanges):
     """Only description, location, daily_limit, weekly_limit and schedule_id may be set to null
     (cleared); a field left out stays as it is (the None default is never validated, so an
     explicit null is a 400)."""
 
-    model_config = ConfigDict(json_schema_extra=at_least_one(
-        "slug", "title", "description", "location", "duration", "step", "buffer_before", "buffer_after",
-        "minimum_notice", "booking_window", "daily_limit", "weekly_limit", "schedule_id", "active", null_counts=True))
-    slug: Slug = None
-    title: Title = None
-    description: Description | None = None
-    location: Location | None = None
-    duration: Duration = None
-    step: Duration = None
-    buffer_before: Buffer = None
-    buffer_after: Buffer = None
-    minimum_notice: Notice = None
-    booking_window: WindowDays = None
-    daily_limit: DailyLimit | None = None
-    weekly_limit: WeeklyLimit | None = None
+    model_config = ConfigDict(json_schema_extra=at_least_one(*EventTypeChanges.model_fields, "schedule_id",
+                                                             null_counts=True))
     schedule_id: ScheduleId | None = None
-    active: bool = None
 
 
-class EventType(Shape):
-    id: int
+class EventType(EventTypeShape):
     user_id: int
-    slug: str
-    title: str
-    description: str | None
-    location: str | None
-    duration: int = Field(description="Minutes.")
-    step: int = Field(description="Minutes between offered starts, counted from each working interval's start.")
-    buffer_before: int = Field(description="Minutes before a booking that must stay free.")
-    buffer_after: int = Field(description="Minutes after a booking that must stay free.")
-    minimum_notice: int = Field(description="Minutes: no start sooner than this from now.")
-    booking_window: int = Field(description="Days: no start further ahead than this.")
-    daily_limit: int | None = Field(description="Bookings of this type per host-local day.")
-    weekly_limit: int | None = Field(description="Bookings of this type per host-local ISO week (Monday to Sunday).")
     schedule_id: int | None = Field(description="The schedule whose hours it offers; null: my default schedule.")
-    active: bool
-    created_at: datetime
-    updated_at: datetime
     booking_url: str | None = Field(description="The booking page; null until I have a username.")
 
 

@@ -1,8 +1,8 @@
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from flask import Blueprint, g
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from .. import announcements, find_time
 from ..auth import limit_account, login_required
@@ -10,9 +10,10 @@ from ..context import send_messages, settings, single_statement, transaction
 from ..db import retrying
 from ..errors import BadRequest, Forbidden, NotFound
 from ..idempotency import idempotent
+from ..memberships import manages, membership, require_owner
 from ..openapi import Error, Message, RateLimited, Shape, describe
 from ..repositories import organizations, users
-from ..validation import Body, Email, Name, parse
+from ..validation import Body, Email, Handle, Name, at_least_one, parse
 from ..windows import Availability, WindowQuery, parse_window
 
 bp = Blueprint("organizations", __name__)
@@ -20,6 +21,15 @@ bp = Blueprint("organizations", __name__)
 
 class OrganizationIn(Body):
     name: Name
+
+
+class OrganizationPatch(Body):
+    """A field left out stays as it is; `slug: null` clears the slug (`name` may not be null)."""
+
+    model_config = ConfigDict(json_schema_extra=at_least_one("name", "slug", null_counts=True))
+    name: Name = None
+    slug: Annotated[Handle, Field(description="The organisation's handle in team booking links, "
+                                              "/book/team/<slug>/<type slug>.")] | None = None
 
 
 class MemberIn(Body):
@@ -33,6 +43,7 @@ Role = Literal["admin", "member"]
 class Organization(Shape):
     id: int
     name: str
+    slug: str | None = Field(description="Its handle in team booking links; null until set.")
     owner_id: int
     created_at: datetime
     updated_at: datetime
@@ -85,23 +96,6 @@ class TeamAvailability(Availability):
     members: list[int]
 
 
-def membership(cur, org_id):
-    """The organisation with my role in it; 404 for non-members, so existence does not leak."""
-    org = organizations.find_with_role(cur, org_id, g.user["id"])
-    if org is None:
-        raise NotFound("Organization not found")
-    return org
-
-
-def require_owner(org, action):
-    if org["owner_id"] != g.user["id"]:
-        raise Forbidden(f"Only the organization owner can {action}")
-
-
-def manages(org):
-    return org["owner_id"] == g.user["id"] or org["my_role"] == "admin"
-
-
 def shown(org):
     """The organisation as clients see it: `role` is the caller's role in it, `accepted_at`
     when the caller accepted its invitation (null: not yet)."""
@@ -143,15 +137,26 @@ def get_organization(org_id):
 
 
 @bp.patch("/<id:org_id>")
-@describe(body=OrganizationIn, responses={200: OrganizationSaved, 403: Error})
+@describe(body=OrganizationPatch, responses={200: OrganizationSaved, 403: Error, 409: Error})
 @login_required
 @retrying
-def rename_organization(org_id):
-    """Rename an organisation I own."""
-    data = parse(OrganizationIn)
+def update_organization(org_id):
+    """Rename an organisation I own, or set its slug.
+
+    `name`: the owner only. `slug` (its handle in team booking links, as a username is a
+    person's: 3-40 of a-z, 0-9 and -, stored in lower case, reserved words refused, unique: 409):
+    the owner and organisation admins; null clears it."""
+    data = parse(OrganizationPatch)
+    changes = {name: getattr(data, name) for name in data.model_fields_set}
+    if not changes:
+        raise BadRequest("Provide at least one field to update")
     with transaction() as cur:
-        require_owner(membership(cur, org_id), "rename it")
-        org = organizations.rename(cur, org_id, data.name)
+        org = membership(cur, org_id)
+        if "name" in changes:
+            require_owner(org, "rename it")
+        elif not manages(org):
+            raise Forbidden("Only the owner and organization admins can change its slug")
+        org = organizations.update(cur, org_id, changes)
     return {"message": "Organization updated successfully", "organization": org}
 
 

@@ -15,7 +15,7 @@ from ..keys import token_hash
 from ..openapi import Error, RateLimited, Shape, describe
 from ..pagination import PageQuery, paginated
 from ..repositories import users
-from ..validation import (Body, Email, LoginPassword, Name, Password, Username, Whole, WorkingHours, Zone,
+from ..validation import (Body, Email, Handle, LoginPassword, Name, Password, Whole, WorkingHours, Zone,
                           at_least_one, parse, parse_query)
 from ..windows import Availability, Busy, WindowQuery, parse_window
 
@@ -31,7 +31,7 @@ class ProfilePatch(Body):
         "name", "email", "username", "timezone", "working_hours", "reminders"))
     name: Name | None = None
     email: Email | None = None
-    username: Username | None = None
+    username: Handle | None = None
     timezone: Zone | None = None
     working_hours: WorkingHours | None = None
     reminders: Annotated[list[Annotated[int, Field(ge=1, le=40320), Whole]], Field(max_length=5)] | None = None

@@ -1,6 +1,6 @@
-COLUMNS = "id, name, owner_id, created_at, updated_at"
+COLUMNS = "id, name, slug, owner_id, created_at, updated_at"
 # An organisation as one member sees it: their role in it and when they accepted.
-WITH_MY_ROLE = "o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role AS my_role, m.accepted_at"
+WITH_MY_ROLE = "o.id, o.name, o.slug, o.owner_id, o.created_at, o.updated_at, m.role AS my_role, m.accepted_at"
 MEMBER_COLUMNS = "m.id AS membership_id, m.role, m.joined_at, m.accepted_at, u.id AS user_id, u.name, u.email"
 
 
@@ -16,7 +16,7 @@ def list_for_member(cur, user_id):
     """The organisations the user belongs to, each with the user's role in it."""
     cur.execute(
         """
-        SELECT o.id, o.name, o.owner_id, o.created_at, o.updated_at, m.role, m.accepted_at
+        SELECT o.id, o.name, o.slug, o.owner_id, o.created_at, o.updated_at, m.role, m.accepted_at
         FROM organization_members m
         JOIN organizations o ON o.id = m.organization_id
         WHERE m.user_id = %(user_id)s
@@ -42,10 +42,12 @@ def find_with_role(cur, org_id, user_id):
     return cur.fetchone()
 
 
-def rename(cur, org_id, name):
+def update(cur, org_id, changes):
+    """Sets the given columns (names from the caller's own model, never from the client)."""
+    assignments = ", ".join(f"{column} = %({column})s" for column in changes)
     cur.execute(
-        f"UPDATE organizations SET name = %(name)s, updated_at = now() WHERE id = %(id)s RETURNING {COLUMNS}",
-        {"id": org_id, "name": name},
+        f"UPDATE organizations SET {assignments}, updated_at = now() WHERE id = %(id)s RETURNING {COLUMNS}",
+        changes | {"id": org_id},
     )
     return cur.fetchone()
 
@@ -133,3 +135,19 @@ def accepted_members(cur, org_id, user_ids=None):
         {"org_id": org_id, "user_ids": list(user_ids) if user_ids is not None else None},
     )
     return [row["id"] for row in cur.fetchall()]
+
+
+def hold_accepted_members(cur, org_id, user_ids):
+    """Of `user_ids`, those who are members of the organisation and accepted it. Their
+    memberships then can't be removed until the transaction ends (FOR KEY SHARE, which a DELETE
+    waits for), so that a member leaving meanwhile does so after what was checked is written."""
+    cur.execute(
+        """
+        SELECT m.user_id AS id
+        FROM organization_members m
+        WHERE m.organization_id = %(org_id)s AND m.user_id = ANY(%(user_ids)s::bigint[]) AND m.accepted_at IS NOT NULL
+        FOR KEY SHARE
+        """,
+        {"org_id": org_id, "user_ids": list(user_ids)},
+    )
+    return {row["id"] for row in cur.fetchall()}
