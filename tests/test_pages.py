@@ -377,7 +377,7 @@ def test_a_guest_books_a_team_and_sees_who_takes_it(browser, live_server, client
                                                      size):
     """A round-robin team page: the team's name and hosts, a time, the details, the host who took it."""
     owner = register("Olga")
-    hosts = [register(name) for name in ("Ann Host", "Ben Host")]
+    hosts = [register(name, email=f"{name.split()[0].lower()}@example.com") for name in ("Ann Host", "Ben Host")]
     for person in (owner, *hosts):
         set_profile(person, timezone="UTC", working_hours={day: [{"start": "08:00", "end": "18:00"}] for day in WEEK})
     org = org_of(owner, *hosts)
