@@ -46,7 +46,7 @@ PGBOUNCER_MODULES = {"test_auth", "test_users", "test_bookings", "test_attendees
                      "test_reminders", "test_races", "test_retention", "test_pgbouncer", "test_idempotency",
                      "test_etags", "test_sync", "test_webhooks_api", "test_webhooks", "test_webhook_worker",
                      "test_schedules", "test_time_off",
-                     "test_calendars_api", "test_caldav", "test_calendar_worker"}
+                     "test_calendars_api", "test_caldav", "test_calendar_worker", "test_team_event_types"}
 
 
 def pytest_collection_modifyitems(items):

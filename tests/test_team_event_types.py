@@ -73,8 +73,6 @@ def test_an_org_patch_needs_a_field_and_a_name_is_never_null(client, alice, team
     assert r.status_code == 400 and "name" in r.json["fields"]
 
 
-# --- team event types ----------------------------------------------------------------------------
-
 @pytest.fixture
 def carol(register, client, alice, team):
     """An admin of the team, who accepted."""
