@@ -139,8 +139,11 @@ def check_start(cur, link, start, *, excluding=None, keep=None):
     if not fits or (link.every and len(fits) < len(link.hosts)):
         reason = next(why for why in broken if why)
         raise BadRequest(f"The start time {reason}", fields={"start": reason})
+    # Bookings are the exclusion constraint's to refuse; round robin must know them to choose.
+    ids, span = [h.id for h in fits], link.offer.blocked_span(start)
     refusals = {}
-    for row in person_time.blocked(cur, [h.id for h in fits], *link.offer.blocked_span(start), excluding=excluding):
+    for row in (person_time.unavailable(cur, ids, *span) if link.every else
+                person_time.blocked(cur, ids, *span, excluding=excluding)):
         refusals.setdefault(row["user_id"], set()).add("busy" if row["source"] == "booking" else "away")
     weighing = not link.every and len(fits) > 1
     if link.offer.limited or weighing:
