@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tests.booking_links import GUEST, at, local_day
 from tests.team_links import TEAM, make_team_type, team, team_book, team_starts  # noqa: F401 (fixtures)
-from tests.test_guest_bookings import sent_to
+from tests.test_guest_bookings import calendars, sent_to
 from tests.test_races import at_once, no_overlaps
 
 DAY = 10
@@ -222,6 +222,10 @@ def test_the_guest_and_the_chosen_host_are_told_the_others_hear_nothing(client, 
     assert [m["Subject"] for m in sent_to(mailbox, "gus@example.com")] == ["Booked: Demo with Ben"]
     assert [m["Subject"] for m in sent_to(mailbox, ben.email)] == ["New booking: Demo with Gus Guest"]
     assert sent_to(mailbox, ann.email) == [] and sent_to(mailbox, cat.email) == []
+    [(method, guest_copy)] = calendars(mailbox, "gus@example.com")
+    [(host_method, host_copy)] = calendars(mailbox, ben.email)
+    assert method == host_method == "REQUEST" and guest_copy["UID"] == host_copy["UID"]
+    assert str(guest_copy["ORGANIZER"].params["CN"]) == "Ben"
 
 
 def test_collective_hosts_are_all_told_as_hosts(client, team, make_team_type, mailbox, worker):
@@ -284,6 +288,13 @@ def test_a_reschedule_hands_the_booking_over_when_the_host_is_busy(client, team,
     assert [m["Subject"] for m in sent_to(mailbox, ann.email)] == ["Booking handed over: Demo with Gus Guest"]
     assert [m["Subject"] for m in sent_to(mailbox, ben.email)] == ["New booking: Demo with Gus Guest"]
     assert [m["Subject"] for m in sent_to(mailbox, "gus@example.com")] == ["Booking moved: Demo with Ben"]
+    # One calendar event throughout: the previous host's copy is cancelled, the new host's and the
+    # guest's are the event at its new time.
+    [(gone, ann_copy)] = calendars(mailbox, ann.email)
+    [(_, ben_copy)] = calendars(mailbox, ben.email)
+    [(_, guest_copy)] = calendars(mailbox, "gus@example.com")
+    assert gone == "CANCEL" and ann_copy["UID"] == ben_copy["UID"] == guest_copy["UID"]
+    assert ben_copy["DTSTART"].dt == guest_copy["DTSTART"].dt == at(day, "14:00")
     [taken_over] = client.get("/api/v1/bookings", headers=ben.auth).json
     assert [a["name"] for a in taken_over["attendees"]] == ["Ben"] and taken_over["start_time"][11:16] == "14:00"
     assert [b["title"] for b in client.get("/api/v1/bookings", headers=ann.auth).json] == ["Busy"]
