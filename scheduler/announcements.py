@@ -192,23 +192,32 @@ def booking_messages(origin, event, booking, recipients, only=None, reason=None)
     if guest and only in (None, "guest"):
         guest_reason = {"cancelled": f"by {organizer}", "guest_cancelled": "at your request"}.get(event)
         messages.emails.append(guest_email(
-            origin, GUEST_MESSAGES[event]["guest"], booking, organizer,
+            origin, GUEST_MESSAGES[event]["guest"], booking, recipients,
             ics={"method": CALENDAR_METHOD[event],
                  "event": guest_event_data(booking, organizer, domain, origin.settings.mail_address)},
             reason=guest_reason))
     return messages
 
 
-def guest_email(origin, template, booking, host_name, **extra):
-    """An email to the booking's guest, in their zone, with the link to manage the booking."""
+def guest_email(origin, template, booking, recipients, **extra):
+    """An email to the booking's guest, in their zone, with the link to manage the booking. It
+    names the host, or the hosts of a collective team's booking ("Ann, Ben and Cat")."""
     guest = booking["guest"]
-    payload = {"name": guest["name"], "host": host_name, "booking_id": booking["id"], "timezone": guest["timezone"],
-               "title": booking["title"], "start": booking["start_time"].isoformat(),
+    hosts = [p for p in recipients if p["status"] != "declined"]
+    payload = {"name": guest["name"], "host": sentence(p["name"] for p in hosts), "booking_id": booking["id"],
+               "timezone": guest["timezone"], "title": booking["title"], "start": booking["start_time"].isoformat(),
                "end": booking["end_time"].isoformat(), "location": booking["location"] or "not given",
-               "manage": {"salt": booking["guest_token_salt"]},
-               "names": {"host": booking["user_id"]}}
+               "manage": {"salt": booking["guest_token_salt"]}}
+    if len(hosts) == 1:
+        payload["names"] = {"host": booking["user_id"]}
     return {"to": guest["email"], "template": template, "booking_id": booking["id"],
             "payload": payload | {key: value for key, value in extra.items() if value is not None}}
+
+
+def sentence(names):
+    """"Ann", "Ann and Ben", "Ann, Ben and Cat"."""
+    names = list(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
 
 
 def reminder_emails(origin, booking, recipients, now, only=None):
@@ -228,11 +237,10 @@ def reminder_emails(origin, booking, recipients, now, only=None):
                                 "end": booking["end_time"].isoformat()},
                 })
     if booking["guest"] and only is None:
-        host_name = next(p["name"] for p in recipients if p["user_id"] == booking["user_id"])
         for minutes in GUEST_REMINDERS:
             due = booking["start_time"] - timedelta(minutes=minutes)
             if due > now:
-                messages.emails.append(guest_email(origin, "GUEST_REMINDER", booking, host_name) |
+                messages.emails.append(guest_email(origin, "GUEST_REMINDER", booking, recipients) |
                                        {"reminder_minutes": minutes, "send_after": due})
     return messages
 

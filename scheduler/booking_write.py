@@ -148,6 +148,10 @@ class BookingWrite:
                 raise NotFound("Booking not found")
             if current["user_id"] == person["id"]:
                 raise BadRequest("The booker always attends their own booking")
+            if current["guest"]:
+                # A collective team's hosts attend by offering the type: stepping out alone would
+                # leave the guest expecting them.
+                raise Conflict("The hosts of a guest booking attend it; its organiser can move or cancel it")
             if current["status"] != "confirmed":
                 raise Conflict("The booking is cancelled")
             attempt.people, attempt.excluding = [person["id"]], booking_id
@@ -214,7 +218,7 @@ class BookingWrite:
                 booking = bookings.update(cur, current["id"], title=current["title"], start=start, end=end)
                 recipients = bookings.recipients(cur, booking["id"])
                 return Written(booking, recipients, announce.guest_moved(self.origin, booking, recipients),
-                               host_name=current["host_name"])
+                               host_name=current["host_name"], assignment=assignment)
             [previous] = bookings.recipients(cur, current["id"])
             booking = bookings.reassign(cur, current["id"], current["user_id"], host.id, start=start, end=end)
             event_types.assigned(cur, link.event_type["id"], host.id)

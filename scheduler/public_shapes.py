@@ -29,3 +29,11 @@ class GuestView(Shape):
     host: Person = Field(description="The organiser: the host, or the team's host who took it.")
     hosts: list[Person] = Field(description="Every host attending (a collective team's: all of them).")
     guest: GuestContact
+
+
+class Assignment(Shape):
+    host: Person
+    reason: Literal["only_host_free", "fewest_bookings", "least_recently_assigned", "lowest_id", "same_host"] = Field(
+        description="Which rule chose the round-robin host among those free: the only one free; the fewest bookings "
+                    "of the type in the host-local ISO week (divided by weight); assigned least recently; lowest id; "
+                    "(a reschedule) the booking's own host, free at the new time.")

@@ -266,6 +266,7 @@ def test_a_reschedule_keeps_the_host_when_free(client, team, make_team_type):
     r = client.post(f"{GUEST}/{made['manage_token']}/reschedule", json={"start": at(day, "11:00").isoformat()})
     assert r.status_code == 200, r.json
     assert r.json["booking"]["host"] == made["booking"]["host"]
+    assert r.json["assignment"] == {"host": made["booking"]["host"], "reason": "same_host"}
 
 
 def test_a_reschedule_hands_the_booking_over_when_the_host_is_busy(client, team, make_team_type, mailbox, worker,
@@ -281,6 +282,7 @@ def test_a_reschedule_hands_the_booking_over_when_the_host_is_busy(client, team,
     r = client.post(f"{GUEST}/{made['manage_token']}/reschedule", json={"start": at(day, "14:00").isoformat()})
     assert r.status_code == 200, r.json
     assert r.json["booking"]["host"] == {"name": "Ben"} and r.json["booking"]["hosts"] == [{"name": "Ben"}]
+    assert r.json["assignment"] == {"host": {"name": "Ben"}, "reason": "only_host_free"}
     assert no_overlaps(db)
     shown = client.get(f"{GUEST}/{made['manage_token']}").json["booking"]
     assert shown["host"] == {"name": "Ben"} and shown["start"][11:16] == "14:00"
@@ -298,6 +300,25 @@ def test_a_reschedule_hands_the_booking_over_when_the_host_is_busy(client, team,
     [taken_over] = client.get("/api/v1/bookings", headers=ben.auth).json
     assert [a["name"] for a in taken_over["attendees"]] == ["Ben"] and taken_over["start_time"][11:16] == "14:00"
     assert [b["title"] for b in client.get("/api/v1/bookings", headers=ann.auth).json] == ["Busy"]
+
+
+def test_a_collective_guest_is_told_every_host(client, team, make_team_type, mailbox, worker):
+    make_team_type(kind="collective")
+    assert team_book(client, at(local_day(DAY), "10:00")).status_code == 201
+    worker()
+    [confirmation] = sent_to(mailbox, "gus@example.com")
+    assert confirmation["Subject"] == "Booked: Demo with Ann, Ben and Cat"
+
+
+def test_a_collective_host_cannot_step_out_of_a_guest_booking_alone(client, team, make_team_type):
+    _, _, (ann, ben, cat) = team
+    make_team_type(kind="collective")
+    made = team_book(client, at(local_day(DAY), "10:00")).json
+    [booking] = client.get("/api/v1/bookings", headers=cat.auth).json
+    r = client.patch(f"/api/v1/bookings/{booking['id']}/attendance", json={"status": "declined"}, headers=cat.auth)
+    assert r.status_code == 409 and "organiser" in r.json["error"]
+    assert client.get(f"{GUEST}/{made['manage_token']}").json["booking"]["hosts"] == [
+        {"name": "Ann"}, {"name": "Ben"}, {"name": "Cat"}]
 
 
 def test_the_guest_cancels_a_collective_booking_and_every_host_hears(client, team, make_team_type, mailbox, worker):

@@ -254,7 +254,8 @@ def cancel_booking(booking_id):
 def answer(booking_id):
     """Accept or decline a booking I am invited to.
 
-    An attendee accepts or declines; accepting is refused (409) if it would double-book them."""
+    An attendee accepts or declines; accepting is refused (409) if it would double-book them.
+    The hosts of a guest booking (a collective team's) attend it and don't answer it (409)."""
     data = parse(Attendance)
     written = booking_write().answer(g.user, booking_id, data.status)
     return {"message": f"Attendance {data.status}", "booking": written.for_attendees}

@@ -10,7 +10,7 @@ from ..booking_links import by_token, can_change, changeable, guest_view, link_o
 from ..context import booking_write, single_statement, transaction
 from ..db import retrying
 from ..openapi import Error, RateLimited, Shape, describe
-from ..public_shapes import GuestView
+from ..public_shapes import Assignment, GuestView
 from ..validation import Body, DateTime, Paragraphs, Zone, in_zone, parse
 from ..windows import Slots, SlotsQuery, slots_window
 
@@ -37,6 +37,11 @@ class Managed(Shape):
 class GuestBookingSaved(Shape):
     message: str
     booking: GuestView
+
+
+class GuestBookingMoved(GuestBookingSaved):
+    assignment: Assignment | None = Field(description="A round-robin team's booking: who has it now and why; "
+                                                      "else null.")
 
 
 @bp.get("/<token>")
@@ -79,16 +84,18 @@ def cancel(token):
 
 
 @bp.post("/<token>/reschedule")
-@describe(body=Reschedule, responses={200: GuestBookingSaved, 409: Error, 429: RateLimited})
+@describe(body=Reschedule, responses={200: GuestBookingMoved, 409: Error, 429: RateLimited})
 @retrying
 def reschedule(token):
     """Move a guest booking to another offered start.
 
     Same booking, same calendar UID (a higher SEQUENCE), new times; the same rules (and
     statuses) as booking. 409 if it is cancelled, has started, or its event type is gone or
-    inactive. `start` without an offset is read in `timezone` (default: the guest's zone)."""
+    inactive. `start` without an offset is read in `timezone` (default: the guest's zone). A
+    round-robin team's booking keeps its host if they are free then, else goes to the host the
+    team's rule picks; `assignment` says which and why."""
     limit_public_posts()
     data = parse(Reschedule)
     written = booking_write().guest_move(
         token, start_in=lambda guest_zone: in_zone(data.timezone or guest_zone, start=data.start)["start"])
-    return {"message": "Booking moved", "booking": written.seen_by_guest}
+    return {"message": "Booking moved", "booking": written.seen_by_guest, "assignment": written.assignment}

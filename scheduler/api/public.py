@@ -14,7 +14,7 @@ from ..context import booking_write, single_statement, site, transaction
 from ..db import retrying
 from ..idempotency import guest_scope, idempotent
 from ..openapi import Error, RateLimited, Shape, describe
-from ..public_shapes import GuestView, Person
+from ..public_shapes import Assignment, GuestView, Person
 from ..validation import Body, DateTime, Email, Name, Paragraphs, Zone, in_zone, parse
 from ..windows import Slots, SlotsQuery, slots_window
 
@@ -54,13 +54,6 @@ class GuestBooked(Shape):
     booking: GuestView
     manage_token: str = Field(description="The guest's credential for /guest-bookings/<token>; shown once.")
     manage_url: str = Field(description="The manage page for people.")
-
-
-class Assignment(Shape):
-    host: Person
-    reason: Literal["only_host_free", "fewest_bookings", "least_recently_assigned", "lowest_id"] = Field(
-        description="Which rule chose the host among those free: the only one free; the fewest bookings of the "
-                    "type in the host-local ISO week (divided by weight); assigned least recently; lowest id.")
 
 
 class TeamBooked(GuestBooked):
