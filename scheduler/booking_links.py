@@ -7,7 +7,7 @@ bookings, no guests.
 The rules themselves are `offers.Offer`'s; the write is booking_write's."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from . import clock, round_robin
@@ -15,7 +15,7 @@ from .availability import intersect, merge
 from .errors import BadRequest, Conflict, NotFound
 from .keys import token_hash
 from .offers import Offer, combined, empty_days
-from .repositories import bookings, event_types, person_time
+from .repositories import bookings, event_types, organizations, person_time
 
 # What a username, an organisation's slug or a type's slug can look like; anything else is the
 # same 404 without a query.
@@ -85,6 +85,20 @@ def team_target(cur, org_slug, slug):
     if event_type is None or not event_type["hosts"]:
         raise NotFound("Booking link not found")
     return Link.team(event_type, clock.now())
+
+
+def held(cur, link):
+    """The link with only the hosts who are still members of its team, their memberships held
+    until the transaction ends (FOR KEY SHARE): one who left since the link was read is not
+    given the booking, and one leaving now waits until it is written. A person's link as it is.
+    Taken after the hosts' locks."""
+    if link.kind == "personal":
+        return link
+    members = organizations.hold_accepted_members(cur, link.event_type["organization_id"], [h.id for h in link.hosts])
+    hosts = tuple(h for h in link.hosts if h.id in members)
+    if not hosts:
+        raise taken()
+    return replace(link, hosts=hosts)
 
 
 def slots_of(cur, link, start, end, zone_name, *, excluding=None):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from psycopg2.errors import ExclusionViolation
 
 from . import announcements as announce, clock, links
-from .booking_links import by_token, changeable, check_start, guest_view, link_of, taken
+from .booking_links import by_token, changeable, check_start, guest_view, held, link_of, taken
 from .email_addresses import identity_key
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .keys import token_hash
@@ -175,6 +175,7 @@ class BookingWrite:
             link = find_link(cur)
             event_type = link.event_type
             lock_people(cur, [h.id for h in link.hosts])
+            link = held(cur, link)
             hosts, assignment = check_start(cur, link, start)
             booking, recipients = bookings.create(
                 cur, owner_id=hosts[0].id, invitee_ids=[h.id for h in hosts[1:]], title=event_type["title"],
@@ -212,6 +213,7 @@ class BookingWrite:
             start = start_in(current["guest"]["timezone"])
             end = start + link.offer.duration
             lock_people(cur, [*current["people"], *(h.id for h in link.hosts)])
+            link = held(cur, link)
             hosts, assignment = check_start(cur, link, start, excluding=current["id"], keep=current["user_id"])
             host = hosts[0]
             if link.every or host.id == current["user_id"]:

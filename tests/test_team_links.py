@@ -1,8 +1,11 @@
 """Team booking links: round robin (one host per booking, chosen by a rule a customer can read,
 inside the write under every candidate's lock) and collective (every host attends)."""
 
+import threading
 from collections import Counter
 from datetime import timedelta
+
+import psycopg2
 
 from tests.booking_links import GUEST, at, local_day
 from tests.team_links import TEAM, make_team_type, team, team_book, team_starts  # noqa: F401 (fixtures)
@@ -146,6 +149,32 @@ def test_a_host_who_leaves_the_organisation_is_no_longer_offered(client, team, m
     names = {team_book(client, at(day, f"{h:02}:00"), email=f"g{h}@example.com").json["booking"]["host"]["name"]
              for h in range(9, 13)}
     assert names == {"Ben", "Cat"}
+
+
+def test_a_host_leaving_while_a_guest_books_is_not_given_the_booking(app, client, team, make_team_type,
+                                                                      database_url, db):
+    """The write holds the hosts' memberships: a removal in flight is waited for, and then counts."""
+    owner, org, (ann, ben, cat) = team
+    make_team_type()
+    day = local_day(DAY)
+    own_booking(client, ben, at(day, "10:00"))
+    own_booking(client, cat, at(day, "10:00"))
+    leaving = psycopg2.connect(database_url)
+    with leaving.cursor() as cur:
+        cur.execute("DELETE FROM organization_members WHERE organization_id = %s AND user_id = %s", (org["id"], ann.id))
+    answers = []
+    guest = threading.Thread(target=lambda: answers.append(team_book(app.test_client(), at(day, "10:00"))))
+    guest.start()
+    guest.join(1.0)
+    assert guest.is_alive(), "the booking did not wait for the removal in flight"
+    leaving.commit()
+    leaving.close()
+    guest.join(10)
+    [r] = answers
+    assert r.status_code == 409, r.json
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) FROM bookings WHERE guest_email IS NOT NULL")
+        assert cur.fetchone()[0] == 0
 
 
 def test_three_hosts_sixty_parallel_guests_over_twenty_slots(app, client, team, make_team_type, db):
