@@ -63,6 +63,11 @@ def check_times(start, end, *, check_start=True):
         raise BadRequest("Start time cannot be in the past", fields={"start": "must be in the future"})
 
 
+def guest_taken(attempt):
+    """A guest's start was taken meanwhile: which booking took it is none of their business."""
+    return taken()
+
+
 class BookingWrite:
     """The booking operations over one runtime."""
 
@@ -187,7 +192,7 @@ class BookingWrite:
                 event_types.assigned(cur, event_type["id"], hosts[0].id)
             return Written(booking, recipients, announce.booking_created(self.origin, booking, recipients),
                            host_name=hosts[0].name, manage_token=token, assignment=assignment)
-        return self.run(change, refused=lambda attempt: taken())
+        return self.run(change, refused=guest_taken)
 
     def guest_cancel(self, token, *, reason=None):
         """The guest cancels through their manage token; 409 once cancelled or started."""
@@ -199,7 +204,7 @@ class BookingWrite:
             recipients = bookings.recipients(cur, booking["id"])
             return Written(booking, recipients, announce.guest_cancelled(self.origin, booking, recipients, reason),
                            host_name=current["host_name"])
-        return self.run(change, refused=lambda attempt: taken())
+        return self.run(change, refused=guest_taken)
 
     def guest_move(self, token, *, start_in):
         """The guest moves their booking to another offered start, under the rules of the link
@@ -228,7 +233,7 @@ class BookingWrite:
             return Written(booking, recipients,
                            announce.guest_handed_over(self.origin, booking, recipients, previous),
                            host_name=host.name, assignment=assignment)
-        return self.run(change, refused=lambda attempt: taken())
+        return self.run(change, refused=guest_taken)
 
 
 def owned(cur, booking_id, owner_id, expect=None):
