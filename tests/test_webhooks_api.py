@@ -2,6 +2,7 @@
 lists paged like the others, and registration refusing internal addresses."""
 
 import base64
+import re
 
 import pytest
 
@@ -83,6 +84,15 @@ def test_a_refusal_never_names_the_address_a_host_resolves_to(guarded_client, re
     assert "resolves to a private or reserved address, which webhooks may not reach" in r.json["fields"]["url"]
     for address in ("127.0.0.1", "::1"):
         assert address not in r.json["error"] and address not in r.json["fields"]["url"]
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.com:65535/in", "http://localhost:80/", "https://x.example:8443"])
+def test_what_the_description_says_a_url_is_matches_what_is_accepted(client, alice, url):
+    """A client validating against /openapi.json must not refuse a URL the API takes (5-digit ports were)."""
+    pattern = client.get("/api/v1/openapi.json").json["components"]["schemas"]["WebhookIn"]["properties"]["url"]["pattern"]
+    r = client.post("/api/v1/webhooks", json={"url": url, "events": ["booking.created"]}, headers=alice.auth)
+    assert r.status_code == 201, r.json
+    assert re.fullmatch(pattern, url)
 
 
 def test_others_webhooks_are_404(client, alice, bob, org_of):

@@ -45,7 +45,7 @@ def check_url(value):
 
 
 # What check_url accepts, less exotic hosts (IPv6 literals, non-ASCII names) for the description.
-URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[A-Za-z0-9.-]+(?::[0-9]{1,4})?(?:[/?][^#\s\u0000-\u001f]*)?$"
+URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?][^#\s\u0000-\u001f]*)?$"
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2048), AfterValidator(check_url),
                 Field(json_schema_extra={"pattern": URL_PATTERN}, description=(
                     "An http(s) URL without credentials or #fragment; unless EGRESS_ALLOW_PRIVATE, its host must "
