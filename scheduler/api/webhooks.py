@@ -13,9 +13,10 @@ from .. import clock, jobs
 from ..auth import login_required
 from ..context import redis_client, settings, single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..memberships import manages, membership
 from ..openapi import Error, Message, Shape, describe
 from ..pagination import PageQuery, paginated
-from ..repositories import organizations, webhooks
+from ..repositories import webhooks
 from ..sealing import WEBHOOK_SECRET
 from ..validation import Body, Paragraphs, RowId, at_least_one, parse, parse_query
 from ..egress import BlockedAddress, UnresolvableHost, check_host
@@ -155,10 +156,7 @@ def managed(cur, endpoint_id):
 
 
 def check_manages_organization(cur, org_id):
-    org = organizations.find_with_role(cur, org_id, g.user["id"])
-    if org is None:
-        raise NotFound("Organization not found")
-    if org["owner_id"] != g.user["id"] and org["my_role"] != "admin":
+    if not manages(membership(cur, org_id)):
         raise Forbidden("Only the organization owner and admins can manage its webhooks")
 
 
