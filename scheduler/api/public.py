@@ -67,9 +67,7 @@ def event_info(username, slug):
 
     Unknown user, unknown slug and inactive type are the same 404. Rate limited per client
     address."""
-    limit_public_reads()
-    with single_statement() as cur:
-        return public_face(link_target(cur, username, slug))
+    return link_face(lambda cur: link_target(cur, username, slug))
 
 
 @bp.get("/<username>/<slug>/slots")
@@ -87,10 +85,7 @@ def event_slots(username, slug):
     `weekly_limit`. `days` lists each local date in `timezone` without slots and why:
     `no_working_hours`, `closed`, `time_off`, `too_soon`, `too_far_ahead`, `fully_booked` or
     `no_free_time`. Rate limited per client address."""
-    limit_public_reads()
-    window = slots_window()
-    with transaction() as cur:
-        return slots_of(cur, link_target(cur, username, slug), *window)
+    return link_slots(lambda cur: link_target(cur, username, slug))
 
 
 @bp.post("/<username>/<slug>/bookings")
@@ -117,9 +112,7 @@ def team_info(org_slug, slug):
 
     Unknown team, unknown slug, inactive type and a type none of whose hosts is still a member
     are the same 404. Rate limited per client address."""
-    limit_public_reads()
-    with single_statement() as cur:
-        return public_face(team_target(cur, org_slug, slug))
+    return link_face(lambda cur: team_target(cur, org_slug, slug))
 
 
 @bp.get("/teams/<org_slug>/<slug>/slots")
@@ -130,10 +123,7 @@ def team_slots(org_slug, slug):
     the type's limits (counted per host): round robin offers a start when at least one host
     could take it; collective when every host could. `days` gives a reason the hosts agree on,
     else `no_free_time`. Rate limited per client address."""
-    limit_public_reads()
-    window = slots_window()
-    with transaction() as cur:
-        return slots_of(cur, team_target(cur, org_slug, slug), *window)
+    return link_slots(lambda cur: team_target(cur, org_slug, slug))
 
 
 @bp.post("/teams/<org_slug>/<slug>/bookings")
@@ -152,6 +142,21 @@ def book_team(org_slug, slug):
     nothing. Rate limited per client address."""
     written = book_as_guest(lambda cur: team_target(cur, org_slug, slug))
     return guest_booked(written) | {"assignment": written.assignment}, 201
+
+
+# A person's link and a team's are answered alike; `find_link(cur)` is the one or the other.
+
+def link_face(find_link):
+    limit_public_reads()
+    with single_statement() as cur:
+        return public_face(find_link(cur))
+
+
+def link_slots(find_link):
+    limit_public_reads()
+    window = slots_window()
+    with transaction() as cur:
+        return slots_of(cur, find_link(cur), *window)
 
 
 def book_as_guest(find_link):

@@ -17,7 +17,7 @@ from ..errors import BadRequest, Forbidden, NotFound
 from ..event_type_fields import EventTypeChanges, EventTypeFields, EventTypeShape
 from ..memberships import manages, membership
 from ..openapi import Error, Message, Shape, describe
-from ..repositories import organizations, team_types
+from ..repositories import event_types, organizations, team_types
 from ..validation import RowId, Whole, at_least_one, parse
 
 bp = Blueprint("team_event_types", __name__)
@@ -140,7 +140,7 @@ def create_team_event_type(org_id):
     with transaction() as cur:
         org = organization(cur, org_id, managing=True)
         hosts = host_weights(cur, org_id, data.hosts, data.weights, {})
-        event_type_id = team_types.insert(cur, organization_id=org_id, kind=data.kind, **fields)
+        event_type_id = event_types.insert(cur, organization_id=org_id, kind=data.kind, **fields)["id"]
         team_types.replace_hosts(cur, event_type_id, hosts)
         event_type = team_types.find(cur, org_id, event_type_id)
     return {"message": "Event type created", "event_type": shown(org, event_type)}, 201

@@ -45,20 +45,24 @@ def too_many_requests(exc):
 @bp.get("/book/<username>/<slug>")
 @page
 def book(username, slug):
-    limit_public_reads()
-    with single_statement() as cur:
-        link = link_target(cur, username, slug)
-    return render_template("pages/book.html", event=public_face(link), api=url_for("public.event_info", username=username, slug=slug))
+    return booking_page(lambda cur: link_target(cur, username, slug),
+                        url_for("public.event_info", username=username, slug=slug))
 
 
 @bp.get("/book/team/<org_slug>/<slug>")
 @page
 def book_team(org_slug, slug):
+    return booking_page(lambda cur: team_target(cur, org_slug, slug),
+                        url_for("public.team_info", org_slug=org_slug, slug=slug))
+
+
+def booking_page(find_link, api):
+    """The booking page of a person's or a team's link (`find_link(cur)`), whose scripts speak
+    the public API at `api`."""
     limit_public_reads()
     with single_statement() as cur:
-        link = team_target(cur, org_slug, slug)
-    return render_template("pages/book.html", event=public_face(link),
-                           api=url_for("public.team_info", org_slug=org_slug, slug=slug))
+        link = find_link(cur)
+    return render_template("pages/book.html", event=public_face(link), api=api)
 
 
 @bp.get("/manage/<token>")

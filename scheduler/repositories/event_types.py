@@ -5,22 +5,17 @@ COLUMNS = ("t.id, t.user_id, t.slug, t.title, t.description, t.location, t.durat
            "t.created_at, t.updated_at")
 
 
-def insert(cur, *, user_id, slug, title, description, location, duration, step, buffer_before, buffer_after,
-           minimum_notice, booking_window, daily_limit, weekly_limit, schedule_id, active):
+def insert(cur, **fields):
+    """A new event type with these columns (names from the caller's own model, never from the
+    client): a person's (`user_id`, `schedule_id`) or an organisation's (`organization_id`,
+    `kind`), with the fields both have; returns it as COLUMNS shows it."""
     cur.execute(
         f"""
-        INSERT INTO event_types AS t (user_id, slug, title, description, location, duration, step, buffer_before,
-                                      buffer_after, minimum_notice, booking_window, daily_limit, weekly_limit,
-                                      schedule_id, active)
-        VALUES (%(user_id)s, %(slug)s, %(title)s, %(description)s, %(location)s, %(duration)s, %(step)s,
-                %(buffer_before)s, %(buffer_after)s, %(minimum_notice)s, %(booking_window)s, %(daily_limit)s,
-                %(weekly_limit)s, %(schedule_id)s, %(active)s)
+        INSERT INTO event_types AS t ({", ".join(fields)})
+        VALUES ({", ".join(f"%({column})s" for column in fields)})
         RETURNING {COLUMNS}
         """,
-        {"user_id": user_id, "slug": slug, "title": title, "description": description, "location": location,
-         "duration": duration, "step": step, "buffer_before": buffer_before, "buffer_after": buffer_after,
-         "minimum_notice": minimum_notice, "booking_window": booking_window, "daily_limit": daily_limit,
-         "weekly_limit": weekly_limit, "schedule_id": schedule_id, "active": active},
+        fields,
     )
     return cur.fetchone()
 

@@ -1,5 +1,6 @@
 """An organisation's event types (team booking links) and their hosts, as its owner and admins
-manage them. What a guest is offered of one is team_offer() in sql/functions.sql."""
+manage them (a new one is written by event_types.insert). What a guest is offered of one is
+team_offer() in sql/functions.sql."""
 
 COLUMNS = ("t.id, t.organization_id, t.kind, t.slug, t.title, t.description, t.location, t.duration, t.step, "
            "t.buffer_before, t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, "
@@ -13,27 +14,6 @@ HOSTS = """
               JOIN users u ON u.id = h.user_id
               LEFT JOIN organization_members m ON m.organization_id = t.organization_id AND m.user_id = h.user_id
               WHERE h.event_type_id = t.id), '[]') AS hosts"""
-
-
-def insert(cur, *, organization_id, kind, slug, title, description, location, duration, step, buffer_before,
-           buffer_after, minimum_notice, booking_window, daily_limit, weekly_limit, active):
-    """The new type's id; its hosts are written by replace_hosts."""
-    cur.execute(
-        """
-        INSERT INTO event_types (organization_id, kind, slug, title, description, location, duration, step,
-                                 buffer_before, buffer_after, minimum_notice, booking_window, daily_limit,
-                                 weekly_limit, active)
-        VALUES (%(organization_id)s, %(kind)s, %(slug)s, %(title)s, %(description)s, %(location)s, %(duration)s,
-                %(step)s, %(buffer_before)s, %(buffer_after)s, %(minimum_notice)s, %(booking_window)s,
-                %(daily_limit)s, %(weekly_limit)s, %(active)s)
-        RETURNING id
-        """,
-        {"organization_id": organization_id, "kind": kind, "slug": slug, "title": title, "description": description,
-         "location": location, "duration": duration, "step": step, "buffer_before": buffer_before,
-         "buffer_after": buffer_after, "minimum_notice": minimum_notice, "booking_window": booking_window,
-         "daily_limit": daily_limit, "weekly_limit": weekly_limit, "active": active},
-    )
-    return cur.fetchone()["id"]
 
 
 def list_for_organization(cur, org_id):
