@@ -88,17 +88,19 @@ def team_target(cur, org_slug, slug):
 
 
 def held(cur, link):
-    """The link with only the hosts who are still members of its team, their memberships held
-    until the transaction ends (FOR KEY SHARE): one who left since the link was read is not
-    given the booking, and one leaving now waits until it is written. A person's link as it is.
-    Taken after the hosts' locks."""
-    if link.kind == "personal":
-        return link
-    members = organizations.hold_accepted_members(cur, link.event_type["organization_id"], [h.id for h in link.hosts])
-    hosts = tuple(h for h in link.hosts if h.id in members)
-    if not hosts:
-        raise taken()
-    return replace(link, hosts=hosts)
+    """The link as the write checks it, once the hosts' locks are had: its rules judged by the
+    clock then, not when it was read (a wait for the locks could let a start become too soon),
+    and a team's hosts only those still members of it, their memberships held until the
+    transaction ends (FOR KEY SHARE): one who left since the link was read is not given the
+    booking, and one leaving now waits until it is written."""
+    hosts = link.hosts
+    if link.kind != "personal":
+        members = organizations.hold_accepted_members(cur, link.event_type["organization_id"], [h.id for h in hosts])
+        hosts = tuple(h for h in hosts if h.id in members)
+        if not hosts:
+            raise taken()
+    now = clock.now()
+    return replace(link, hosts=tuple(replace(h, offer=replace(h.offer, now=now)) for h in hosts))
 
 
 def slots_of(cur, link, start, end, zone_name, *, excluding=None):

@@ -3,9 +3,11 @@ and calendar files that reach the real SMTP server."""
 
 import hashlib
 import re
+import threading
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import psycopg2
 from icalendar import Calendar
 
 from scheduler import clock, create_app
@@ -48,6 +50,30 @@ def test_two_guests_one_slot_exactly_one_books_it(app, host, make_type, db):
     with db.cursor() as cur:
         cur.execute("SELECT count(*) FROM bookings WHERE status = 'confirmed'")
         assert cur.fetchone()[0] == 1
+
+
+def test_the_notice_is_judged_when_the_hosts_lock_is_had_not_before(app, host, make_type, database_url, set_profile,
+                                                                     travel):
+    """A guest who waited for the host's lock is held to the clock after the wait."""
+    set_profile(host, working_hours={day: [{"start": "00:00", "end": "24:00"}] for day in
+                                     ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
+    make_type(minimum_notice=60)
+    soon = clock.now() + timedelta(minutes=61)
+    start = soon.replace(second=0, microsecond=0) + timedelta(minutes=(30 - soon.minute % 30) % 30 or 30)
+    holder = psycopg2.connect(database_url)
+    with holder.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (host.id,))
+    answers = []
+    guest = threading.Thread(target=lambda: answers.append(book(app.test_client(), start)))
+    guest.start()
+    guest.join(1.0)
+    assert guest.is_alive(), "the booking did not wait for the host's lock"
+    travel(timedelta(minutes=60))
+    holder.commit()
+    holder.close()
+    guest.join(10)
+    [r] = answers
+    assert r.status_code == 400 and "too soon" in r.json["fields"]["start"], r.json
 
 
 def test_parallel_guests_against_a_daily_limit_of_two_book_exactly_two(app, host, make_type, db):
