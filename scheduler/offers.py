@@ -188,9 +188,10 @@ def combined(considered, *, every):
             whys.setdefault(candidate, []).append(why)
 
     def why_not(reasons):
-        if (all(why is None for why in reasons) and len(reasons) == len(considered)) if every else None in reasons:
+        offered = len(reasons) == len(considered) and not any(reasons) if every else None in reasons
+        if offered:
             return None
-        given = {why for why in reasons if why is not None}
+        given = set(reasons) - {None}
         return given.pop() if len(given) == 1 else "no_free_time"
     return sorted((candidate, why_not(reasons)) for candidate, reasons in whys.items())
 
