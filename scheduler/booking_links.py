@@ -142,45 +142,100 @@ def type_counts(cur, link, windows, *, excluding=None):
                                 min(w[0] for w in windows), max(w[1] for w in windows), excluding=excluding)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Who takes bookings at a link's starts (the owner first), for round robin which rule
+    chose them, and which starts they cannot take: {index of the start: reasons}, reasons
+    among busy, away, day, week (a limit) and the slot list's too_soon, too_far_ahead and
+    not_offered."""
+
+    hosts: list
+    assignment: dict | None
+    refused: dict
+
+
 def check_start(cur, link, start, *, excluding=None, keep=None):
-    """The write-time check, under the hosts' locks: who takes a booking at `start`, and for
-    round robin which rule chose them. 400 if `start` breaks one of the type's rules for every
-    host (any host, for a link they all attend); 409 if the booking with its buffers would touch
-    time the hosts needed are unavailable (time off, calendars), reach a limit of the type, or
-    meet their bookings. Round robin keeps `keep` (a host moving their booking) when they are
-    free, and otherwise assigns one of those free (scheduler/round_robin.py). Returns (hosts,
-    assignment): the booking's owner first."""
-    broken = [h.offer.rule_broken(start) for h in link.hosts]
+    """The write-time check of one start, under the hosts' locks: `check_starts`, and a 409 if
+    the start is refused. Returns (hosts, assignment)."""
+    verdict = check_starts(cur, link, [start], excluding=excluding, keep=keep)
+    if verdict.refused:
+        raise refused(verdict.refused[0])
+    return verdict.hosts, verdict.assignment
+
+
+def check_starts(cur, link, starts, *, excluding=None, keep=None):
+    """The write-time check of a booking at each of `starts` (one, or a series' occurrences),
+    under the hosts' locks: who takes them, and which they cannot. 400 if the first start
+    breaks one of the type's rules for every host (any host, for a link they all attend); a
+    later start that does, or whose booking with its buffers touches time a host needed is
+    unavailable (time off, calendars, bookings) or reaches a limit of the type (counting the
+    starts before it), is refused. A link they all attend refuses a start any host can't take;
+    round robin gives all the starts to one host among those who can take the most of them:
+    `keep` (a host moving their booking) if they are one, else as scheduler/round_robin.py
+    chooses."""
+    first = starts[0]
+    broken = [h.offer.rule_broken(first) for h in link.hosts]
     fits = [h for h, why in zip(link.hosts, broken) if why is None]
     if not fits or (link.every and len(fits) < len(link.hosts)):
-        reason = next(why for why in broken if why)
+        reason = next(why for why in broken if why)[1]
         raise BadRequest(f"The start time {reason}", fields={"start": reason})
-    # Bookings are the exclusion constraint's to refuse; round robin must know them to choose.
-    ids, span = [h.id for h in fits], link.offer.blocked_span(start)
-    refusals = {}
-    for row in (person_time.unavailable(cur, ids, *span) if link.every else
-                person_time.blocked(cur, ids, *span, excluding=excluding)):
-        refusals.setdefault(row["user_id"], set()).add("busy" if row["source"] == "booking" else "away")
-    weighing = not link.every and len(fits) > 1
-    if link.offer.limited or weighing:
-        windows = [h.offer.week_window(start) if weighing else h.offer.counted_window(start, start) for h in fits]
-        counts = type_counts(cur, link, windows, excluding=excluding)
+    refusals = {h.id: {} for h in fits}
+    for index, start in enumerate(starts[1:], 1):
         for host in fits:
-            period = host.offer.limit_reached(start, counts.get(host.id, {}))
-            if period:
-                refusals.setdefault(host.id, set()).add(period)
-    free = [h for h in fits if h.id not in refusals]
-    if not free or (link.every and refusals):
-        raise refused({why for whys in refusals.values() for why in whys})
+            why = host.offer.rule_broken(start)
+            if why:
+                refusals[host.id][index] = {why[0]}
+    blocked = person_time.blocked_at(cur, [h.id for h in fits], [link.offer.blocked_span(s) for s in starts],
+                                     excluding=excluding)
+    for (index, host_id), sources in blocked.items():
+        refusals[host_id].setdefault(index, set()).update("busy" if s == "booking" else "away" for s in sources)
+    weighing = not link.every and len(fits) > 1
+    counts = {}
+    if link.offer.limited or weighing:
+        windows = [w for h in fits for w in (h.offer.counted_window(first, starts[-1]),
+                                             *([h.offer.week_window(first)] if weighing else []))]
+        counts = type_counts(cur, link, windows, excluding=excluding)
+    if link.offer.limited:
+        for host in fits:
+            count_in(host, starts, dict(counts.get(host.id, {})), refusals[host.id])
     if link.every:
-        return free, None
-    kept = [h for h in free if h.id == keep]
+        return Verdict(fits, None, joined(refusals.values()))
+    fewest = min(len(r) for r in refusals.values())
+    able = [h for h in fits if len(refusals[h.id]) == fewest]
+    # A start no host can take is refused for the reasons of every host.
+    why = {index: reasons for index, reasons in joined(refusals.values()).items()
+           if all(index in r for r in refusals.values())} if fewest else {}
+    kept = [h for h in able if h.id == keep]
     if kept:
-        return kept, {"host": {"name": kept[0].name}, "reason": "same_host"}
-    last = event_types.last_assigned(cur, link.event_type["id"]) if len(free) > 1 else {}
-    host, reason = round_robin.assign(free, {h.id: h.offer.load(start, counts.get(h.id, {})) for h in free}
-                                      if len(free) > 1 else {}, last)
-    return [host], {"host": {"name": host.name}, "reason": reason}
+        return Verdict(kept, {"host": {"name": kept[0].name}, "reason": "same_host"}, why)
+    last = event_types.last_assigned(cur, link.event_type["id"]) if len(able) > 1 else {}
+    host, reason = round_robin.assign(able, {h.id: h.offer.load(first, counts.get(h.id, {})) for h in able}
+                                      if len(able) > 1 else {}, last)
+    return Verdict([host], {"host": {"name": host.name}, "reason": reason}, refusals[host.id] | why)
+
+
+def count_in(host, starts, counts, refusals):
+    """Refuses each start whose date or week has reached the type's limit for `host`, given
+    their bookings of the type per local date (`counts`, which it adds to), counting in each
+    start they can take: a series' own occurrences count toward its later ones."""
+    for index, start in enumerate(starts):
+        if index in refusals:
+            continue
+        period = host.offer.limit_reached(start, counts)
+        if period:
+            refusals[index] = {period}
+        else:
+            day = host.offer.local_date(start)
+            counts[day] = counts.get(day, 0) + 1
+
+
+def joined(refusals):
+    """{index: reasons} of several hosts, as one."""
+    found = {}
+    for host in refusals:
+        for index, reasons in host.items():
+            found.setdefault(index, set()).update(reasons)
+    return found
 
 
 def refused(why):

@@ -131,16 +131,17 @@ class Offer:
         return self.now + timedelta(days=self.window_days)
 
     def rule_broken(self, start):
-        """Why `start` breaks one of the type's own rules (whatever else is booked), or None."""
+        """Which of the type's own rules `start` breaks (whatever else is booked), as (reason,
+        sentence), or None. The reasons are the slot list's."""
         if start not in self.grid(start, start + EPSILON):
-            return (f"is not an offered start time: every {minutes_text(self.step)} from the start of the host's "
-                    "working hours, with the whole booking inside them")
+            return "not_offered", (f"is not an offered start time: every {minutes_text(self.step)} from the start of "
+                                   "the host's working hours, with the whole booking inside them")
         if start <= self.now:
-            return "is in the past"
+            return "too_soon", "is in the past"
         if start < self.earliest:
-            return f"is too soon: bookings need {minutes_text(self.notice)} notice"
+            return "too_soon", f"is too soon: bookings need {minutes_text(self.notice)} notice"
         if start > self.latest:
-            return f"is too far ahead: bookings can be made at most {self.window_days} days ahead"
+            return "too_far_ahead", f"is too far ahead: bookings can be made at most {self.window_days} days ahead"
         return None
 
     def limit_reached(self, start, counts):

@@ -100,11 +100,12 @@ CREATE OR REPLACE FUNCTION insert_booking(
     p_owner bigint, p_people bigint[], p_title text, p_start timestamptz, p_end timestamptz,
     p_event_type_id bigint, p_location text, p_buffer_before integer, p_buffer_after integer,
     p_guest_name text, p_guest_email text, p_guest_timezone text, p_guest_notes text,
-    p_guest_token_hash text, p_guest_token_salt text
+    p_guest_token_hash text, p_guest_token_salt text, p_series_id bigint, p_occurrence integer
 ) RETURNS TABLE (
     id bigint, user_id bigint, title text, start_time timestamptz, end_time timestamptz, status text,
     created_at timestamptz, updated_at timestamptz, event_type_id bigint, location text, guest json,
-    sequence integer, calendar_uid text, guest_token_salt text, recipients json
+    series_id bigint, occurrence integer, sequence integer, calendar_uid text,
+    guest_token_salt text, recipients json
 ) LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM lock_people(p_people);
@@ -112,10 +113,10 @@ BEGIN
     WITH created AS (
         INSERT INTO bookings AS b (user_id, title, start_time, end_time, event_type_id, location, buffer_before,
                                    buffer_after, guest_name, guest_email, guest_timezone, guest_notes,
-                                   guest_token_hash, guest_token_salt)
+                                   guest_token_hash, guest_token_salt, series_id, occurrence)
         VALUES (p_owner, p_title, p_start, p_end, p_event_type_id, p_location, p_buffer_before,
                 p_buffer_after, p_guest_name, p_guest_email, p_guest_timezone, p_guest_notes,
-                p_guest_token_hash, p_guest_token_salt)
+                p_guest_token_hash, p_guest_token_salt, p_series_id, p_occurrence)
         RETURNING b.*
     ), attendees AS (
         INSERT INTO booking_attendees AS a (booking_id, user_id, status, start_time, end_time, confirmed,
@@ -133,7 +134,7 @@ BEGIN
            CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
                'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone, 'notes', b.guest_notes)
            END,
-           b.sequence, b.calendar_uid, b.guest_token_salt,
+           b.series_id, b.occurrence, b.sequence, b.calendar_uid, b.guest_token_salt,
            (SELECT json_agg(json_build_object('user_id', u.id, 'name', u.name, 'email', u.email,
                                               'timezone', u.timezone, 'reminders', u.reminders,
                                               'status', attendees.status) ORDER BY u.id)
@@ -306,6 +307,21 @@ BEGIN
           AND a.booking_id IS DISTINCT FROM p_excluding
         UNION ALL
         SELECT u.user_id, u.start_time, u.end_time, u.source, u.calendar_id FROM unavailable(p_people, p_start, p_end) u;
+END
+$$;
+
+-- What blocks people's time in each of several spans (a series' occurrences with their buffers,
+-- or one start's): blocked_time's who and source, with the 1-based number of the span it
+-- touches. One call, one plan per connection, however many spans.
+CREATE OR REPLACE FUNCTION blocked_spans(p_people bigint[], p_starts timestamptz[], p_ends timestamptz[],
+                                         p_excluding bigint)
+RETURNS TABLE (span integer, user_id bigint, source text)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+        SELECT DISTINCT s.n::integer, b.user_id, b.source
+        FROM unnest(p_starts, p_ends) WITH ORDINALITY AS s (lo, hi, n)
+        CROSS JOIN LATERAL blocked_time(p_people, s.lo, s.hi, p_excluding) b;
 END
 $$;
 

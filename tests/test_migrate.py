@@ -145,8 +145,9 @@ def test_the_migrations_define_no_functions(blank_database, tmp_path):
         "add_notifications(json)", "add_emails(json)", "add_calendar_writes(bigint[],json)",
         "schedule_hours(bigint,bigint)", "event_type_offer(text,text,bigint)", "team_offer(text,text,bigint)", "unavailable(bigint[],timestamp with time zone,timestamp with time zone)",
         "blocked_time(bigint[],timestamp with time zone,timestamp with time zone,bigint)",
+        "blocked_spans(bigint[],timestamp with time zone[],timestamp with time zone[],bigint)",
         "insert_booking(bigint,bigint[],text,timestamp with time zone,timestamp with time zone,bigint,text,integer,"
-        "integer,text,text,text,text,text,text)"}
+        "integer,text,text,text,text,text,text,bigint,integer)"}
 
 
 def test_an_edited_function_body_reaches_a_migrated_database(migrated_database, tmp_path):
@@ -200,7 +201,7 @@ def test_a_function_whose_returns_table_changed_is_replaced(migrated_database, t
         cur.execute("INSERT INTO users (name, email, password_hash) VALUES ('P', 'p@example.com', 'x') RETURNING id")
         [owner] = cur.fetchone()
         cur.execute("SELECT title, probe FROM insert_booking(%s, %s, 'Probe', now(), now() + interval '1 hour',"
-                    " NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL)", (owner, [owner]))
+                    " NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)", (owner, [owner]))
         assert cur.fetchone() == ("Probe", 42)
     conn.close()
 

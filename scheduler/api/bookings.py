@@ -91,6 +91,8 @@ class Booking(Shape):
     event_type_id: int | None = Field(description="The event type a guest booked through (null once deleted).")
     location: str | None
     guest: GuestDetails | None = Field(description="Who booked through a booking link, for guest bookings.")
+    series_id: int | None = Field(description="The recurring series it is an occurrence of, if any.")
+    occurrence: int | None = Field(description="Which occurrence of its series it is (1 is the first), if any.")
     attendees: list[BookingAttendee]
 
 

@@ -3,7 +3,7 @@ COLUMNS = """b.id, b.user_id, b.title, b.start_time, b.end_time, b.status, b.cre
     b.event_type_id, b.location,
     CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
         'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone, 'notes', b.guest_notes)
-    END AS guest"""
+    END AS guest, b.series_id, b.occurrence"""
 # What the service needs of a booking but clients never see: the iCalendar SEQUENCE and UID
 # (NULL for bookings made before migration 017: see calendar.booking_uid) and the salt a
 # guest's manage token is derived from.
@@ -34,13 +34,43 @@ def create(cur, *, owner_id, title, start, end, invitee_ids=(), **guest_booking)
         SELECT * FROM insert_booking(
             %(owner_id)s, %(people)s, %(title)s, %(start)s, %(end)s, %(event_type_id)s, %(location)s,
             %(buffer_before)s, %(buffer_after)s, %(guest_name)s, %(guest_email)s, %(guest_timezone)s,
-            %(guest_notes)s, %(guest_token_hash)s, %(guest_token_salt)s)
+            %(guest_notes)s, %(guest_token_hash)s, %(guest_token_salt)s, NULL, NULL)
         """,
         NO_GUEST | guest_booking | {"owner_id": owner_id, "title": title, "start": start, "end": end,
                                     "people": [owner_id, *invitee_ids]},
     )
     booking = cur.fetchone()
     return booking, booking.pop("recipients")
+
+
+def create_occurrences(cur, *, owner_id, title, series_id, occurrences, invitee_ids=(), token_hashes=None,
+                       token_salts=None, **guest_booking):
+    """Inserts a series' occurrences ([recurrence.Occurrence]) as `create` inserts one booking,
+    all in one statement (so one overlap refuses them all); a guest's each get their own
+    manage token. Returns the bookings in occurrence order and their recipients (the same
+    people for each)."""
+    none = [None] * len(occurrences)
+    cur.execute(
+        """
+        SELECT r.* FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[], %(numbers)s::integer[],
+                               %(hashes)s::text[], %(salts)s::text[]) WITH ORDINALITY AS o (start, "end", number,
+                                                                                           hash, salt, position)
+        CROSS JOIN LATERAL insert_booking(
+            %(owner_id)s, %(people)s, %(title)s, o.start, o."end", %(event_type_id)s, %(location)s,
+            %(buffer_before)s, %(buffer_after)s, %(guest_name)s, %(guest_email)s, %(guest_timezone)s,
+            %(guest_notes)s, o.hash, o.salt, %(series_id)s, o.number) r
+        ORDER BY o.position
+        """,
+        NO_GUEST | guest_booking | {
+            "owner_id": owner_id, "title": title, "people": [owner_id, *invitee_ids], "series_id": series_id,
+            "starts": [o.start for o in occurrences], "ends": [o.end for o in occurrences],
+            "numbers": [o.number for o in occurrences], "hashes": token_hashes or none, "salts": token_salts or none},
+    )
+    rows = cur.fetchall()
+    recipients = rows[0]["recipients"]
+    for row in rows:
+        del row["recipients"]
+    return rows, recipients
 
 
 def find_visible(cur, booking_id, user_id, *, lock=False):

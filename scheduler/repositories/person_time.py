@@ -30,6 +30,20 @@ def blocked(cur, user_ids, start, end, *, excluding=None):
     return cur.fetchall()
 
 
+def blocked_at(cur, user_ids, spans, *, excluding=None):
+    """Who is blocked in which of `spans` ([(start, end)], e.g. a series' occurrences), and by
+    what (booking, time_off, calendar): {(span index, user id): {source, ...}}, in one statement."""
+    cur.execute(
+        "SELECT span, user_id, source FROM blocked_spans(%(user_ids)s, %(starts)s, %(ends)s, %(excluding)s)",
+        {"user_ids": list(user_ids), "starts": [s for s, _ in spans], "ends": [e for _, e in spans],
+         "excluding": excluding},
+    )
+    found = {}
+    for row in cur.fetchall():
+        found.setdefault((row["span"] - 1, row["user_id"]), set()).add(row["source"])
+    return found
+
+
 def unavailable(cur, user_ids, start, end):
     """What blocks these people's time in [start, end) besides bookings (time off, calendars):
     who (with their name and address, for a 409), when, and its source."""
