@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from . import clock, jobs
-from .calendar import event_data, guest_event_data
+from .calendar import event_data, guest_copy, guest_event_data, series_event_data
 from .config import Settings
 from .repositories import email_outbox, messages as message_rows
 from .repositories.bookings import INTERNAL_COLUMNS
+from .recurrence import describe
 from .timezones import display
 from .webhooks import events as webhook_events
 
@@ -36,6 +37,16 @@ BOOKING_MESSAGES = {
         "owner": ("BOOKING_CANCELLED", 'Booking "{title}" cancelled', "The booking has been cancelled.",
                   "BOOKING_CANCELLED"),
     },
+    # A series is told once, at its first occurrence written (or cancelled), with how it repeats.
+    "series_created": {
+        "owner": ("SERIES_CONFIRMED", 'Series "{title}" confirmed', "{repeats}, from {start}.", "SERIES_CONFIRMATION"),
+        "attendee": ("SERIES_INVITATION", 'Invitation: "{title}", {repeats}', "{organizer} invited you, from {start}.",
+                     "SERIES_INVITATION"),
+    },
+    "series_cancelled": {
+        "owner": ("SERIES_CANCELLED", 'Series "{title}" cancelled', "{cancelled} cancelled, from {start} on.",
+                  "SERIES_CANCELLED"),
+    },
 }
 # Guest bookings (the owner is the host, and a collective team's other hosts attend too; the
 # guest has no account, so email only): per event, what the hosts are told instead of the
@@ -48,6 +59,16 @@ GUEST_MESSAGES = {
     },
     "updated": {"guest": "GUEST_MOVED"},
     "cancelled": {"guest": "GUEST_CANCELLED"},
+    "series_created": {
+        "host": ("GUEST_BOOKED", '{guest} booked "{title}", {repeats}', "From {start}.", "HOST_GUEST_SERIES_BOOKED"),
+        "guest": "GUEST_SERIES_CONFIRMATION",
+    },
+    "series_cancelled": {"guest": "GUEST_SERIES_CANCELLED"},
+    "guest_series_cancelled": {
+        "host": ("GUEST_CANCELLED", '{guest} cancelled "{title}"', "{cancelled}, from {start} on. Reason: {reason}.",
+                 "HOST_GUEST_SERIES_CANCELLED"),
+        "guest": "GUEST_SERIES_CANCELLED",
+    },
     "guest_moved": {
         "host": ("GUEST_MOVED", '{guest} moved "{title}"', "It now runs from {start} to {end}.", "HOST_GUEST_MOVED"),
         "guest": "GUEST_MOVED",
@@ -66,7 +87,8 @@ GUEST_MESSAGES = {
 GUEST_REMINDERS = (1440, 60)
 # The iCalendar METHOD attached to each event's emails (RFC 5546).
 CALENDAR_METHOD = {"created": "REQUEST", "updated": "REQUEST", "cancelled": "CANCEL",
-                   "guest_moved": "REQUEST", "guest_cancelled": "CANCEL", "handed_over": "CANCEL"}
+                   "guest_moved": "REQUEST", "guest_cancelled": "CANCEL", "handed_over": "CANCEL",
+                   "series_created": "REQUEST", "series_cancelled": "CANCEL", "guest_series_cancelled": "CANCEL"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,22 @@ class Origin:
     Links in emails are made when they are sent (scheduler/delivery/emails.py)."""
 
     settings: Settings
+
+
+@dataclass(frozen=True)
+class Series:
+    """A series as a change to it is told: the whole series as one calendar event
+    (calendar.series_event_data: what every invitation about any of its occurrences carries,
+    so calendars keep one event), and the words for it in messages (`values`: how it repeats,
+    its last start, how many were cancelled)."""
+
+    event: dict
+    values: dict = field(default_factory=dict)
+
+    @property
+    def method(self):
+        """A change to some occurrences updates the series; only one with none left cancels it."""
+        return "CANCEL" if self.event["status"] == "CANCELLED" else "REQUEST"
 
 
 @dataclass
@@ -159,16 +197,18 @@ def calendar_copies(origin, booking, recipients, gone=()):
         "dropped": [p["user_id"] for p in recipients if p["user_id"] not in holders] + list(gone)}])
 
 
-def booking_messages(origin, event, booking, recipients, only=None, reason=None):
+def booking_messages(origin, event, booking, recipients, only=None, reason=None, series=None):
     """The notification and the email (with the calendar invitation) `event` sends to each
     attendee of the booking, in their own time zone, and to its guest if it has one. The
-    settings' sender address and mail domain name calendar UIDs and organizers."""
+    settings' sender address and mail domain name calendar UIDs and organizers. An occurrence
+    of a series (`series`, a `Series`) invites to the whole series."""
     domain = origin.settings.mail_domain
-    invite = {"method": CALENDAR_METHOD[event], "event": calendar_event(origin, booking, recipients)}
+    invite = ({"method": series.method, "event": series.event} if series else
+              {"method": CALENDAR_METHOD[event], "event": calendar_event(origin, booking, recipients)})
     organizer = next(p["name"] for p in recipients if p["user_id"] == booking["user_id"])
     guest = booking["guest"]
     values = {"title": booking["title"], "start": booking["start_time"].isoformat(),
-              "end": booking["end_time"].isoformat(), "organizer": organizer}
+              "end": booking["end_time"].isoformat(), "organizer": organizer} | (series.values if series else {})
     if guest:
         values |= {"guest": guest["name"], "guest_email": guest["email"], "notes": guest["notes"] or "none",
                    "reason": reason or "no reason given"}
@@ -190,12 +230,14 @@ def booking_messages(origin, event, booking, recipients, only=None, reason=None)
                                             "timezone": person["timezone"], "ics": invite, **values,
                                             "names": {"organizer": booking["user_id"]}}})
     if guest and only in (None, "guest"):
-        guest_reason = {"cancelled": f"by {organizer}", "guest_cancelled": "at your request"}.get(event)
+        guest_reason = {"cancelled": f"by {organizer}", "series_cancelled": f"by {organizer}",
+                        "guest_cancelled": "at your request", "guest_series_cancelled": "at your request"}.get(event)
+        guest_event = (guest_copy(series.event, booking, organizer, origin.settings.mail_address) if series else
+                       guest_event_data(booking, organizer, domain, origin.settings.mail_address))
         messages.emails.append(guest_email(
             origin, GUEST_MESSAGES[event]["guest"], booking, recipients,
-            ics={"method": CALENDAR_METHOD[event],
-                 "event": guest_event_data(booking, organizer, domain, origin.settings.mail_address)},
-            reason=guest_reason))
+            ics={"method": invite["method"], "event": guest_event}, reason=guest_reason,
+            **(series.values if series else {})))
     return messages
 
 
@@ -261,24 +303,26 @@ def booking_created(origin, booking, recipients):
             + booking_webhook("booking.created", booking, recipients) + calendar_copies(origin, booking, recipients))
 
 
-def booking_updated(origin, booking, recipients, *, moved):
+def booking_updated(origin, booking, recipients, *, moved, series=None):
     """A change of title or times: reminders are made afresh; only a move is emailed, any
     change goes to webhooks."""
-    told_of_move = booking_messages(origin, "updated", booking, recipients) if moved else Messages()
+    told_of_move = booking_messages(origin, "updated", booking, recipients, series=series) if moved else Messages()
     return (Messages(voided=[(booking["id"], None)]) + told_of_move
             + reminder_emails(origin, booking, recipients, clock.now())
             + booking_webhook("booking.updated", booking, recipients) + calendar_copies(origin, booking, recipients))
 
 
-def booking_cancelled(origin, booking, recipients):
-    return (Messages(voided=[(booking["id"], None)]) + booking_messages(origin, "cancelled", booking, recipients)
+def booking_cancelled(origin, booking, recipients, series=None):
+    return (Messages(voided=[(booking["id"], None)])
+            + booking_messages(origin, "cancelled", booking, recipients, series=series)
             + booking_webhook("booking.cancelled", booking, recipients) + calendar_copies(origin, booking, recipients))
 
 
-def guest_moved(origin, booking, recipients):
+def guest_moved(origin, booking, recipients, series=None):
     """The guest rescheduled through their manage link: the host hears of it, the guest gets
     the updated invitation, and reminders are made afresh."""
-    return (Messages(voided=[(booking["id"], None)]) + booking_messages(origin, "guest_moved", booking, recipients)
+    return (Messages(voided=[(booking["id"], None)])
+            + booking_messages(origin, "guest_moved", booking, recipients, series=series)
             + reminder_emails(origin, booking, recipients, clock.now())
             + booking_webhook("booking.updated", booking, recipients, by="guest")
             + calendar_copies(origin, booking, recipients))
@@ -302,11 +346,41 @@ def guest_handed_over(origin, booking, recipients, previous):
             + calendar_copies(origin, booking, recipients, gone=[previous["user_id"]]))
 
 
-def guest_cancelled(origin, booking, recipients, reason):
+def guest_cancelled(origin, booking, recipients, reason, series=None):
     return (Messages(voided=[(booking["id"], None)])
-            + booking_messages(origin, "guest_cancelled", booking, recipients, reason=reason)
+            + booking_messages(origin, "guest_cancelled", booking, recipients, reason=reason, series=series)
             + booking_webhook("booking.cancelled", booking, recipients, by="guest", reason=reason)
             + calendar_copies(origin, booking, recipients))
+
+
+def series_of(origin, series, occurrences, **values):
+    """The `Series` to tell, from its row and all its bookings (with their attendees) as they
+    are after the change; `values` add to the words."""
+    live = [o for o in occurrences if o["status"] == "confirmed"]
+    return Series(series_event_data(series, occurrences, origin.settings.mail_domain),
+                  {"repeats": describe(series["recurrence"], len(live)),
+                   "last": (live or occurrences)[-1]["start_time"].isoformat()} | values)
+
+
+def series_created(origin, series, bookings, recipients):
+    """A series was booked: its attendees (and guest) are told once, with the whole series as
+    the invitation; each occurrence gets its reminders, its webhook and its calendar copies."""
+    return (booking_messages(origin, "series_created", bookings[0], recipients, series=series)
+            + sum((reminder_emails(origin, b, recipients, clock.now()) + booking_webhook("booking.created", b, recipients)
+                   + calendar_copies(origin, b, recipients) for b in bookings), Messages()))
+
+
+def series_cancelled(origin, series, cancelled, *, by_guest=False, reason=None):
+    """Several occurrences of a series were cancelled at once (`cancelled`: [(booking,
+    recipients)], by its organiser, or by its guest with `reason`): told once, from the first
+    of them; each gets its webhook and calendar copies."""
+    extra = {"by": "guest", "reason": reason} if by_guest else {}
+    first, recipients = cancelled[0]
+    return (Messages(voided=[(b["id"], None) for b, _ in cancelled])
+            + booking_messages(origin, "guest_series_cancelled" if by_guest else "series_cancelled", first,
+                               recipients, reason=reason, series=series)
+            + sum((booking_webhook("booking.cancelled", b, people, **extra) + calendar_copies(origin, b, people)
+                   for b, people in cancelled), Messages()))
 
 
 def attendance_answered(origin, booking, recipients, person, status):

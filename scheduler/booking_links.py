@@ -259,7 +259,8 @@ def public_face(link):
     its name and kind)."""
     event_type = link.event_type
     face = {"title": event_type["title"], "description": event_type["description"],
-            "location": event_type["location"], "duration": event_type["duration"]}
+            "location": event_type["location"], "duration": event_type["duration"],
+            "max_occurrences": event_type["max_occurrences"]}
     if link.kind == "personal":
         return face | {"host": {"name": event_type["host_name"]}}
     return face | {"kind": link.kind, "team": {"name": event_type["organization_name"]},
@@ -307,4 +308,5 @@ def guest_view(booking, host_name, hosts):
     return {"start": booking["start_time"].astimezone(zone), "end": booking["end_time"].astimezone(zone),
             "timezone": booking["guest"]["timezone"], "title": booking["title"], "status": booking["status"],
             "location": booking["location"], "host": {"name": host_name}, "hosts": hosts,
-            "guest": {"name": booking["guest"]["name"], "email": booking["guest"]["email"]}}
+            "guest": {"name": booking["guest"]["name"], "email": booking["guest"]["email"]},
+            "series_id": booking["series_id"], "occurrence": booking["occurrence"]}

@@ -9,15 +9,17 @@ answer from the `Written` it returns.
 """
 
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from psycopg2.errors import ExclusionViolation
 
 from . import announcements as announce, clock, links
-from .booking_links import by_token, changeable, check_start, guest_view, held, link_of, taken
+from .booking_links import by_token, changeable, check_start, check_starts, guest_view, held, link_of, refused, taken
 from .email_addresses import identity_key
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .keys import token_hash
-from .repositories import bookings, event_types, organizations, person_time
+from .recurrence import occurrences as expand
+from .repositories import bookings, event_types, organizations, person_time, series as series_rows
 from .repositories.locks import lock_people
 
 
@@ -44,6 +46,56 @@ class Written:
         """A guest booking as its guest sees it."""
         return guest_view(self.booking, self.host_name,
                           [{"name": p["name"]} for p in self.recipients if p["status"] != "declined"])
+
+
+@dataclass
+class SeriesWritten:
+    """What a series write left: the series, its occurrences written (bookings, by occurrence),
+    the ones it skipped ([conflict]), their recipients (the same people for each), and for a
+    guest's series the host's name, each occurrence's manage token and the assignment."""
+
+    series: dict
+    bookings: list
+    skipped: list
+    recipients: list
+    messages: announce.Messages = field(repr=False)
+    host_name: str | None = None
+    manage_tokens: list = field(default_factory=list)
+    assignment: dict | None = None
+
+    @property
+    def shown(self):
+        return {"id": self.series["id"], "recurrence": self.series["recurrence"], "count": len(self.bookings)}
+
+    @property
+    def for_attendees(self):
+        return [announce.with_attendees(b, self.recipients) for b in self.bookings]
+
+    @property
+    def seen_by_guest(self):
+        hosts = [{"name": p["name"]} for p in self.recipients if p["status"] != "declined"]
+        return [guest_view(b, self.host_name, hosts) for b in self.bookings]
+
+
+@dataclass
+class Scoped:
+    """What a write to several occurrences of a series left: the booking it was asked about
+    (as `Written`) and every booking it changed, with their recipients ([(booking, recipients)])."""
+
+    written: Written
+    changed: list
+
+    @property
+    def messages(self):
+        return self.written.messages
+
+    @property
+    def for_attendees(self):
+        return [announce.with_attendees(b, people) for b, people in self.changed]
+
+    @property
+    def seen_by_guest(self):
+        return [Written(b, people, None, host_name=self.written.host_name).seen_by_guest for b, people in self.changed]
 
 
 @dataclass
@@ -111,6 +163,35 @@ class BookingWrite:
             return Written(booking, recipients, announce.booking_created(self.origin, booking, recipients))
         return self.run(change, refused=self.busy)
 
+    def create_series(self, owner, *, title, start, end, zone_name, recurrence, on_conflict, attendees=()):
+        """Books every occurrence of `recurrence` (expanded in `zone_name` from [start, end)) for
+        `owner` with `attendees`, in one transaction: an occurrence is refused if it would meet a
+        booking of anyone's, or an attendee's time off or calendars. Any refused: 409 listing each
+        (nothing written), or with `on_conflict` "skip" the others are written (409 if none is)."""
+        check_times(start, end)
+        occurrences = expand(recurrence, start, end, zone_name)
+        check_apart(occurrences)
+
+        def change(cur, attempt):
+            attempt.people = [owner["id"], *(invitees(cur, owner, attendees) if attendees else [])]
+            attempt.start, attempt.end = occurrences[0].start, occurrences[-1].end
+            lock_people(cur, attempt.people)
+            blocked = person_time.blocked_at(cur, attempt.people, [(o.start, o.end) for o in occurrences])
+            clashes = [(index, user_id, "busy" if "booking" in sources or "calendar" in sources else "away")
+                       for (index, user_id), sources in sorted(blocked.items())
+                       if "booking" in sources or user_id != owner["id"]]
+            free, conflicts = split(occurrences, clashes, zone_name, on_conflict)
+            series = series_rows.insert(cur, user_id=owner["id"], recurrence=recurrence.stored(), zone_name=zone_name,
+                                        starts=[o.start for o in occurrences])
+            written, recipients = bookings.create_occurrences(
+                cur, owner_id=owner["id"], title=title, series_id=series["id"], occurrences=free,
+                invitee_ids=attempt.people[1:])
+            told = announce.series_of(self.origin, series,
+                                      [b | {"attendees": announce.attendee_list(recipients)} for b in written])
+            return SeriesWritten(series, written, conflicts, recipients,
+                                 announce.series_created(self.origin, told, written, recipients))
+        return self.run(change, refused=self.busy)
+
     def update(self, owner_id, booking_id, *, title=None, start=None, end=None, expect=None):
         """Renames or moves a booking `owner_id` booked; `expect(current)` checks the stored
         booking (a precondition) under its row lock."""
@@ -129,9 +210,49 @@ class BookingWrite:
                                       end=attempt.end)
             recipients = bookings.recipients(cur, booking_id)
             moved = (attempt.start, attempt.end) != (current["start_time"], current["end_time"])
-            return Written(booking, recipients,
-                           announce.booking_updated(self.origin, booking, recipients, moved=moved))
+            return Written(booking, recipients, announce.booking_updated(
+                self.origin, booking, recipients, moved=moved, series=self.told_series(cur, booking) if moved else None))
         return self.run(change, refused=self.busy)
+
+    def rename_series(self, owner_id, booking_id, *, title, scope, expect=None):
+        """Renames the occurrences `scope` names ("following": this one and those after it;
+        "all") of the series of a booking `owner_id` booked; still confirmed ones only."""
+        def change(cur, attempt):
+            current, rows = scoped(cur, booking_id, owner_id, scope, expect)
+            if not rows:
+                raise Conflict("A cancelled booking cannot be changed")
+            renamed = bookings.rename_many(cur, [r["id"] for r in rows], title)
+            people = bookings.recipients_of(cur, [b["id"] for b in renamed])
+            changed = [(b, people[b["id"]]) for b in renamed]
+            messages = sum((announce.booking_updated(self.origin, b, p, moved=False) for b, p in changed),
+                           announce.Messages())
+            return Scoped(Written(*asked_in(changed, booking_id), messages), changed)
+        return self.run(change, refused=self.busy)
+
+    def cancel_series(self, owner_id, booking_id, *, scope, expect=None):
+        """Cancels the occurrences `scope` names ("following": this one and those after it;
+        "all") of the series of a booking `owner_id` booked; 404 if none is still confirmed.
+        Everyone is told once, with the series as it is left."""
+        def change(cur, attempt):
+            current, rows = scoped(cur, booking_id, owner_id, scope, expect)
+            lock_people(cur, sorted({a["user_id"] for r in rows for a in r["attendees"]}))
+            cancelled = bookings.cancel_many(cur, [r["id"] for r in rows])
+            if not cancelled:
+                raise NotFound("Booking not found or already cancelled")
+            people = bookings.recipients_of(cur, [b["id"] for b in cancelled])
+            changed = [(b, people[b["id"]]) for b in cancelled]
+            told = self.told_series(cur, current, cancelled=occurrences_text(len(cancelled)))
+            return Scoped(Written(*asked_in(changed, booking_id, current), announce.series_cancelled(
+                self.origin, told, changed)), changed)
+        return self.run(change, refused=self.busy)
+
+    def told_series(self, cur, booking, **values):
+        """The series of `booking` as its messages tell it (announce.Series), as the change
+        being written leaves it; None for a booking in none."""
+        if booking["series_id"] is None:
+            return None
+        [series] = series_rows.find(cur, [booking["series_id"]]).values()
+        return announce.series_of(self.origin, series, series_rows.occurrences(cur, series["id"]), **values)
 
     def cancel(self, owner_id, booking_id, *, expect=None):
         """Cancels a booking `owner_id` booked (it stays, cancelled); 404 if it already is."""
@@ -142,7 +263,8 @@ class BookingWrite:
             if booking is None:
                 raise NotFound("Booking not found or already cancelled")
             recipients = bookings.recipients(cur, booking_id)
-            return Written(booking, recipients, announce.booking_cancelled(self.origin, booking, recipients))
+            return Written(booking, recipients, announce.booking_cancelled(
+                self.origin, booking, recipients, series=self.told_series(cur, booking)))
         return self.run(change, refused=self.busy)
 
     def answer(self, person, booking_id, status):
@@ -184,14 +306,44 @@ class BookingWrite:
             hosts, assignment = check_start(cur, link, start)
             booking, recipients = bookings.create(
                 cur, owner_id=hosts[0].id, invitee_ids=[h.id for h in hosts[1:]], title=event_type["title"],
-                start=start, end=start + link.offer.duration, event_type_id=event_type["id"],
-                location=event_type["location"], buffer_before=event_type["buffer_before"],
-                buffer_after=event_type["buffer_after"], guest_name=name, guest_email=email,
-                guest_timezone=zone_name, guest_notes=notes, guest_token_hash=token_hash(token), guest_token_salt=salt)
+                start=start, end=start + link.offer.duration, guest_token_hash=token_hash(token), guest_token_salt=salt,
+                **guest_fields(event_type, name=name, email=email, zone_name=zone_name, notes=notes))
             if assignment:
                 event_types.assigned(cur, event_type["id"], hosts[0].id)
             return Written(booking, recipients, announce.booking_created(self.origin, booking, recipients),
                            host_name=hosts[0].name, manage_token=token, assignment=assignment)
+        return self.run(change, refused=guest_taken)
+
+    def book_series(self, find_link, *, start, recurrence, on_conflict, name, email, zone_name, notes):
+        """A guest books a series through a booking link whose type allows it: every occurrence
+        is checked as `book_link` checks one start (a limit counting the series' own earlier
+        occurrences), under the hosts' locks, and a round-robin link gives the whole series to
+        one host. The rule is expanded in the zone of the link's (first) host. Refusals are as
+        for `create_series`; each occurrence gets its own manage token."""
+        def change(cur, attempt):
+            link = find_link(cur)
+            event_type = link.event_type
+            occurrences = link_series(link, recurrence, start)
+            lock_people(cur, [h.id for h in link.hosts])
+            link = held(cur, link)
+            verdict = check_starts(cur, link, [o.start for o in occurrences])
+            free, conflicts = split(occurrences, ranked(verdict.refused), zone_name, on_conflict)
+            hosts = verdict.hosts
+            series = series_rows.insert(cur, user_id=hosts[0].id, recurrence=recurrence.stored(),
+                                        zone_name=link.offer.zone_name, starts=[o.start for o in occurrences])
+            salts = [links.new_salt(self.rt.settings.secret_keys) for _ in free]
+            tokens = [links.manage_token(self.rt.settings, salt) for salt in salts]
+            written, recipients = bookings.create_occurrences(
+                cur, owner_id=hosts[0].id, invitee_ids=[h.id for h in hosts[1:]], title=event_type["title"],
+                series_id=series["id"], occurrences=free, token_hashes=[token_hash(t) for t in tokens],
+                token_salts=salts, **guest_fields(event_type, name=name, email=email, zone_name=zone_name, notes=notes))
+            if verdict.assignment:
+                event_types.assigned(cur, event_type["id"], hosts[0].id)
+            told = announce.series_of(self.origin, series,
+                                      [b | {"attendees": announce.attendee_list(recipients)} for b in written])
+            return SeriesWritten(series, written, conflicts, recipients,
+                                 announce.series_created(self.origin, told, written, recipients),
+                                 host_name=hosts[0].name, manage_tokens=tokens, assignment=verdict.assignment)
         return self.run(change, refused=guest_taken)
 
     def guest_cancel(self, token, *, reason=None):
@@ -202,8 +354,35 @@ class BookingWrite:
             lock_people(cur, current["people"])
             booking = bookings.cancel(cur, current["id"], current["user_id"])
             recipients = bookings.recipients(cur, booking["id"])
-            return Written(booking, recipients, announce.guest_cancelled(self.origin, booking, recipients, reason),
-                           host_name=current["host_name"])
+            return Written(booking, recipients, announce.guest_cancelled(
+                self.origin, booking, recipients, reason, series=self.told_series(cur, booking)),
+                host_name=current["host_name"])
+        return self.run(change, refused=guest_taken)
+
+    def guest_cancel_following(self, token, *, reason=None):
+        """The guest cancels an occurrence of a series and the later ones not yet started (a
+        booking in no series: it alone), locked as `scoped` locks them; 409 once it is
+        cancelled or started. Host and guest are told once."""
+        with self.rt.db.single_statement() as cur:
+            series_id = by_token(cur, token)["series_id"]
+        if series_id is None:
+            written = self.guest_cancel(token, reason=reason)
+            return Scoped(written, [(written.booking, written.recipients)])
+
+        def change(cur, attempt):
+            series_rows.lock(cur, series_id)
+            current = by_token(cur, token)
+            rows = series_rows.occurrences(cur, series_id, first=current["occurrence"], lock=True)
+            changeable(next(r for r in rows if r["id"] == current["id"]))
+            now = clock.now()
+            rows = [r for r in rows if r["status"] == "confirmed" and r["start_time"] > now]
+            lock_people(cur, sorted({a["user_id"] for r in rows for a in r["attendees"]}))
+            cancelled = bookings.cancel_many(cur, [r["id"] for r in rows])
+            people = bookings.recipients_of(cur, [b["id"] for b in cancelled])
+            changed = [(b, people[b["id"]]) for b in cancelled]
+            told = self.told_series(cur, current, cancelled=occurrences_text(len(cancelled)))
+            return Scoped(Written(*asked_in(changed, current["id"]), announce.series_cancelled(
+                self.origin, told, changed, by_guest=True, reason=reason), host_name=current["host_name"]), changed)
         return self.run(change, refused=guest_taken)
 
     def guest_move(self, token, *, start_in):
@@ -224,8 +403,12 @@ class BookingWrite:
             if link.every or host.id == current["user_id"]:
                 booking = bookings.update(cur, current["id"], title=current["title"], start=start, end=end)
                 recipients = bookings.recipients(cur, booking["id"])
-                return Written(booking, recipients, announce.guest_moved(self.origin, booking, recipients),
-                               host_name=current["host_name"], assignment=assignment)
+                return Written(booking, recipients, announce.guest_moved(
+                    self.origin, booking, recipients, series=self.told_series(cur, booking)),
+                    host_name=current["host_name"], assignment=assignment)
+            if current["series_id"] is not None:
+                # A series stays with its host: their calendars hold it as one event.
+                raise refused({"busy"})
             [previous] = bookings.recipients(cur, current["id"])
             booking = bookings.reassign(cur, current["id"], current["user_id"], host.id, start=start, end=end)
             event_types.assigned(cur, link.event_type["id"], host.id)
@@ -234,6 +417,102 @@ class BookingWrite:
                            announce.guest_handed_over(self.origin, booking, recipients, previous),
                            host_name=host.name, assignment=assignment)
         return self.run(change, refused=guest_taken)
+
+
+def guest_fields(event_type, *, name, email, zone_name, notes):
+    """What a guest booking takes from its type and its guest."""
+    return {"event_type_id": event_type["id"], "location": event_type["location"],
+            "buffer_before": event_type["buffer_before"], "buffer_after": event_type["buffer_after"],
+            "guest_name": name, "guest_email": email, "guest_timezone": zone_name, "guest_notes": notes}
+
+
+def link_series(link, recurrence, start):
+    """The occurrences a guest asks for through `link`, expanded in its host's zone; 400 unless
+    its type allows a series that long."""
+    allowed = link.event_type["max_occurrences"]
+    if allowed == 1:
+        raise BadRequest("This booking link takes single bookings, not series",
+                         fields={"recurrence": "is not offered by this booking link"})
+    occurrences = expand(recurrence, start, start + link.offer.duration, link.offer.zone_name)
+    if len(occurrences) > allowed:
+        raise BadRequest(f"This booking link takes series of at most {allowed} occurrences",
+                         fields={"recurrence": f"gives {len(occurrences)} occurrences; at most {allowed}"})
+    check_apart(occurrences)
+    return occurrences
+
+
+def check_apart(occurrences):
+    """400 if a series' occurrences would overlap one another (longer than the rule's gaps)."""
+    for one, following in zip(occurrences, occurrences[1:]):
+        if one.end > following.start:
+            raise BadRequest("The series' occurrences would overlap one another: make the booking shorter than the "
+                             "time between them", fields={"recurrence": f"occurrence {one.number} would run into "
+                                                                        f"occurrence {following.number}"})
+
+
+# What a series' conflicts call a refusal, from the reasons check_starts and the write give it.
+CONFLICT_REASONS = {"day": "fully_booked", "week": "fully_booked"}
+# The one reason shown when a host has several for one occurrence: as `booking_links.refused` ranks them.
+REASON_RANK = ("away", "day", "week", "not_offered", "too_soon", "too_far_ahead", "busy")
+
+
+def split(occurrences, refusals, zone_name, on_conflict):
+    """The occurrences free to write and the conflicts of the others, given `refusals`:
+    [(index, user id or None, reason)]. Each conflict says which occurrence, when (in
+    `zone_name`), why, and whose time it is (for a guest's series, whose is theirs to know
+    not). 409 with every conflict unless `on_conflict` is "skip" and some are free."""
+    zone = ZoneInfo(zone_name)
+    conflicts = []
+    for index, user_id, reason in refusals:
+        one = occurrences[index]
+        conflicts.append({"occurrence": one.number, "start": one.start.astimezone(zone),
+                          "end": one.end.astimezone(zone), "reason": CONFLICT_REASONS.get(reason, reason)}
+                         | ({"user_id": user_id} if user_id else {}))
+    refused_at = {index for index, _, _ in refusals}
+    free = [o for index, o in enumerate(occurrences) if index not in refused_at]
+    if conflicts and (on_conflict != "skip" or not free):
+        raise Conflict("No occurrence of the series is free" if not free else
+                       "Some occurrences of the series are not free; nothing was booked", conflicts=conflicts)
+    return free, conflicts
+
+
+def ranked(refused):
+    """A guest's series' refusals from check_starts ({index: reasons}) as `split` takes them:
+    one reason each, and nobody named."""
+    return [(index, None, min(reasons, key=REASON_RANK.index)) for index, reasons in sorted(refused.items())]
+
+
+def scoped(cur, booking_id, owner_id, scope, expect=None):
+    """The booking `owner_id` booked and the still-confirmed occurrences of its series that
+    `scope` names ("following": from it on; "all"), locked: the series first, then their rows
+    in id order (repositories/series.py), so two such writes queue on the series; `expect` is
+    checked against the booking as locked. A booking in no series is its own scope."""
+    current = bookings.find_visible(cur, booking_id, owner_id)
+    if current is None:
+        raise NotFound("Booking not found")
+    if current["series_id"] is None:
+        current = owned(cur, booking_id, owner_id, expect)
+        return current, [current] if current["status"] == "confirmed" else []
+    if current["user_id"] != owner_id:
+        raise Forbidden("Only the booker can change or cancel this booking")
+    series_rows.lock(cur, current["series_id"])
+    rows = series_rows.occurrences(cur, current["series_id"], first=current["occurrence"] if scope == "following" else 1,
+                                   lock=True)
+    current = next(r for r in rows if r["id"] == booking_id)
+    if expect:
+        expect(current)
+    return current, [r for r in rows if r["status"] == "confirmed"]
+
+
+def asked_in(changed, booking_id, current=None):
+    """The (booking, recipients) a scoped write was asked about, from those it changed (or as
+    it was, `current`, when it was not among them: cancelled already)."""
+    return next(((b, p) for b, p in changed if b["id"] == booking_id),
+                (current, changed[0][1]) if current else changed[0])
+
+
+def occurrences_text(count):
+    return f"{count} occurrence{'s' if count != 1 else ''}"
 
 
 def owned(cur, booking_id, owner_id, expect=None):

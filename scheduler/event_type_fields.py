@@ -17,6 +17,7 @@ Notice = Annotated[int, Field(ge=0, le=525600), Whole]
 WindowDays = Annotated[int, Field(ge=1, le=365), Whole]
 DailyLimit = Annotated[int, Field(ge=1, le=100), Whole]
 WeeklyLimit = Annotated[int, Field(ge=1, le=500), Whole]
+MaxOccurrences = Annotated[int, Field(ge=1, le=52), Whole]
 
 
 class EventTypeFields(Body):
@@ -32,6 +33,8 @@ class EventTypeFields(Body):
     booking_window: WindowDays = 60
     daily_limit: DailyLimit | None = None
     weekly_limit: WeeklyLimit | None = None
+    max_occurrences: MaxOccurrences = Field(default=1, description="How many occurrences a guest may book as one "
+                                                                   "series; 1: single bookings only.")
     active: bool = True
 
 
@@ -52,6 +55,7 @@ class EventTypeChanges(Body):
     booking_window: WindowDays = None
     daily_limit: DailyLimit | None = None
     weekly_limit: WeeklyLimit | None = None
+    max_occurrences: MaxOccurrences = None
     active: bool = None
 
 
@@ -69,6 +73,7 @@ class EventTypeShape(Shape):
     booking_window: int = Field(description="Days: no start further ahead than this.")
     daily_limit: int | None = Field(description="Bookings of this type per host-local day.")
     weekly_limit: int | None = Field(description="Bookings of this type per host-local ISO week (Monday to Sunday).")
+    max_occurrences: int = Field(description="How many occurrences a guest may book as one series (1: none).")
     active: bool
     created_at: datetime
     updated_at: datetime

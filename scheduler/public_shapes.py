@@ -29,6 +29,28 @@ class GuestView(Shape):
     host: Person = Field(description="The organiser: the host, or the team's host who took it.")
     hosts: list[Person] = Field(description="Every host attending (a collective team's: all of them).")
     guest: GuestContact
+    series_id: int | None = Field(description="The series it is an occurrence of, if any.")
+    occurrence: int | None = Field(description="Which occurrence of its series (1 is the first), if any.")
+
+
+OnConflict = Literal["fail", "skip"]
+
+
+class SeriesShown(Shape):
+    id: int
+    recurrence: dict = Field(description="The rule as given (`freq`, `interval`, `count` or `until`, `byday`).")
+    count: int = Field(description="Occurrences booked.")
+
+
+class OccurrenceConflict(Shape):
+    occurrence: int = Field(description="Which occurrence of the series (1 is the first).")
+    start: datetime
+    end: datetime
+    reason: Literal["busy", "away", "fully_booked", "not_offered", "too_soon", "too_far_ahead"] = Field(
+        description="`busy`: a booking or a calendar's busy time; `away`: time off; `fully_booked`: a daily or weekly "
+                    "limit of the type (counting the series' own earlier occurrences); the others: outside the hours "
+                    "or the window the link offers.")
+    user_id: int | None = Field(default=None, description="Whose time it is (my own series only).")
 
 
 class Assignment(Shape):

@@ -104,3 +104,18 @@ def rrule_text(rule, occurrences_count):
     if rule.get("byday"):
         parts.append("BYDAY=" + ",".join(day.upper() for day in rule["byday"]))
     return ";".join(parts)
+
+
+UNITS = {"daily": "day", "weekly": "week", "monthly": "month"}
+DAY_NAMES = {"mo": "Monday", "tu": "Tuesday", "we": "Wednesday", "th": "Thursday", "fr": "Friday", "sa": "Saturday",
+             "su": "Sunday"}
+
+
+def describe(rule, occurrences_count):
+    """A stored rule in words: "every week, 12 times", "every 2 weeks on Monday and Thursday, 6 times"."""
+    unit = UNITS[rule["freq"]]
+    every = f"every {unit}" if rule["interval"] == 1 else f"every {rule['interval']} {unit}s"
+    if rule.get("byday"):
+        names = [DAY_NAMES[day] for day in rule["byday"]]
+        every += " on " + (f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0])
+    return f"{every}, {occurrences_count} time{'s' if occurrences_count != 1 else ''}"

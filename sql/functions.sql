@@ -216,9 +216,9 @@ $$;
 CREATE OR REPLACE FUNCTION event_type_offer(p_username text, p_slug text, p_id bigint)
 RETURNS TABLE (id bigint, user_id bigint, slug text, title text, description text, location text, duration integer,
                step integer, buffer_before integer, buffer_after integer, minimum_notice integer,
-               booking_window integer, daily_limit integer, weekly_limit integer, schedule_id bigint, active boolean,
-               created_at timestamptz, updated_at timestamptz, host_id bigint, host_name text, username text,
-               host_timezone text, working_hours jsonb, overrides jsonb)
+               booking_window integer, daily_limit integer, weekly_limit integer, max_occurrences integer,
+               schedule_id bigint, active boolean, created_at timestamptz, updated_at timestamptz, host_id bigint,
+               host_name text, username text, host_timezone text, working_hours jsonb, overrides jsonb)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_id bigint := p_id;
@@ -229,8 +229,8 @@ BEGIN
     END IF;
     RETURN QUERY
         SELECT t.id, t.user_id, t.slug, t.title, t.description, t.location, t.duration, t.step, t.buffer_before,
-               t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.schedule_id,
-               t.active, t.created_at, t.updated_at, h.id, h.name, h.username, s.timezone, s.working_hours, s.overrides
+               t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.max_occurrences,
+               t.schedule_id, t.active, t.created_at, t.updated_at, h.id, h.name, h.username, s.timezone, s.working_hours, s.overrides
         FROM event_types t JOIN users h ON h.id = t.user_id CROSS JOIN LATERAL schedule_hours(h.id, t.schedule_id) s
         WHERE t.id = v_id;
 END
@@ -245,7 +245,7 @@ CREATE OR REPLACE FUNCTION team_offer(p_org_slug text, p_slug text, p_id bigint)
 RETURNS TABLE (id bigint, organization_id bigint, organization_name text, kind text, slug text, title text,
                description text, location text, duration integer, step integer, buffer_before integer,
                buffer_after integer, minimum_notice integer, booking_window integer, daily_limit integer,
-               weekly_limit integer, active boolean, hosts json)
+               weekly_limit integer, max_occurrences integer, active boolean, hosts json)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_id bigint := p_id;
@@ -257,7 +257,7 @@ BEGIN
     RETURN QUERY
         SELECT t.id, t.organization_id, o.name, t.kind, t.slug, t.title, t.description, t.location, t.duration,
                t.step, t.buffer_before, t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit,
-               t.weekly_limit, t.active,
+               t.weekly_limit, t.max_occurrences, t.active,
                coalesce((SELECT json_agg(json_build_object(
                                  'user_id', u.id, 'name', u.name, 'weight', h.weight, 'timezone', s.timezone,
                                  'working_hours', s.working_hours, 'overrides', s.overrides) ORDER BY u.id)

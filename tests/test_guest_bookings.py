@@ -112,7 +112,7 @@ def test_public_routes_reveal_only_the_hosts_name_and_the_type(client, host, mak
     booked(client, at(day, "11:00"), name="Other Guest", email="other@example.com")
     info = client.get(f"{PUBLIC}/hana/intro")
     assert info.json == {"title": "Intro call", "description": "Say hello", "location": "Video call",
-                         "duration": 30, "host": {"name": "Hana"}}
+                         "duration": 30, "max_occurrences": 1, "host": {"name": "Hana"}}
     slots = client.get(f"{PUBLIC}/hana/intro/slots", query_string={"from": at(day, "00:00").isoformat(),
                                                                     "to": at(day, "23:00").isoformat()})
     mine = booked(client, at(day, "12:00"))

@@ -118,8 +118,8 @@ def test_a_team_type_gets_the_defaults_its_hosts_and_no_schedule(client, alice, 
     assert {k: v for k, v in event_type.items() if k not in ("id", "created_at", "updated_at")} == {
         "organization_id": team["id"], "kind": "round_robin", "slug": "demo", "title": "Product demo",
         "description": None, "location": None, "duration": 30, "step": 30, "buffer_before": 0, "buffer_after": 0,
-        "minimum_notice": 60, "booking_window": 60, "daily_limit": None, "weekly_limit": None, "active": True,
-        "hosts": [{"user_id": alice.id, "name": "Alice", "weight": 1, "active": True},
+        "minimum_notice": 60, "booking_window": 60, "daily_limit": None, "weekly_limit": None, "max_occurrences": 1,
+        "active": True, "hosts": [{"user_id": alice.id, "name": "Alice", "weight": 1, "active": True},
                   {"user_id": bob.id, "name": "Bob", "weight": 3, "active": True}],
         "booking_url": None}
     assert client.get(types_path(team), headers=alice.auth).json == [event_type]

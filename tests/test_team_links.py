@@ -41,7 +41,7 @@ def test_the_team_link_shows_the_type_kind_team_and_hosts_names_only(client, tea
     r = client.get(f"{TEAM}/demo")
     assert r.status_code == 200
     assert r.json == {"title": "Demo", "description": "A short demo", "location": "Online", "duration": 30,
-                      "kind": "round_robin", "team": {"name": "Team"},
+                      "max_occurrences": 1, "kind": "round_robin", "team": {"name": "Team"},
                       "hosts": [{"name": "Ann"}, {"name": "Ben"}, {"name": "Cat"}]}
     owner, _, hosts = team
     day = local_day(DAY)

@@ -7,15 +7,17 @@ from pydantic import ConfigDict, Field, PlainValidator, WithJsonSchema
 from .. import synctokens
 from ..announcements import public_booking
 from ..auth import login_required
-from ..calendar import event_data, to_ics
-from ..context import booking_write, settings, single_statement
+from ..calendar import events_of, to_ics
+from ..context import booking_write, settings, single_statement, transaction
 from ..db import retrying
 from ..errors import BadRequest, NotFound
 from ..idempotency import idempotent
 from ..openapi import Error, Shape, describe
 from ..pagination import PageQuery, paginated
+from ..public_shapes import OccurrenceConflict, OnConflict, SeriesShown
 from ..preconditions import etag_header, require_match, tagged
-from ..repositories import bookings
+from ..recurrence import Recurrence
+from ..repositories import bookings, series
 from ..validation import (Body, DateTime, Query, Title, Zone, at_least_one, check_email, check_window, in_zone, parse,
                           parse_query, whole_number)
 
@@ -39,9 +41,13 @@ class BookingIn(Body):
     title: Title
     start: DateTime = Field(description="ISO 8601; in the future.")
     end: DateTime = Field(description="ISO 8601; after `start`.")
-    timezone: Zone | None = None
+    timezone: Zone | None = Field(default=None, description="Reads `start` and `end` without an offset, and expands "
+                                                           "`recurrence`; default: my zone.")
     attendees: Annotated[list[Attendee], Field(max_length=50)] = Field(
         default=[], description="People who share an organization with you.")
+    recurrence: Recurrence | None = Field(default=None, description="Book a series: `start`-`end` is its first "
+                                                                     "occurrence.")
+    on_conflict: OnConflict = "fail"
 
 
 class BookingPatch(Body):
@@ -52,6 +58,11 @@ class BookingPatch(Body):
     start: DateTime | None = Field(default=None, description="ISO 8601; in the future, before the (new or kept) end.")
     end: DateTime | None = Field(default=None, description="ISO 8601; after the (new or kept) start.")
     timezone: Zone | None = None
+
+
+class Scope(Query):
+    scope: Literal["this", "following", "all"] = Field(default="this", description=(
+        "For an occurrence of a series: it alone, it and those after it, or every occurrence (still confirmed)."))
 
 
 class Attendance(Body):
@@ -101,6 +112,19 @@ class BookingSaved(Shape):
     booking: Booking
 
 
+class SeriesSaved(Shape):
+    message: str
+    series: SeriesShown
+    bookings: list[Booking] = Field(description="Every occurrence booked, by occurrence.")
+    skipped: list[OccurrenceConflict] = Field(default_factory=list, description=(
+        "With `on_conflict: skip`: the occurrences not booked, and why."))
+
+
+class ScopedSaved(BookingSaved):
+    bookings: list[Booking] = Field(description="Every booking the request changed (with `scope`, several "
+                                                "occurrences of a series).")
+
+
 class Commitment(Shape):
     user_id: int
     name: str
@@ -117,9 +141,9 @@ class Unavailable(Shape):
 
 
 class BookingConflict(Error):
-    conflicts: list[Commitment | Unavailable] = Field(default_factory=list, description=(
+    conflicts: list[Commitment | Unavailable | OccurrenceConflict] = Field(default_factory=list, description=(
         "When the time is taken: who is busy, and when (a booking of theirs), or that an attendee "
-        "is not available then, and nothing more."))
+        "is not available then, and nothing more; for a series, each occurrence refused and whose time it is."))
 
 
 class SyncQuery(Query):
@@ -139,20 +163,32 @@ def unchanged(booking):
 
 
 @bp.post("")
-@describe(body=BookingIn, responses={201: BookingSaved, 409: BookingConflict})
+@describe(body=BookingIn, responses={201: BookingSaved | SeriesSaved, 409: BookingConflict})
 @login_required
 @retrying
 @idempotent()
 def create_booking():
-    """Book time, optionally with attendees.
+    """Book time, optionally with attendees, once or as a series.
 
     `attendees` are e-mails or ids of people who share an organisation with me, both of us
     having accepted it. 409 if it would double-book me or any attendee, with `conflicts`.
-    Everyone gets a notification and an email with the invitation."""
+    Everyone gets a notification and an email with the invitation.
+
+    With `recurrence`, every occurrence (expanded in `timezone`'s wall-clock time, so 10:00
+    stays 10:00 across a clock change) is checked as one booking is, and all are written or
+    none: 409 lists every occurrence refused, or with `on_conflict: skip` the others are
+    written and `skipped` lists those. Each occurrence is a booking with `series_id` and
+    `occurrence`; the invitation is one calendar event for the series."""
     data = parse(BookingIn)
-    times = in_zone(data.timezone or g.user["timezone"], start=data.start, end=data.end)
-    written = booking_write().create(g.user, title=data.title, attendees=data.attendees, **times)
-    return {"message": "Booking created successfully", "booking": written.for_attendees}, 201
+    zone_name = data.timezone or g.user["timezone"]
+    times = in_zone(zone_name, start=data.start, end=data.end)
+    if data.recurrence is None:
+        written = booking_write().create(g.user, title=data.title, attendees=data.attendees, **times)
+        return {"message": "Booking created successfully", "booking": written.for_attendees}, 201
+    written = booking_write().create_series(g.user, title=data.title, attendees=data.attendees, zone_name=zone_name,
+                                            recurrence=data.recurrence, on_conflict=data.on_conflict, **times)
+    return {"message": "Series created successfully", "series": written.shown, "bookings": written.for_attendees,
+            "skipped": written.skipped}, 201
 
 
 @bp.get("")
@@ -214,39 +250,63 @@ def get_booking(booking_id):
 @describe(responses={200: "text/calendar"})
 @login_required
 def booking_ics(booking_id):
-    """One booking I attend as an iCalendar file."""
+    """One booking I attend as an iCalendar file; an occurrence's is its whole series, as one event."""
     booking = visible(booking_id)
-    body = to_ics([event_data(booking, settings().mail_domain)], zone_name=g.user["timezone"])
+    with transaction() as cur:
+        in_series = series.calendar_of(cur, [booking])
+    body = to_ics(events_of([booking], *in_series, settings().mail_domain), zone_name=g.user["timezone"])
     return Response(body, mimetype="text/calendar",
                     headers={"Content-Disposition": f'attachment; filename="booking-{booking_id}.ics"'})
 
 
 @bp.patch("/<id:booking_id>")
-@describe(body=BookingPatch, responses={200: BookingSaved, 403: Error, 409: BookingConflict}, conditional="write")
+@describe(body=BookingPatch, query=Scope, responses={200: ScopedSaved, 403: Error, 409: BookingConflict},
+          conditional="write")
 @login_required
 @retrying
 def update_booking(booking_id):
     """Rename or move a booking I booked.
 
     409 if it would double-book any attendee (with `conflicts`) or the booking is cancelled;
-    attendees who are not the booker get 403."""
+    attendees who are not the booker get 403. For an occurrence of a series, `scope` renames
+    the occurrences after it too (`following`) or all of them (`all`); a move is of one
+    occurrence only (`scope=this`). `bookings` lists every booking changed."""
     data = parse(BookingPatch)
+    scope = parse_query(Scope).scope
     if data.title is None and data.start is None and data.end is None:
         raise BadRequest("Provide at least one of title, start, end to update")
-    changes = in_zone(data.timezone or g.user["timezone"], start=data.start, end=data.end)
-    written = booking_write().update(g.user["id"], booking_id, title=data.title, **changes, expect=unchanged)
+    if scope != "this" and (data.start is not None or data.end is not None):
+        raise BadRequest("Only one occurrence is moved at a time: use scope=this to change start or end",
+                         fields={"scope": "must be this to change start or end"})
+    if scope == "this":
+        changes = in_zone(data.timezone or g.user["timezone"], start=data.start, end=data.end)
+        written = booking_write().update(g.user["id"], booking_id, title=data.title, **changes, expect=unchanged)
+        changed = [written.for_attendees]
+    else:
+        scoped = booking_write().rename_series(g.user["id"], booking_id, title=data.title, scope=scope, expect=unchanged)
+        written, changed = scoped.written, scoped.for_attendees
     shape = written.for_attendees
-    return {"message": "Booking updated successfully", "booking": shape}, 200, etag_header(shape)
+    return {"message": "Booking updated successfully", "booking": shape, "bookings": changed}, 200, etag_header(shape)
 
 
 @bp.delete("/<id:booking_id>")
-@describe(responses={200: BookingSaved, 403: Error}, conditional="write")
+@describe(query=Scope, responses={200: ScopedSaved, 403: Error}, conditional="write")
 @login_required
 @retrying
 def cancel_booking(booking_id):
-    """Cancel a booking I booked (it stays, with `status: cancelled`); 404 if already cancelled."""
-    written = booking_write().cancel(g.user["id"], booking_id, expect=unchanged)
-    return {"message": "Booking cancelled successfully", "booking": written.for_attendees}
+    """Cancel a booking I booked (it stays, with `status: cancelled`); 404 if already cancelled.
+
+    For an occurrence of a series, `scope` cancels the occurrences after it too (`following`)
+    or all of them still confirmed (`all`); everyone is told once. `bookings` lists every
+    booking cancelled."""
+    scope = parse_query(Scope).scope
+    if scope == "this":
+        written = booking_write().cancel(g.user["id"], booking_id, expect=unchanged)
+        changed = [written.for_attendees]
+    else:
+        scoped = booking_write().cancel_series(g.user["id"], booking_id, scope=scope, expect=unchanged)
+        written, changed = scoped.written, scoped.for_attendees
+    return {"message": "Booking cancelled successfully", "booking": written.for_attendees, "bookings": changed}
 
 
 @bp.patch("/<id:booking_id>/attendance")

@@ -1,11 +1,11 @@
 from flask import Blueprint, Response
 
-from ..calendar import event_data, to_ics
+from ..calendar import events_of, to_ics
 from ..context import settings, transaction
 from ..errors import NotFound
 from ..keys import token_hash
 from ..openapi import describe
-from ..repositories import bookings, users
+from ..repositories import bookings, series, users
 
 bp = Blueprint("calendar", __name__)
 
@@ -19,6 +19,6 @@ def feed(secret):
         if owner is None:
             raise NotFound("Calendar feed not found")
         rows = bookings.calendar_for(cur, owner["id"])
-    domain = settings().mail_domain
-    return Response(to_ics([event_data(b, domain) for b in rows], zone_name=owner["timezone"],
+        in_series = series.calendar_of(cur, rows)
+    return Response(to_ics(events_of(rows, *in_series, settings().mail_domain), zone_name=owner["timezone"],
                            name=f"{owner['name']} (Scheduler)"), mimetype="text/calendar")

@@ -2,6 +2,8 @@
 only credential (only its hash is stored), and it reaches that one booking and nothing else."""
 
 
+from typing import Literal
+
 from flask import Blueprint
 from pydantic import Field
 
@@ -24,6 +26,8 @@ class Reschedule(Body):
 
 class Cancellation(Body):
     reason: Paragraphs(500) | None = None
+    scope: Literal["this", "following"] = Field(default="this", description=(
+        "For an occurrence of a series: it alone, or it and the later ones not yet started."))
 
 
 class ManagedView(GuestView):
@@ -37,6 +41,10 @@ class Managed(Shape):
 class GuestBookingSaved(Shape):
     message: str
     booking: GuestView
+
+
+class GuestCancelled(GuestBookingSaved):
+    bookings: list[GuestView] = Field(description="Every booking cancelled (with `scope: following`, several).")
 
 
 class GuestBookingMoved(GuestBookingSaved):
@@ -70,17 +78,22 @@ def reschedule_slots(token):
 
 
 @bp.post("/<token>/cancel")
-@describe(body=Cancellation, responses={200: GuestBookingSaved, 409: Error, 429: RateLimited})
+@describe(body=Cancellation, responses={200: GuestCancelled, 409: Error, 429: RateLimited})
 @retrying
 def cancel(token):
     """Cancel a guest booking; 409 if it is cancelled already or has started.
 
     The guest gets the calendar cancellation (same UID, higher SEQUENCE); the host a
-    notification and an email with the `reason`."""
+    notification and an email with the `reason`. An occurrence of a series is cancelled alone,
+    or with `scope: following` with the later ones not yet started (told once); the calendars'
+    series loses them."""
     limit_public_posts()
     data = parse(Cancellation)
-    written = booking_write().guest_cancel(token, reason=data.reason)
-    return {"message": "Booking cancelled", "booking": written.seen_by_guest}
+    if data.scope == "this":
+        written = booking_write().guest_cancel(token, reason=data.reason)
+        return {"message": "Booking cancelled", "booking": written.seen_by_guest, "bookings": [written.seen_by_guest]}
+    scoped = booking_write().guest_cancel_following(token, reason=data.reason)
+    return {"message": "Bookings cancelled", "booking": scoped.written.seen_by_guest, "bookings": scoped.seen_by_guest}
 
 
 @bp.post("/<token>/reschedule")

@@ -14,7 +14,8 @@ from ..context import booking_write, single_statement, site, transaction
 from ..db import retrying
 from ..idempotency import guest_scope, idempotent
 from ..openapi import Error, RateLimited, Shape, describe
-from ..public_shapes import Assignment, GuestView, Person
+from ..public_shapes import Assignment, GuestView, OccurrenceConflict, OnConflict, Person, SeriesShown
+from ..recurrence import Recurrence
 from ..validation import Body, DateTime, Email, Name, Paragraphs, Zone, in_zone, parse
 from ..windows import Slots, SlotsQuery, slots_window
 
@@ -29,6 +30,10 @@ class GuestBookingIn(Body):
     email: Email
     timezone: Zone | None = None
     notes: Notes | None = None
+    recurrence: Recurrence | None = Field(default=None, description=(
+        "Book a series (if the type's `max_occurrences` allows that many), `start` being the first; expanded in "
+        "the host's zone."))
+    on_conflict: OnConflict = "fail"
 
 
 class EventInfo(Shape):
@@ -36,6 +41,7 @@ class EventInfo(Shape):
     description: str | None
     location: str | None
     duration: int = Field(description="Minutes.")
+    max_occurrences: int = Field(description="How many occurrences a guest may book as one series (1: none).")
     host: Person
 
 
@@ -44,6 +50,7 @@ class TeamInfo(Shape):
     description: str | None
     location: str | None
     duration: int = Field(description="Minutes.")
+    max_occurrences: int = Field(description="How many occurrences a guest may book as one series (1: none).")
     kind: Literal["round_robin", "collective"]
     team: Person
     hosts: list[Person]
@@ -58,6 +65,26 @@ class GuestBooked(Shape):
 
 class TeamBooked(GuestBooked):
     assignment: Assignment | None = Field(description="Round robin: who took the booking and why; else null.")
+
+
+class GuestOccurrence(GuestView):
+    manage_token: str = Field(description="This occurrence's own manage token; shown once.")
+    manage_url: str
+
+
+class GuestSeriesBooked(Shape):
+    message: str
+    series: SeriesShown
+    bookings: list[GuestOccurrence] = Field(description="Every occurrence booked, by occurrence.")
+    skipped: list[OccurrenceConflict] = Field(description="With `on_conflict: skip`: the occurrences not booked.")
+    manage_token: str = Field(description="The first occurrence's manage token (each has its own).")
+    manage_url: str
+    assignment: Assignment | None = Field(description="A round-robin team's: who took the series and why; else null.")
+
+
+class SeriesConflict(Error):
+    conflicts: list[OccurrenceConflict] = Field(default_factory=list, description=(
+        "A series: each occurrence refused, and why."))
 
 
 @bp.get("/<username>/<slug>")
@@ -89,7 +116,8 @@ def event_slots(username, slug):
 
 
 @bp.post("/<username>/<slug>/bookings")
-@describe(body=GuestBookingIn, responses={201: GuestBooked, 409: Error, 429: RateLimited})
+@describe(body=GuestBookingIn, responses={201: GuestBooked | GuestSeriesBooked, 409: SeriesConflict,
+                                          429: RateLimited})
 @retrying
 @idempotent(guest_scope)
 def book(username, slug):
@@ -99,9 +127,13 @@ def book(username, slug):
     is 400 with the reason in `fields.start`; one taken meanwhile (or whose day filled up) is
     409. `start` without an offset is read in `timezone` (default UTC), which the guest's
     emails also use. The guest gets a confirmation with the invitation and the manage link;
-    the host a notification and an email. Rate limited per client address."""
-    written = book_as_guest(lambda cur: link_target(cur, username, slug))
-    return guest_booked(written), 201
+    the host a notification and an email. Rate limited per client address.
+
+    With `recurrence` (a type whose `max_occurrences` allows it), every occurrence is checked
+    so, limits counting the series' own: 409 lists each refused (`conflicts`) and nothing is
+    written, or with `on_conflict: skip` the others are booked. Each occurrence has its own
+    manage token."""
+    return book_as_guest(lambda cur: link_target(cur, username, slug)), 201
 
 
 @bp.get("/teams/<org_slug>/<slug>")
@@ -127,7 +159,8 @@ def team_slots(org_slug, slug):
 
 
 @bp.post("/teams/<org_slug>/<slug>/bookings")
-@describe(body=GuestBookingIn, responses={201: TeamBooked, 409: Error, 429: RateLimited})
+@describe(body=GuestBookingIn, responses={201: TeamBooked | GuestSeriesBooked, 409: SeriesConflict,
+                                          429: RateLimited})
 @retrying
 @idempotent(guest_scope)
 def book_team(org_slug, slug):
@@ -139,9 +172,9 @@ def book_team(org_slug, slug):
     then who was assigned one least recently, then the lowest id; `assignment` says who and
     which rule decided. Collective: every host must be free (else 409) and all attend. The
     guest and the host(s) who take it get the emails and invitations; the other hosts hear
-    nothing. Rate limited per client address."""
-    written = book_as_guest(lambda cur: team_target(cur, org_slug, slug))
-    return guest_booked(written) | {"assignment": written.assignment}, 201
+    nothing. Rate limited per client address. A series (`recurrence`) goes to one round-robin
+    host: among those who can take the most of its occurrences, chosen as above."""
+    return book_as_guest(lambda cur: team_target(cur, org_slug, slug), assigns=True), 201
 
 
 # A person's link and a team's are answered alike; `find_link(cur)` is the one or the other.
@@ -159,15 +192,23 @@ def link_slots(find_link):
         return slots_of(cur, find_link(cur), *window)
 
 
-def book_as_guest(find_link):
+def book_as_guest(find_link, *, assigns=False):
+    """The answer to a guest's booking; a team's (`assigns`) and any series' say who took it
+    (for round robin)."""
     limit_public_posts()
     data = parse(GuestBookingIn)
     zone_name = data.timezone or "UTC"
-    start = in_zone(zone_name, start=data.start)["start"]
-    return booking_write().book_link(find_link, start=start, name=data.name, email=data.email, zone_name=zone_name,
-                                     notes=data.notes)
+    guest = {"start": in_zone(zone_name, start=data.start)["start"], "name": data.name, "email": data.email,
+             "zone_name": zone_name, "notes": data.notes}
+    if data.recurrence is None:
+        written = booking_write().book_link(find_link, **guest)
+        return {"message": "Booking confirmed", "booking": written.seen_by_guest, **managed(written.manage_token)} \
+            | ({"assignment": written.assignment} if assigns else {})
+    written = booking_write().book_series(find_link, recurrence=data.recurrence, on_conflict=data.on_conflict, **guest)
+    return {"message": "Series booked", "series": written.shown,
+            "bookings": [view | managed(token) for view, token in zip(written.seen_by_guest, written.manage_tokens)],
+            "skipped": written.skipped, **managed(written.manage_tokens[0]), "assignment": written.assignment}
 
 
-def guest_booked(written):
-    return {"message": "Booking confirmed", "booking": written.seen_by_guest,
-            "manage_token": written.manage_token, "manage_url": links.manage_url(site(), written.manage_token)}
+def managed(token):
+    return {"manage_token": token, "manage_url": links.manage_url(site(), token)}

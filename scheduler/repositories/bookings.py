@@ -137,6 +137,35 @@ def cancel(cur, booking_id, owner_id):
     return cur.fetchone()
 
 
+def cancel_many(cur, booking_ids):
+    """Cancels these bookings (locked by the caller) where still confirmed; returns those it
+    cancelled, by id."""
+    cur.execute(
+        f"""
+        UPDATE bookings b
+        SET status = 'cancelled', sequence = sequence + 1, updated_at = now()
+        WHERE id = ANY(%(ids)s) AND status = 'confirmed'
+        RETURNING {COLUMNS}, {INTERNAL}
+        """,
+        {"ids": list(booking_ids)},
+    )
+    return sorted(cur.fetchall(), key=lambda b: b["id"])
+
+
+def rename_many(cur, booking_ids, title):
+    """Gives these bookings (locked by the caller) a new title; returns them, by id."""
+    cur.execute(
+        f"""
+        UPDATE bookings b
+        SET title = %(title)s, sequence = sequence + 1, updated_at = now()
+        WHERE id = ANY(%(ids)s)
+        RETURNING {COLUMNS}, {INTERNAL}
+        """,
+        {"ids": list(booking_ids), "title": title},
+    )
+    return sorted(cur.fetchall(), key=lambda b: b["id"])
+
+
 def set_attendance(cur, booking_id, user_id, status):
     """Records an attendee's answer. The attendee list is part of the booking, so the booking's
     updated_at moves too (and with it its ETag and what sync reports); returns the booking."""
@@ -252,6 +281,23 @@ def recipients(cur, booking_id):
         {"booking_id": booking_id},
     )
     return cur.fetchall()
+
+
+def recipients_of(cur, booking_ids):
+    """`recipients` of each of these bookings: {booking id: [attendee, ...]}."""
+    cur.execute(
+        """
+        SELECT a.booking_id, u.id AS user_id, u.name, u.email, u.timezone, u.reminders, a.status
+        FROM booking_attendees a JOIN users u ON u.id = a.user_id
+        WHERE a.booking_id = ANY(%(ids)s)
+        ORDER BY a.booking_id, u.id
+        """,
+        {"ids": list(booking_ids)},
+    )
+    found = {}
+    for row in cur.fetchall():
+        found.setdefault(row.pop("booking_id"), []).append(row)
+    return found
 
 
 def calendar_for(cur, user_id):

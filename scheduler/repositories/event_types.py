@@ -1,7 +1,8 @@
 """Event types: what a host offers through a booking link, and the rules for booking it."""
 
 COLUMNS = ("t.id, t.user_id, t.slug, t.title, t.description, t.location, t.duration, t.step, t.buffer_before, "
-           "t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.schedule_id, t.active, "
+           "t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.max_occurrences, "
+           "t.schedule_id, t.active, "
            "t.created_at, t.updated_at")
 
 

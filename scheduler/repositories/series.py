@@ -50,6 +50,13 @@ def occurrences(cur, series_id, *, first=1, confirmed_only=False, lock=False):
     return cur.fetchall()
 
 
+def calendar_of(cur, bookings):
+    """What calendar.events_of needs besides `bookings`: their series and all the bookings of
+    each ({id: row}, {id: [booking]})."""
+    ids = {b["series_id"] for b in bookings if b["series_id"] is not None}
+    return (find(cur, ids), occurrences_of(cur, ids)) if ids else ({}, {})
+
+
 def occurrences_of(cur, series_ids):
     """{series id: its bookings, by occurrence, with their attendees}, for calendars."""
     cur.execute(
