@@ -45,6 +45,22 @@ def test_booking_emails_for_create_move_and_cancel(client, alice, mailbox, worke
                         "Welcome to Scheduler, Alice"]
 
 
+def test_a_series_is_one_email_with_one_calendar_event_that_repeats(client, alice, mailbox, worker):
+    body = slot("09:00", "10:00", title="Coaching") | {"recurrence": {"freq": "weekly", "count": 6}}
+    made = client.post("/api/v1/bookings", json=body, headers=alice.auth).json
+    client.delete(f"/api/v1/bookings/{made['bookings'][2]['id']}", headers=alice.auth)
+    worker()
+    cancelled, confirmed = (m for m in sorted(mailbox.received(), key=lambda m: m["Subject"])
+                            if m["Subject"].startswith(("Series confirmed", "Booking cancelled")))
+    assert confirmed["Subject"] == "Series confirmed: Coaching"
+    assert "every week, 6 times" in confirmed.get_body(("plain",)).get_content()
+    first = next(p for p in confirmed.iter_attachments() if p.get_content_type() == "text/calendar").get_content()
+    assert "RRULE:FREQ=WEEKLY;COUNT=6;INTERVAL=1" in first and "EXDATE" not in first
+    # One occurrence cancelled updates the series (it gets an EXDATE) instead of cancelling it.
+    later = next(p for p in cancelled.iter_attachments() if p.get_content_type() == "text/calendar").get_content()
+    assert "METHOD:REQUEST" in later and "EXDATE" in later and "RRULE" in later
+
+
 def test_org_invite_email(client, alice, bob, mailbox, worker):
     org = client.post("/api/v1/organizations", json={"name": "Crew"}, headers=alice.auth).json["organization"]
     client.post(f"/api/v1/organizations/{org['id']}/members", json={"email": bob.email}, headers=alice.auth)

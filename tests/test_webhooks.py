@@ -89,6 +89,20 @@ def test_every_booking_change_fires_its_event(client, alice, bob, org_of, receiv
     assert events[3]["data"]["status"] == "cancelled"
 
 
+def test_a_series_fires_booking_events_per_occurrence(client, alice, receiver, subscribe, webhook_worker):
+    hook = receiver()
+    webhook = subscribe(alice, hook.url, events=["booking.created", "booking.cancelled"])
+    body = slot("09:00", "10:00") | {"recurrence": {"freq": "weekly", "count": 3}}
+    made = client.post("/api/v1/bookings", json=body, headers=alice.auth).json
+    client.delete(f"/api/v1/bookings/{made['bookings'][1]['id']}?scope=following", headers=alice.auth)
+    webhook_worker()
+    events = [verified(webhook["secret"], r) for r in hook.received()]
+    created = sorted(e["data"]["occurrence"] for e in events if e["type"] == "booking.created")
+    cancelled = sorted(e["data"]["occurrence"] for e in events if e["type"] == "booking.cancelled")
+    assert (created, cancelled) == ([1, 2, 3], [2, 3])
+    assert {e["data"]["series_id"] for e in events} == {made["series"]["id"]}
+
+
 def test_only_subscribed_events_of_my_bookings_are_sent(client, alice, bob, receiver, subscribe, webhook_worker):
     hook = receiver()
     subscribe(alice, hook.url, events=["booking.cancelled"])
