@@ -10,6 +10,10 @@ overlapping people queue instead of deadlocking, and the second one sees the fir
 committed rows, so the exclusion constraints answer it with a clean violation (409). The
 constraints stay the final word; the locks only make the wait orderly.
 
+A write to several occurrences of a series locks the series row first, then their booking
+rows in id order, then the people (repositories/series.py `lock`); one to a single occurrence
+locks only its row, as for any booking.
+
 A team booking's write then holds its hosts' memberships (FOR KEY SHARE), so a host leaving
 the team meanwhile waits for it; removing a member takes no person's lock, so the two never
 wait for each other in a circle.
