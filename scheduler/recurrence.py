@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from .errors import BadRequest
-from .validation import Body, Day, Whole
+from .validation import Body, Day, Whole, ignored_members
 
 MAX_OCCURRENCES = 52
 MAX_SPAN = timedelta(days=366)
@@ -24,21 +24,30 @@ WEEKDAYS = {"mo": rrule.MO, "tu": rrule.TU, "we": rrule.WE, "th": rrule.TH, "fr"
             "su": rrule.SU}
 
 
+def count_or_until(schema):
+    ignored_members(schema)
+    schema["oneOf"] = [{"required": ["count"], "not": {"required": ["until"]}},
+                       {"required": ["until"], "not": {"required": ["count"]}}]
+    schema["properties"]["byday"]["uniqueItems"] = True
+
+
 class Recurrence(Body):
     """How a booking repeats: exactly one of `count` and `until`; at most 52 occurrences within
     a year of the first."""
 
+    model_config = ConfigDict(json_schema_extra=count_or_until)
     freq: Literal["daily", "weekly", "monthly"]
     interval: Annotated[int, Field(ge=1, le=12), Whole] = 1
-    count: Annotated[int, Field(ge=2, le=MAX_OCCURRENCES), Whole] | None = Field(
+    # Left out, not null: the None defaults are never validated, so an explicit null is a 400.
+    count: Annotated[int, Field(ge=2, le=MAX_OCCURRENCES), Whole] = Field(
         default=None, description="How many occurrences, the first included.")
-    until: Day | None = Field(default=None, description="The last date an occurrence may fall on (local), included.")
-    byday: Annotated[list[Literal["mo", "tu", "we", "th", "fr", "sa", "su"]], Field(min_length=1, max_length=7)] | None \
+    until: Day = Field(default=None, description="The last date an occurrence may fall on (local), included.")
+    byday: Annotated[list[Literal["mo", "tu", "we", "th", "fr", "sa", "su"]], Field(min_length=1, max_length=7)] \
         = Field(default=None, description="Weekdays the occurrences fall on (daily: only these; weekly: each of "
                                           "these in every week; monthly: every such weekday of the month).")
 
     @model_validator(mode="after")
-    def count_or_until(self):
+    def exactly_one_end(self):
         if (self.count is None) == (self.until is None):
             raise ValueError("give exactly one of count and until")
         if self.byday and len(set(self.byday)) != len(self.byday):

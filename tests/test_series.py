@@ -2,6 +2,7 @@
 people's locks; all are written or none (or, asked to, the free ones); each is a booking of its
 own that can be moved and cancelled alone or with the rest; calendars see one event."""
 
+import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -290,3 +291,31 @@ def test_a_guest_cancels_one_occurrence_or_the_rest(client, host, make_type, db)
                                      made["series"]["id"])]
     assert statuses == ["confirmed"] + ["cancelled"] * 4
     assert client.post(f"{GUEST}/{tokens[3]}/cancel", json={"scope": "following"}).status_code == 409
+
+
+def test_guest_and_host_get_one_email_for_a_guest_series(client, host, make_type, mailbox, worker):
+    make_type(slug="coaching", max_occurrences=4)
+    start = at(local_day(10), "10:00")
+    made = booked(client, start, link="hana/coaching", recurrence={"freq": "weekly", "count": 4})
+    worker()
+    guest = [m for m in mailbox.received() if m["To"] == "gus@example.com"]
+    to_host = [m for m in mailbox.received() if m["To"] == host.email and "Welcome" not in m["Subject"]]
+    assert [m["Subject"] for m in guest] == ["Booked: Intro call with Hana"]
+    assert [m["Subject"] for m in to_host] == ["New series: Intro call with Gus Guest"]
+    text = guest[0].get_body(("plain",)).get_content()
+    assert "every week, 4 times" in text and made["manage_url"] in text
+    ics = next(p for p in guest[0].iter_attachments() if p.get_content_type() == "text/calendar").get_content()
+    assert "RRULE:FREQ=WEEKLY;COUNT=4" in ics and host.email not in ics
+
+
+def test_the_feed_shows_a_series_as_one_event_beside_single_bookings(client, alice):
+    first = at(local_day(10), "10:00")
+    ids = [b["id"] for b in client.post(BOOKINGS, json=series_body(first, count=5), headers=alice.auth).json["bookings"]]
+    client.delete(f"{BOOKINGS}/{ids[4]}", headers=alice.auth)
+    client.post(BOOKINGS, json={"title": "One-off", "start": (first + timedelta(hours=3)).isoformat(),
+                                "end": (first + timedelta(hours=4)).isoformat()}, headers=alice.auth)
+    url = client.post("/api/v1/users/me/calendar-feed", headers=alice.auth).json["url"]
+    ics = client.get(re.sub(r"^https?://[^/]+", "", url)).data
+    uids = {line for line in ics.splitlines() if line.startswith(b"UID:")}
+    assert len(uids) == 2
+    assert len(instances(ics, first - timedelta(days=1), first + timedelta(weeks=6))) == 4 + 1
