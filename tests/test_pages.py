@@ -163,6 +163,37 @@ def test_a_guest_books_a_slot_moves_it_and_cancels_it(browser, live_server, clie
     assert len(to_guest) >= 3  # booked, moved, cancelled
 
 
+def test_repeating_is_offered_only_where_the_link_takes_series(browser, live_server, client, host):
+    browser.get(live_server("/book/hana/intro"))  # max_occurrences 1
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{offered(browser)[0]}"]').click()
+    assert "You picked" in text_of(browser, "[data-chosen]")
+    assert css(browser, "#repeat") == [] and css(browser, "#count") == []
+    r = client.post("/api/v1/event-types", headers=host.auth,
+                    json={"slug": "coaching", "title": "Coaching", "duration": 30, "max_occurrences": 3})
+    assert r.status_code == 201, r.json
+    browser.get(live_server("/book/hana/coaching"))
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{offered(browser)[0]}"]').click()
+    repeat = Select(browser.find_element(By.ID, "repeat"))
+    assert [o.text for o in repeat.options] == ["Does not repeat", "Every week", "Every 2 weeks", "Every month"]
+    assert [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "count")).options] == ["2", "3"]
+
+
+def test_a_series_the_link_cannot_take_is_refused_in_words(browser, live_server, client, host):
+    r = client.post("/api/v1/event-types", headers=host.auth,
+                    json={"slug": "coaching", "title": "Coaching", "duration": 30, "max_occurrences": 14})
+    assert r.status_code == 201, r.json
+    browser.get(live_server("/book/hana/coaching"))
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{offered(browser)[0]}"]').click()
+    Select(browser.find_element(By.ID, "repeat")).select_by_visible_text("Every month")
+    Select(browser.find_element(By.ID, "count")).select_by_visible_text("14")
+    browser.find_element(By.ID, "name").send_keys("Max")
+    browser.find_element(By.ID, "email").send_keys("max@example.com")
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    wait_text(browser, "[data-alert]", "That series can't be booked: .*more than a year. Try fewer times.")
+    assert browser.switch_to.active_element.get_attribute("data-alert") is not None
+    assert host_bookings(client, host) == []
+
+
 def tab_to(driver, wanted, presses=80):
     """Presses Tab until the focused element is `wanted(element)`; returns it."""
     for _ in range(presses):
