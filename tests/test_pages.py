@@ -163,6 +163,125 @@ def test_a_guest_books_a_slot_moves_it_and_cancels_it(browser, live_server, clie
     assert len(to_guest) >= 3  # booked, moved, cancelled
 
 
+def in_words(moment):
+    """What any wording of `moment`'s date in the guest's zone names: weekday, month, day."""
+    local = moment.astimezone(ZoneInfo(GUEST_ZONE))
+    return (f"{local:%A}", f"{local:%B}", str(local.day))
+
+
+def says_date(text, moment):
+    return all(word in text for word in in_words(moment))
+
+
+@SIZES
+def test_a_guest_books_a_series_skips_a_taken_week_and_cancels_the_later_ones(browser, live_server, client, host,
+                                                                              size):
+    """Weekly, 4 times, the second week already taken by the host: the page lists that date and
+    why, books the other 3 on request and lists them; the third's manage page cancels it and
+    the fourth."""
+    r = client.post("/api/v1/event-types", headers=host.auth, json={
+        "slug": "coaching", "title": "Coaching", "duration": 30, "max_occurrences": 4})
+    assert r.status_code == 201, r.json
+    browser.get_log("browser")
+    set_viewport(browser, size)
+    set_time_zone(browser, GUEST_ZONE)
+    browser.get(live_server("/book/hana/coaching"))
+    show_day(browser)
+    chosen = offered(browser)[1]
+    first = datetime.fromisoformat(chosen)
+    weeks = [first + timedelta(weeks=n) for n in range(4)]
+    r = client.post("/api/v1/bookings", headers=host.auth, json={
+        "title": "Own", "start": weeks[1].isoformat(), "end": (weeks[1] + timedelta(minutes=30)).isoformat()})
+    assert r.status_code == 201, r.json
+
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{chosen}"]').click()
+    assert not browser.find_element(By.ID, "count").is_displayed()
+    Select(browser.find_element(By.ID, "repeat")).select_by_visible_text("Every week")
+    Select(browser.find_element(By.ID, "count")).select_by_visible_text("4")
+    assert text_of(browser, "[data-chosen]").endswith(", every week, 4 times.")
+    browser.find_element(By.ID, "name").send_keys("Grace Guest")
+    browser.find_element(By.ID, "email").send_keys("grace@example.com")
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+
+    wait_text(browser, "[data-alert]", "1 of the 4 dates can't be booked, so nothing is booked yet")
+    assert browser.switch_to.active_element.get_attribute("data-alert") is not None
+    [refused] = [item.text for item in css(browser, "[data-conflict-dates] li")]
+    assert says_date(refused, weeks[1]) and refused.endswith("already taken")
+    book_free = browser.find_element(By.CSS_SELECTOR, "[data-book-free]")
+    assert book_free.text == "Book the other 3"
+    assert len(host_bookings(client, host)) == 1
+    screenshot(browser, "series-conflict", size)
+    book_free.click()
+
+    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirmation]").is_displayed())
+    assert browser.switch_to.active_element.get_attribute("data-confirmation") is not None
+    assert "Coaching with Hana Host, on 3 dates" in text_of(browser, "[data-confirmation]")
+    links = css(browser, "[data-booked-dates] a")
+    assert [says_date(link.text, week) for link, week in zip(links, (weeks[0], *weeks[2:]))] == [True] * 3
+    [skipped] = [item.text for item in css(browser, "[data-skipped-dates] li")]
+    assert says_date(skipped, weeks[1]) and skipped.endswith("already taken")
+    screenshot(browser, "series-booked", size)
+    series = [b for b in host_bookings(client, host) if b["series_id"]]
+    assert [(b["occurrence"], b["status"]) for b in series] == [(1, "confirmed"), (3, "confirmed"), (4, "confirmed")]
+    assert [datetime.fromisoformat(b["start_time"]) for b in series] == [weeks[0], weeks[2], weeks[3]]
+
+    browser.get(links[1].get_attribute("href"))
+    wait_text(browser, "[data-state]", "Booked for Grace Guest")
+    assert text_of(browser, "[data-series]") == "Part of a series (occurrence 3)."
+    assert says_date(text_of(browser, "[data-when]"), weeks[2])
+    offered(browser)  # the page at its full height
+    screenshot(browser, "series-manage", size)
+    browser.find_element(By.XPATH, "//button[text()='Cancel this and later ones']").click()
+    wait_text(browser, "[data-done]", "2 bookings are cancelled: this one and the 1 after it.")
+    wait_text(browser, "[data-state]", "This booking is cancelled.")
+    statuses = {b["occurrence"]: b["status"] for b in host_bookings(client, host) if b["series_id"]}
+    assert statuses == {1: "confirmed", 3: "cancelled", 4: "cancelled"}
+    # Nothing failed or threw but the first try, which Chromium logs as a failed request.
+    [refusal] = [entry["message"] for entry in browser.get_log("browser")]
+    assert "/coaching/bookings" in refusal and "409" in refusal
+
+
+def test_repeating_is_offered_only_where_the_link_takes_series(browser, live_server, client, host):
+    browser.get(live_server("/book/hana/intro"))  # max_occurrences 1
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{offered(browser)[0]}"]').click()
+    assert "You picked" in text_of(browser, "[data-chosen]")
+    assert css(browser, "#repeat") == [] and css(browser, "#count") == []
+    r = client.post("/api/v1/event-types", headers=host.auth,
+                    json={"slug": "coaching", "title": "Coaching", "duration": 30, "max_occurrences": 3})
+    assert r.status_code == 201, r.json
+    browser.get(live_server("/book/hana/coaching"))
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{offered(browser)[0]}"]').click()
+    repeat = Select(browser.find_element(By.ID, "repeat"))
+    assert [o.text for o in repeat.options] == ["Does not repeat", "Every week", "Every 2 weeks", "Every month"]
+    assert [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "count")).options] == ["2", "3"]
+
+
+def test_a_series_the_link_cannot_take_is_refused_in_words(browser, live_server, client, host):
+    r = client.post("/api/v1/event-types", headers=host.auth,
+                    json={"slug": "coaching", "title": "Coaching", "duration": 30, "max_occurrences": 14})
+    assert r.status_code == 201, r.json
+    browser.get(live_server("/book/hana/coaching"))
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{offered(browser)[0]}"]').click()
+    Select(browser.find_element(By.ID, "repeat")).select_by_visible_text("Every month")
+    Select(browser.find_element(By.ID, "count")).select_by_visible_text("14")
+    browser.find_element(By.ID, "name").send_keys("Max")
+    browser.find_element(By.ID, "email").send_keys("max@example.com")
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    wait_text(browser, "[data-alert]", "That series can't be booked: .*more than a year. Try fewer times.")
+    assert browser.switch_to.active_element.get_attribute("data-alert") is not None
+    assert host_bookings(client, host) == []
+
+
+def test_a_single_booking_s_manage_page_offers_one_cancel(browser, live_server, client, host):
+    r = client.post("/api/v1/public/hana/intro/bookings",
+                    json={"start": offered_via_api(client, "intro"), "name": "Sam", "email": "sam@example.com"})
+    assert r.status_code == 201, r.json
+    browser.get(live_server(f"/manage/{r.json['manage_token']}"))
+    wait_text(browser, "[data-state]", "Booked for Sam")
+    buttons = [b.text for b in css(browser, "[data-cancel-form] button") if b.is_displayed()]
+    assert buttons == ["Cancel booking"] and not browser.find_element(By.CSS_SELECTOR, "[data-series]").is_displayed()
+
+
 def tab_to(driver, wanted, presses=80):
     """Presses Tab until the focused element is `wanted(element)`; returns it."""
     for _ in range(presses):

@@ -33,6 +33,8 @@ export function explain(result, taken) {
   if (result.status >= 500) return "Something went wrong on our side. Try again in a moment.";
   const fields = result.data.fields || {};
   if (fields.start) return `That time can't be booked: ${fields.start}. Pick another time.`;
+  const series = Object.keys(fields).find((name) => name.startsWith("recurrence"));
+  if (series) return `That series can't be booked: ${fields[series]}. Try fewer times.`;
   if (Object.keys(fields).length) return "Please correct the marked fields.";
   return result.data.error || "The request was not accepted.";
 }

@@ -1,4 +1,5 @@
-// The booking page: pick a free time, give a name and an e-mail address, book.
+// The booking page: pick a free time (and, where the link allows, how it repeats), give a
+// name and an e-mail address, book.
 
 import { call, explain } from "./api.js";
 import { SlotPicker, describe, names } from "./slots.js";
@@ -7,18 +8,48 @@ const page = document.getElementById("booking");
 const part = (name) => page.querySelector(`[data-${name}]`);
 const form = part("guest-form");
 const alert = part("alert");
+const repeat = form.elements.repeat; // only where the link takes series
 const FIELDS = ["name", "email", "notes"];
 const REQUIRED = { name: "Enter your name.", email: "Enter your e-mail address." };
+// Why an occurrence of a series can't be booked, by the API's `conflicts[].reason`.
+const REFUSED = {
+  busy: "already taken",
+  away: "not available (away)",
+  fully_booked: "fully booked",
+  not_offered: "not offered at that time",
+  too_soon: "too soon to book",
+  too_far_ahead: "too far ahead to book",
+};
 const linkUrl = page.dataset.link;
 
 const picker = new SlotPicker(part("slot-picker"), {
   url: `${linkUrl}/slots`,
-  onChoose(slot, zone) {
+  onChoose(slot) {
     form.hidden = !slot;
-    part("chosen").textContent = slot ? `You picked ${describe(slot, zone)}.` : "";
+    choiceChanged();
   },
 });
 picker.load();
+
+// The series asked for ({freq, interval, count}), or null for a single booking.
+function recurrence() {
+  if (!repeat?.value) return null;
+  const [freq, interval] = repeat.value.split(":");
+  return { freq, interval: Number(interval), count: Number(form.elements.count.value) };
+}
+
+// What the guest has chosen, in words; conflicts shown for an earlier choice no longer hold.
+function choiceChanged() {
+  const slot = picker.chosen;
+  const series = recurrence();
+  if (repeat) part("count-field").hidden = !series;
+  const repeats = series ? `, ${repeat.selectedOptions[0].text.toLowerCase()}, ${series.count} times` : "";
+  part("chosen").textContent = slot ? `You picked ${describe(slot, picker.zone)}${repeats}.` : "";
+  part("conflicts").hidden = true;
+}
+
+repeat?.addEventListener("change", choiceChanged);
+form.elements.count?.addEventListener("change", choiceChanged);
 
 // Marks the fields `errors` names (and clears the others); focuses the first one.
 function markFields(errors) {
@@ -42,33 +73,93 @@ function guest() {
   const value = (name) => form.elements[name].value.trim();
   const body = { start: picker.chosen.start, name: value("name"), email: value("email"), timezone: picker.zone };
   if (value("notes")) body.notes = value("notes");
+  const series = recurrence();
+  if (series) body.recurrence = series;
   return body;
 }
 
-function confirmed({ booking, manage_url: manageUrl }) {
+// A manage link's address, unless it is no web address (a javascript: one, say).
+function webAddress(url) {
+  const address = new URL(url, location.href);
+  return address.protocol === "https:" || address.protocol === "http:" ? address.href : "#";
+}
+
+// Fills `list` with an item for each of `conflicts`: when, and why it can't be booked.
+function listConflicts(list, conflicts) {
+  list.replaceChildren(...conflicts.map((conflict) => {
+    const item = document.createElement("li");
+    item.textContent = `${describe(conflict, picker.zone)}: ${REFUSED[conflict.reason] || conflict.reason}`;
+    return item;
+  }));
+}
+
+// A single booking's answer, or a series' (every occurrence booked, each with its own manage
+// link, and those skipped).
+function confirmed(data) {
+  const series = data.bookings || null;
+  const first = series ? series[0] : data.booking;
   part("choose").hidden = true;
-  part("confirmation-when").textContent =
-    `${booking.title} with ${names(booking.hosts)}, ${describe(booking, picker.zone)}.`;
-  part("confirmation-email").textContent = booking.guest.email;
-  const link = new URL(manageUrl, location.href);
-  if (link.protocol === "https:" || link.protocol === "http:") part("manage-link").href = link.href;
+  part("confirmation-when").textContent = `${first.title} with ${names(first.hosts)}, `
+    + (series ? `on ${series.length} dates:` : `${describe(first, picker.zone)}.`);
+  part("confirmation-email").textContent = first.guest.email;
+  part("manage-link").href = webAddress(data.manage_url);
+  part("manage-one").hidden = Boolean(series);
+  part("manage-each").hidden = !series;
+  const dates = part("booked-dates");
+  dates.hidden = !series;
+  dates.replaceChildren(...(series || []).map((booking) => {
+    const link = document.createElement("a");
+    link.href = webAddress(booking.manage_url);
+    link.textContent = describe(booking, picker.zone);
+    const item = document.createElement("li");
+    item.append(link);
+    return item;
+  }));
+  const skipped = data.skipped || [];
+  part("skipped").hidden = skipped.length === 0;
+  listConflicts(part("skipped-dates"), skipped);
   const section = part("confirmation");
   section.hidden = false;
   section.focus();
 }
 
-form.addEventListener("submit", async (event) => {
-  event.preventDefault();
+// A series some of whose dates can't be booked: each is listed with why, and the others can
+// be booked on their own.
+function refusedDates(conflicts, count) {
+  const free = count - conflicts.length;
+  alert.textContent = free > 0
+    ? `${conflicts.length} of the ${count} dates can't be booked, so nothing is booked yet. `
+      + `Book the other ${free}, or pick another time.`
+    : `None of the ${count} dates can be booked. Pick another time.`;
+  listConflicts(part("conflict-dates"), conflicts);
+  const bookFree = part("book-free");
+  bookFree.hidden = free === 0;
+  bookFree.textContent = `Book the other ${free}`;
+  part("conflicts").hidden = false;
+  alert.focus();
+}
+
+// Books what the form says; `onConflict: "skip"` books a series' free dates without the others.
+async function send(control, onConflict) {
   alert.textContent = "";
+  part("conflicts").hidden = true;
   const body = guest();
   const missing = Object.fromEntries(Object.entries(REQUIRED).filter(([name]) => !body[name]));
   if (markFields(missing)) return;
-  const submit = part("submit");
-  submit.disabled = true;
+  if (onConflict) body.on_conflict = onConflict;
+  control.disabled = true;
   const result = await call("POST", `${linkUrl}/bookings`, body);
-  submit.disabled = false;
+  control.disabled = false;
   if (result.ok) {
     confirmed(result.data);
+    return;
+  }
+  const conflicts = result.data.conflicts || [];
+  if (conflicts.length) {
+    const { count } = body.recurrence;
+    // None free: the time picked is taken too, so the free times are reloaded.
+    if (conflicts.length === count) await picker.load();
+    refusedDates(conflicts, count);
     return;
   }
   const fields = result.data.fields || {};
@@ -82,4 +173,11 @@ form.addEventListener("submit", async (event) => {
   } else if (!marked) {
     alert.focus();
   }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  send(part("submit"));
 });
+
+part("book-free").addEventListener("click", (event) => send(event.target, "skip"));

@@ -27,6 +27,11 @@ function render(booking) {
   part("host").textContent = `With ${names(booking.hosts)}`;
   part("title").textContent = booking.title;
   part("when").textContent = describe(booking, picker.zone);
+  const inSeries = booking.series_id !== null;
+  part("series").hidden = !inSeries;
+  part("series").textContent = inSeries ? `Part of a series (occurrence ${booking.occurrence}).` : "";
+  part("single").hidden = inSeries;
+  for (const button of page.querySelectorAll("[data-in-series]")) button.hidden = !inSeries;
   part("state").textContent = booking.status === "cancelled" ? "This booking is cancelled."
     : booking.can_change ? `Booked for ${booking.guest.name} (${booking.guest.email}).`
     : "This booking has started or taken place.";
@@ -44,7 +49,7 @@ async function load() {
   if (result.data.booking.can_change) picker.load();
 }
 
-// Sends one change; then shows the booking as it now is, and says `message` or what failed.
+// Sends one change; then shows the booking as it now is, and says `message(answer)` or what failed.
 async function change(action, body, control, message) {
   alert.textContent = "";
   done.textContent = "";
@@ -53,7 +58,7 @@ async function change(action, body, control, message) {
   control.disabled = false;
   await load();
   if (result.ok) {
-    done.textContent = message(result.data.booking);
+    done.textContent = message(result.data);
     part("title").focus();
   } else {
     alert.textContent = explain(result, result.data.error);
@@ -61,15 +66,22 @@ async function change(action, body, control, message) {
   }
 }
 
+// How many bookings a cancel ended: this one, or (a series' "this and later ones") several.
+function cancelled({ bookings }) {
+  return bookings.length === 1 ? "Your booking is cancelled."
+    : `${bookings.length} bookings are cancelled: this one and the ${bookings.length - 1} after it.`;
+}
+
 part("cancel-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const reason = event.target.elements.reason.value.trim();
-  change("cancel", reason ? { reason } : {}, event.target.querySelector("button"), () => "Your booking is cancelled.");
+  const button = event.submitter;
+  change("cancel", { scope: button.value, ...(reason && { reason }) }, button, cancelled);
 });
 
 part("move").addEventListener("click", (event) => {
   change("reschedule", { start: picker.chosen.start, timezone: picker.zone }, event.target,
-    (booking) => `Your booking is moved to ${describe(booking, picker.zone)}.`);
+    ({ booking }) => `Your booking is moved to ${describe(booking, picker.zone)}.`);
 });
 
 load();
