@@ -135,16 +135,19 @@ def test_series_rules_are_checked(client, alice):
     assert client.post(BOOKINGS, json=overlapping, headers=alice.auth).status_code == 400
 
 
-def test_two_overlapping_series_raced_twenty_times_one_wins_each_clash(app, alice, db):
-    """Each round two series of the same person race at its own hour: a weekly one of 3 and a
-    daily one of 8 that meets it on its first and its eighth day. Even rounds all or nothing
-    (one 201, one 409); odd rounds skip (both 201, each clash held by exactly one)."""
+def test_two_overlapping_series_raced_twenty_times_one_wins_each_clash(app, alice, bob, org_of, db):
+    """Each round two series race at its own hour: Alice's weekly one of 3, and Bob's daily one
+    of 8 with Alice invited, which meets hers on its first and its eighth day. Even rounds all
+    or nothing (one 201, one 409 naming both clashes); odd rounds skip (both 201, each clash
+    held by exactly one)."""
+    org_of(alice, bob)
     day = local_day(10)
     for hour in range(20):
         weekly = series_body(at(day, f"{hour:02d}:00"), minutes=40, count=3)
-        daily = series_body(at(day, f"{hour:02d}:20"), minutes=30) | {"recurrence": {"freq": "daily", "count": 8}}
+        daily = series_body(at(day, f"{hour:02d}:20"), minutes=30) | {"recurrence": {"freq": "daily", "count": 8},
+                                                                       "attendees": [alice.email]}
         skip = {"on_conflict": "skip"} if hour % 2 else {}
-        answers = at_once(app, [("POST", BOOKINGS, weekly | skip, alice.auth), ("POST", BOOKINGS, daily | skip, alice.auth)])
+        answers = at_once(app, [("POST", BOOKINGS, weekly | skip, alice.auth), ("POST", BOOKINGS, daily | skip, bob.auth)])
         assert_orderly(answers, {201, 409})
         statuses = sorted(status for status, _, _ in answers)
         if skip:
