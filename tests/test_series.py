@@ -10,6 +10,7 @@ import icalendar
 import recurring_ical_events
 
 from tests.booking_links import GUEST, at, book, booked, host, local_day, make_type, next_transition  # noqa: F401
+from tests.team_links import make_team_type, team, team_book  # noqa: F401
 from tests.test_races import assert_orderly, at_once, no_overlaps
 
 BOOKINGS = "/api/v1/bookings"
@@ -322,3 +323,29 @@ def test_the_feed_shows_a_series_as_one_event_beside_single_bookings(client, ali
     uids = {line for line in ics.splitlines() if line.startswith(b"UID:")}
     assert len(uids) == 2
     assert len(instances(ics, first - timedelta(days=1), first + timedelta(weeks=6))) == 4 + 1
+
+
+def test_a_round_robin_series_goes_to_one_host_free_for_all_of_it(client, team, make_team_type, db):
+    _, _, (ann, ben, cat) = team
+    make_team_type(hosts=[ann, ben], max_occurrences=4)
+    start = at(local_day(10), "10:00")
+    client.post(BOOKINGS, json={"title": "Busy", "start": (start + timedelta(weeks=1)).isoformat(),
+                                "end": (start + timedelta(weeks=1, hours=1)).isoformat()}, headers=ann.auth)
+    r = team_book(client, start, recurrence={"freq": "weekly", "count": 4})
+    assert r.status_code == 201, r.json
+    assert r.json["assignment"] == {"host": {"name": "Ben"}, "reason": "only_host_free"}
+    owners = stored(db, "SELECT DISTINCT user_id FROM bookings WHERE series_id = %s", r.json["series"]["id"])
+    assert owners == [(ben.id,)]
+
+
+def test_a_collective_series_needs_every_host_at_each_occurrence(client, team, make_team_type):
+    _, _, (ann, ben, cat) = team
+    make_team_type(kind="collective", hosts=[ann, ben], max_occurrences=4)
+    start = at(local_day(10), "10:00")
+    client.post(BOOKINGS, json={"title": "Busy", "start": (start + timedelta(weeks=2)).isoformat(),
+                                "end": (start + timedelta(weeks=2, hours=1)).isoformat()}, headers=ben.auth)
+    r = team_book(client, start, recurrence={"freq": "weekly", "count": 4})
+    assert r.status_code == 409 and [c["occurrence"] for c in r.json["conflicts"]] == [3]
+    r = team_book(client, start, recurrence={"freq": "weekly", "count": 4}, on_conflict="skip")
+    assert r.status_code == 201 and [b["occurrence"] for b in r.json["bookings"]] == [1, 2, 4]
+    assert {h["name"] for h in r.json["bookings"][0]["hosts"]} == {"Ann", "Ben"}
