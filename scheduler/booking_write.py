@@ -221,9 +221,7 @@ class BookingWrite:
             current, rows = scoped(cur, booking_id, owner_id, scope, expect)
             if not rows:
                 raise Conflict("A cancelled booking cannot be changed")
-            renamed = bookings.rename_many(cur, [r["id"] for r in rows], title)
-            people = bookings.recipients_of(cur, [b["id"] for b in renamed])
-            changed = [(b, people[b["id"]]) for b in renamed]
+            changed = with_recipients(cur, bookings.rename_many(cur, [r["id"] for r in rows], title))
             messages = sum((announce.booking_updated(self.origin, b, p, moved=False) for b, p in changed),
                            announce.Messages())
             return Scoped(Written(*asked_in(changed, booking_id), messages), changed)
@@ -235,16 +233,20 @@ class BookingWrite:
         Everyone is told once, with the series as it is left."""
         def change(cur, attempt):
             current, rows = scoped(cur, booking_id, owner_id, scope, expect)
-            lock_people(cur, sorted({a["user_id"] for r in rows for a in r["attendees"]}))
-            cancelled = bookings.cancel_many(cur, [r["id"] for r in rows])
-            if not cancelled:
-                raise NotFound("Booking not found or already cancelled")
-            people = bookings.recipients_of(cur, [b["id"] for b in cancelled])
-            changed = [(b, people[b["id"]]) for b in cancelled]
-            told = self.told_series(cur, current, cancelled=occurrences_text(len(cancelled)))
-            return Scoped(Written(*asked_in(changed, booking_id, current), announce.series_cancelled(
-                self.origin, told, changed)), changed)
+            changed, messages = self.cancel_occurrences(cur, current, rows)
+            return Scoped(Written(*asked_in(changed, booking_id, current), messages), changed)
         return self.run(change, refused=self.busy)
+
+    def cancel_occurrences(self, cur, current, rows, **told):
+        """Cancels `rows`, occurrences of the series of `current` locked as `scoped` locks them,
+        under their people's locks; 404 if none is still confirmed. Returns them cancelled with
+        their recipients, and the messages (`told`: by_guest, reason), told once."""
+        lock_people(cur, sorted({a["user_id"] for r in rows for a in r["attendees"]}))
+        changed = with_recipients(cur, bookings.cancel_many(cur, [r["id"] for r in rows]))
+        if not changed:
+            raise NotFound("Booking not found or already cancelled")
+        series = self.told_series(cur, current, cancelled=occurrences_text(len(changed)))
+        return changed, announce.series_cancelled(self.origin, series, changed, **told)
 
     def told_series(self, cur, booking, **values):
         """The series of `booking` as its messages tell it (announce.Series), as the change
@@ -375,14 +377,11 @@ class BookingWrite:
             rows = series_rows.occurrences(cur, series_id, first=current["occurrence"], lock=True)
             changeable(next(r for r in rows if r["id"] == current["id"]))
             now = clock.now()
-            rows = [r for r in rows if r["status"] == "confirmed" and r["start_time"] > now]
-            lock_people(cur, sorted({a["user_id"] for r in rows for a in r["attendees"]}))
-            cancelled = bookings.cancel_many(cur, [r["id"] for r in rows])
-            people = bookings.recipients_of(cur, [b["id"] for b in cancelled])
-            changed = [(b, people[b["id"]]) for b in cancelled]
-            told = self.told_series(cur, current, cancelled=occurrences_text(len(cancelled)))
-            return Scoped(Written(*asked_in(changed, current["id"]), announce.series_cancelled(
-                self.origin, told, changed, by_guest=True, reason=reason), host_name=current["host_name"]), changed)
+            changed, messages = self.cancel_occurrences(
+                cur, current, [r for r in rows if r["status"] == "confirmed" and r["start_time"] > now],
+                by_guest=True, reason=reason)
+            return Scoped(Written(*asked_in(changed, current["id"]), messages, host_name=current["host_name"]),
+                          changed)
         return self.run(change, refused=guest_taken)
 
     def guest_move(self, token, *, start_in):
@@ -509,6 +508,12 @@ def asked_in(changed, booking_id, current=None):
     it was, `current`, when it was not among them: cancelled already)."""
     return next(((b, p) for b, p in changed if b["id"] == booking_id),
                 (current, changed[0][1]) if current else changed[0])
+
+
+def with_recipients(cur, changed):
+    """[(booking, its recipients)] for these bookings."""
+    people = bookings.recipients_of(cur, [b["id"] for b in changed])
+    return [(b, people[b["id"]]) for b in changed]
 
 
 def occurrences_text(count):
