@@ -85,10 +85,9 @@ GUEST_MESSAGES = {
 }
 # Minutes before the start at which a guest is reminded.
 GUEST_REMINDERS = (1440, 60)
-# The iCalendar METHOD attached to each event's emails (RFC 5546).
+# The iCalendar METHOD attached to each event's emails (RFC 5546); a series' is `Series.method`.
 CALENDAR_METHOD = {"created": "REQUEST", "updated": "REQUEST", "cancelled": "CANCEL",
-                   "guest_moved": "REQUEST", "guest_cancelled": "CANCEL", "handed_over": "CANCEL",
-                   "series_created": "REQUEST", "series_cancelled": "CANCEL", "guest_series_cancelled": "CANCEL"}
+                   "guest_moved": "REQUEST", "guest_cancelled": "CANCEL", "handed_over": "CANCEL"}
 
 
 @dataclass(frozen=True)
