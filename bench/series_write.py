@@ -15,6 +15,11 @@ occurrence booked).
 
 Cases: single (one booking, no recurrence, for comparison), weekly52 and weekly12 (52 and 12
 weekly occurrences), and the same with _att3 (three attendees besides the organiser).
+
+`--same-people`: each case's requests are all made by one organiser (and the same attendees),
+each at a time of the week of its own (from tomorrow, every half hour from 08:00 to 20:00 in
+Berlin), so their calendars fill as the run goes on: the last 52-occurrence request finds some
+5,000 bookings in each person's calendar. At most 168 requests per case (warm-up included).
 """
 
 import argparse
@@ -23,6 +28,7 @@ import json
 import os
 import statistics
 import time
+from zoneinfo import ZoneInfo
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -120,21 +126,34 @@ def percentiles(values):
     return cuts[49], cuts[89], cuts[98], max(values)
 
 
-def measure(base, cases, requests, warmup):
+def starts(total, same_people):
+    """Each request's start. Fresh people: all tomorrow 09:00 UTC (10:00 or 11:00 in Berlin),
+    every occurrence in the future and none in a clock change's missing hour. The same people:
+    a half hour of its own in the week from tomorrow, 08:00-20:00 in Berlin."""
+    if not same_people:
+        first = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        return [first] * total
+    if total > 7 * 24:
+        raise SystemExit("--same-people takes at most 168 requests per case, warm-up included")
+    tomorrow = datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)
+    return [datetime.combine(tomorrow + timedelta(days=n // 24), datetime.min.time(), ZoneInfo(ZONE))
+            .replace(hour=8 + n % 24 // 2, minute=30 * (n % 2)) for n in range(total)]
+
+
+def measure(base, cases, requests, warmup, same_people=False):
     tag = datetime.now().strftime("%H%M%S")
-    # Tomorrow 09:00 UTC (10:00 or 11:00 in Berlin): every occurrence in the future, none in a
-    # clock change's missing hour.
-    start = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    print(f"setting up {len(cases)} x {warmup + requests} requests' people ...", flush=True)
-    plans = {case: [people_for(base, f"{tag}-{case}-{n}", CASES[case][1]) for n in range(warmup + requests)]
+    total = warmup + requests
+    at = starts(total, same_people)
+    print(f"setting up the people of {len(cases)} x {total} requests ...", flush=True)
+    plans = {case: [people_for(base, f"{tag}-{case}-{n}", CASES[case][1]) for n in range(1 if same_people else total)]
              for case in cases}
     wait_for_outbox()
     times = {case: [] for case in cases}
-    for n in range(warmup + requests):
+    for n in range(total):
         for case in cases:
             count = CASES[case][0]
-            token, emails = plans[case][n]
-            elapsed = timed_post(base, token, body_for(count, emails, start), count)
+            token, emails = plans[case][0 if same_people else n]
+            elapsed = timed_post(base, token, body_for(count, emails, at[n]), count)
             if n >= warmup:
                 times[case].append(elapsed)
     print(f"{'case':15}{'requests':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}")
@@ -151,6 +170,8 @@ def main():
     parser.add_argument("--requests", type=int, default=100, help="timed requests per case")
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests per case first")
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--same-people", action="store_true", help="one organiser (and attendees) per case, "
+                                                                     "whose calendars fill as the run goes on")
     parser.add_argument("--json", help="write every request's time here")
     args = parser.parse_args()
     cases = args.cases.split(",")
@@ -159,11 +180,11 @@ def main():
         parser.error(f"unknown cases {', '.join(sorted(unknown))}; choose from {', '.join(CASES)}")
     try:
         if args.base:
-            times = measure(args.base, cases, args.requests, args.warmup)
+            times = measure(args.base, cases, args.requests, args.warmup, args.same_people)
         else:
             # Cost 4 (the least bcrypt takes): sign-ups are setup here, not what is measured.
             with ours_running(args.port, 4) as (base, _):
-                times = measure(base, cases, args.requests, args.warmup)
+                times = measure(base, cases, args.requests, args.warmup, args.same_people)
     except urllib.error.HTTPError as error:
         raise SystemExit(f"{error.url}: {error.code} {error.read()[:300]!r}") from None
     if args.json:
