@@ -58,9 +58,11 @@ fuzz: $(VENV)/.installed
 	  $(MAKE) test PYTEST_ARGS="tests/test_fuzz.py"
 
 # A/B against another implementation: make bench BENCH_ARGS="--original-url http://127.0.0.1:3000"
-# (the shared harness drives wrk, installed from Debian's packages when missing).
+# (the shared harness drives wrk, installed from Debian's packages when missing). The other
+# scripts in bench/ run the same way: make bench BENCH=series_write BENCH_ARGS="--requests 100"
+BENCH ?= compare
 bench: $(VENV)/.installed
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/devservices.py --tools wrk:wrk -- python bench/compare.py $(BENCH_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python scripts/devservices.py --tools wrk:wrk -- python bench/$(BENCH).py $(BENCH_ARGS)
 
 migrate: $(VENV)/.installed
 	$(BIN)/python migrate.py

@@ -11,6 +11,11 @@ medians the ok req/s and the p50 and p99 latency of each link.
 
 `--links personal` measures only the person's link, so the same script measures a tree from
 before team links (an A/B of the personal path: run it in a worktree of each commit).
+
+`--original-url URL`: another server of this API, already running (e.g. another commit's tree,
+started as bench/compare.py starts this one, with PUBLIC_RATE_LIMIT=0) on its own database, is
+set up the same way and measured in turn with this one, round by round: an A/B in one run, with
+the ratio of the medians (ours / original).
 """
 
 import argparse
@@ -116,24 +121,32 @@ def main():
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--links", default="personal,team")
+    parser.add_argument("--original-url", help="another server to measure in turn with this one")
     args = parser.parse_args()
     links = args.links.split(",")
     os.environ["PUBLIC_RATE_LIMIT"] = "0"
     tomorrow = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     epoch = int(tomorrow.timestamp())
     with ours_running(args.port, 10) as (base, _):
-        paths = set_up(base, links)
-        results = {link: [] for link in links}
+        servers = {"ours": base} | ({"original": args.original_url} if args.original_url else {})
+        runs = [(server, link) for server in servers for link in links]
+        paths = {server: set_up(url, links) for server, url in servers.items()}
+        results = {run: [] for run in runs}
         for round_no in range(args.rounds):
-            for link in links if round_no % 2 == 0 else reversed(links):
-                results[link].append(wrk(base, paths[link], round_no * STARTS_PER_ROUND, epoch, args))
-                rate, p50, p99 = results[link][-1]
-                print(f"round {round_no + 1} {link:8} {rate:7.1f} ok req/s  p50 {p50:6.2f} ms  p99 {p99:7.2f} ms",
-                      flush=True)
+            for server, link in runs if round_no % 2 == 0 else reversed(runs):
+                rows = results[server, link]
+                rows.append(wrk(servers[server], paths[server][link], round_no * STARTS_PER_ROUND, epoch, args))
+                rate, p50, p99 = rows[-1]
+                print(f"round {round_no + 1} {server:8} {link:8} {rate:7.1f} ok req/s  p50 {p50:6.2f} ms  "
+                      f"p99 {p99:7.2f} ms", flush=True)
     print("medians:")
-    for link, rows in results.items():
-        print(f"  {link:8} {statistics.median(r[0] for r in rows):7.1f} ok req/s  "
-              f"p50 {statistics.median(r[1] for r in rows):6.2f} ms  p99 {statistics.median(r[2] for r in rows):7.2f} ms")
+    medians = {run: [statistics.median(r[i] for r in rows) for i in range(3)] for run, rows in results.items()}
+    for (server, link), (rate, p50, p99) in medians.items():
+        print(f"  {server:8} {link:8} {rate:7.1f} ok req/s  p50 {p50:6.2f} ms  p99 {p99:7.2f} ms")
+    if args.original_url:
+        for link in links:
+            ours, original = medians["ours", link], medians["original", link]
+            print(f"  ours / original, {link}: ok req/s {ours[0] / original[0]:.2f}, p50 {ours[1] / original[1]:.2f}")
 
 
 if __name__ == "__main__":
