@@ -44,7 +44,7 @@ BOOKING_MESSAGES = {
                      "SERIES_INVITATION"),
     },
     "series_cancelled": {
-        "owner": ("SERIES_CANCELLED", 'Series "{title}" cancelled', "{cancelled} cancelled, from {start} on.",
+        "owner": ("SERIES_CANCELLED", 'Series "{title}": {cancelled} cancelled', "From {start} on.",
                   "SERIES_CANCELLED"),
     },
 }
@@ -357,7 +357,7 @@ def series_of(origin, series, occurrences, **values):
     are after the change; `values` add to the words."""
     live = [o for o in occurrences if o["status"] == "confirmed"]
     return Series(series_event_data(series, occurrences, origin.settings.mail_domain),
-                  {"repeats": describe(series["recurrence"], len(live)),
+                  {"repeats": describe(series["recurrence"], len(live), len(series["starts"])),
                    "last": (live or occurrences)[-1]["start_time"].isoformat()} | values)
 
 

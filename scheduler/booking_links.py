@@ -15,7 +15,7 @@ from .availability import intersect, merge
 from .errors import BadRequest, Conflict, NotFound
 from .keys import token_hash
 from .offers import Offer, combined, empty_days
-from .repositories import bookings, event_types, organizations, person_time
+from .repositories import bookings, event_types, organizations, person_time, series
 
 # What a username, an organisation's slug or a type's slug can look like; anything else is the
 # same 404 without a query.
@@ -273,6 +273,11 @@ def by_token(cur, token, *, lock=False):
     if booking is None:
         raise NotFound("Booking not found")
     return booking
+
+
+def later_in_series(cur, booking):
+    """How many later occurrences of a guest booking's series the guest could still cancel."""
+    return series.later(cur, booking, clock.now()) if booking["series_id"] is not None else 0
 
 
 def can_change(booking):

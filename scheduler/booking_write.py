@@ -246,6 +246,9 @@ class BookingWrite:
         if not changed:
             raise NotFound("Booking not found or already cancelled")
         series = self.told_series(cur, current, cancelled=occurrences_text(len(changed)))
+        if series is None:
+            [(booking, recipients)] = changed
+            return changed, announce.booking_cancelled(self.origin, booking, recipients)
         return changed, announce.series_cancelled(self.origin, series, changed, **told)
 
     def told_series(self, cur, booking, **values):
@@ -363,8 +366,9 @@ class BookingWrite:
 
     def guest_cancel_following(self, token, *, reason=None):
         """The guest cancels an occurrence of a series and the later ones not yet started (a
-        booking in no series: it alone), locked as `scoped` locks them; 409 once it is
-        cancelled or started. Host and guest are told once."""
+        booking in no series: it alone), locked as `scoped` locks them. From an occurrence
+        cancelled or past, the later ones: a guest who cancelled the one their confirmation
+        links to can still cancel the rest. 409 when none is left. Host and guest are told once."""
         with self.rt.db.single_statement() as cur:
             series_id = by_token(cur, token)["series_id"]
         if series_id is None:
@@ -374,14 +378,14 @@ class BookingWrite:
         def change(cur, attempt):
             series_rows.lock(cur, series_id)
             current = by_token(cur, token)
-            rows = series_rows.occurrences(cur, series_id, first=current["occurrence"], lock=True)
-            changeable(next(r for r in rows if r["id"] == current["id"]))
             now = clock.now()
-            changed, messages = self.cancel_occurrences(
-                cur, current, [r for r in rows if r["status"] == "confirmed" and r["start_time"] > now],
-                by_guest=True, reason=reason)
-            return Scoped(Written(*asked_in(changed, current["id"]), messages, host_name=current["host_name"]),
-                          changed)
+            rows = [r for r in series_rows.occurrences(cur, series_id, first=current["occurrence"], lock=True)
+                    if r["status"] == "confirmed" and r["start_time"] > now]
+            if not rows:
+                raise Conflict("Nothing is left to cancel in this series")
+            changed, messages = self.cancel_occurrences(cur, current, rows, by_guest=True, reason=reason)
+            return Scoped(Written(*asked_in(changed, current["id"], current), messages,
+                                  host_name=current["host_name"]), changed)
         return self.run(change, refused=guest_taken)
 
     def guest_move(self, token, *, start_in):

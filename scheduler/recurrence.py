@@ -25,7 +25,11 @@ WEEKDAYS = {"mo": rrule.MO, "tu": rrule.TU, "we": rrule.WE, "th": rrule.TH, "fr"
 
 
 def count_or_until(schema):
+    """The rule's schema: no member but its own (a part of RRULE we don't take, such as
+    bymonthday, is refused rather than ignored, or the series would silently differ)."""
     ignored_members(schema)
+    schema["additionalProperties"] = False
+    del schema["propertyNames"]
     schema["oneOf"] = [{"required": ["count"], "not": {"required": ["until"]}},
                        {"required": ["until"], "not": {"required": ["count"]}}]
     schema["properties"]["byday"]["uniqueItems"] = True
@@ -35,7 +39,7 @@ class Recurrence(Body):
     """How a booking repeats: exactly one of `count` and `until`; at most 52 occurrences within
     a year of the first."""
 
-    model_config = ConfigDict(json_schema_extra=count_or_until)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=count_or_until)
     freq: Literal["daily", "weekly", "monthly"]
     interval: Annotated[int, Field(ge=1, le=12), Whole] = 1
     # Left out, not null: the None defaults are never validated, so an explicit null is a 400.
@@ -90,6 +94,9 @@ def occurrences(rule, start, end, zone_name):
         raise invalid("count" if rule.count else "until", "gives fewer than 2 occurrences")
     if dates[-1] - dates[0] > MAX_SPAN:
         raise invalid("count", "makes the series last more than a year")
+    if dates[0] != local:
+        day = local.strftime("%A")
+        raise invalid("byday", f"leaves out the start's weekday ({day}): the start is the first occurrence")
     duration, found = end - start, []
     for number, moment in enumerate(dates, 1):
         utc = moment.replace(tzinfo=zone, fold=0).astimezone(timezone.utc)
@@ -120,11 +127,14 @@ DAY_NAMES = {"mo": "Monday", "tu": "Tuesday", "we": "Wednesday", "th": "Thursday
              "su": "Sunday"}
 
 
-def describe(rule, occurrences_count):
-    """A stored rule in words: "every week, 12 times", "every 2 weeks on Monday and Thursday, 6 times"."""
+def describe(rule, booked, of):
+    """A stored rule in words, with how many of its `of` occurrences are `booked`: "every week,
+    12 times", "every 2 weeks on Monday and Thursday, 5 of 6 times"."""
     unit = UNITS[rule["freq"]]
     every = f"every {unit}" if rule["interval"] == 1 else f"every {rule['interval']} {unit}s"
     if rule.get("byday"):
         names = [DAY_NAMES[day] for day in rule["byday"]]
         every += " on " + (f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0])
-    return f"{every}, {occurrences_count} time{'s' if occurrences_count != 1 else ''}"
+    times = ("none left" if not booked else f"{booked} time{'s' if booked != 1 else ''}" if booked == of
+             else f"{booked} of {of} times")
+    return f"{every}, {times}"

@@ -61,6 +61,17 @@ def test_a_series_is_one_email_with_one_calendar_event_that_repeats(client, alic
     assert "METHOD:REQUEST" in later and "EXDATE" in later and "RRULE" in later
 
 
+def test_cancelling_the_rest_of_a_series_says_how_much_is_left(client, alice, mailbox, worker):
+    body = slot("09:00", "10:00", title="Coaching") | {"recurrence": {"freq": "weekly", "count": 6}}
+    made = client.post("/api/v1/bookings", json=body, headers=alice.auth).json
+    client.delete(f"/api/v1/bookings/{made['bookings'][4]['id']}?scope=following", headers=alice.auth)
+    worker()
+    [message] = [m for m in mailbox.received() if m["Subject"].startswith("Occurrences cancelled")]
+    assert message["Subject"] == "Occurrences cancelled: Coaching"
+    assert "2 occurrences of this series, from the one below on, cancelled; it is now every week, 4 of 6 times" \
+        in " ".join(message.get_body(("plain",)).get_content().split())
+
+
 def test_org_invite_email(client, alice, bob, mailbox, worker):
     org = client.post("/api/v1/organizations", json={"name": "Crew"}, headers=alice.auth).json["organization"]
     client.post(f"/api/v1/organizations/{org['id']}/members", json={"email": bob.email}, headers=alice.auth)

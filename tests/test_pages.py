@@ -241,6 +241,29 @@ def test_a_guest_books_a_series_skips_a_taken_week_and_cancels_the_later_ones(br
     assert "/coaching/bookings" in refusal and "409" in refusal
 
 
+def test_a_cancelled_first_date_s_page_still_cancels_the_later_ones(browser, live_server, client, host):
+    """The series' confirmation email links to its first date: cancelled, its page still offers
+    the dates after it."""
+    r = client.post("/api/v1/event-types", headers=host.auth, json={
+        "slug": "coaching", "title": "Coaching", "duration": 30, "max_occurrences": 3})
+    assert r.status_code == 201, r.json
+    day = datetime.now(timezone.utc).date() + timedelta(days=10)
+    r = client.post("/api/v1/public/hana/coaching/bookings", json={
+        "start": f"{day.isoformat()}T10:00:00Z", "name": "Gus Guest", "email": "gus@example.com",
+        "recurrence": {"freq": "weekly", "count": 3}})
+    assert r.status_code == 201, r.json
+    browser.get(live_server(f"/manage/{r.json['manage_token']}"))
+    wait_text(browser, "[data-state]", "Booked for Gus Guest")
+    browser.find_element(By.XPATH, "//button[text()='Cancel this one']").click()
+    wait_text(browser, "[data-state]", "This booking is cancelled.")
+    later = browser.find_element(By.XPATH, "//button[text()='Cancel the 2 later ones']")
+    assert later.is_displayed() and not browser.find_element(By.CSS_SELECTOR, "[data-reschedule]").is_displayed()
+    later.click()
+    wait_text(browser, "[data-done]", "2 later bookings are cancelled.")
+    assert {b["status"] for b in host_bookings(client, host) if b["series_id"]} == {"cancelled"}
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-actions]").is_displayed()
+
+
 def test_repeating_is_offered_only_where_the_link_takes_series(browser, live_server, client, host):
     browser.get(live_server("/book/hana/intro"))  # max_occurrences 1
     browser.find_element(By.CSS_SELECTOR, f'[data-start="{offered(browser)[0]}"]').click()

@@ -132,6 +132,12 @@ def test_series_rules_are_checked(client, alice):
                               ({"freq": "hourly", "count": 3}, "recurrence.freq")]:
         r = client.post(BOOKINGS, json=series_body(first) | {"recurrence": recurrence}, headers=alice.auth)
         assert r.status_code == 400 and field in r.json["fields"], (recurrence, r.json)
+    monday = first + timedelta(days=-first.weekday() % 7)
+    left_out = series_body(monday) | {"recurrence": {"freq": "weekly", "count": 3, "byday": ["tu", "th"]}}
+    r = client.post(BOOKINGS, json=left_out, headers=alice.auth)
+    assert r.status_code == 400 and "Monday" in r.json["fields"]["recurrence.byday"]
+    unknown = series_body(first) | {"recurrence": {"freq": "monthly", "count": 3, "bymonthday": [1]}}
+    assert client.post(BOOKINGS, json=unknown, headers=alice.auth).status_code == 400
     overlapping = series_body(first, minutes=26 * 60) | {"recurrence": {"freq": "daily", "count": 3}}
     assert client.post(BOOKINGS, json=overlapping, headers=alice.auth).status_code == 400
 
@@ -189,6 +195,16 @@ def test_cancel_this_following_and_all(client, alice, db):
     assert statuses() == ["cancelled"] * 6
     assert calendar_starts() == []
     assert client.delete(f"{BOOKINGS}/{ids[0]}?scope=all", headers=alice.auth).status_code == 404
+
+
+def test_a_scope_on_a_booking_in_no_series_is_the_booking_itself(client, alice):
+    first = at(local_day(10), "10:00")
+    for scope in ("following", "all"):
+        one = client.post(BOOKINGS, json={"title": "One-off", "start": first.isoformat(),
+                                          "end": (first + timedelta(hours=1)).isoformat()}, headers=alice.auth).json
+        r = client.delete(f"{BOOKINGS}/{one['booking']['id']}?scope={scope}", headers=alice.auth)
+        assert r.status_code == 200 and r.json["booking"]["status"] == "cancelled"
+        assert [b["id"] for b in r.json["bookings"]] == [one["booking"]["id"]]
 
 
 def test_an_occurrence_moved_alone_shows_as_an_override(client, alice):
@@ -297,6 +313,23 @@ def test_a_guest_cancels_one_occurrence_or_the_rest(client, host, make_type, db)
     assert client.post(f"{GUEST}/{tokens[3]}/cancel", json={"scope": "following"}).status_code == 409
 
 
+def test_a_guest_who_cancelled_the_first_can_still_cancel_the_rest(client, host, make_type, db):
+    """The confirmation links to the first occurrence only: once that one is cancelled, its
+    manage link still reaches the later ones."""
+    make_type(slug="coaching", max_occurrences=4)
+    made = booked(client, at(local_day(10), "10:00"), link="hana/coaching", recurrence={"freq": "weekly", "count": 4})
+    first = made["manage_token"]
+    assert client.get(f"{GUEST}/{first}").json["booking"]["later"] == 3
+    assert client.post(f"{GUEST}/{first}/cancel", json={}).status_code == 200
+    shown = client.get(f"{GUEST}/{first}").json["booking"]
+    assert (shown["can_change"], shown["later"]) == (False, 3)
+    r = client.post(f"{GUEST}/{first}/cancel", json={"scope": "following"})
+    assert r.status_code == 200, r.json
+    assert [b["occurrence"] for b in r.json["bookings"]] == [2, 3, 4] and r.json["booking"]["occurrence"] == 1
+    assert client.get(f"{GUEST}/{first}").json["booking"]["later"] == 0
+    assert client.post(f"{GUEST}/{first}/cancel", json={"scope": "following"}).status_code == 409
+
+
 def test_guest_and_host_get_one_email_for_a_guest_series(client, host, make_type, mailbox, worker):
     make_type(slug="coaching", max_occurrences=4)
     start = at(local_day(10), "10:00")
@@ -304,7 +337,7 @@ def test_guest_and_host_get_one_email_for_a_guest_series(client, host, make_type
     worker()
     guest = [m for m in mailbox.received() if m["To"] == "gus@example.com"]
     to_host = [m for m in mailbox.received() if m["To"] == host.email and "Welcome" not in m["Subject"]]
-    assert [m["Subject"] for m in guest] == ["Booked: Intro call with Hana"]
+    assert [m["Subject"] for m in guest] == ["Series booked: Intro call with Hana"]
     assert [m["Subject"] for m in to_host] == ["New series: Intro call with Gus Guest"]
     text = guest[0].get_body(("plain",)).get_content()
     assert "every week, 4 times" in text and made["manage_url"] in text

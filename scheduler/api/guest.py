@@ -8,8 +8,8 @@ from flask import Blueprint
 from pydantic import Field
 
 from ..auth import limit_public_posts, limit_public_reads
-from ..booking_links import by_token, can_change, changeable, guest_view, link_of, slots_of
-from ..context import booking_write, single_statement, transaction
+from ..booking_links import by_token, can_change, changeable, guest_view, later_in_series, link_of, slots_of
+from ..context import booking_write, transaction
 from ..db import retrying
 from ..openapi import Error, RateLimited, Shape, describe
 from ..public_shapes import Assignment, GuestView
@@ -32,6 +32,8 @@ class Cancellation(Body):
 
 class ManagedView(GuestView):
     can_change: bool = Field(description="Whether it can still be cancelled or rescheduled.")
+    later: int = Field(description="An occurrence of a series: how many later ones are still confirmed and not "
+                                   "started (`scope: following` cancels them, even from this one cancelled); else 0.")
 
 
 class Managed(Shape):
@@ -58,9 +60,11 @@ def show(token):
     """A guest's booking, by the token from their confirmation; an unknown token is 404.
     Rate limited per client address."""
     limit_public_reads()
-    with single_statement() as cur:
+    with transaction() as cur:
         booking = by_token(cur, token)
-    return {"booking": guest_view(booking, booking["host_name"], booking["hosts"]) | {"can_change": can_change(booking)}}
+        later = later_in_series(cur, booking)
+    return {"booking": guest_view(booking, booking["host_name"], booking["hosts"])
+            | {"can_change": can_change(booking), "later": later}}
 
 
 @bp.get("/<token>/slots")
@@ -85,7 +89,8 @@ def cancel(token):
 
     The guest gets the calendar cancellation (same UID, higher SEQUENCE); the host a
     notification and an email with the `reason`. An occurrence of a series is cancelled alone,
-    or with `scope: following` with the later ones not yet started (told once); the calendars'
+    or with `scope: following` with the later ones not yet started (told once; from an
+    occurrence cancelled or past, the later ones; 409 when none is left); the calendars'
     series loses them."""
     limit_public_posts()
     data = parse(Cancellation)

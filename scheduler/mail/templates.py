@@ -92,26 +92,28 @@ TEMPLATES = {
                                                                 "below, the last on {last}."),
     "SERIES_INVITATION": booking_template("Invitation to a series", "{organizer} invited you to a series: "
                                                                     "{repeats}, the first below, the last on {last}."),
-    "SERIES_CANCELLED": booking_template("Series cancelled", "{cancelled} of this series, from the one below on, "
-                                                             "have been cancelled."),
+    "SERIES_CANCELLED": booking_template("Occurrences cancelled", "{cancelled} of this series, from the one below "
+                                                                  "on, cancelled; it is now {repeats}."),
     "GUEST_CONFIRMATION": guest_template("Booked", "Your booking with {host} is confirmed."),
     "GUEST_MOVED": guest_template("Booking moved", "Your booking with {host} has new times."),
     "GUEST_CANCELLED": guest_template("Booking cancelled",
                                       "Your booking with {host} has been cancelled ({reason}).", manage=False),
     "GUEST_REMINDER": guest_template("Reminder", "Your booking with {host} starts {start}."),
-    "GUEST_SERIES_CONFIRMATION": guest_template("Booked", "Your series with {host} is confirmed: {repeats}, the "
+    "GUEST_SERIES_CONFIRMATION": guest_template("Series booked", "Your series with {host} is confirmed: {repeats}, the "
                                                           "first below, the last on {last}. Each one has its own "
                                                           "link to cancel or reschedule it; this is the first's."),
-    "GUEST_SERIES_CANCELLED": guest_template("Series cancelled", "{cancelled} of your series with {host}, from the "
-                                                                 "one below on, have been cancelled ({reason}).",
+    "GUEST_SERIES_CANCELLED": guest_template("Occurrences cancelled", "{cancelled} of your series with {host}, from "
+                                                                      "the one below on, cancelled ({reason}); it is "
+                                                                      "now {repeats}.",
                                              manage=False),
     "HOST_GUEST_BOOKED": host_template("New booking", "{guest} booked time with you."),
     "HOST_GUEST_MOVED": host_template("Booking moved", "{guest} moved their booking to new times."),
     "HOST_GUEST_CANCELLED": host_template("Booking cancelled", "{guest} cancelled their booking ({reason})."),
     "HOST_GUEST_SERIES_BOOKED": host_template("New series", "{guest} booked a series with you: {repeats}, the first "
                                                             "below, the last on {last}."),
-    "HOST_GUEST_SERIES_CANCELLED": host_template("Series cancelled", "{guest} cancelled {cancelled} of their series, "
-                                                                     "from the one below on ({reason})."),
+    "HOST_GUEST_SERIES_CANCELLED": host_template("Occurrences cancelled", "{guest} cancelled {cancelled} of their "
+                                                                          "series, from the one below on ({reason}); "
+                                                                          "it is now {repeats}."),
     "HOST_GUEST_HANDED_OVER": host_template("Booking handed over",
                                             "{guest} moved their booking to a time you are not free, so {organizer} "
                                             "of your team takes it. It is no longer in your calendar."),

@@ -57,6 +57,19 @@ def calendar_of(cur, bookings):
     return (find(cur, ids), occurrences_of(cur, ids)) if ids else ({}, {})
 
 
+def later(cur, booking, now):
+    """How many occurrences after `booking` in its series are still confirmed and not started."""
+    cur.execute(
+        """
+        SELECT count(*) AS later FROM bookings b
+        WHERE b.series_id = %(series_id)s AND b.occurrence > %(occurrence)s AND b.status = 'confirmed'
+          AND b.start_time > %(now)s
+        """,
+        {"series_id": booking["series_id"], "occurrence": booking["occurrence"], "now": now},
+    )
+    return cur.fetchone()["later"]
+
+
 def occurrences_of(cur, series_ids):
     """{series id: its bookings, by occurrence, with their attendees}, for calendars."""
     cur.execute(

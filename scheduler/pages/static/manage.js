@@ -31,11 +31,15 @@ function render(booking) {
   part("series").hidden = !inSeries;
   part("series").textContent = inSeries ? `Part of a series (occurrence ${booking.occurrence}).` : "";
   part("single").hidden = inSeries;
-  for (const button of page.querySelectorAll("[data-in-series]")) button.hidden = !inSeries;
+  for (const button of page.querySelectorAll("[data-in-series]")) button.hidden = !inSeries || !booking.can_change;
+  // Once this one is cancelled or past, the later ones of its series can still be cancelled.
+  part("cancel-later").hidden = booking.can_change || booking.later === 0;
+  part("cancel-later").textContent = `Cancel the ${booking.later === 1 ? "later one" : `${booking.later} later ones`}`;
   part("state").textContent = booking.status === "cancelled" ? "This booking is cancelled."
     : booking.can_change ? `Booked for ${booking.guest.name} (${booking.guest.email}).`
     : "This booking has started or taken place.";
-  part("actions").hidden = !booking.can_change;
+  part("actions").hidden = !booking.can_change && booking.later === 0;
+  part("reschedule").hidden = !booking.can_change;
 }
 
 // Shows the booking as it is now; offers new times while it can still change.
@@ -66,8 +70,12 @@ async function change(action, body, control, message) {
   }
 }
 
-// How many bookings a cancel ended: this one, or (a series' "this and later ones") several.
-function cancelled({ bookings }) {
+// How many bookings a cancel ended: this one, or (a series' "this and later ones") several, or
+// (from one cancelled already) only later ones.
+function cancelled({ booking, bookings }) {
+  if (bookings[0].occurrence !== booking.occurrence) {
+    return bookings.length === 1 ? "The later booking is cancelled." : `${bookings.length} later bookings are cancelled.`;
+  }
   return bookings.length === 1 ? "Your booking is cancelled."
     : `${bookings.length} bookings are cancelled: this one and the ${bookings.length - 1} after it.`;
 }
