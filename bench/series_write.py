@@ -9,17 +9,19 @@ lifted, and stops it afterwards. Each request is made by people registered for i
 for the cases with attendees, an organisation the four of them share and have accepted), all
 set up before the timing starts, so no request conflicts with another or finds a calendar
 fuller than the first did. The cases take turns request by request, so each sees the same
-machine. Prints each case's p50, p90, p99 and max in ms (the time from sending the request
-on an open connection to the whole answer read; every answer must be a 201 with every
-occurrence booked).
+machine. Each request of a case starts at a half hour of the week of its own (from tomorrow,
+08:00-20:00 in Berlin; the 169th request again at the first), as real calendars spread over
+the week. With DATABASE_URL set it runs ANALYZE after the warm-up and then every 10 requests
+per case, as autovacuum would on a growing database (see `analyze`). Prints each case's p50,
+p90, p99 and max in ms (the time from sending the request on an open connection to the whole
+answer read; every answer must be a 201 with every occurrence booked).
 
 Cases: single (one booking, no recurrence, for comparison), weekly52 and weekly12 (52 and 12
 weekly occurrences), and the same with _att3 (three attendees besides the organiser).
 
 `--same-people`: each case's requests are all made by one organiser (and the same attendees),
-each at a time of the week of its own (from tomorrow, every half hour from 08:00 to 20:00 in
-Berlin), so their calendars fill as the run goes on: the last 52-occurrence request finds some
-5,000 bookings in each person's calendar. At most 168 requests per case (warm-up included).
+so their calendars fill as the run goes on: the last 52-occurrence request finds some 5,000
+bookings in each person's calendar. At most 168 requests per case (warm-up included).
 """
 
 import argparse
@@ -31,7 +33,7 @@ import time
 from zoneinfo import ZoneInfo
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from compare import ours_running
@@ -102,6 +104,22 @@ def timed_post(base, token, body, count):
     return elapsed
 
 
+def analyze():
+    """ANALYZE, between timed requests, as autovacuum would on a database that grows. A run
+    fills a new database within seconds, faster than autovacuum looks (once a minute), and
+    PL/pgSQL keeps each connection's plans: a connection that settled on a plan of
+    blocked_time's query while the tables were tiny kept it as they grew (one web connection's
+    conflict check went from 4 ms to 200-340 ms over a run, the other's stayed at 1-7 ms, in
+    about half the runs). ANALYZE makes every connection plan afresh with the tables as they are."""
+    if not os.environ.get("DATABASE_URL"):
+        return
+    import psycopg2
+    with psycopg2.connect(os.environ["DATABASE_URL"]) as db:
+        db.autocommit = True
+        with db.cursor() as cur:
+            cur.execute("ANALYZE")
+
+
 def wait_for_outbox(seconds=120):
     """Until the worker has sent the emails due now (the sign-ups' welcomes), so it does not
     compete with the timed requests for the CPU more than their own emails make it."""
@@ -126,17 +144,16 @@ def percentiles(values):
     return cuts[49], cuts[89], cuts[98], max(values)
 
 
+SLOTS = 7 * 24  # half hours from 08:00 to 20:00 in a week: none in a clock change's missing hour
+
+
 def starts(total, same_people):
-    """Each request's start. Fresh people: all tomorrow 09:00 UTC (10:00 or 11:00 in Berlin),
-    every occurrence in the future and none in a clock change's missing hour. The same people:
-    a half hour of its own in the week from tomorrow, 08:00-20:00 in Berlin."""
-    if not same_people:
-        first = datetime.now(timezone.utc).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        return [first] * total
-    if total > 7 * 24:
-        raise SystemExit("--same-people takes at most 168 requests per case, warm-up included")
+    """Each request's start: a half hour of its own in the week from tomorrow, 08:00-20:00 in
+    Berlin (for fresh people, the 169th request takes the first again)."""
+    if same_people and total > SLOTS:
+        raise SystemExit(f"--same-people takes at most {SLOTS} requests per case, warm-up included")
     tomorrow = datetime.now(ZoneInfo(ZONE)).date() + timedelta(days=1)
-    return [datetime.combine(tomorrow + timedelta(days=n // 24), datetime.min.time(), ZoneInfo(ZONE))
+    return [datetime.combine(tomorrow + timedelta(days=n % SLOTS // 24), datetime.min.time(), ZoneInfo(ZONE))
             .replace(hour=8 + n % 24 // 2, minute=30 * (n % 2)) for n in range(total)]
 
 
@@ -150,6 +167,8 @@ def measure(base, cases, requests, warmup, same_people=False):
     wait_for_outbox()
     times = {case: [] for case in cases}
     for n in range(total):
+        if n >= warmup and (n - warmup) % 10 == 0:
+            analyze()
         for case in cases:
             count = CASES[case][0]
             token, emails = plans[case][0 if same_people else n]
