@@ -84,10 +84,12 @@ def occurrences(rule, start, end, zone_name):
     local = start.astimezone(zone).replace(tzinfo=None)
     if rule.until and rule.until > local.date() + MAX_SPAN:
         raise invalid("until", "must be within a year of the start")
-    dates = list(rrule.rrule(
-        FREQUENCIES[rule.freq], dtstart=local, interval=rule.interval, count=rule.count,
-        until=datetime.combine(rule.until, local.time()) if rule.until else None, wkst=rrule.MO,
-        byweekday=[WEEKDAYS[day] for day in rule.byday] if rule.byday else None, cache=False)[:MAX_OCCURRENCES + 1])
+    # dateutil drops microseconds from its dates: they go back on after.
+    whole, fraction = local.replace(microsecond=0), timedelta(microseconds=local.microsecond)
+    dates = [moment + fraction for moment in rrule.rrule(
+        FREQUENCIES[rule.freq], dtstart=whole, interval=rule.interval, count=rule.count,
+        until=datetime.combine(rule.until, whole.time()) if rule.until else None, wkst=rrule.MO,
+        byweekday=[WEEKDAYS[day] for day in rule.byday] if rule.byday else None, cache=False)[:MAX_OCCURRENCES + 1]]
     if len(dates) > MAX_OCCURRENCES:
         raise invalid("until", f"gives more than {MAX_OCCURRENCES} occurrences")
     if len(dates) < 2:

@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import MutableMapping
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import schemathesis
 from schemathesis.generation import GenerationMode
@@ -67,6 +68,7 @@ CHANGE_CALENDAR = "PATCH /api/v1/calendars/{calendar_id}"
 CALENDAR_URL = os.environ.get("FUZZ_CALENDAR_URL")
 REFUSED_URL = "ftp://127.0.0.1/"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+BYDAY = ("mo", "tu", "we", "th", "fr", "sa", "su")
 # Text fields and whether they may span lines (scheduler/validation.py: Title, Location, Paragraphs, Line),
 # and the operations where a name means one line although it spans lines elsewhere.
 TEXT_FIELDS = {"title": False, "location": False, "description": True, "notes": True, "reason": True, "name": False}
@@ -116,6 +118,7 @@ def map_case(context, case):
             case.body.pop("recurrence", None)
         elif isinstance(case.body.get("recurrence"), dict):
             case.body["recurrence"] = {k: v for k, v in case.body["recurrence"].items() if k != "until"} | {"count": 2}
+            with_start_weekday(case.body)
         if case.operation.label == UPDATE_BOOKING and isinstance(case.query, MutableMapping) \
                 and ("start" in case.body or "end" in case.body):
             case.query["scope"] = "this"
@@ -173,6 +176,16 @@ def future_times(body):
         start = now_like(start) + timedelta(days=30)
     body["start"] = start.isoformat()
     body["end"] = (start + timedelta(hours=1)).isoformat()
+
+
+def with_start_weekday(body):
+    """A series' byday includes the weekday of its start (its first occurrence) where the rule
+    is expanded: the body's zone, else the fuzzer's own (UTC)."""
+    byday, start = body["recurrence"].get("byday"), moment(body.get("start"))
+    if isinstance(byday, list) and start is not None:
+        local = start.astimezone(ZoneInfo(body.get("timezone") or "UTC")) if start.tzinfo else start
+        day = BYDAY[local.weekday()]
+        body["recurrence"]["byday"] = byday if day in byday else [*byday, day]
 
 
 def in_order(intervals):

@@ -119,6 +119,14 @@ def test_a_local_time_the_clocks_skip_on_some_date_is_a_400_naming_it(client, al
     assert counts(db) == (0, 0)
 
 
+def test_the_first_occurrence_is_the_start_to_the_microsecond(client, alice):
+    first = at(local_day(10), "10:00") + timedelta(microseconds=322643)
+    r = client.post(BOOKINGS, json=series_body(first, count=2) | {"recurrence": {
+        "freq": "daily", "count": 2, "byday": [first.strftime("%a")[:2].lower(), "mo"]}}, headers=alice.auth)
+    assert r.status_code == 201, r.json
+    assert datetime.fromisoformat(r.json["bookings"][0]["start_time"]) == first
+
+
 def test_series_rules_are_checked(client, alice):
     first = at(local_day(10), "10:00")
     for recurrence, field in [({"freq": "weekly"}, "recurrence"),
