@@ -28,6 +28,15 @@ HARNESS = os.path.join(os.path.dirname(ROOT), "shared", "bench", "run.py")
 RESULTS = os.path.join(ROOT, "bench", "results")
 
 
+def call(base, method, path, body=None, token=None):
+    """One JSON request to the API under test; its answer's JSON."""
+    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json"} | (
+                                         {"Authorization": f"Bearer {token}"} if token else {}))
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.load(r)
+
+
 def wait_healthy(url, seconds=30):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

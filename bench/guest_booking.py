@@ -19,16 +19,14 @@ the ratio of the medians (ours / original).
 """
 
 import argparse
-import json
 import os
 import re
 import statistics
 import subprocess
 import tempfile
-import urllib.request
 from datetime import datetime, timedelta, timezone
 
-from compare import ours_running
+from compare import call, ours_running
 
 API = "/api/v1"
 DAY = {"start": "00:00", "end": "24:00"}
@@ -50,14 +48,6 @@ request = function()
   return wrk.format("POST", "%(path)s", {["Content-Type"] = "application/json"}, body)
 end
 """
-
-
-def call(base, method, path, body=None, token=None):
-    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json"} | (
-                                         {"Authorization": f"Bearer {token}"} if token else {}))
-    with urllib.request.urlopen(request, timeout=30) as r:
-        return json.load(r)
 
 
 def person(base, name, tag):

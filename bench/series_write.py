@@ -36,20 +36,12 @@ import urllib.request
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from compare import ours_running
+from compare import call, ours_running
 
 API = "/api/v1"
 CASES = {"single": (None, 0), "weekly52": (52, 0), "weekly52_att3": (52, 3), "weekly12": (12, 0),
          "weekly12_att3": (12, 3)}
 ZONE = "Europe/Berlin"  # the series crosses two clock changes, as most real ones do
-
-
-def call(base, method, path, body=None, token=None):
-    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json"} | (
-                                         {"Authorization": f"Bearer {token}"} if token else {}))
-    with urllib.request.urlopen(request, timeout=30) as r:
-        return json.load(r)
 
 
 def register(base, label):

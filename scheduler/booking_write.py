@@ -44,8 +44,7 @@ class Written:
     @property
     def seen_by_guest(self):
         """A guest booking as its guest sees it."""
-        return guest_view(self.booking, self.host_name,
-                          [{"name": p["name"]} for p in self.recipients if p["status"] != "declined"])
+        return guest_view(self.booking, self.host_name, hosts_of(self.recipients))
 
 
 @dataclass
@@ -73,8 +72,7 @@ class SeriesWritten:
 
     @property
     def seen_by_guest(self):
-        hosts = [{"name": p["name"]} for p in self.recipients if p["status"] != "declined"]
-        return [guest_view(b, self.host_name, hosts) for b in self.bookings]
+        return [guest_view(b, self.host_name, hosts_of(self.recipients)) for b in self.bookings]
 
 
 @dataclass
@@ -95,7 +93,12 @@ class Scoped:
 
     @property
     def seen_by_guest(self):
-        return [Written(b, people, None, host_name=self.written.host_name).seen_by_guest for b, people in self.changed]
+        return [guest_view(b, self.written.host_name, hosts_of(people)) for b, people in self.changed]
+
+
+def hosts_of(recipients):
+    """The hosts a guest is shown: those attending, by name."""
+    return [{"name": p["name"]} for p in recipients if p["status"] != "declined"]
 
 
 @dataclass
@@ -256,8 +259,9 @@ class BookingWrite:
         being written leaves it; None for a booking in none."""
         if booking["series_id"] is None:
             return None
-        [series] = series_rows.find(cur, [booking["series_id"]]).values()
-        return announce.series_of(self.origin, series, series_rows.occurrences(cur, series["id"]), **values)
+        series, occurrences = series_rows.calendar_of(cur, [booking])
+        return announce.series_of(self.origin, series[booking["series_id"]], occurrences[booking["series_id"]],
+                                  **values)
 
     def cancel(self, owner_id, booking_id, *, expect=None):
         """Cancels a booking `owner_id` booked (it stays, cancelled); 404 if it already is."""
@@ -379,7 +383,7 @@ class BookingWrite:
             series_rows.lock(cur, series_id)
             current = by_token(cur, token)
             now = clock.now()
-            rows = [r for r in series_rows.occurrences(cur, series_id, first=current["occurrence"], lock=True)
+            rows = [r for r in series_rows.locked_occurrences(cur, series_id, first=current["occurrence"])
                     if r["status"] == "confirmed" and r["start_time"] > now]
             if not rows:
                 raise Conflict("Nothing is left to cancel in this series")
@@ -499,8 +503,8 @@ def scoped(cur, booking_id, owner_id, scope, expect=None):
     if current["user_id"] != owner_id:
         raise Forbidden("Only the booker can change or cancel this booking")
     series_rows.lock(cur, current["series_id"])
-    rows = series_rows.occurrences(cur, current["series_id"], first=current["occurrence"] if scope == "following" else 1,
-                                   lock=True)
+    rows = series_rows.locked_occurrences(cur, current["series_id"],
+                                          first=current["occurrence"] if scope == "following" else 1)
     current = next(r for r in rows if r["id"] == booking_id)
     if expect:
         expect(current)

@@ -33,19 +33,18 @@ def find(cur, series_ids):
     return {row["id"]: row for row in cur.fetchall()}
 
 
-def occurrences(cur, series_id, *, first=1, confirmed_only=False, lock=False):
-    """The series' bookings from occurrence `first` on, by occurrence, with their attendees;
-    `lock`: their rows locked, in id order (the same as occurrence order: they are inserted so)."""
+def locked_occurrences(cur, series_id, *, first=1):
+    """The series' bookings from occurrence `first` on, with their attendees, their rows locked
+    in id order (the same as occurrence order: they are inserted so)."""
     cur.execute(
         f"""
         SELECT {COLUMNS}, {INTERNAL}, {ATTENDEES}
         FROM bookings b
         WHERE b.series_id = %(series_id)s AND b.occurrence >= %(first)s
-          AND (NOT %(confirmed_only)s OR b.status = 'confirmed')
         ORDER BY b.id
-        {"FOR UPDATE OF b" if lock else ""}
+        FOR UPDATE OF b
         """,
-        {"series_id": series_id, "first": first, "confirmed_only": confirmed_only},
+        {"series_id": series_id, "first": first},
     )
     return cur.fetchall()
 
