@@ -6,7 +6,8 @@ main thread, webhooks in WEBHOOK_CONCURRENCY threads of their own, so a slow or 
 receiver never holds up an email, nor (one attempt in flight per endpoint) other endpoints, and
 calendar writes in CALENDAR_WRITE_CONCURRENCY others, so a dead CalDAV server holds up neither.
 Sweep threads enqueue due outbox rows, webhook deliveries and calendar writes with no live job,
-another refreshes the admins' dashboard snapshots before they expire, one deletes old data
+another refreshes the admins' dashboard snapshots before they expire, one expires the requests
+left unanswered (within OUTBOX_POLL_SECONDS of their time), one deletes old data
 (scheduler/retention.py), and one reads people's external calendars as they come due
 (scheduler/external_calendars/refresh.py). It waits out Redis or PostgreSQL outages, and stops on SIGTERM or
 SIGINT in any state: idle, mid-job (after that email), or waiting for Redis. A webhook attempt
@@ -26,6 +27,7 @@ from rq.timeouts import TimerDeathPenalty
 from rq.worker import WorkerStatus
 
 from scheduler import dashboard, jobs, retention
+from scheduler.booking_write import BookingWrite
 from scheduler.config import Settings
 from scheduler.delivery import calendars, emails, webhooks
 from scheduler.external_calendars.refresh import refresh_due
@@ -33,6 +35,8 @@ from scheduler.logs import configure_logging
 from scheduler.runtime import start_worker
 
 log = logging.getLogger("scheduler.worker")
+# Requests expired per transaction by the sweep, which goes on while a batch comes back full.
+EXPIRY_BATCH = 100
 
 
 class Worker(SimpleWorker):
@@ -109,10 +113,15 @@ def background_tasks(rt):
     def calendar_refresh():
         refresh_due(rt)
 
+    def request_expiry():
+        while BookingWrite(rt).expire_requests(limit=EXPIRY_BATCH) == EXPIRY_BATCH:
+            pass
+
     return [(settings.outbox_poll_seconds, outbox_sweep), (settings.outbox_poll_seconds, webhook_sweep),
             (settings.outbox_poll_seconds, calendar_write_sweep),
             (min(settings.outbox_poll_seconds, lead / 2), dashboard_refresh),
-            (settings.retention_interval, retention_purge), (settings.outbox_poll_seconds, calendar_refresh)]
+            (settings.retention_interval, retention_purge), (settings.outbox_poll_seconds, calendar_refresh),
+            (settings.outbox_poll_seconds, request_expiry)]
 
 
 def work(settings, stop, queue=jobs.email_queue, worker_class=Worker):

@@ -34,8 +34,7 @@ BOOKING_MESSAGES = {
         "owner": ("BOOKING_UPDATED", 'Booking "{title}" moved', "It now runs from {start} to {end}.", "BOOKING_UPDATED"),
     },
     "cancelled": {
-        "owner": ("BOOKING_CANCELLED", 'Booking "{title}" cancelled', "The booking has been cancelled.",
-                  "BOOKING_CANCELLED"),
+        "owner": ("BOOKING_CANCELLED", 'Booking "{title}" cancelled', "Reason: {reason}.", "BOOKING_CANCELLED"),
     },
     # A series is told once, at its first occurrence written (or cancelled), with how it repeats.
     "series_created": {
@@ -77,6 +76,39 @@ GUEST_MESSAGES = {
         "host": ("GUEST_CANCELLED", '{guest} cancelled "{title}"', "Reason: {reason}.", "HOST_GUEST_CANCELLED"),
         "guest": "GUEST_CANCELLED",
     },
+    "request_withdrawn": {
+        "host": ("GUEST_CANCELLED", '{guest} withdrew their request for "{title}"', "Reason: {reason}.",
+                 "HOST_GUEST_CANCELLED"),
+        "guest": "GUEST_CANCELLED",
+    },
+    # A request (a type that requires confirmation): the hosts are told what to do and by when.
+    "requested": {
+        "host": ("GUEST_REQUESTED", '{guest} asks to book "{title}"',
+                 "From {start} to {end}. Confirm or decline it before {expires}.", "HOST_GUEST_REQUESTED"),
+        "guest": "GUEST_REQUESTED",
+    },
+    "confirmed": {
+        "host": ("REQUEST_CONFIRMED", '"{title}" with {guest} confirmed', "From {start} to {end}.",
+                 "HOST_REQUEST_CONFIRMED"),
+        "guest": "GUEST_CONFIRMATION",
+    },
+    "declined": {"guest": "GUEST_DECLINED"},
+    "expired": {
+        "host": ("REQUEST_EXPIRED", 'Request from {guest} expired', '"{title}" at {start} was not confirmed in time; '
+                                                                   "the time is free again.", "HOST_REQUEST_EXPIRED"),
+        "guest": "GUEST_EXPIRED",
+    },
+    # A seated type: each guest takes or gives up a seat of the one booking at a start.
+    "seat_booked": {
+        "host": ("GUEST_SEAT_BOOKED", '{guest} took a seat at "{title}"', "{taken} of {capacity} seats taken.",
+                 "HOST_GUEST_SEAT_BOOKED"),
+        "guest": "GUEST_CONFIRMATION",
+    },
+    "seat_cancelled": {
+        "host": ("GUEST_SEAT_CANCELLED", '{guest} gave up a seat at "{title}"',
+                 "{taken} of {capacity} seats taken. Reason: {reason}.", "HOST_GUEST_SEAT_CANCELLED"),
+        "guest": "GUEST_CANCELLED",
+    },
     # Round robin gave a booking the guest moved to another host: what its previous host hears.
     "handed_over": {
         "host": ("GUEST_HANDED_OVER", '{guest} moved "{title}"', "You are not free at the new time; {organizer} takes it.",
@@ -86,8 +118,12 @@ GUEST_MESSAGES = {
 # Minutes before the start at which a guest is reminded.
 GUEST_REMINDERS = (1440, 60)
 # The iCalendar METHOD attached to each event's emails (RFC 5546); a series' is `Series.method`.
+# A request has none until it is confirmed: no calendar holds it, so declining or expiring it
+# has nothing to cancel (and a request withdrawn, `guest_cancelled` while pending, neither).
 CALENDAR_METHOD = {"created": "REQUEST", "updated": "REQUEST", "cancelled": "CANCEL",
-                   "guest_moved": "REQUEST", "guest_cancelled": "CANCEL", "handed_over": "CANCEL"}
+                   "guest_moved": "REQUEST", "guest_cancelled": "CANCEL", "handed_over": "CANCEL",
+                   "requested": None, "confirmed": "REQUEST", "declined": None, "expired": None, "request_withdrawn": None,
+                   "seat_booked": "REQUEST", "seat_cancelled": "CANCEL"}
 
 
 @dataclass(frozen=True)
@@ -118,7 +154,7 @@ class Series:
 class Messages:
     """What an event sends: notification rows, outbox rows (reminders carry send_after),
     webhook events (each goes to every subscribed endpoint of the people concerned), the
-    pending reminders it voids ((booking id, user id or None for everyone)), and calendar
+    pending reminders it voids ((booking id, user id or None for everyone[, seat id])), and calendar
     copies (`calendar_copies`: a booking's event, who should hold it and who not)."""
 
     notes: list = field(default_factory=list)
@@ -137,8 +173,8 @@ def send(rt, cur, messages):
     reminder made afresh is not voided with the old ones) and enqueues their delivery once that
     transaction commits (scheduled reminders are left to the worker's sweep). The one place
     that hands an event's messages to the queue."""
-    for booking_id, user_id in messages.voided:
-        email_outbox.void_reminders(cur, booking_id, user_id)
+    for booking_id, *whose in messages.voided:
+        email_outbox.void_reminders(cur, booking_id, *whose)
     if not (messages.notes or messages.emails or messages.webhooks or messages.calendars):
         return
     send_now, endpoints, calendar_writes = message_rows.write(
@@ -197,20 +233,26 @@ def calendar_copies(origin, booking, recipients, gone=()):
 
 
 def booking_messages(origin, event, booking, recipients, only=None, reason=None, series=None):
-    """The notification and the email (with the calendar invitation) `event` sends to each
-    attendee of the booking, in their own time zone, and to its guest if it has one. The
-    settings' sender address and mail domain name calendar UIDs and organizers. An occurrence
-    of a series (`series`, a `Series`) invites to the whole series."""
+    """The notification and the email (with the calendar invitation, if the event has one)
+    `event` sends to each attendee of the booking, in their own time zone, and to its guest if
+    it has one (a seat's guest, for the booking as `seat_view` shows it to them). The settings'
+    sender address and mail domain name calendar UIDs and organizers. An occurrence of a series
+    (`series`, a `Series`) invites to the whole series."""
     domain = origin.settings.mail_domain
     invite = ({"method": series.method, "event": series.event} if series else
-              {"method": CALENDAR_METHOD[event], "event": calendar_event(origin, booking, recipients)})
+              {"method": CALENDAR_METHOD[event], "event": calendar_event(origin, booking, recipients)}
+              if CALENDAR_METHOD[event] else None)
     organizer = next(p["name"] for p in recipients if p["user_id"] == booking["user_id"])
     guest = booking["guest"]
     values = {"title": booking["title"], "start": booking["start_time"].isoformat(),
-              "end": booking["end_time"].isoformat(), "organizer": organizer} | (series.values if series else {})
+              "end": booking["end_time"].isoformat(), "organizer": organizer,
+              "reason": reason or "no reason given"} | (series.values if series else {})
+    if booking.get("expires_at"):
+        values["expires"] = booking["expires_at"].isoformat()
+    if booking.get("seats"):
+        values |= {"taken": booking["seats"]["taken"], "capacity": booking["seats"]["capacity"]}
     if guest:
-        values |= {"guest": guest["name"], "guest_email": guest["email"], "notes": guest["notes"] or "none",
-                   "reason": reason or "no reason given"}
+        values |= {"guest": guest["name"], "guest_email": guest["email"], "notes": guest["notes"] or "none"}
     messages = Messages()
     for person in recipients:
         if not told(person, only):
@@ -226,17 +268,20 @@ def booking_messages(origin, event, booking, recipients, only=None, reason=None,
         messages.emails.append({"to": person["email"], "template": template, "user_id": person["user_id"],
                                 "booking_id": booking["id"],
                                 "payload": {"name": person["name"], "booking_id": booking["id"],
-                                            "timezone": person["timezone"], "ics": invite, **values,
-                                            "names": {"organizer": booking["user_id"]}}})
+                                            "timezone": person["timezone"], **values,
+                                            "names": {"organizer": booking["user_id"]}}
+                                           | ({"ics": invite} if invite else {})})
     if guest and only in (None, "guest"):
-        guest_reason = {"cancelled": f"by {organizer}", "series_cancelled": f"by {organizer}",
-                        "guest_cancelled": "at your request", "guest_series_cancelled": "at your request"}.get(event)
+        by_host = f"by {organizer}" + (f": {reason}" if reason else "")
+        guest_reason = {"cancelled": by_host, "series_cancelled": by_host, "declined": reason or "no reason given",
+                        "guest_cancelled": "at your request", "guest_series_cancelled": "at your request",
+                        "seat_cancelled": "at your request", "request_withdrawn": "at your request"}.get(event)
         guest_event = (guest_copy(series.event, booking, organizer, origin.settings.mail_address) if series else
                        guest_event_data(booking, organizer, domain, origin.settings.mail_address))
         messages.emails.append(guest_email(
             origin, GUEST_MESSAGES[event]["guest"], booking, recipients,
-            ics={"method": invite["method"], "event": guest_event}, reason=guest_reason,
-            **(series.values if series else {})))
+            ics={"method": invite["method"], "event": guest_event} if invite else None, reason=guest_reason,
+            expires=values.get("expires"), **(series.values if series else {})))
     return messages
 
 
@@ -251,7 +296,7 @@ def guest_email(origin, template, booking, recipients, **extra):
                "manage": {"salt": booking["guest_token_salt"]}}
     if len(hosts) == 1:
         payload["names"] = {"host": booking["user_id"]}
-    return {"to": guest["email"], "template": template, "booking_id": booking["id"],
+    return {"to": guest["email"], "template": template, "booking_id": booking["id"], "seat_id": booking.get("seat_id"),
             "payload": payload | {key: value for key, value in extra.items() if value is not None}}
 
 
@@ -277,7 +322,7 @@ def reminder_emails(origin, booking, recipients, now, only=None):
                                 "title": booking["title"], "start": booking["start_time"].isoformat(),
                                 "end": booking["end_time"].isoformat()},
                 })
-    if booking["guest"] and only is None:
+    if booking["guest"] and only in (None, "guest"):
         for minutes in GUEST_REMINDERS:
             due = booking["start_time"] - timedelta(minutes=minutes)
             if due > now:
@@ -302,19 +347,97 @@ def booking_created(origin, booking, recipients):
             + booking_webhook("booking.created", booking, recipients) + calendar_copies(origin, booking, recipients))
 
 
-def booking_updated(origin, booking, recipients, *, moved, series=None):
-    """A change of title or times: reminders are made afresh; only a move is emailed, any
-    change goes to webhooks."""
-    told_of_move = booking_messages(origin, "updated", booking, recipients, series=series) if moved else Messages()
+def booking_updated(origin, booking, recipients, *, moved, series=None, seats=()):
+    """A change of title or times: reminders are made afresh (a seated booking's guests', `seats`,
+    too); only a move is emailed, any change goes to webhooks."""
+    views = [seat_view(booking, seat) for seat in seats]
+    told_of_move = (booking_messages(origin, "updated", booking, recipients, series=series)
+                    + sum((booking_messages(origin, "updated", view, recipients, only="guest") for view in views),
+                          Messages())) if moved else Messages()
     return (Messages(voided=[(booking["id"], None)]) + told_of_move
             + reminder_emails(origin, booking, recipients, clock.now())
+            + sum((reminder_emails(origin, view, recipients, clock.now(), only="guest") for view in views), Messages())
             + booking_webhook("booking.updated", booking, recipients) + calendar_copies(origin, booking, recipients))
 
 
-def booking_cancelled(origin, booking, recipients, series=None):
+def booking_cancelled(origin, booking, recipients, series=None, reason=None, seats=()):
+    """The organiser cancelled a booking, saying why (`reason`) or not: everyone is told, a
+    seated booking's guests (`seats`, as seats.of has them) each in their own email."""
     return (Messages(voided=[(booking["id"], None)])
-            + booking_messages(origin, "cancelled", booking, recipients, series=series)
-            + booking_webhook("booking.cancelled", booking, recipients) + calendar_copies(origin, booking, recipients))
+            + booking_messages(origin, "cancelled", booking, recipients, series=series, reason=reason)
+            + sum((booking_messages(origin, "cancelled", seat_view(booking, seat), recipients, only="guest",
+                                    reason=reason) for seat in seats), Messages())
+            + booking_webhook("booking.cancelled", booking, recipients, **({"reason": reason} if reason else {}))
+            + calendar_copies(origin, booking, recipients))
+
+
+def booking_requested(origin, booking, recipients):
+    """A guest asked for a time of a type that requires confirmation: the hosts hear what to do
+    and by when, the guest that the request was received. Nothing reaches a calendar, and no
+    reminder is set, until it is confirmed."""
+    return booking_messages(origin, "requested", booking, recipients) + booking_webhook("booking.requested", booking,
+                                                                                        recipients)
+
+
+def request_confirmed(origin, booking, recipients):
+    """The host confirmed a request: it is told as a booking made now (invitations, reminders,
+    calendar copies)."""
+    return (booking_messages(origin, "confirmed", booking, recipients)
+            + reminder_emails(origin, booking, recipients, clock.now())
+            + booking_webhook("booking.confirmed", booking, recipients) + calendar_copies(origin, booking, recipients))
+
+
+def request_declined(origin, booking, recipients, reason):
+    """The host declined a request: its guest is told, with the host's reason if given."""
+    return (booking_messages(origin, "declined", booking, recipients, only="guest", reason=reason)
+            + booking_webhook("booking.declined", booking, recipients, **({"reason": reason} if reason else {})))
+
+
+def request_expired(origin, booking, recipients):
+    """A request was not answered in time: the guest and the hosts hear that its time is free."""
+    return booking_messages(origin, "expired", booking, recipients) + booking_webhook("booking.expired", booking,
+                                                                                      recipients)
+
+
+def seat_view(booking, seat):
+    """A seated booking as one seat's guest has it: they are its guest (they see no other), their
+    manage token's salt is its salt, and their seat names their reminders."""
+    return booking | {"guest": {"name": seat["guest_name"], "email": seat["guest_email"],
+                                "timezone": seat["guest_timezone"], "notes": seat["guest_notes"]},
+                      "guest_token_salt": seat["token_salt"], "seat_id": seat["id"]}
+
+
+def seat_booked(origin, booking, seat, recipients, *, first):
+    """A guest took a seat (the `first` made the booking): they get the invitation and their
+    reminders, the hosts hear how many seats are taken; the booking's first seat sets the hosts'
+    reminders and calendar copies and fires booking.created, a later one booking.updated."""
+    view = seat_view(booking, seat)
+    if first:
+        return (booking_messages(origin, "seat_booked", view, recipients)
+                + reminder_emails(origin, view, recipients, clock.now())
+                + booking_webhook("booking.created", booking, recipients) + calendar_copies(origin, booking, recipients))
+    return (booking_messages(origin, "seat_booked", view, recipients)
+            + reminder_emails(origin, view, recipients, clock.now(), only="guest")
+            + booking_webhook("booking.updated", booking, recipients, by="guest"))
+
+
+def seat_cancelled(origin, booking, seat, recipients, reason):
+    """A guest gave up their seat: they get the cancellation of their copy, the hosts hear it. The
+    last seat given up cancels the booking (`booking` is then cancelled), freeing the hosts' time."""
+    view = seat_view(booking, seat) | {"status": "cancelled"}
+    extra = {"by": "guest"} | ({"reason": reason} if reason else {})
+    told = Messages(voided=[(booking["id"], None, seat["id"])]) + booking_messages(origin, "seat_cancelled", view,
+                                                                                  recipients, reason=reason)
+    if booking["status"] == "cancelled":
+        return (told + Messages(voided=[(booking["id"], None)])
+                + booking_webhook("booking.cancelled", booking, recipients, **extra)
+                + calendar_copies(origin, booking, recipients))
+    return told + booking_webhook("booking.updated", booking, recipients, **extra)
+
+
+def no_show_marked(booking, recipients, who, no_show):
+    """The host marked who did not come (or did, after all): integrations hear of it."""
+    return booking_webhook("booking.no_show", booking, recipients, who=who, no_show=no_show)
 
 
 def guest_moved(origin, booking, recipients, series=None):
@@ -345,9 +468,11 @@ def guest_handed_over(origin, booking, recipients, previous):
             + calendar_copies(origin, booking, recipients, gone=[previous["user_id"]]))
 
 
-def guest_cancelled(origin, booking, recipients, reason, series=None):
+def guest_cancelled(origin, booking, recipients, reason, series=None, withdrawn=False):
+    """The guest cancelled their booking, or `withdrawn` their request (which no calendar held)."""
     return (Messages(voided=[(booking["id"], None)])
-            + booking_messages(origin, "guest_cancelled", booking, recipients, reason=reason, series=series)
+            + booking_messages(origin, "request_withdrawn" if withdrawn else "guest_cancelled", booking, recipients,
+                               reason=reason, series=series)
             + booking_webhook("booking.cancelled", booking, recipients, by="guest", reason=reason)
             + calendar_copies(origin, booking, recipients))
 

@@ -8,6 +8,7 @@ The rules themselves are `offers.Offer`'s; the write is booking_write's."""
 
 import re
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from . import clock, round_robin
@@ -15,7 +16,7 @@ from .availability import intersect, merge
 from .errors import BadRequest, Conflict, NotFound
 from .keys import token_hash
 from .offers import Offer, combined, empty_days
-from .repositories import bookings, event_types, organizations, person_time, series
+from .repositories import bookings, event_types, organizations, person_time, seats, series
 
 # What a username, an organisation's slug or a type's slug can look like; anything else is the
 # same 404 without a query.
@@ -119,10 +120,33 @@ def slots_of(cur, link, start, end, zone_name, *, excluding=None):
         away.append([(b["start_time"], b["end_time"]) for b in mine if b["source"] == "time_off"])
     zone = ZoneInfo(zone_name)
     offered = combined(considered, every=link.every)
+    seats_left = {}
+    if link.event_type["seats"]:
+        offered, seats_left = with_seats(cur, link, offered, start, end)
     return {"timezone": zone_name, "from": start.astimezone(zone), "to": end.astimezone(zone),
             "slots": [{"start": s.astimezone(zone), "end": (s + offer.duration).astimezone(zone)}
+                      | ({"seats_left": seats_left[s]} if seats_left else {})
                       for s, why in offered if why is None],
             "days": empty_days(offered, start, end, zone_name, everyone_away(away, every=link.every))}
+
+
+def with_seats(cur, link, offered, start, end):
+    """A seated type's starts ([(start, why not)]) with the seats left at each offered one: a
+    start whose booking has seats left is offered (that booking blocks no one joining it) while
+    the type's rules allow it, as the write checks (check_joining); a full one is fully booked."""
+    capacity = link.event_type["seats"]
+    taken = seats.taken_between(cur, link.event_type["id"], start, end)
+    considered, left = [], {}
+    for moment, why in offered:
+        if moment in taken:
+            count, room = taken[moment]
+            open_seats = count < room and any(h.offer.rule_broken(moment) is None for h in link.hosts)
+            why = None if open_seats else "fully_booked" if count >= room else why
+            left[moment] = room - count
+        else:
+            left[moment] = capacity
+        considered.append((moment, why))
+    return considered, left
 
 
 def everyone_away(away, *, every):
@@ -254,13 +278,18 @@ def taken():
     return Conflict("That time is no longer available", fields={"start": "was just taken, pick another time"})
 
 
+# What a guest is told of a type's rules before booking (public_shapes.Policy).
+POLICY = ("requires_confirmation", "seats", "cancel_notice", "reschedule_notice")
+
+
 def public_face(link):
     """What strangers see of a link: the type's own fields and its hosts' names (a team's also
     its name and kind)."""
     event_type = link.event_type
     face = {"title": event_type["title"], "description": event_type["description"],
             "location": event_type["location"], "duration": event_type["duration"],
-            "max_occurrences": event_type["max_occurrences"]}
+            "max_occurrences": event_type["max_occurrences"],
+            "policy": {key: event_type[key] for key in POLICY}}
     if link.kind == "personal":
         return face | {"host": {"name": event_type["host_name"]}}
     return face | {"kind": link.kind, "team": {"name": event_type["organization_name"]},
@@ -280,16 +309,66 @@ def later_in_series(cur, booking):
     return series.later(cur, booking, clock.now()) if booking["series_id"] is not None else 0
 
 
-def can_change(booking):
-    return booking["status"] == "confirmed" and booking["start_time"] > clock.now()
+# Why a guest can no longer cancel or reschedule their booking: the code the manage answer
+# gives (`why_not`) and the 409's words.
+CLOSED = {
+    "cancelled": "This booking is cancelled",
+    "declined": "This request was declined",
+    "expired": "This request has expired",
+    "started": "This booking has already started",
+    "pending": "A request cannot be rescheduled before it is confirmed: cancel it and ask for another time",
+    "seat": "A seat cannot be moved: cancel it and book another time",
+}
 
 
-def changeable(booking):
-    """409 unless the guest can still cancel or move the booking."""
-    if booking["status"] != "confirmed":
-        raise Conflict("This booking is cancelled")
-    if booking["start_time"] <= clock.now():
-        raise Conflict("This booking has already started")
+def closed(booking, action):
+    """Why the guest may not `action` ("cancel" or "reschedule") the booking now, as a CLOSED
+    code or "notice" (its type's cancel_notice or reschedule_notice has begun); None if they may."""
+    now = clock.now()
+    if booking["status"] not in ("confirmed", "pending"):
+        return booking["status"]
+    if booking["start_time"] <= now:
+        return "started"
+    if action == "reschedule" and booking["status"] == "pending":
+        return "pending"
+    if action == "reschedule" and booking["seat_id"]:
+        return "seat"
+    return "notice" if now > until(booking, action) else None
+
+
+def until(booking, action):
+    """The last moment the type's notice lets a guest `action` the booking."""
+    return booking["start_time"] - timedelta(minutes=booking[f"{action}_notice"])
+
+
+def changeable(booking, action):
+    """409 unless the guest can still `action` ("cancel" or "reschedule") the booking."""
+    why = closed(booking, action)
+    if why == "notice":
+        notice = duration_text(booking[f"{action}_notice"])
+        raise Conflict(f"Guests can {action} this booking until {notice} before it starts; ask the host instead",
+                       fields={action: f"closes {notice} before the start"})
+    if why:
+        raise Conflict(CLOSED[why])
+
+
+def duration_text(minutes):
+    """1440 -> "1 day", 90 -> "90 minutes"."""
+    for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
+        if minutes % size == 0:
+            count = minutes // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+
+
+def policy_of(booking):
+    """What the manage answer says about changing the booking: whether the guest can cancel or
+    reschedule it, why not (a CLOSED code or "notice"), and until when the notices allow each."""
+    zone = ZoneInfo(booking["guest"]["timezone"])
+    why = {action: closed(booking, action) for action in ("cancel", "reschedule")}
+    return {"can_cancel": why["cancel"] is None, "can_reschedule": why["reschedule"] is None,
+            "can_change": why["cancel"] is None or why["reschedule"] is None, "why_not": why,
+            "cancel_until": until(booking, "cancel").astimezone(zone),
+            "reschedule_until": until(booking, "reschedule").astimezone(zone)}
 
 
 def link_of(cur, booking):

@@ -9,17 +9,19 @@ answer from the `Written` it returns.
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from psycopg2.errors import ExclusionViolation
 
 from . import announcements as announce, clock, links
-from .booking_links import by_token, changeable, check_start, check_starts, guest_view, held, link_of, refused, taken
+from .booking_links import (by_token, changeable, check_start, check_starts, guest_view, held, link_of, refused,
+                            taken, until)
 from .email_addresses import identity_key
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .keys import token_hash
 from .recurrence import occurrences as expand
-from .repositories import bookings, event_types, organizations, person_time, series as series_rows
+from .repositories import bookings, event_types, organizations, person_time, seats as seat_rows, series as series_rows
 from .repositories.locks import lock_people
 
 
@@ -94,6 +96,14 @@ class Scoped:
     @property
     def seen_by_guest(self):
         return [guest_view(b, self.written.host_name, hosts_of(people)) for b, people in self.changed]
+
+
+@dataclass
+class Swept:
+    """What a sweep over several bookings left: each with its recipients, and the messages."""
+
+    changed: list
+    messages: announce.Messages = field(repr=False)
 
 
 def hosts_of(recipients):
@@ -201,7 +211,7 @@ class BookingWrite:
         def change(cur, attempt):
             current = owned(cur, booking_id, owner_id, expect)
             if current["status"] != "confirmed":
-                raise Conflict("A cancelled booking cannot be changed")
+                raise Conflict(unchangeable(current))
             attempt.people = [a["user_id"] for a in current["attendees"] if a["status"] != "declined"]
             attempt.start, attempt.end = start or current["start_time"], end or current["end_time"]
             attempt.excluding = booking_id
@@ -214,7 +224,8 @@ class BookingWrite:
             recipients = bookings.recipients(cur, booking_id)
             moved = (attempt.start, attempt.end) != (current["start_time"], current["end_time"])
             return Written(booking, recipients, announce.booking_updated(
-                self.origin, booking, recipients, moved=moved, series=self.told_series(cur, booking) if moved else None))
+                self.origin, booking, recipients, moved=moved, series=self.told_series(cur, booking) if moved else None,
+                seats=seats_of(cur, booking)))
         return self.run(change, refused=self.busy)
 
     def rename_series(self, owner_id, booking_id, *, title, scope, expect=None):
@@ -230,13 +241,13 @@ class BookingWrite:
             return Scoped(Written(*asked_in(changed, booking_id), messages), changed)
         return self.run(change, refused=self.busy)
 
-    def cancel_series(self, owner_id, booking_id, *, scope, expect=None):
+    def cancel_series(self, owner_id, booking_id, *, scope, reason=None, expect=None):
         """Cancels the occurrences `scope` names ("following": this one and those after it;
         "all") of the series of a booking `owner_id` booked; 404 if none is still confirmed.
-        Everyone is told once, with the series as it is left."""
+        Everyone is told once, with the series as it is left, and `reason`."""
         def change(cur, attempt):
             current, rows = scoped(cur, booking_id, owner_id, scope, expect)
-            changed, messages = self.cancel_occurrences(cur, current, rows)
+            changed, messages = self.cancel_occurrences(cur, current, rows, reason=reason)
             return Scoped(Written(*asked_in(changed, booking_id, current), messages), changed)
         return self.run(change, refused=self.busy)
 
@@ -251,7 +262,8 @@ class BookingWrite:
         series = self.told_series(cur, current, cancelled=occurrences_text(len(changed)))
         if series is None:
             [(booking, recipients)] = changed
-            return changed, announce.booking_cancelled(self.origin, booking, recipients)
+            return changed, announce.booking_cancelled(self.origin, booking, recipients, reason=told.get("reason"),
+                                                       seats=seats_of(cur, booking))
         return changed, announce.series_cancelled(self.origin, series, changed, **told)
 
     def told_series(self, cur, booking, **values):
@@ -263,17 +275,64 @@ class BookingWrite:
         return announce.series_of(self.origin, series[booking["series_id"]], occurrences[booking["series_id"]],
                                   **values)
 
-    def cancel(self, owner_id, booking_id, *, expect=None):
-        """Cancels a booking `owner_id` booked (it stays, cancelled); 404 if it already is."""
+    def cancel(self, owner_id, booking_id, *, reason=None, expect=None):
+        """Cancels a booking `owner_id` booked (it stays, cancelled), telling everyone `reason`;
+        404 if it already is, 409 for a request (which is declined)."""
         def change(cur, attempt):
             current = owned(cur, booking_id, owner_id, expect)
+            if current["status"] == "pending":
+                raise Conflict("A request is declined, not cancelled: POST /bookings/<id>/decline")
             lock_people(cur, [a["user_id"] for a in current["attendees"]])
             booking = bookings.cancel(cur, booking_id, owner_id)
             if booking is None:
                 raise NotFound("Booking not found or already cancelled")
             recipients = bookings.recipients(cur, booking_id)
             return Written(booking, recipients, announce.booking_cancelled(
-                self.origin, booking, recipients, series=self.told_series(cur, booking)))
+                self.origin, booking, recipients, series=self.told_series(cur, booking), reason=reason,
+                seats=seats_of(cur, booking)))
+        return self.run(change, refused=self.busy)
+
+    def answer_request(self, owner_id, booking_id, status, *, reason=None):
+        """The host confirms (`status` "confirmed") or declines ("declined", telling the guest
+        `reason`) a request booked with them. Under the request's row lock, so of a confirm, a
+        decline and the expiry sweep (bookings.expire_requests) exactly one ends it: 409 for the
+        others, and for a request past its time that the sweep has not reached yet."""
+        def change(cur, attempt):
+            current = owned(cur, booking_id, owner_id)
+            if current["status"] != "pending":
+                raise Conflict(f"This booking is {current['status']}, not a request waiting for an answer")
+            booking = bookings.answer_request(cur, booking_id, status, clock.now())
+            if booking is None:
+                raise Conflict("This request has expired")
+            recipients = bookings.recipients(cur, booking_id)
+            messages = (announce.request_confirmed(self.origin, booking, recipients) if status == "confirmed" else
+                        announce.request_declined(self.origin, booking, recipients, reason))
+            return Written(booking, recipients, messages)
+        return self.run(change, refused=self.busy)
+
+    def expire_requests(self, *, limit):
+        """The worker's sweep: up to `limit` requests past their time become expired, freeing
+        their time, and their guests and hosts are told. Returns how many."""
+        def change(cur, attempt):
+            changed = with_recipients(cur, bookings.expire_requests(cur, clock.now(), limit=limit))
+            return Swept(changed, sum((announce.request_expired(self.origin, b, people) for b, people in changed),
+                                      announce.Messages()))
+        return len(self.run(change, refused=self.busy).changed)
+
+    def mark_no_show(self, owner_id, booking_id, *, who, seat_id=None, no_show=True):
+        """The host records that someone did not come (`no_show`; false undoes it): the guest
+        ("guest"; a seated booking's, `seat_id`) or an attendee (a user id). Only once it has
+        started, and only for a confirmed booking (409)."""
+        def change(cur, attempt):
+            current = owned(cur, booking_id, owner_id)
+            if current["status"] != "confirmed":
+                raise Conflict(f"This booking is {current['status']}: nobody was expected")
+            if current["start_time"] > clock.now():
+                raise Conflict("This booking has not started yet")
+            booking = bookings.mark_no_show(cur, booking_id, **no_show_of(cur, current, who, seat_id, no_show))
+            recipients = bookings.recipients(cur, booking_id)
+            shown_who = who if seat_id is None else {"seat_id": seat_id}
+            return Written(booking, recipients, announce.no_show_marked(booking, recipients, shown_who, no_show))
         return self.run(change, refused=self.busy)
 
     def answer(self, person, booking_id, status):
@@ -302,26 +361,58 @@ class BookingWrite:
     def book_link(self, find_link, *, start, name, email, zone_name, notes):
         """A guest books `start` through a booking link (`find_link(cur)`: a person's or a
         team's): every rule of the slot list is checked again under the hosts' locks, and a
-        round-robin link's host is chosen there. The guest's manage token is made here and only
-        its hash is stored."""
+        round-robin link's host is chosen there. A type that requires confirmation makes a
+        request (pending, holding the time until it expires); a seated type a seat. The guest's
+        manage token is made here and only its hash is stored."""
         salt = links.new_salt(self.rt.settings.secret_keys)
         token = links.manage_token(self.rt.settings, salt)
+        guest = {"name": name, "email": email, "zone_name": zone_name, "notes": notes}
 
         def change(cur, attempt):
             link = find_link(cur)
             event_type = link.event_type
             lock_people(cur, [h.id for h in link.hosts])
             link = held(cur, link)
+            if event_type["seats"]:
+                return self.take_seat(cur, link, start, guest, token, salt)
             hosts, assignment = check_start(cur, link, start)
+            request = requested(event_type, start)
             booking, recipients = bookings.create(
                 cur, owner_id=hosts[0].id, invitee_ids=[h.id for h in hosts[1:]], title=event_type["title"],
                 start=start, end=start + link.offer.duration, guest_token_hash=token_hash(token), guest_token_salt=salt,
-                **guest_fields(event_type, name=name, email=email, zone_name=zone_name, notes=notes))
+                **request, **guest_fields(event_type, **guest))
             if assignment:
                 event_types.assigned(cur, event_type["id"], hosts[0].id)
-            return Written(booking, recipients, announce.booking_created(self.origin, booking, recipients),
+            told = announce.booking_requested if request else announce.booking_created
+            return Written(booking, recipients, told(self.origin, booking, recipients),
                            host_name=hosts[0].name, manage_token=token, assignment=assignment)
         return self.run(change, refused=guest_taken)
+
+    def take_seat(self, cur, link, start, guest, token, salt):
+        """A guest takes a seat at `start` of a seated type, under the hosts' locks: in the
+        booking already there (its row locked, so seats are counted one at a time, and the
+        database's count is the last word; 409 once full), else in a new booking, checked and
+        assigned as any guest booking is."""
+        event_type = link.event_type
+        booking = seat_rows.open_at(cur, event_type["id"], start)
+        first = booking is None
+        assignment = None
+        if first:
+            hosts, assignment = check_start(cur, link, start)
+            booking, _ = bookings.create(
+                cur, owner_id=hosts[0].id, invitee_ids=[h.id for h in hosts[1:]], title=event_type["title"],
+                start=start, end=start + link.offer.duration, seats=event_type["seats"], **type_fields(event_type))
+            if assignment:
+                event_types.assigned(cur, event_type["id"], hosts[0].id)
+        else:
+            check_joining(link, booking, start)
+        seat = seat_rows.add(cur, booking["id"], token_hash=token_hash(token), token_salt=salt, **guest)
+        booking = bookings.find_visible(cur, booking["id"], booking["user_id"])
+        recipients = bookings.recipients(cur, booking["id"])
+        host_name = next(p["name"] for p in recipients if p["user_id"] == booking["user_id"])
+        return Written(announce.seat_view(booking, seat), recipients,
+                       announce.seat_booked(self.origin, booking, seat, recipients, first=first),
+                       host_name=host_name, manage_token=token, assignment=assignment)
 
     def book_series(self, find_link, *, start, recurrence, on_conflict, name, email, zone_name, notes):
         """A guest books a series through a booking link whose type allows it: every occurrence
@@ -356,17 +447,32 @@ class BookingWrite:
         return self.run(change, refused=guest_taken)
 
     def guest_cancel(self, token, *, reason=None):
-        """The guest cancels through their manage token; 409 once cancelled or started."""
+        """The guest cancels through their manage token (a request: withdraws it; a seat: gives
+        it up); 409 once cancelled or started, or within the type's cancel_notice."""
         def change(cur, attempt):
             current = by_token(cur, token, lock=True)
-            changeable(current)
+            changeable(current, "cancel")
             lock_people(cur, current["people"])
+            if current["seat_id"]:
+                return self.give_up_seat(cur, current, reason)
             booking = bookings.cancel(cur, current["id"], current["user_id"])
             recipients = bookings.recipients(cur, booking["id"])
             return Written(booking, recipients, announce.guest_cancelled(
-                self.origin, booking, recipients, reason, series=self.told_series(cur, booking)),
-                host_name=current["host_name"])
+                self.origin, booking, recipients, reason, series=self.told_series(cur, booking),
+                withdrawn=current["status"] == "pending"), host_name=current["host_name"])
         return self.run(change, refused=guest_taken)
+
+    def give_up_seat(self, cur, current, reason):
+        """A seat's guest gives it up (`current`: the booking as by_token has it through the seat,
+        its rows locked); the last seat given up cancels the booking, freeing its hosts' time."""
+        seat = seat_rows.cancel(cur, current["seat_id"])
+        booking = bookings.find_visible(cur, current["id"], current["user_id"])
+        if booking["seats"]["taken"] == 0:
+            booking = bookings.cancel(cur, current["id"], current["user_id"])
+        recipients = bookings.recipients(cur, current["id"])
+        return Written(announce.seat_view(booking, seat) | {"status": "cancelled"}, recipients,
+                       announce.seat_cancelled(self.origin, booking, seat, recipients, reason),
+                       host_name=current["host_name"])
 
     def guest_cancel_following(self, token, *, reason=None):
         """The guest cancels an occurrence of a series and the later ones not yet started (a
@@ -384,7 +490,7 @@ class BookingWrite:
             current = by_token(cur, token)
             now = clock.now()
             rows = [r for r in series_rows.locked_occurrences(cur, series_id, first=current["occurrence"])
-                    if r["status"] == "confirmed" and r["start_time"] > now]
+                    if r["status"] == "confirmed" and until(current | {"start_time": r["start_time"]}, "cancel") >= now]
             if not rows:
                 raise Conflict("Nothing is left to cancel in this series")
             changed, messages = self.cancel_occurrences(cur, current, rows, by_guest=True, reason=reason)
@@ -399,7 +505,7 @@ class BookingWrite:
         start in UTC, given the guest's zone (for a start written without an offset)."""
         def change(cur, attempt):
             current = by_token(cur, token, lock=True)
-            changeable(current)
+            changeable(current, "reschedule")
             link = link_of(cur, current)
             start = start_in(current["guest"]["timezone"])
             end = start + link.offer.duration
@@ -426,11 +532,38 @@ class BookingWrite:
         return self.run(change, refused=guest_taken)
 
 
+def type_fields(event_type):
+    """What a booking through a link takes from its type."""
+    return {"event_type_id": event_type["id"], "location": event_type["location"],
+            "buffer_before": event_type["buffer_before"], "buffer_after": event_type["buffer_after"]}
+
+
 def guest_fields(event_type, *, name, email, zone_name, notes):
     """What a guest booking takes from its type and its guest."""
-    return {"event_type_id": event_type["id"], "location": event_type["location"],
-            "buffer_before": event_type["buffer_before"], "buffer_after": event_type["buffer_after"],
-            "guest_name": name, "guest_email": email, "guest_timezone": zone_name, "guest_notes": notes}
+    return type_fields(event_type) | {"guest_name": name, "guest_email": email, "guest_timezone": zone_name,
+                                      "guest_notes": notes}
+
+
+def requested(event_type, start):
+    """How a guest booking of the type is written: a request, if the type requires confirmation,
+    that expires `confirmation_hours` from now or at its start, whichever is sooner."""
+    if not event_type["requires_confirmation"]:
+        return {}
+    return {"status": "pending",
+            "expires_at": min(clock.now() + timedelta(hours=event_type["confirmation_hours"]), start)}
+
+
+def check_joining(link, booking, start):
+    """A guest may join a seated booking while it has a seat left, its host is still one of the
+    link's, and its start is still one the type's rules allow (notice, window, hours)."""
+    host = next((h for h in link.hosts if h.id == booking["user_id"]), None)
+    if host is None:
+        raise taken()
+    if booking["seats"]["taken"] >= booking["seats"]["capacity"]:
+        raise Conflict("That time is fully booked", fields={"start": "has no seats left"})
+    why = host.offer.rule_broken(start)
+    if why:
+        raise BadRequest(f"The start time {why[1]}", fields={"start": why[1]})
 
 
 def link_series(link, recurrence, start):
@@ -526,6 +659,36 @@ def with_recipients(cur, changed):
 
 def occurrences_text(count):
     return f"{count} occurrence{'s' if count != 1 else ''}"
+
+
+def unchangeable(booking):
+    """Why the organiser cannot rename or move a booking that is not confirmed."""
+    if booking["status"] == "pending":
+        return "A request cannot be changed: confirm or decline it first"
+    return f"A {booking['status']} booking cannot be changed"
+
+
+def seats_of(cur, booking):
+    """A seated booking's seats still taken (as seats.of has them); none for another booking."""
+    return seat_rows.of(cur, booking["id"]) if booking["seats"] else []
+
+
+def no_show_of(cur, booking, who, seat_id, no_show):
+    """What bookings.mark_no_show records for `who` of the booking; a seat's guest is recorded
+    in their seat here. 400 for someone the booking does not have."""
+    if who != "guest":
+        if who not in {a["user_id"] for a in booking["attendees"]}:
+            raise BadRequest("Invalid input: who: is not an attendee of this booking",
+                             fields={"who": "is not an attendee of this booking"})
+        return {"user_id": who, "no_show": no_show}
+    if booking["seats"]:
+        if seat_id is None or not seat_rows.mark_no_show(cur, booking["id"], seat_id, no_show):
+            raise BadRequest("Invalid input: seat_id: name one of this booking's seats",
+                             fields={"seat_id": "must be one of this booking's seats"})
+        return {}
+    if booking["guest"] is None:
+        raise BadRequest("Invalid input: who: this booking has no guest", fields={"who": "this booking has no guest"})
+    return {"guest": no_show}
 
 
 def owned(cur, booking_id, owner_id, expect=None):

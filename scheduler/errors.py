@@ -98,10 +98,21 @@ CONFLICTS = {
 }
 
 
+# Check constraint name -> the rule across fields it holds, for a 400 (a write that merges the
+# stored fields with changes is checked by the database, which sees them all).
+RULES = {
+    "event_types_seats_or_confirmation": ("seats", "cannot be set on a type that requires confirmation"),
+    "event_types_single_bookings": ("max_occurrences", "must be 1 on a type that requires confirmation or has seats"),
+}
+
+
 def from_integrity_error(exc):
     name = getattr(exc.diag, "constraint_name", None)
     if name in CONFLICTS:
         return Conflict(CONFLICTS[name])
+    if name in RULES:
+        field, rule = RULES[name]
+        return BadRequest(f"Invalid input: {field}: {rule}", fields={field: rule})
     return None
 
 

@@ -18,6 +18,16 @@ WindowDays = Annotated[int, Field(ge=1, le=365), Whole]
 DailyLimit = Annotated[int, Field(ge=1, le=100), Whole]
 WeeklyLimit = Annotated[int, Field(ge=1, le=500), Whole]
 MaxOccurrences = Annotated[int, Field(ge=1, le=52), Whole]
+ConfirmationHours = Annotated[int, Field(ge=1, le=168), Whole]
+Seats = Annotated[int, Field(ge=2, le=1000), Whole]
+
+REQUIRES_CONFIRMATION = ("A guest's booking is a request (`pending`, holding its time) until I confirm or decline it, "
+                         "or `confirmation_hours` pass.")
+CONFIRMATION_HOURS = "Hours a request waits for my answer before it expires (or until its start, if sooner)."
+SEATS = ("Guests booking the same start share one booking, up to this many; null: one guest per booking. Not with "
+         "`requires_confirmation`.")
+CANCEL_NOTICE = "Minutes before the start after which a guest can no longer cancel (I always can)."
+RESCHEDULE_NOTICE = "Minutes before the start after which a guest can no longer reschedule (I always can)."
 
 
 class EventTypeFields(Body):
@@ -34,12 +44,18 @@ class EventTypeFields(Body):
     daily_limit: DailyLimit | None = None
     weekly_limit: WeeklyLimit | None = None
     max_occurrences: MaxOccurrences = Field(default=1, description="How many occurrences a guest may book as one "
-                                                                   "series; 1: single bookings only.")
+                                                                   "series; 1: single bookings only (the only "
+                                                                   "choice with approval or seats).")
+    requires_confirmation: bool = Field(default=False, description=REQUIRES_CONFIRMATION)
+    confirmation_hours: ConfirmationHours = Field(default=24, description=CONFIRMATION_HOURS)
+    seats: Seats | None = Field(default=None, description=SEATS)
+    cancel_notice: Notice = Field(default=0, description=CANCEL_NOTICE)
+    reschedule_notice: Notice = Field(default=0, description=RESCHEDULE_NOTICE)
     active: bool = True
 
 
 class EventTypeChanges(Body):
-    """Only description, location, daily_limit and weekly_limit may be set to null (cleared); a
+    """Only description, location, daily_limit, weekly_limit and seats may be set to null (cleared); a
     field left out stays as it is (the None default is never validated, so an explicit null is a
     400)."""
 
@@ -56,6 +72,11 @@ class EventTypeChanges(Body):
     daily_limit: DailyLimit | None = None
     weekly_limit: WeeklyLimit | None = None
     max_occurrences: MaxOccurrences = None
+    requires_confirmation: bool = None
+    confirmation_hours: ConfirmationHours = None
+    seats: Seats | None = None
+    cancel_notice: Notice = None
+    reschedule_notice: Notice = None
     active: bool = None
 
 
@@ -74,6 +95,11 @@ class EventTypeShape(Shape):
     daily_limit: int | None = Field(description="Bookings of this type per host-local day.")
     weekly_limit: int | None = Field(description="Bookings of this type per host-local ISO week (Monday to Sunday).")
     max_occurrences: int = Field(description="How many occurrences a guest may book as one series (1: none).")
+    requires_confirmation: bool = Field(description=REQUIRES_CONFIRMATION)
+    confirmation_hours: int = Field(description=CONFIRMATION_HOURS)
+    seats: int | None = Field(description=SEATS)
+    cancel_notice: int = Field(description=CANCEL_NOTICE)
+    reschedule_notice: int = Field(description=RESCHEDULE_NOTICE)
     active: bool
     created_at: datetime
     updated_at: datetime

@@ -24,7 +24,9 @@ class GuestView(Shape):
     end: datetime
     timezone: str = Field(description="The guest's zone, which the times are written in.")
     title: str
-    status: Literal["confirmed", "cancelled"]
+    status: Literal["confirmed", "pending", "declined", "expired", "cancelled"] = Field(description=(
+        "`pending`: a request the host has yet to confirm (it holds the time); `declined` or `expired`: a request "
+        "the host declined or did not answer in time. A seat's status is the seat's."))
     location: str | None
     host: Person = Field(description="The organiser: the host, or the team's host who took it.")
     hosts: list[Person] = Field(description="Every host attending (a collective team's: all of them).")
@@ -40,6 +42,14 @@ class SeriesShown(Shape):
     id: int
     recurrence: dict = Field(description="The rule as given (`freq`, `interval`, `count` or `until`, `byday`).")
     count: int = Field(description="Occurrences booked.")
+
+
+class Policy(Shape):
+    requires_confirmation: bool = Field(description="A booking is a request until the host confirms it.")
+    seats: int | None = Field(description="Guests at one start share one booking, up to this many; null: one.")
+    cancel_notice: int = Field(description="Minutes before the start after which a guest can no longer cancel.")
+    reschedule_notice: int = Field(description="Minutes before the start after which a guest can no longer "
+                                               "reschedule.")
 
 
 class OccurrenceConflict(Shape):

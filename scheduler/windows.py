@@ -70,9 +70,13 @@ class EmptyDay(Shape):
         "is busy."))
 
 
+class Slot(TimeRange):
+    seats_left: int | None = Field(default=None, description="A seated type's: the seats still free at this start.")
+
+
 class Slots(Window):
     timezone: str = Field(description="The zone the times are written in.")
-    slots: list[TimeRange]
+    slots: list[Slot]
     days: list[EmptyDay] = Field(description="Each local date in the window without slots, and why.")
 
 

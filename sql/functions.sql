@@ -26,10 +26,11 @@
 -- Keeps each attendee's copy of the booking's times and state (booking_attendees, migrations
 -- 001, 006, 007) in step with the booking, and marks every attendee's row on any change to it
 -- (a rename too), for incremental sync. Trigger bookings_attendees_follow (migration 007).
+-- `confirmed` is whether the booking holds its time: confirmed, or pending (migration 024).
 CREATE OR REPLACE FUNCTION booking_attendees_follow_booking() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE booking_attendees
-    SET start_time = NEW.start_time, end_time = NEW.end_time, confirmed = (NEW.status = 'confirmed'),
+    SET start_time = NEW.start_time, end_time = NEW.end_time, confirmed = (NEW.status IN ('confirmed', 'pending')),
         block_start = NEW.start_time - make_interval(mins => NEW.buffer_before),
         block_end = NEW.end_time + make_interval(mins => NEW.buffer_after),
         changed_xid = pg_current_xact_id()
@@ -90,7 +91,8 @@ END
 $$;
 
 -- A booking and its attendees (the owner accepted, the others needs-action; a guest booking's
--- attendees are its hosts, who accepted by offering the type), after taking
+-- attendees are its hosts, who accepted by offering the type), confirmed or (p_status) a
+-- pending request until p_expires_at, seated (p_seats, its capacity) or not, after taking
 -- everyone's lock; either exclusion constraint refuses it if anyone would be double-booked
 -- or the blocked span (the booking with its buffers) would touch a commitment or its
 -- buffers. Returns the booking as scheduler/repositories/bookings.py's COLUMNS and INTERNAL
@@ -100,12 +102,13 @@ CREATE OR REPLACE FUNCTION insert_booking(
     p_owner bigint, p_people bigint[], p_title text, p_start timestamptz, p_end timestamptz,
     p_event_type_id bigint, p_location text, p_buffer_before integer, p_buffer_after integer,
     p_guest_name text, p_guest_email text, p_guest_timezone text, p_guest_notes text,
-    p_guest_token_hash text, p_guest_token_salt text, p_series_id bigint, p_occurrence integer
+    p_guest_token_hash text, p_guest_token_salt text, p_series_id bigint, p_occurrence integer,
+    p_status text, p_expires_at timestamptz, p_seats integer
 ) RETURNS TABLE (
     id bigint, user_id bigint, title text, start_time timestamptz, end_time timestamptz, status text,
     created_at timestamptz, updated_at timestamptz, event_type_id bigint, location text, guest json,
-    series_id bigint, occurrence integer, sequence integer, calendar_uid text,
-    guest_token_salt text, recipients json
+    series_id bigint, occurrence integer, expires_at timestamptz, seats json, no_show json, sequence integer,
+    calendar_uid text, guest_token_salt text, recipients json
 ) LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM lock_people(p_people);
@@ -113,10 +116,11 @@ BEGIN
     WITH created AS (
         INSERT INTO bookings AS b (user_id, title, start_time, end_time, event_type_id, location, buffer_before,
                                    buffer_after, guest_name, guest_email, guest_timezone, guest_notes,
-                                   guest_token_hash, guest_token_salt, series_id, occurrence)
+                                   guest_token_hash, guest_token_salt, series_id, occurrence, status, expires_at,
+                                   seats)
         VALUES (p_owner, p_title, p_start, p_end, p_event_type_id, p_location, p_buffer_before,
                 p_buffer_after, p_guest_name, p_guest_email, p_guest_timezone, p_guest_notes,
-                p_guest_token_hash, p_guest_token_salt, p_series_id, p_occurrence)
+                p_guest_token_hash, p_guest_token_salt, p_series_id, p_occurrence, p_status, p_expires_at, p_seats)
         RETURNING b.*
     ), attendees AS (
         INSERT INTO booking_attendees AS a (booking_id, user_id, status, start_time, end_time, confirmed,
@@ -134,7 +138,11 @@ BEGIN
            CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
                'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone, 'notes', b.guest_notes)
            END,
-           b.series_id, b.occurrence, b.sequence, b.calendar_uid, b.guest_token_salt,
+           b.series_id, b.occurrence, b.expires_at,
+           CASE WHEN b.seats IS NOT NULL THEN json_build_object('capacity', b.seats, 'taken', 0, 'guests', '[]'::json)
+           END,
+           json_build_object('guest', false, 'user_ids', '[]'::json),
+           b.sequence, b.calendar_uid, b.guest_token_salt,
            (SELECT json_agg(json_build_object('user_id', u.id, 'name', u.name, 'email', u.email,
                                               'timezone', u.timezone, 'reminders', u.reminders,
                                               'status', attendees.status) ORDER BY u.id)
@@ -170,8 +178,8 @@ BEGIN
 END
 $$;
 
--- Outbox emails: [{to, template, payload, user_id?, booking_id?, reminder_minutes?, send_after?}].
--- A reminder already scheduled or sent for the same person, booking, offset and time is
+-- Outbox emails: [{to, template, payload, user_id?, booking_id?, seat_id?, reminder_minutes?, send_after?}].
+-- A reminder already scheduled or sent for the same person (or seat), booking, offset and time is
 -- skipped: none is ever sent twice. Returns the ids of the emails to send now (the others are
 -- scheduled reminders), in the order given.
 CREATE OR REPLACE FUNCTION add_emails(p_emails json) RETURNS bigint[] LANGUAGE plpgsql AS $$
@@ -179,11 +187,14 @@ DECLARE
     send_now bigint[];
 BEGIN
     WITH written AS (
-        INSERT INTO email_outbox (recipient, template, payload, user_id, booking_id, reminder_minutes, send_after)
-        SELECT e."to", e.template, e.payload, e.user_id, e.booking_id, e.reminder_minutes, coalesce(e.send_after, now())
+        INSERT INTO email_outbox (recipient, template, payload, user_id, booking_id, seat_id, reminder_minutes,
+                                  send_after)
+        SELECT e."to", e.template, e.payload, e.user_id, e.booking_id, e.seat_id, e.reminder_minutes,
+               coalesce(e.send_after, now())
         FROM json_to_recordset(p_emails) AS e ("to" text, template text, payload jsonb, user_id bigint,
-                                               booking_id bigint, reminder_minutes integer, send_after timestamptz)
-        ON CONFLICT (booking_id, user_id, reminder_minutes, send_after)
+                                               booking_id bigint, seat_id bigint, reminder_minutes integer,
+                                               send_after timestamptz)
+        ON CONFLICT (booking_id, user_id, seat_id, reminder_minutes, send_after)
             WHERE reminder_minutes IS NOT NULL AND status <> 'void'
         DO NOTHING
         RETURNING id, reminder_minutes
@@ -217,7 +228,8 @@ CREATE OR REPLACE FUNCTION event_type_offer(p_username text, p_slug text, p_id b
 RETURNS TABLE (id bigint, user_id bigint, slug text, title text, description text, location text, duration integer,
                step integer, buffer_before integer, buffer_after integer, minimum_notice integer,
                booking_window integer, daily_limit integer, weekly_limit integer, max_occurrences integer,
-               schedule_id bigint, active boolean, created_at timestamptz, updated_at timestamptz, host_id bigint,
+               requires_confirmation boolean, confirmation_hours integer, seats integer, cancel_notice integer,
+               reschedule_notice integer, schedule_id bigint, active boolean, created_at timestamptz, updated_at timestamptz, host_id bigint,
                host_name text, username text, host_timezone text, working_hours jsonb, overrides jsonb)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -230,6 +242,7 @@ BEGIN
     RETURN QUERY
         SELECT t.id, t.user_id, t.slug, t.title, t.description, t.location, t.duration, t.step, t.buffer_before,
                t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.max_occurrences,
+               t.requires_confirmation, t.confirmation_hours, t.seats, t.cancel_notice, t.reschedule_notice,
                t.schedule_id, t.active, t.created_at, t.updated_at, h.id, h.name, h.username, s.timezone, s.working_hours, s.overrides
         FROM event_types t JOIN users h ON h.id = t.user_id CROSS JOIN LATERAL schedule_hours(h.id, t.schedule_id) s
         WHERE t.id = v_id;
@@ -245,7 +258,9 @@ CREATE OR REPLACE FUNCTION team_offer(p_org_slug text, p_slug text, p_id bigint)
 RETURNS TABLE (id bigint, organization_id bigint, organization_name text, kind text, slug text, title text,
                description text, location text, duration integer, step integer, buffer_before integer,
                buffer_after integer, minimum_notice integer, booking_window integer, daily_limit integer,
-               weekly_limit integer, max_occurrences integer, active boolean, hosts json)
+               weekly_limit integer, max_occurrences integer, requires_confirmation boolean,
+               confirmation_hours integer, seats integer, cancel_notice integer, reschedule_notice integer,
+               active boolean, hosts json)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_id bigint := p_id;
@@ -257,7 +272,8 @@ BEGIN
     RETURN QUERY
         SELECT t.id, t.organization_id, o.name, t.kind, t.slug, t.title, t.description, t.location, t.duration,
                t.step, t.buffer_before, t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit,
-               t.weekly_limit, t.max_occurrences, t.active,
+               t.weekly_limit, t.max_occurrences, t.requires_confirmation, t.confirmation_hours, t.seats,
+               t.cancel_notice, t.reschedule_notice, t.active,
                coalesce((SELECT json_agg(json_build_object(
                                  'user_id', u.id, 'name', u.name, 'weight', h.weight, 'timezone', s.timezone,
                                  'working_hours', s.working_hours, 'overrides', s.overrides) ORDER BY u.id)
@@ -289,8 +305,8 @@ BEGIN
 END
 $$;
 
--- Everything that blocks people's time in [p_start, p_end): their confirmed, not declined
--- bookings with buffers (but `p_excluding`, a booking being moved) and what `unavailable`
+-- Everything that blocks people's time in [p_start, p_end): their confirmed or pending, not
+-- declined bookings with buffers (but `p_excluding`, a booking being moved) and what `unavailable`
 -- returns. The bookings are found through the overlap constraint's GiST index (user_id and
 -- the blocked range, over the same confirmed, not declined rows), which reads only what
 -- overlaps the span. (Bounded by start time in the (user_id, start_time) btree, every earlier

@@ -41,7 +41,8 @@ def test_booking_lifecycle(client, alice):
     booking = r.json["booking"]
     assert booking["status"] == "confirmed" and booking["user_id"] == alice.id
     assert set(booking) == {"id", "user_id", "title", "start_time", "end_time", "status", "created_at", "updated_at",
-                            "attendees", "event_type_id", "location", "guest", "series_id", "occurrence"}
+                            "attendees", "event_type_id", "location", "guest", "series_id", "occurrence", "expires_at",
+                            "seats", "no_show"}
     assert (booking["event_type_id"], booking["location"], booking["guest"]) == (None, None, None)
     assert booking["attendees"] == [{"user_id": alice.id, "name": "Alice", "email": alice.email, "status": "accepted"}]
     assert booking["start_time"].endswith("+00:00")

@@ -187,7 +187,7 @@ def test_retry_waits_for_its_backoff(client, alice, worker, db):
 @pytest.mark.parametrize("name", ["WELCOME", "BOOKING_CONFIRMATION", "BOOKING_UPDATED", "BOOKING_CANCELLED", "ORG_INVITE"])
 def test_every_template_has_subject_text_and_html(name):
     payload = {"name": "N", "title": "T", "start": f"{YEAR}-01-01T09:00:00+00:00", "end": f"{YEAR}-01-01T10:00:00+00:00",
-               "booking_id": 1, "organization": "O", "role": "member", "invited_by": "I"}
+               "booking_id": 1, "organization": "O", "role": "member", "invited_by": "I", "reason": "R"}
     rendered = render(name, payload)
     assert rendered.subject and rendered.text and rendered.html.startswith("<!doctype html>")
     if name.startswith("BOOKING"):

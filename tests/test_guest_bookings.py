@@ -112,7 +112,9 @@ def test_public_routes_reveal_only_the_hosts_name_and_the_type(client, host, mak
     booked(client, at(day, "11:00"), name="Other Guest", email="other@example.com")
     info = client.get(f"{PUBLIC}/hana/intro")
     assert info.json == {"title": "Intro call", "description": "Say hello", "location": "Video call",
-                         "duration": 30, "max_occurrences": 1, "host": {"name": "Hana"}}
+                         "duration": 30, "max_occurrences": 1, "host": {"name": "Hana"},
+                         "policy": {"requires_confirmation": False, "seats": None, "cancel_notice": 0,
+                                    "reschedule_notice": 0}}
     slots = client.get(f"{PUBLIC}/hana/intro/slots", query_string={"from": at(day, "00:00").isoformat(),
                                                                     "to": at(day, "23:00").isoformat()})
     mine = booked(client, at(day, "12:00"))
@@ -158,7 +160,10 @@ def test_a_guest_sees_and_cancels_their_booking_once(client, host, make_type):
     mine = booked(client, at(local_day(DAY), "10:00"), timezone="Asia/Tokyo")
     path = f"{GUEST}/{mine['manage_token']}"
     shown = client.get(path).json["booking"]
-    assert shown == mine["booking"] | {"can_change": True, "later": 0}
+    assert shown == mine["booking"] | {"can_change": True, "can_cancel": True, "can_reschedule": True,
+                                       "why_not": {"cancel": None, "reschedule": None},
+                                       "cancel_until": mine["booking"]["start"],
+                                       "reschedule_until": mine["booking"]["start"], "later": 0}
     assert shown["start"] == at(local_day(DAY), "10:00").astimezone(ZoneInfo("Asia/Tokyo")).isoformat()
     r = client.post(f"{path}/cancel", json={"reason": "Clash"})
     assert r.status_code == 200 and r.json["booking"]["status"] == "cancelled"

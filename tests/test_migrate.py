@@ -147,7 +147,7 @@ def test_the_migrations_define_no_functions(blank_database, tmp_path):
         "blocked_time(bigint[],timestamp with time zone,timestamp with time zone,bigint)",
         "blocked_spans(bigint[],timestamp with time zone[],timestamp with time zone[],bigint)",
         "insert_booking(bigint,bigint[],text,timestamp with time zone,timestamp with time zone,bigint,text,integer,"
-        "integer,text,text,text,text,text,text,bigint,integer)"}
+        "integer,text,text,text,text,text,text,bigint,integer,text,timestamp with time zone,integer)"}
 
 
 def test_an_edited_function_body_reaches_a_migrated_database(migrated_database, tmp_path):
@@ -191,7 +191,8 @@ def test_a_second_run_leaves_the_functions_as_they_were(migrated_database):
 def test_a_function_whose_returns_table_changed_is_replaced(migrated_database, tmp_path):
     signature = next(s for s in functions(migrated_database) if s.startswith("insert_booking("))
     old_oid = functions(migrated_database)[signature][0]
-    copy = edited_copy(tmp_path, ("guest_token_salt text, recipients json\n)", "guest_token_salt text, recipients json, probe integer\n)"),
+    copy = edited_copy(tmp_path, ("calendar_uid text, guest_token_salt text, recipients json\n)",
+                                  "calendar_uid text, guest_token_salt text, recipients json, probe integer\n)"),
                        ("FROM attendees JOIN users u ON u.id = attendees.user_id)\n", "FROM attendees JOIN users u ON u.id = attendees.user_id),\n           42\n"))
     assert migrate(migrated_database, copy) == []
     after = functions(migrated_database)
@@ -201,7 +202,8 @@ def test_a_function_whose_returns_table_changed_is_replaced(migrated_database, t
         cur.execute("INSERT INTO users (name, email, password_hash) VALUES ('P', 'p@example.com', 'x') RETURNING id")
         [owner] = cur.fetchone()
         cur.execute("SELECT title, probe FROM insert_booking(%s, %s, 'Probe', now(), now() + interval '1 hour',"
-                    " NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)", (owner, [owner]))
+                    " NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'confirmed', NULL, NULL)",
+                    (owner, [owner]))
         assert cur.fetchone() == ("Probe", 42)
     conn.close()
 

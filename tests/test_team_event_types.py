@@ -119,6 +119,8 @@ def test_a_team_type_gets_the_defaults_its_hosts_and_no_schedule(client, alice, 
         "organization_id": team["id"], "kind": "round_robin", "slug": "demo", "title": "Product demo",
         "description": None, "location": None, "duration": 30, "step": 30, "buffer_before": 0, "buffer_after": 0,
         "minimum_notice": 60, "booking_window": 60, "daily_limit": None, "weekly_limit": None, "max_occurrences": 1,
+            "requires_confirmation": False, "confirmation_hours": 24, "seats": None, "cancel_notice": 0,
+            "reschedule_notice": 0,
         "active": True, "hosts": [{"user_id": alice.id, "name": "Alice", "weight": 1, "active": True},
                   {"user_id": bob.id, "name": "Bob", "weight": 3, "active": True}],
         "booking_url": None}

@@ -42,6 +42,8 @@ def test_the_team_link_shows_the_type_kind_team_and_hosts_names_only(client, tea
     assert r.status_code == 200
     assert r.json == {"title": "Demo", "description": "A short demo", "location": "Online", "duration": 30,
                       "max_occurrences": 1, "kind": "round_robin", "team": {"name": "Team"},
+                      "policy": {"requires_confirmation": False, "seats": None, "cancel_notice": 0,
+                                 "reschedule_notice": 0},
                       "hosts": [{"name": "Ann"}, {"name": "Ben"}, {"name": "Cat"}]}
     owner, _, hosts = team
     day = local_day(DAY)

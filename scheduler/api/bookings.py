@@ -18,8 +18,8 @@ from ..public_shapes import OccurrenceConflict, OnConflict, SeriesShown
 from ..preconditions import etag_header, require_match, tagged
 from ..recurrence import Recurrence
 from ..repositories import bookings, series
-from ..validation import (Body, DateTime, Query, Title, Zone, at_least_one, check_email, check_window, in_zone, parse,
-                          parse_query, whole_number)
+from ..validation import (Body, DateTime, Paragraphs, Query, RowId, Title, Zone, at_least_one, check_email,
+                          check_window, in_zone, parse, parse_query, whole_number)
 
 bp = Blueprint("bookings", __name__)
 
@@ -69,10 +69,33 @@ class Attendance(Body):
     status: Literal["accepted", "declined"]
 
 
+Reason = Paragraphs(500)
+
+
+class Cancellation(Body):
+    reason: Reason | None = Field(default=None, description="Told to the guest and attendees, and in the webhook.")
+
+
+class CancelQuery(Scope):
+    reason: Reason | None = Field(default=None, description="As `reason` in the body (which wins).")
+
+
+class Decline(Body):
+    reason: Reason | None = Field(default=None, description="Told to the guest, and in the webhook.")
+
+
+class NoShow(Body):
+    who: Literal["guest"] | RowId = Field(description="`guest`, or the user id of an attendee.")
+    seat_id: RowId | None = Field(default=None, description="A seated booking's: which seat's guest (`who: guest`).")
+    no_show: bool = Field(default=True, description="false: they came after all.")
+
+Status = Literal["confirmed", "pending", "declined", "expired", "cancelled"]
+
+
 class ListQuery(PageQuery):
     start: DateTime | None = Field(default=None, alias="from")
     end: DateTime | None = Field(default=None, alias="to", description="ISO 8601; after `from`.")
-    status: Literal["confirmed", "cancelled"] | None = None
+    status: Status | None = None
     timezone: Zone | None = None
 
 
@@ -90,13 +113,36 @@ class GuestDetails(Shape):
     notes: str | None
 
 
+class Seat(Shape):
+    id: int
+    name: str
+    email: str
+    timezone: str
+    notes: str | None
+    status: Literal["confirmed", "cancelled"]
+    no_show: bool
+
+
+class Seats(Shape):
+    capacity: int
+    taken: int
+    guests: list[Seat] = Field(description="Every seat's guest, given up ones too (`status: cancelled`).")
+
+
+class NoShows(Shape):
+    guest: bool = Field(description="The guest did not come (a seat's guest: see `seats`).")
+    user_ids: list[int] = Field(description="The attendees who did not come.")
+
+
 class Booking(Shape):
     id: int
     user_id: int = Field(description="The booker (for a guest booking, the host).")
     title: str
     start_time: datetime
     end_time: datetime
-    status: Literal["confirmed", "cancelled"]
+    status: Status = Field(description=(
+        "`pending`: a guest's request the host has yet to confirm (it holds the time until `expires_at`); "
+        "`declined`, `expired`: a request that ended unconfirmed."))
     created_at: datetime
     updated_at: datetime
     event_type_id: int | None = Field(description="The event type a guest booked through (null once deleted).")
@@ -104,6 +150,9 @@ class Booking(Shape):
     guest: GuestDetails | None = Field(description="Who booked through a booking link, for guest bookings.")
     series_id: int | None = Field(description="The recurring series it is an occurrence of, if any.")
     occurrence: int | None = Field(description="Which occurrence of its series it is (1 is the first), if any.")
+    expires_at: datetime | None = Field(description="A request's: when it expires unless confirmed.")
+    seats: Seats | None = Field(description="A seated booking's seats and their guests; null for others.")
+    no_show: NoShows
     attendees: list[BookingAttendee]
 
 
@@ -290,21 +339,26 @@ def update_booking(booking_id):
 
 
 @bp.delete("/<id:booking_id>")
-@describe(query=Scope, responses={200: ScopedSaved, 403: Error}, conditional="write")
+@describe(body=Cancellation, query=CancelQuery, responses={200: ScopedSaved, 403: Error, 409: Error},
+          conditional="write")
 @login_required
 @retrying
 def cancel_booking(booking_id):
     """Cancel a booking I booked (it stays, with `status: cancelled`); 404 if already cancelled.
 
-    For an occurrence of a series, `scope` cancels the occurrences after it too (`following`)
-    or all of them still confirmed (`all`); everyone is told once. `bookings` lists every
-    booking cancelled."""
-    scope = parse_query(Scope).scope
+    `reason` (in the body or the query) is told to the guest (a seated booking's: every seat's)
+    and the attendees, and is in the webhook. A request is declined, not cancelled (409). For
+    an occurrence of a series, `scope` cancels the occurrences after it too (`following`) or
+    all of them still confirmed (`all`); everyone is told once. `bookings` lists every booking
+    cancelled. The event type's notices hold guests only, never me."""
+    query = parse_query(CancelQuery)
+    scope, reason = query.scope, parse(Cancellation).reason or query.reason
     if scope == "this":
-        written = booking_write().cancel(g.user["id"], booking_id, expect=unchanged)
+        written = booking_write().cancel(g.user["id"], booking_id, reason=reason, expect=unchanged)
         changed = [written.for_attendees]
     else:
-        scoped = booking_write().cancel_series(g.user["id"], booking_id, scope=scope, expect=unchanged)
+        scoped = booking_write().cancel_series(g.user["id"], booking_id, scope=scope, reason=reason,
+                                               expect=unchanged)
         written, changed = scoped.written, scoped.for_attendees
     return {"message": "Booking cancelled successfully", "booking": written.for_attendees, "bookings": changed}
 
@@ -321,3 +375,49 @@ def answer(booking_id):
     data = parse(Attendance)
     written = booking_write().answer(g.user, booking_id, data.status)
     return {"message": f"Attendance {data.status}", "booking": written.for_attendees}
+
+
+@bp.post("/<id:booking_id>/confirm")
+@describe(responses={200: BookingSaved, 403: Error, 409: Error})
+@login_required
+@retrying
+def confirm(booking_id):
+    """Confirm a guest's request (a booking of a type that requires confirmation) booked with me.
+
+    409 unless it is still pending: declined, expired (also when its `expires_at` has passed
+    and the worker has yet to mark it), or confirmed already. Of a confirm and a decline (or
+    the expiry) at once, exactly one wins. The guest gets the confirmation with the invitation;
+    reminders and calendar copies start now. Webhook `booking.confirmed`."""
+    written = booking_write().answer_request(g.user["id"], booking_id, "confirmed")
+    return {"message": "Booking confirmed", "booking": written.for_attendees}
+
+
+@bp.post("/<id:booking_id>/decline")
+@describe(body=Decline, responses={200: BookingSaved, 403: Error, 409: Error})
+@login_required
+@retrying
+def decline(booking_id):
+    """Decline a guest's request booked with me, freeing its time; 409 unless it is still pending.
+
+    The guest is told, with `reason` if given (no calendar held the request, so there is no
+    invitation to cancel). Webhook `booking.declined`."""
+    reason = parse(Decline).reason
+    written = booking_write().answer_request(g.user["id"], booking_id, "declined", reason=reason)
+    return {"message": "Request declined", "booking": written.for_attendees}
+
+
+@bp.post("/<id:booking_id>/no-show")
+@describe(body=NoShow, responses={200: BookingSaved, 403: Error, 409: Error})
+@login_required
+@retrying
+def no_show(booking_id):
+    """Mark who did not come to a booking I booked: its guest (`who: guest`; a seated booking's
+    names the seat) or one of its attendees (a user id); `no_show: false` undoes it.
+
+    Only once it has started (409 before) and only for a confirmed booking; 400 for `guest` on
+    a booking without a guest, or someone it does not have. Shown in the booking's `no_show`
+    (a seat's in its seat), in sync, and in the webhook `booking.no_show`."""
+    data = parse(NoShow)
+    written = booking_write().mark_no_show(g.user["id"], booking_id, who=data.who, seat_id=data.seat_id,
+                                           no_show=data.no_show)
+    return {"message": "Attendance recorded", "booking": written.for_attendees}

@@ -24,7 +24,7 @@ class EventTypeIn(EventTypeFields):
 
 
 class EventTypePatch(EventTypeChanges):
-    """Only description, location, daily_limit, weekly_limit and schedule_id may be set to null
+    """Only description, location, daily_limit, weekly_limit, seats and schedule_id may be set to null
     (cleared); a field left out stays as it is (the None default is never validated, so an
     explicit null is a 400)."""
 

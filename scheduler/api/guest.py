@@ -2,13 +2,14 @@
 only credential (only its hash is stored), and it reaches that one booking and nothing else."""
 
 
+from datetime import datetime
 from typing import Literal
 
 from flask import Blueprint
 from pydantic import Field
 
 from ..auth import limit_public_posts, limit_public_reads
-from ..booking_links import by_token, can_change, changeable, guest_view, later_in_series, link_of, slots_of
+from ..booking_links import by_token, changeable, guest_view, later_in_series, link_of, policy_of, slots_of
 from ..context import booking_write, transaction
 from ..db import retrying
 from ..openapi import Error, RateLimited, Shape, describe
@@ -30,8 +31,24 @@ class Cancellation(Body):
         "For an occurrence of a series: it alone, or it and the later ones not yet started."))
 
 
+Closed = Literal["cancelled", "declined", "expired", "started", "pending", "seat", "notice"] | None
+
+
+class WhyNot(Shape):
+    cancel: Closed = Field(description="Why it can no longer be cancelled here; null: it can.")
+    reschedule: Closed = Field(description=(
+        "Why it can no longer be rescheduled here; null: it can. `pending`: a request, until confirmed; `seat`: a "
+        "seat is cancelled and booked again, not moved; `notice`: the host's notice for it has begun."))
+
+
 class ManagedView(GuestView):
+    can_cancel: bool = Field(description="Whether the guest can still cancel it here.")
+    can_reschedule: bool = Field(description="Whether the guest can still reschedule it here.")
     can_change: bool = Field(description="Whether it can still be cancelled or rescheduled.")
+    why_not: WhyNot
+    cancel_until: datetime = Field(description="Until when the host's cancel notice lets the guest cancel.")
+    reschedule_until: datetime = Field(description="Until when the host's reschedule notice lets the guest "
+                                                   "reschedule.")
     later: int = Field(description="An occurrence of a series: how many later ones are still confirmed and not "
                                    "started (`scope: following` cancels them, even from this one cancelled); else 0.")
 
@@ -63,8 +80,8 @@ def show(token):
     with transaction() as cur:
         booking = by_token(cur, token)
         later = later_in_series(cur, booking)
-    return {"booking": guest_view(booking, booking["host_name"], booking["hosts"])
-            | {"can_change": can_change(booking), "later": later}}
+    return {"booking": guest_view(booking, booking["host_name"], booking["hosts"]) | policy_of(booking)
+            | {"later": later}}
 
 
 @bp.get("/<token>/slots")
@@ -77,7 +94,7 @@ def reschedule_slots(token):
     window = slots_window()
     with transaction() as cur:
         booking = by_token(cur, token)
-        changeable(booking)
+        changeable(booking, "reschedule")
         return slots_of(cur, link_of(cur, booking), *window, excluding=booking["id"])
 
 
@@ -85,7 +102,10 @@ def reschedule_slots(token):
 @describe(body=Cancellation, responses={200: GuestCancelled, 409: Error, 429: RateLimited})
 @retrying
 def cancel(token):
-    """Cancel a guest booking; 409 if it is cancelled already or has started.
+    """Cancel a guest booking; 409 if it is cancelled already, has started, or the event type's
+    `cancel_notice` before its start has begun.
+
+    A request (pending) is withdrawn; a seat is given up (the last one cancels the booking).
 
     The guest gets the calendar cancellation (same UID, higher SEQUENCE); the host a
     notification and an email with the `reason`. An occurrence of a series is cancelled alone,
@@ -108,8 +128,9 @@ def reschedule(token):
     """Move a guest booking to another offered start.
 
     Same booking, same calendar UID (a higher SEQUENCE), new times; the same rules (and
-    statuses) as booking. 409 if it is cancelled, has started, or its event type is gone or
-    inactive. `start` without an offset is read in `timezone` (default: the guest's zone). A
+    statuses) as booking. 409 if it is cancelled, has started, its type's `reschedule_notice`
+    before the start has begun, it is a request not yet confirmed or a seat (cancel it and book
+    again), or its event type is gone or inactive. `start` without an offset is read in `timezone` (default: the guest's zone). A
     round-robin team's booking keeps its host if they are free then, else goes to the host the
     team's rule picks; `assignment` says which and why."""
     limit_public_posts()

@@ -14,7 +14,7 @@ from ..context import booking_write, single_statement, site, transaction
 from ..db import retrying
 from ..idempotency import guest_scope, idempotent
 from ..openapi import Error, RateLimited, Shape, describe
-from ..public_shapes import Assignment, GuestView, OccurrenceConflict, OnConflict, Person, SeriesShown
+from ..public_shapes import Assignment, GuestView, OccurrenceConflict, OnConflict, Person, Policy, SeriesShown
 from ..recurrence import Recurrence
 from ..validation import Body, DateTime, Email, Name, Paragraphs, Zone, in_zone, parse
 from ..windows import Slots, SlotsQuery, slots_window
@@ -42,6 +42,7 @@ class EventInfo(Shape):
     location: str | None
     duration: int = Field(description="Minutes.")
     max_occurrences: int = Field(description="How many occurrences a guest may book as one series (1: none).")
+    policy: Policy
     host: Person
 
 
@@ -51,6 +52,7 @@ class TeamInfo(Shape):
     location: str | None
     duration: int = Field(description="Minutes.")
     max_occurrences: int = Field(description="How many occurrences a guest may book as one series (1: none).")
+    policy: Policy
     kind: Literal["round_robin", "collective"]
     team: Person
     hosts: list[Person]

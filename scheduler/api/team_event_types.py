@@ -52,7 +52,7 @@ class TeamEventTypeIn(EventTypeFields):
 
 
 class TeamEventTypePatch(EventTypeChanges):
-    """Only description, location, daily_limit and weekly_limit may be set to null (cleared); a
+    """Only description, location, daily_limit, weekly_limit and seats may be set to null (cleared); a
     field left out stays as it is. `hosts` replaces the hosts; `weights` changes those it names."""
 
     model_config = ConfigDict(json_schema_extra=at_least_one(*EventTypeChanges.model_fields, "kind", "hosts",

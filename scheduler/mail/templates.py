@@ -85,7 +85,7 @@ TEMPLATES = {
     ),
     "BOOKING_CONFIRMATION": booking_template("Booking confirmed", "Your booking is confirmed."),
     "BOOKING_UPDATED": booking_template("Booking moved", "Your booking has new times."),
-    "BOOKING_CANCELLED": booking_template("Booking cancelled", "This booking has been cancelled."),
+    "BOOKING_CANCELLED": booking_template("Booking cancelled", "This booking has been cancelled (reason: {reason})."),
     "BOOKING_INVITATION": booking_template("Invitation", "{organizer} invited you to a booking."),
     "BOOKING_REMINDER": booking_template("Reminder", "Your booking starts {start}."),
     "SERIES_CONFIRMATION": booking_template("Series confirmed", "Your series is confirmed: {repeats}, the first "
@@ -106,7 +106,31 @@ TEMPLATES = {
                                                                       "the one below on, cancelled ({reason}); it is "
                                                                       "now {repeats}.",
                                              manage=False),
+    "GUEST_REQUESTED": guest_template("Request received", "Your request to book with {host} has been received. "
+                                                          "{host} will confirm or decline it by {expires}; until "
+                                                          "then the time is held for you."),
+    "GUEST_DECLINED": guest_template("Request declined", "Your request to book with {host} was declined ({reason}).",
+                                     manage=False),
+    "GUEST_EXPIRED": guest_template("Request expired", "Your request to book with {host} was not confirmed in time, "
+                                                       "so it has expired. You are welcome to book another time.",
+                                    manage=False),
     "HOST_GUEST_BOOKED": host_template("New booking", "{guest} booked time with you."),
+    "HOST_GUEST_REQUESTED": Template(
+        subject="New request: {title} with {guest}",
+        text="Hi {name},\n\n{guest} asks to book time with you. It holds the time until you answer, by {expires}; "
+             "unanswered, it expires.\n\nConfirm it: POST /api/v1/bookings/{booking_id}/confirm\nDecline it: "
+             "POST /api/v1/bookings/{booking_id}/decline (with an optional reason)\n\n" + BOOKING_TEXT + HOST_TEXT,
+        html="<p>Hi {name},</p><p>{guest} asks to book time with you. It holds the time until you answer, by "
+             "{expires}; unanswered, it expires.</p><p>Confirm it: <code>POST /api/v1/bookings/{booking_id}/confirm"
+             "</code><br>Decline it: <code>POST /api/v1/bookings/{booking_id}/decline</code> (with an optional "
+             "reason)</p>" + BOOKING_HTML + HOST_HTML,
+    ),
+    "HOST_REQUEST_CONFIRMED": host_template("Booking confirmed", "The request from {guest} is confirmed."),
+    "HOST_REQUEST_EXPIRED": host_template("Request expired", "The request from {guest} was not confirmed by "
+                                                             "{expires}, so it expired and the time is free again."),
+    "HOST_GUEST_SEAT_BOOKED": host_template("Seat booked", "{guest} took a seat: {taken} of {capacity} taken."),
+    "HOST_GUEST_SEAT_CANCELLED": host_template("Seat given up", "{guest} gave up their seat ({reason}): {taken} of "
+                                                                "{capacity} taken."),
     "HOST_GUEST_MOVED": host_template("Booking moved", "{guest} moved their booking to new times."),
     "HOST_GUEST_CANCELLED": host_template("Booking cancelled", "{guest} cancelled their booking ({reason})."),
     "HOST_GUEST_SERIES_BOOKED": host_template("New series", "{guest} booked a series with you: {repeats}, the first "

@@ -1,9 +1,27 @@
-# insert_booking (sql/functions.sql) returns these too, spelt out: change both together.
-COLUMNS = """b.id, b.user_id, b.title, b.start_time, b.end_time, b.status, b.created_at, b.updated_at,
-    b.event_type_id, b.location,
-    CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
+# The guest of a guest booking, and of a seat as its guest sees the booking.
+GUEST = """CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
         'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone, 'notes', b.guest_notes)
-    END AS guest, b.series_id, b.occurrence"""
+    END"""
+SEAT_GUEST = """json_build_object('name', s.guest_name, 'email', s.guest_email, 'timezone', s.guest_timezone,
+                                 'notes', s.guest_notes)"""
+
+
+def columns(status="b.status", guest=GUEST):
+    """A booking as clients see it; a seat's guest sees its own `status` and `guest`."""
+    return f"""b.id, b.user_id, b.title, b.start_time, b.end_time, {status} AS status, b.created_at, b.updated_at,
+    b.event_type_id, b.location, {guest} AS guest, b.series_id, b.occurrence, b.expires_at,
+    CASE WHEN b.seats IS NOT NULL THEN json_build_object(
+        'capacity', b.seats, 'taken', b.seats_taken,
+        'guests', (SELECT coalesce(json_agg(json_build_object(
+                              'id', s.id, 'name', s.guest_name, 'email', s.guest_email, 'timezone', s.guest_timezone,
+                              'notes', s.guest_notes, 'status', s.status, 'no_show', s.no_show) ORDER BY s.id), '[]')
+                   FROM booking_seats s WHERE s.booking_id = b.id))
+    END AS seats,
+    json_build_object('guest', b.guest_no_show, 'user_ids', b.no_show_user_ids) AS no_show"""
+
+
+# insert_booking (sql/functions.sql) returns these too, spelt out: change both together.
+COLUMNS = columns()
 # What the service needs of a booking but clients never see: the iCalendar SEQUENCE and UID
 # (NULL for bookings made before migration 017: see calendar.booking_uid) and the salt a
 # guest's manage token is derived from.
@@ -21,8 +39,10 @@ NO_GUEST = {"event_type_id": None, "location": None, "buffer_before": 0, "buffer
             "guest_token_salt": None}
 
 
-def create(cur, *, owner_id, title, start, end, invitee_ids=(), **guest_booking):
-    """Inserts the booking and its attendees (the owner accepted, others needs-action) after
+def create(cur, *, owner_id, title, start, end, invitee_ids=(), status="confirmed", expires_at=None, seats=None,
+           **guest_booking):
+    """Inserts the booking and its attendees (the owner accepted, others needs-action), confirmed
+    or a pending request until `expires_at`, seated (`seats`, its capacity) or not, after
     taking everyone's lock (a caller already holding them loses nothing), through the database
     function `insert_booking` (sql/functions.sql: planned once per connection, not per booking).
     Either exclusion constraint refuses it if anyone would be double-booked, or if the time
@@ -34,10 +54,12 @@ def create(cur, *, owner_id, title, start, end, invitee_ids=(), **guest_booking)
         SELECT * FROM insert_booking(
             %(owner_id)s, %(people)s, %(title)s, %(start)s, %(end)s, %(event_type_id)s, %(location)s,
             %(buffer_before)s, %(buffer_after)s, %(guest_name)s, %(guest_email)s, %(guest_timezone)s,
-            %(guest_notes)s, %(guest_token_hash)s, %(guest_token_salt)s, NULL, NULL)
+            %(guest_notes)s, %(guest_token_hash)s, %(guest_token_salt)s, NULL, NULL, %(status)s, %(expires_at)s,
+            %(seats)s)
         """,
         NO_GUEST | guest_booking | {"owner_id": owner_id, "title": title, "start": start, "end": end,
-                                    "people": [owner_id, *invitee_ids]},
+                                    "people": [owner_id, *invitee_ids], "status": status, "expires_at": expires_at,
+                                    "seats": seats},
     )
     booking = cur.fetchone()
     return booking, booking.pop("recipients")
@@ -58,7 +80,7 @@ def create_occurrences(cur, *, owner_id, title, series_id, occurrences, invitee_
         CROSS JOIN LATERAL insert_booking(
             %(owner_id)s, %(people)s, %(title)s, o.start, o."end", %(event_type_id)s, %(location)s,
             %(buffer_before)s, %(buffer_after)s, %(guest_name)s, %(guest_email)s, %(guest_timezone)s,
-            %(guest_notes)s, o.hash, o.salt, %(series_id)s, o.number) r
+            %(guest_notes)s, o.hash, o.salt, %(series_id)s, o.number, 'confirmed', NULL, NULL) r
         ORDER BY o.position
         """,
         NO_GUEST | guest_booking | {
@@ -129,7 +151,7 @@ def cancel(cur, booking_id, owner_id):
         f"""
         UPDATE bookings b
         SET status = 'cancelled', sequence = sequence + 1, updated_at = now()
-        WHERE id = %(id)s AND user_id = %(owner_id)s AND status = 'confirmed'
+        WHERE id = %(id)s AND user_id = %(owner_id)s AND status IN ('confirmed', 'pending')
         RETURNING {COLUMNS}, {INTERNAL}
         """,
         {"id": booking_id, "owner_id": owner_id},
@@ -197,7 +219,7 @@ def commitments(cur, user_ids, start, end, *, excluding=None):
 
 
 def type_counts(cur, event_type_id, hosts, start, end, *, excluding=None):
-    """Confirmed bookings of the type starting in [start, end) that each host attends, per
+    """Bookings of the type holding time (confirmed or pending) starting in [start, end) that each host attends, per
     local date in their zone: {host id: {date: bookings}}, for `hosts` as [(user id, zone)]."""
     cur.execute(
         """
@@ -205,7 +227,7 @@ def type_counts(cur, event_type_id, hosts, start, end, *, excluding=None):
         FROM bookings b
         JOIN booking_attendees a ON a.booking_id = b.id AND a.status <> 'declined'
         JOIN unnest(%(ids)s::bigint[], %(zones)s::text[]) AS h (id, zone) ON h.id = a.user_id
-        WHERE b.event_type_id = %(type_id)s AND b.status = 'confirmed'
+        WHERE b.event_type_id = %(type_id)s AND b.status IN ('confirmed', 'pending')
           AND b.start_time >= %(start)s AND b.start_time < %(end)s
           AND b.id IS DISTINCT FROM %(excluding)s
         GROUP BY a.user_id, day
@@ -220,20 +242,32 @@ def type_counts(cur, event_type_id, hosts, start, end, *, excluding=None):
 
 
 def find_by_guest_token(cur, token_hash, *, lock=False):
-    """The guest booking whose manage token hashes to this, or None; with its host's name, the
-    names of the hosts attending it (`hosts`, a team's may be several), everyone attending it
-    (`people`, for their locks) and the kind of its team type (`team_kind`, null for a
-    person's type or none)."""
+    """The guest booking whose manage token (or one of whose seats' tokens) hashes to this, or
+    None; with its host's name, the names of the hosts attending it (`hosts`, a team's may be
+    several), everyone attending it (`people`, for their locks), the kind of its team type
+    (`team_kind`, null for a person's type or none) and the type's notices (0 once it is gone).
+    Through a seat, it is the booking as that seat's guest has it: their seat (`seat_id`) is its
+    guest, their token's salt its salt, and their cancelled seat a cancelled booking."""
+    found = guest_booking(cur, "b.guest_token_hash = %(hash)s", "b", token_hash, lock)
+    return found or guest_booking(cur, "s.token_hash = %(hash)s", "b, s", token_hash, lock, seat=True)
+
+
+def guest_booking(cur, where, locked, token_hash, lock, *, seat=False):
     cur.execute(
         f"""
-        SELECT {COLUMNS}, {INTERNAL}, h.name AS host_name, t.kind AS team_kind,
+        SELECT {columns("CASE WHEN s.status = 'cancelled' THEN 'cancelled' ELSE b.status END", SEAT_GUEST)
+                if seat else COLUMNS}, b.sequence, b.calendar_uid, {"s.token_salt" if seat else "b.guest_token_salt"}
+               AS guest_token_salt, {"s.id" if seat else "NULL::bigint"} AS seat_id,
+               h.name AS host_name, t.kind AS team_kind,
+               coalesce(t.cancel_notice, 0) AS cancel_notice, coalesce(t.reschedule_notice, 0) AS reschedule_notice,
                (SELECT json_agg(json_build_object('name', u.name) ORDER BY a.user_id)
                 FROM booking_attendees a JOIN users u ON u.id = a.user_id
                 WHERE a.booking_id = b.id AND a.status <> 'declined') AS hosts,
                ARRAY(SELECT a.user_id FROM booking_attendees a WHERE a.booking_id = b.id ORDER BY a.user_id) AS people
-        FROM bookings b JOIN users h ON h.id = b.user_id LEFT JOIN event_types t ON t.id = b.event_type_id
-        WHERE b.guest_token_hash = %(hash)s
-        {"FOR UPDATE OF b" if lock else ""}
+        FROM bookings b {"JOIN booking_seats s ON s.booking_id = b.id" if seat else ""}
+        JOIN users h ON h.id = b.user_id LEFT JOIN event_types t ON t.id = b.event_type_id
+        WHERE {where}
+        {f"FOR UPDATE OF {locked}" if lock else ""}
         """,
         {"hash": token_hash},
     )
@@ -346,16 +380,71 @@ def changed_for_attendee(cur, user_id, *, since, upto, after, limit):
 
 
 def upcoming_guest_links_by_key(cur, now):
-    """{key id: confirmed guest bookings not yet over}, by the key id their salt names
+    """{key id: confirmed or pending guest bookings not yet over}, by the key id their salt names
     (scheduler/links.py; "" for salts from before SECRET_KEYS)."""
     cur.execute(
         """
         SELECT CASE WHEN strpos(guest_token_salt, '.') > 0 THEN split_part(guest_token_salt, '.', 1) ELSE '' END
                AS key_id, count(*) AS bookings
         FROM bookings
-        WHERE guest_token_salt IS NOT NULL AND status = 'confirmed' AND end_time > %(now)s
+        WHERE guest_token_salt IS NOT NULL AND status IN ('confirmed', 'pending') AND end_time > %(now)s
         GROUP BY 1
         """,
         {"now": now},
     )
     return {row["key_id"]: row["bookings"] for row in cur.fetchall()}
+
+
+def answer_request(cur, booking_id, status, now):
+    """A pending request (locked by the caller) confirmed or declined; None unless it is still
+    pending and unexpired at `now`. Its SEQUENCE stays: its first invitation is the one sent now."""
+    cur.execute(
+        f"""
+        UPDATE bookings b SET status = %(status)s, expires_at = NULL, updated_at = now()
+        WHERE id = %(id)s AND status = 'pending' AND expires_at > %(now)s
+        RETURNING {COLUMNS}, {INTERNAL}
+        """,
+        {"id": booking_id, "status": status, "now": now},
+    )
+    return cur.fetchone()
+
+
+def expire_requests(cur, now, *, limit):
+    """Up to `limit` pending requests past their time at `now`, expired; ones locked by a confirm
+    or a decline under way are left to it (and to the next sweep)."""
+    cur.execute(
+        f"""
+        WITH due AS (
+            SELECT id FROM bookings
+            WHERE status = 'pending' AND expires_at <= %(now)s
+            ORDER BY expires_at
+            LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE bookings b SET status = 'expired', updated_at = now()
+        FROM due WHERE b.id = due.id
+        RETURNING {COLUMNS}, {INTERNAL}
+        """,
+        {"limit": limit, "now": now},
+    )
+    return cur.fetchall()
+
+
+def mark_no_show(cur, booking_id, *, guest=None, user_id=None, no_show=True):
+    """Records whether the booking's guest (`guest`) or an attendee (`user_id`) came."""
+    cur.execute(
+        f"""
+        UPDATE bookings b
+        SET guest_no_show = coalesce(%(guest)s, guest_no_show),
+            no_show_user_ids = CASE
+                WHEN %(user_id)s::bigint IS NULL THEN no_show_user_ids
+                WHEN %(no_show)s THEN ARRAY(SELECT DISTINCT u FROM unnest(no_show_user_ids || %(user_id)s::bigint) u
+                                            ORDER BY u)
+                ELSE array_remove(no_show_user_ids, %(user_id)s::bigint) END,
+            updated_at = now()
+        WHERE id = %(id)s
+        RETURNING {COLUMNS}, {INTERNAL}
+        """,
+        {"id": booking_id, "guest": guest, "user_id": user_id, "no_show": no_show},
+    )
+    return cur.fetchone()

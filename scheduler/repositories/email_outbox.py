@@ -8,15 +8,17 @@ CLAIMED = ("id, coalesce((SELECT u.email FROM users u WHERE u.id = email_outbox.
            "user_id, booking_id, reminder_minutes")
 
 
-def void_reminders(cur, booking_id, user_id=None):
-    """Pending reminders of the booking (of one attendee, if given) will not be sent."""
+def void_reminders(cur, booking_id, user_id=None, seat_id=None):
+    """Pending reminders of the booking (of one attendee, or of one seat's guest, if given) will
+    not be sent."""
     cur.execute(
         """
         UPDATE email_outbox SET status = 'void'
         WHERE booking_id = %(booking_id)s AND reminder_minutes IS NOT NULL AND status = 'pending'
           AND (%(user_id)s::bigint IS NULL OR user_id = %(user_id)s)
+          AND (%(seat_id)s::bigint IS NULL OR seat_id = %(seat_id)s)
         """,
-        {"booking_id": booking_id, "user_id": user_id},
+        {"booking_id": booking_id, "user_id": user_id, "seat_id": seat_id},
     )
 
 

@@ -9,7 +9,8 @@ import orjson
 
 from ..repositories import webhooks
 
-BOOKING_EVENTS = ("booking.created", "booking.updated", "booking.cancelled", "attendee.responded")
+BOOKING_EVENTS = ("booking.created", "booking.updated", "booking.cancelled", "attendee.responded",
+                  "booking.requested", "booking.confirmed", "booking.declined", "booking.expired", "booking.no_show")
 TEST_EVENT = "webhook.test"
 # The specification's advice; a booking with many long names and addresses could pass it.
 MAX_PAYLOAD_BYTES = 20_000
