@@ -10,6 +10,10 @@ from .recurrence import rrule_text
 
 PRODID = "-//Scheduler//Scheduler API//EN"
 PARTSTAT = {"accepted": "ACCEPTED", "declined": "DECLINED", "needs-action": "NEEDS-ACTION"}
+# A booking's status as a calendar's (RFC 5545 STATUS): a request not yet confirmed is tentative
+# (in the host's feed), and one that ended unconfirmed is as gone as a cancelled booking.
+EVENT_STATUS = {"confirmed": "CONFIRMED", "pending": "TENTATIVE", "cancelled": "CANCELLED", "declined": "CANCELLED",
+                "expired": "CANCELLED"}
 # The two local parts a booking's UID has had: calendar_uid's 32 hex digits, and the old form.
 BOOKING_UID_LOCAL = re.compile(r"[0-9a-f]{32}|booking-[0-9]+", re.IGNORECASE)
 
@@ -52,7 +56,7 @@ def event_data(booking, domain):
         "location": booking.get("location"),
         "start": booking["start_time"].isoformat(),
         "end": booking["end_time"].isoformat(),
-        "status": "CANCELLED" if booking["status"] == "cancelled" else "CONFIRMED",
+        "status": EVENT_STATUS[booking["status"]],
         "updated": booking["updated_at"].isoformat(),
         "organizer": {"user_id": organizer["user_id"], "name": organizer["name"], "email": organizer["email"]}
         if organizer else None,

@@ -3,11 +3,13 @@ seats shared by several guests, the notices that hold guests (never the host), a
 reason, and no-shows. Races run through the real app against the real database."""
 
 import json
+import re
 import threading
 from datetime import timedelta
 
 import psycopg2
 import pytest
+from icalendar import Calendar
 
 from scheduler import clock
 from scheduler.booking_write import BookingWrite
@@ -85,6 +87,20 @@ def test_the_host_confirms_once_and_the_guest_gets_the_invitation(client, host, 
     [(method, event)] = calendars(mailbox, "gus@example.com")
     assert method == "REQUEST" and str(event["STATUS"]) == "CONFIRMED"
     assert client.get(f"{GUEST}/{mine['manage_token']}").json["booking"]["status"] == "confirmed"
+
+
+def test_the_hosts_feed_shows_a_request_as_tentative_until_confirmed(client, host, make_type):
+    requests_type(make_type)
+    booked(client, at(local_day(DAY), "10:00"))
+    feed_url = client.post("/api/v1/users/me/calendar-feed", headers=host.auth).json["url"]
+
+    def status():
+        [event] = Calendar.from_ical(client.get(re.sub(r"^https?://[^/]+", "", feed_url)).data).walk("VEVENT")
+        return str(event["STATUS"])
+    assert status() == "TENTATIVE"
+    booking_id = client.get(BOOKINGS, headers=host.auth).json[0]["id"]
+    client.post(f"{BOOKINGS}/{booking_id}/confirm", headers=host.auth)
+    assert status() == "CONFIRMED"
 
 
 def test_only_the_host_answers_a_request(client, host, register, make_type):
