@@ -15,6 +15,7 @@ from scheduler import clock
 from scheduler.booking_write import BookingWrite
 from scheduler.runtime import start_worker
 from tests.booking_links import GUEST, PUBLIC, TYPES, at, book, booked, host, local_day, make_type  # noqa: F401
+from tests.team_links import make_team_type, team, team_book  # noqa: F401
 from tests.test_guest_bookings import calendars, guest_body, sent_to
 from tests.test_races import at_once
 from tests.test_webhooks import subscribe  # noqa: F401 (fixture)
@@ -452,3 +453,28 @@ def test_a_no_show_is_in_sync_and_webhooks(client, host, make_type, travel, rece
     [request] = hook.received()
     event = json.loads(request.body)
     assert event["type"] == "booking.no_show" and event["who"] == {"seat_id": seat_id}
+
+
+# Team links
+
+def test_a_team_request_goes_to_its_round_robin_host_who_alone_confirms_it(client, team, make_team_type):
+    owner, org, hosts = team
+    make_team_type(requires_confirmation=True)
+    r = team_book(client, at(local_day(DAY), "10:00"))
+    assert r.status_code == 201 and r.json["booking"]["status"] == "pending"
+    taker = next(h for h in hosts if h.name == r.json["assignment"]["host"]["name"])
+    [pending] = client.get(BOOKINGS, query_string={"status": "pending"}, headers=taker.auth).json
+    other = next(h for h in hosts if h is not taker)
+    assert client.post(f"{BOOKINGS}/{pending['id']}/confirm", headers=other.auth).status_code == 404
+    assert client.post(f"{BOOKINGS}/{pending['id']}/confirm", headers=taker.auth).status_code == 200
+
+
+def test_a_collective_teams_seats_are_one_booking_all_hosts_attend(client, team, make_team_type):
+    owner, org, hosts = team
+    make_team_type(kind="collective", seats=2)
+    start = at(local_day(DAY), "10:00")
+    assert team_book(client, start).status_code == 201
+    assert team_book(client, start, name="Other", email="other@example.com").status_code == 201
+    assert team_book(client, start, name="Third", email="third@example.com").status_code == 409
+    [booking] = client.get(BOOKINGS, headers=hosts[0].auth).json
+    assert booking["seats"]["taken"] == 2 and len(booking["attendees"]) == 3
