@@ -183,6 +183,17 @@ def database_before_011(database_url, tmp_path):
     admin.close()
 
 
+def test_a_seats_manage_link_counts_as_a_use_of_its_key(client, host, make_type, settings, restarted):
+    make_type(seats=3)
+    for n in range(2):
+        r = client.post(f"{PUBLIC}/hana/intro/bookings", json={
+            "start": at(local_day(), "10:00").isoformat(), "name": f"Gus {n}", "email": f"gus{n}@example.com"})
+        assert r.status_code == 201
+    cli = restarted(settings.replace(secret_keys=ring("k2", "k1"))).application.test_cli_runner()
+    assert "key k1: still makes the manage links of 2 upcoming guest booking(s)" in cli.invoke(
+        args=["rotate-secrets"]).output
+
+
 def test_the_migration_seals_existing_secrets_and_records_and_drops_the_plain_text(database_before_011, settings):
     old_key = derived_key(settings.jwt_secret, "scheduler idempotency records")
     nonce = b"n" * 12

@@ -380,14 +380,17 @@ def changed_for_attendee(cur, user_id, *, since, upto, after, limit):
 
 
 def upcoming_guest_links_by_key(cur, now):
-    """{key id: confirmed or pending guest bookings not yet over}, by the key id their salt names
-    (scheduler/links.py; "" for salts from before SECRET_KEYS)."""
+    """{key id: manage links of guest bookings (or seats) holding time and not yet over}, by the
+    key id their salt names (scheduler/links.py; "" for salts from before SECRET_KEYS)."""
     cur.execute(
         """
-        SELECT CASE WHEN strpos(guest_token_salt, '.') > 0 THEN split_part(guest_token_salt, '.', 1) ELSE '' END
-               AS key_id, count(*) AS bookings
-        FROM bookings
-        WHERE guest_token_salt IS NOT NULL AND status IN ('confirmed', 'pending') AND end_time > %(now)s
+        SELECT CASE WHEN strpos(salt, '.') > 0 THEN split_part(salt, '.', 1) ELSE '' END AS key_id,
+               count(*) AS bookings
+        FROM (SELECT guest_token_salt AS salt FROM bookings
+              WHERE guest_token_salt IS NOT NULL AND status IN ('confirmed', 'pending') AND end_time > %(now)s
+              UNION ALL
+              SELECT s.token_salt FROM booking_seats s JOIN bookings b ON b.id = s.booking_id
+              WHERE s.status = 'confirmed' AND b.status = 'confirmed' AND b.end_time > %(now)s) AS links
         GROUP BY 1
         """,
         {"now": now},
