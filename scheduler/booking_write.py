@@ -343,9 +343,9 @@ class BookingWrite:
                 raise NotFound("Booking not found")
             if current["user_id"] == person["id"]:
                 raise BadRequest("The booker always attends their own booking")
-            if current["guest"]:
+            if current["guest"] or current["seats"]:
                 # A collective team's hosts attend by offering the type: stepping out alone would
-                # leave the guest expecting them.
+                # leave the guests expecting them.
                 raise Conflict("The hosts of a guest booking attend it; its organiser can move or cancel it")
             if current["status"] != "confirmed":
                 raise Conflict("The booking is cancelled")

@@ -478,3 +478,12 @@ def test_a_collective_teams_seats_are_one_booking_all_hosts_attend(client, team,
     assert team_book(client, start, name="Third", email="third@example.com").status_code == 409
     [booking] = client.get(BOOKINGS, headers=hosts[0].auth).json
     assert booking["seats"]["taken"] == 2 and len(booking["attendees"]) == 3
+
+
+def test_a_collective_host_cannot_step_out_of_a_seated_booking(client, team, make_team_type):
+    owner, org, hosts = team
+    make_team_type(kind="collective", seats=3)
+    assert team_book(client, at(local_day(DAY), "10:00")).status_code == 201
+    [booking] = client.get(BOOKINGS, headers=hosts[1].auth).json
+    r = client.patch(f"{BOOKINGS}/{booking['id']}/attendance", json={"status": "declined"}, headers=hosts[1].auth)
+    assert r.status_code == 409

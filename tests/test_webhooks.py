@@ -418,6 +418,16 @@ def test_a_large_booking_is_abridged_under_the_size_limit():
     assert '"abridged":true' in body and '"user_id":49' in body and "eeee" not in body
 
 
+def test_a_large_seated_booking_is_abridged_under_the_size_limit():
+    from scheduler.webhooks.events import booking_payload
+    guests = [{"id": i, "name": "N" * 100, "email": f"{'e' * 240}{i}@example.com", "timezone": "UTC", "notes": None,
+               "status": "confirmed", "no_show": False} for i in range(1000)]
+    seats = {"capacity": 1000, "taken": 1000, "guests": guests}
+    body = booking_payload("booking.updated", {"id": 1, "title": "T", "attendees": [], "seats": seats})
+    assert len(body.encode()) < MAX_PAYLOAD_BYTES
+    assert '"abridged":true' in body and '"taken":1000' in body and "eeee" not in body
+
+
 @pytest.fixture
 def certificate(tmp_path):
     """A self-signed certificate for 127.0.0.1 (openssl) and a server context that presents it."""

@@ -24,12 +24,16 @@ def payload(type, data, **extra):
 
 def booking_payload(type, booking, **extra):
     """The booking as the API shows it. Past MAX_PAYLOAD_BYTES its attendees are cut to
-    user_id and status, and `abridged: true` says so (GET /bookings/<id> has the rest)."""
+    user_id and status, a seated booking's list of guests is left out (its counts stay), and
+    `abridged: true` says so (GET /bookings/<id> has the rest)."""
     body = payload(type, booking, **extra)
     if len(body.encode()) <= MAX_PAYLOAD_BYTES:
         return body
     attendees = [{key: a[key] for key in ("user_id", "status") if key in a} for a in booking.get("attendees", [])]
-    return payload(type, booking | {"attendees": attendees}, **extra, abridged=True)
+    short = booking | {"attendees": attendees}
+    if booking.get("seats"):
+        short["seats"] = booking["seats"] | {"guests": []}
+    return payload(type, short, **extra, abridged=True)
 
 
 def max_attempts(settings):
