@@ -232,15 +232,17 @@ def calendar_copies(origin, booking, recipients, gone=()):
         "dropped": [p["user_id"] for p in recipients if p["user_id"] not in holders] + list(gone)}])
 
 
-def booking_messages(origin, event, booking, recipients, only=None, reason=None, series=None):
-    """The notification and the email (with the calendar invitation, if the event has one)
-    `event` sends to each attendee of the booking, in their own time zone, and to its guest if
-    it has one (a seat's guest, for the booking as `seat_view` shows it to them). The settings'
+def booking_messages(origin, event, booking, recipients, only=None, reason=None, series=None, hosts_invited=True):
+    """The notification and the email (with the calendar invitation, if the event has one, and
+    for its attendees unless not `hosts_invited`) `event` sends to each attendee of the booking,
+    in their own time zone, and to its guest if it has one (a seat's guest, for the booking as
+    `seat_view` shows it to them; the attendees' copy never names a seat's guest). The settings'
     sender address and mail domain name calendar UIDs and organizers. An occurrence of a series
     (`series`, a `Series`) invites to the whole series."""
     domain = origin.settings.mail_domain
+    hosts_copy = booking | {"guest": None} if booking.get("seat_id") else booking
     invite = ({"method": series.method, "event": series.event} if series else
-              {"method": CALENDAR_METHOD[event], "event": calendar_event(origin, booking, recipients)}
+              {"method": CALENDAR_METHOD[event], "event": calendar_event(origin, hosts_copy, recipients)}
               if CALENDAR_METHOD[event] else None)
     organizer = next(p["name"] for p in recipients if p["user_id"] == booking["user_id"])
     guest = booking["guest"]
@@ -270,7 +272,7 @@ def booking_messages(origin, event, booking, recipients, only=None, reason=None,
                                 "payload": {"name": person["name"], "booking_id": booking["id"],
                                             "timezone": person["timezone"], **values,
                                             "names": {"organizer": booking["user_id"]}}
-                                           | ({"ics": invite} if invite else {})})
+                                           | ({"ics": invite} if invite and hosts_invited else {})})
     if guest and only in (None, "guest"):
         by_host = f"by {organizer}" + (f": {reason}" if reason else "")
         guest_reason = {"cancelled": by_host, "series_cancelled": by_host, "declined": reason or "no reason given",
@@ -409,25 +411,26 @@ def seat_view(booking, seat):
 
 def seat_booked(origin, booking, seat, recipients, *, first):
     """A guest took a seat (the `first` made the booking): they get the invitation and their
-    reminders, the hosts hear how many seats are taken; the booking's first seat sets the hosts'
-    reminders and calendar copies and fires booking.created, a later one booking.updated."""
+    reminders, the hosts hear how many seats are taken; the booking's first seat sends the hosts
+    the invitation, sets their reminders and calendar copies and fires booking.created, a later
+    one booking.updated."""
     view = seat_view(booking, seat)
+    told = booking_messages(origin, "seat_booked", view, recipients, hosts_invited=first)
     if first:
-        return (booking_messages(origin, "seat_booked", view, recipients)
-                + reminder_emails(origin, view, recipients, clock.now())
+        return (told + reminder_emails(origin, view, recipients, clock.now())
                 + booking_webhook("booking.created", booking, recipients) + calendar_copies(origin, booking, recipients))
-    return (booking_messages(origin, "seat_booked", view, recipients)
-            + reminder_emails(origin, view, recipients, clock.now(), only="guest")
+    return (told + reminder_emails(origin, view, recipients, clock.now(), only="guest")
             + booking_webhook("booking.updated", booking, recipients, by="guest"))
 
 
 def seat_cancelled(origin, booking, seat, recipients, reason):
     """A guest gave up their seat: they get the cancellation of their copy, the hosts hear it. The
-    last seat given up cancels the booking (`booking` is then cancelled), freeing the hosts' time."""
+    last seat given up cancels the booking (`booking` is then cancelled), freeing the hosts' time:
+    only then is theirs cancelled too."""
     view = seat_view(booking, seat) | {"status": "cancelled"}
     extra = {"by": "guest"} | ({"reason": reason} if reason else {})
-    told = Messages(voided=[(booking["id"], None, seat["id"])]) + booking_messages(origin, "seat_cancelled", view,
-                                                                                  recipients, reason=reason)
+    told = Messages(voided=[(booking["id"], None, seat["id"])]) + booking_messages(
+        origin, "seat_cancelled", view, recipients, reason=reason, hosts_invited=booking["status"] == "cancelled")
     if booking["status"] == "cancelled":
         return (told + Messages(voided=[(booking["id"], None)])
                 + booking_webhook("booking.cancelled", booking, recipients, **extra)

@@ -17,6 +17,7 @@ from psycopg2.errors import ExclusionViolation
 from . import announcements as announce, clock, links
 from .booking_links import (by_token, changeable, check_start, check_starts, guest_view, held, link_of, refused,
                             taken, until)
+from .db import run_again
 from .email_addresses import identity_key
 from .errors import BadRequest, Conflict, Forbidden, NotFound
 from .keys import token_hash
@@ -331,8 +332,8 @@ class BookingWrite:
                 raise Conflict("This booking has not started yet")
             booking = bookings.mark_no_show(cur, booking_id, **no_show_of(cur, current, who, seat_id, no_show))
             recipients = bookings.recipients(cur, booking_id)
-            shown_who = who if seat_id is None else {"seat_id": seat_id}
-            return Written(booking, recipients, announce.no_show_marked(booking, recipients, shown_who, no_show))
+            return Written(booking, recipients, announce.no_show_marked(
+                booking, recipients, {"seat_id": seat_id} if current["seats"] and who == "guest" else who, no_show))
         return self.run(change, refused=self.busy)
 
     def answer(self, person, booking_id, status):
@@ -371,10 +372,12 @@ class BookingWrite:
         def change(cur, attempt):
             link = find_link(cur)
             event_type = link.event_type
+            # A seat joins the booking at its start: that row is locked before the hosts are.
+            joining = seat_rows.open_at(cur, event_type["id"], start) if event_type["seats"] else None
             lock_people(cur, [h.id for h in link.hosts])
             link = held(cur, link)
             if event_type["seats"]:
-                return self.take_seat(cur, link, start, guest, token, salt)
+                return self.take_seat(cur, link, start, joining, guest, token, salt)
             hosts, assignment = check_start(cur, link, start)
             request = requested(event_type, start)
             booking, recipients = bookings.create(
@@ -388,15 +391,17 @@ class BookingWrite:
                            host_name=hosts[0].name, manage_token=token, assignment=assignment)
         return self.run(change, refused=guest_taken)
 
-    def take_seat(self, cur, link, start, guest, token, salt):
+    def take_seat(self, cur, link, start, booking, guest, token, salt):
         """A guest takes a seat at `start` of a seated type, under the hosts' locks: in the
-        booking already there (its row locked, so seats are counted one at a time, and the
-        database's count is the last word; 409 once full), else in a new booking, checked and
-        assigned as any guest booking is."""
+        booking already there (`booking`, its row locked first, so seats are counted one at a
+        time, and the database's count is the last word; 409 once full), else in a new booking,
+        checked and assigned as any guest booking is. One made while this waited for the hosts
+        makes it run again, to lock that booking's row first."""
         event_type = link.event_type
-        booking = seat_rows.open_at(cur, event_type["id"], start)
         first = booking is None
         assignment = None
+        if first and seat_rows.open_at(cur, event_type["id"], start, lock=False):
+            raise run_again("a seated booking was made at this start meanwhile")
         if first:
             hosts, assignment = check_start(cur, link, start)
             booking, _ = bookings.create(
@@ -676,6 +681,9 @@ def seats_of(cur, booking):
 def no_show_of(cur, booking, who, seat_id, no_show):
     """What bookings.mark_no_show records for `who` of the booking; a seat's guest is recorded
     in their seat here. 400 for someone the booking does not have."""
+    if who != "guest" and seat_id is not None:
+        raise BadRequest("Invalid input: seat_id: names a seat's guest, with who: guest",
+                         fields={"seat_id": "only with who: guest"})
     if who != "guest":
         if who not in {a["user_id"] for a in booking["attendees"]}:
             raise BadRequest("Invalid input: who: is not an attendee of this booking",

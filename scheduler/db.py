@@ -53,6 +53,12 @@ class TransientFailure(psycopg2.OperationalError):
         self.conflict = isinstance(cause, psycopg2.extensions.TransactionRollbackError)
 
 
+def run_again(reason):
+    """The failure that makes `retrying` run the unit again: what it found means its locks must
+    be taken afresh, in the one order (a conflict, should the runs be used up)."""
+    return TransientFailure(psycopg2.extensions.TransactionRollbackError(reason))
+
+
 class Run:
     """What one run of a `retrying` unit of work has done so far."""
 

@@ -95,6 +95,7 @@ CONFLICTS = {
     "organizations_slug_key": "Organization slug already taken",
     "event_types_organization_slug_key": "This organization already has an event type with this slug",
     "organization_members_organization_id_user_id_key": "User is already a member",
+    "bookings_seats_within": "That time is fully booked",
 }
 
 

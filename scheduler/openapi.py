@@ -325,7 +325,10 @@ def operation_object(rule, view, operation, schemas):
     if role:
         result["description"] = (result.get("description", "") + f"\n\nRequires the `{role}` role.").strip()
     if operation.body:
-        result["requestBody"] = {"required": True, "content": {"application/json": {"schema": schemas.ref(operation.body, "validation")}}}
+        # A body whose every field has a default may be left out (validation.json_body reads none as {}).
+        required = any(field.is_required() for field in operation.body.model_fields.values())
+        result["requestBody"] = {"required": required,
+                                 "content": {"application/json": {"schema": schemas.ref(operation.body, "validation")}}}
     if needs_token:
         result["security"] = [{"bearer": []}]
     elif operation.optional_token:

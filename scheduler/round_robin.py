@@ -1,8 +1,8 @@
 """Which host a round-robin team booking goes to, among those free at its start: the rule a
 customer can read (docs/booking-links.md, "Team links").
 
-1. the fewest bookings of the type in the host-local ISO week of the start (confirmed ones),
-   divided by the host's weight;
+1. the fewest bookings of the type in the host-local ISO week of the start (those holding time:
+   confirmed ones and pending requests), divided by the host's weight;
 2. then whoever was assigned one least recently (never assigned: first);
 3. then the lowest user id.
 

@@ -46,6 +46,7 @@ def test_a_request_is_pending_holds_its_slot_and_is_listed(client, host, make_ty
     start = at(local_day(DAY), "10:00")
     r = book(client, start)
     assert r.status_code == 201 and r.json["booking"]["status"] == "pending", r.json
+    assert r.json["message"] == "Request sent: the host will confirm it"
     assert book(client, start, email="late@example.com").status_code == 409
     slots = client.get(f"{PUBLIC}/hana/intro/slots", query_string={
         "from": at(local_day(DAY), "00:00").isoformat(), "to": at(local_day(DAY + 1), "00:00").isoformat()}).json
@@ -323,9 +324,57 @@ def test_a_seat_given_up_is_free_again_and_the_last_cancels_the_booking(client, 
     worker()
     [(method, _)] = calendars(mailbox, "ann@example.com")
     assert method == "CANCEL" and calendars(mailbox, "ben@example.com") == []
-    booked(client, start, name="Cat", email="cat@example.com")
-    client.post(f"{GUEST}/{ben['manage_token']}/cancel", json={})
-    assert client.get(BOOKINGS, headers=host.auth).json[0]["status"] == "confirmed"
+    assert calendars(mailbox, host.email) == []  # the host's copy stays: Ben still comes
+    cat = booked(client, start, name="Cat", email="cat@example.com")
+    for token in (ben["manage_token"], cat["manage_token"]):
+        assert client.post(f"{GUEST}/{token}/cancel", json={}).status_code == 200
+    [booking] = client.get(BOOKINGS, headers=host.auth).json
+    assert (booking["status"], booking["seats"]["taken"]) == ("cancelled", 0)
+    mailbox.clear()
+    worker()
+    assert [method for method, _ in calendars(mailbox, host.email)] == ["CANCEL"]
+    assert book(client, at(local_day(DAY), "10:00") + timedelta(minutes=15), name="Dan",
+                email="dan@example.com").status_code == 400  # not a start; but 10:00 is free again:
+    assert booked(client, start, name="Dan", email="dan@example.com")["booking"]["status"] == "confirmed"
+
+
+def test_the_hosts_are_invited_once_per_seated_booking_and_never_see_a_seats_guest(client, host, make_type, worker,
+                                                                                   mailbox):
+    make_type(seats=3)
+    start = at(local_day(DAY), "10:00")
+    for name in ("ann", "ben"):
+        booked(client, start, name=name.title(), email=f"{name}@example.com")
+    worker()
+    [(method, event)] = calendars(mailbox, host.email)
+    assert method == "REQUEST"
+    assert "ann@example.com" not in event.to_ical().decode().lower()
+    subjects = [m["Subject"] for m in sent_to(mailbox, host.email) if not m["Subject"].startswith("Welcome")]
+    assert subjects == ["Seat booked: Intro call with Ann", "Seat booked: Intro call with Ben"]
+
+
+def test_a_guest_joining_a_seated_booking_locks_its_row_before_the_hosts(app, client, host, make_type,
+                                                                          database_url):
+    """The one lock order (booking row, then people): a guest joining waits for the row without
+    holding the host, so a seat being given up (row, then host) never waits for it in a circle."""
+    make_type(seats=3)
+    start = at(local_day(DAY), "10:00")
+    booked(client, start, name="Ann", email="ann@example.com")
+    giver = psycopg2.connect(database_url)
+    with giver.cursor() as cur:
+        cur.execute("SELECT id FROM bookings FOR UPDATE")
+    answers = []
+    joiner = threading.Thread(target=lambda: answers.append(
+        book(app.test_client(), start, name="Ben", email="ben@example.com")))
+    joiner.start()
+    joiner.join(1.0)
+    assert joiner.is_alive(), "the guest did not wait for the booking's row"
+    with giver.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (host.id,))
+        assert cur.fetchone()[0] is True, "the waiting guest holds the host's lock"
+    giver.commit()
+    giver.close()
+    joiner.join(10)
+    assert [r.status_code for r in answers] == [201]
 
 
 def test_the_host_cancelling_a_seated_booking_tells_every_seat(client, host, make_type, worker, mailbox):
@@ -420,6 +469,7 @@ def test_no_show_only_after_the_start_and_only_for_someone_it_has(client, host, 
     assert r.status_code == 200 and r.json["booking"]["no_show"] == {"guest": True, "user_ids": []}
     assert client.post(path, json={"who": 999999}, headers=host.auth).status_code == 400
     assert client.post(path, json={"who": "nobody"}, headers=host.auth).status_code == 400
+    assert client.post(path, json={"who": host.id, "seat_id": 1}, headers=host.auth).status_code == 400
     undone = client.post(path, json={"who": "guest", "no_show": False}, headers=host.auth).json["booking"]
     assert undone["no_show"]["guest"] is False
     own = client.post(BOOKINGS, json={"title": "Solo", "start": (clock.now() + timedelta(hours=1)).isoformat(),

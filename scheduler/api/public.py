@@ -204,7 +204,9 @@ def book_as_guest(find_link, *, assigns=False):
              "zone_name": zone_name, "notes": data.notes}
     if data.recurrence is None:
         written = booking_write().book_link(find_link, **guest)
-        return {"message": "Booking confirmed", "booking": written.seen_by_guest, **managed(written.manage_token)} \
+        message = "Request sent: the host will confirm it" if written.booking["status"] == "pending" else \
+            "Booking confirmed"
+        return {"message": message, "booking": written.seen_by_guest, **managed(written.manage_token)} \
             | ({"assignment": written.assignment} if assigns else {})
     written = booking_write().book_series(find_link, recurrence=data.recurrence, on_conflict=data.on_conflict, **guest)
     return {"message": "Series booked", "series": written.shown,

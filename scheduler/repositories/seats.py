@@ -7,15 +7,16 @@ SEAT = ("s.id, s.booking_id, s.guest_name, s.guest_email, s.guest_timezone, s.gu
         "s.no_show")
 
 
-def open_at(cur, event_type_id, start):
-    """The seated booking of the type at `start` still holding its time, locked: a guest
-    joining it takes its row first, so seats are counted one at a time; None if there is none."""
+def open_at(cur, event_type_id, start, *, lock=True):
+    """The seated booking of the type at `start` still holding its time, locked (unless told
+    otherwise): a guest joining it takes its row first, so seats are counted one at a time;
+    None if there is none."""
     cur.execute(
         f"""
         SELECT {COLUMNS}, {INTERNAL} FROM bookings b
         WHERE b.event_type_id = %(type_id)s AND b.start_time = %(start)s AND b.seats IS NOT NULL
           AND b.status = 'confirmed'
-        FOR UPDATE
+        {"FOR UPDATE" if lock else ""}
         """,
         {"type_id": event_type_id, "start": start},
     )
