@@ -551,3 +551,49 @@ def test_a_guest_books_a_team_and_sees_who_takes_it(browser, live_server, client
     browser.get(browser.find_element(By.CSS_SELECTOR, "[data-manage-link]").get_attribute("href"))
     wait_text(browser, "[data-host]", "With Ann Host")
     assert [entry["message"] for entry in browser.get_log("browser")] == []
+
+
+# Requests, seats and notices (issue 22)
+
+def make_type(client, host, slug, **fields):
+    r = client.post("/api/v1/event-types", headers=host.auth,
+                    json={"slug": slug, "title": slug.title(), "duration": 30} | fields)
+    assert r.status_code == 201, r.json
+    return r.json["event_type"]
+
+
+def test_the_last_seat_is_said_to_be_the_last(browser, live_server, client, host):
+    make_type(client, host, "pair", seats=2)
+    start = datetime.combine(datetime.now(timezone.utc).date() + timedelta(days=3), time(10), timezone.utc)
+    r = client.post("/api/v1/public/hana/pair/bookings",
+                    json={"start": start.isoformat(), "name": "Ann", "email": "ann@example.com"})
+    assert r.status_code == 201, r.json
+    set_time_zone(browser, GUEST_ZONE)
+    browser.get(live_server("/book/hana/pair"))
+    show_day(browser, start.date().isoformat())
+    times = wait_for(browser, lambda d: css(d, "[data-times] button.choice"))
+    [last] = [b for b in times if same_moment(b.get_attribute("data-start"), start.isoformat())]
+    assert "1 seat left" in last.text
+    last.click()
+    browser.find_element(By.ID, "name").send_keys("Bo")
+    browser.find_element(By.ID, "email").send_keys("bo@example.com")
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    wait_text(browser, "[data-seats]", "You have the last seat at this time.")
+
+
+def test_the_booking_page_says_the_notices_in_words(client, host):
+    for slug, fields, words in (
+            ("a", {"cancel_notice": 90}, b"You can cancel up to 90 minutes before the start."),
+            ("b", {"reschedule_notice": 2880}, b"You can reschedule up to 2 days before the start."),
+            ("c", {"cancel_notice": 60, "reschedule_notice": 1440},
+             b"You can cancel up to 1 hour before the start and reschedule up to 1 day before."),
+            ("d", {"reschedule_notice": 60, "seats": 3}, None),
+            ("e", {}, None)):
+        make_type(client, host, slug, **fields)
+        page = client.get(f"/book/hana/{slug}").data
+        assert (words in page) if words else (b"data-notices" not in page), slug
+        assert (b"data-policy" in page) == bool(words), slug
+        assert b"Request this time" not in page and b"data-requests" not in page
+    make_type(client, host, "f", requires_confirmation=True)
+    page = client.get("/book/hana/f").data
+    assert b"Hana Host confirms each booking" in page and b">Request this time</button>" in page

@@ -9,7 +9,7 @@ pages' scripts then speak only the public API (`/api/v1/public/...`,
 from flask import Blueprint, render_template, url_for
 
 from ..auth import limit_public_reads
-from ..booking_links import by_token, link_target, public_face, team_target
+from ..booking_links import by_token, duration_text, link_target, public_face, team_target
 from ..context import single_statement
 from ..errors import NotFound, TooManyRequests
 from ..openapi import page
@@ -62,7 +62,25 @@ def booking_page(find_link, api):
     limit_public_reads()
     with single_statement() as cur:
         link = find_link(cur)
-    return render_template("pages/book.html", event=public_face(link), api=api)
+    event = public_face(link)
+    return render_template("pages/book.html", event=event, api=api, notices=notices(event["policy"]))
+
+
+def notices(policy):
+    """The type's cancel and reschedule notices as the booking page says them ("You can cancel
+    up to 1 day before the start and reschedule up to 2 hours before."), in the words of the
+    API's own refusals; None when guests can do both until the start. A seat is never moved,
+    so a seated type's reschedule notice goes unsaid."""
+    cancel = policy["cancel_notice"]
+    reschedule = 0 if policy["seats"] else policy["reschedule_notice"]
+    if cancel and reschedule:
+        return (f"You can cancel up to {duration_text(cancel)} before the start "
+                f"and reschedule up to {duration_text(reschedule)} before.")
+    if cancel:
+        return f"You can cancel up to {duration_text(cancel)} before the start."
+    if reschedule:
+        return f"You can reschedule up to {duration_text(reschedule)} before the start."
+    return None
 
 
 @bp.get("/manage/<token>")

@@ -2,7 +2,7 @@
 // name and an e-mail address, book.
 
 import { call, explain } from "./api.js";
-import { SlotPicker, describe, names } from "./slots.js";
+import { SlotPicker, describe, names, seatsLeft } from "./slots.js";
 
 const page = document.getElementById("booking");
 const part = (name) => page.querySelector(`[data-${name}]`);
@@ -44,7 +44,8 @@ function choiceChanged() {
   const series = recurrence();
   if (repeat) part("count-field").hidden = !series;
   const repeats = series ? `, ${repeat.selectedOptions[0].text.toLowerCase()}, ${series.count} times` : "";
-  part("chosen").textContent = slot ? `You picked ${describe(slot, picker.zone)}${repeats}.` : "";
+  const seats = slot?.seats_left == null ? "" : ` ${seatsLeft(slot.seats_left)}.`;
+  part("chosen").textContent = slot ? `You picked ${describe(slot, picker.zone)}${repeats}.${seats}` : "";
   part("conflicts").hidden = true;
 }
 
@@ -93,16 +94,39 @@ function listConflicts(list, conflicts) {
   }));
 }
 
-// A single booking's answer, or a series' (every occurrence booked, each with its own manage
-// link, and those skipped).
-function confirmed(data) {
+// What a seat's guest is told of the others at their time: the seats still free now, read
+// again from the slot list (others may have booked meanwhile). A time no longer listed is full
+// only if the guest took its last seat; else it says nothing.
+async function seatsAfter(booking, chosen) {
+  const query = new URLSearchParams({ from: booking.start, to: booking.end, timezone: picker.zone });
+  const result = await call("GET", `${linkUrl}/slots?${query}`);
+  const slot = result.ok && result.data.slots.find((s) => Date.parse(s.start) === Date.parse(booking.start));
+  if (slot) {
+    const others = slot.seats_left === 1 ? "1 other seat is" : `${slot.seats_left} other seats are`;
+    return `You have a seat; ${others} still free at this time.`;
+  }
+  return chosen.seats_left === 1 ? "You have the last seat at this time." : "";
+}
+
+// A single booking's answer (`pending`: a request the host has yet to confirm), or a series'
+// (every occurrence booked, each with its own manage link, and those skipped).
+async function confirmed(data) {
   const series = data.bookings || null;
   const first = series ? series[0] : data.booking;
+  const requested = first.status === "pending";
+  const seats = !series && picker.chosen?.seats_left != null ? await seatsAfter(first, picker.chosen) : "";
   part("choose").hidden = true;
+  part("confirmation-heading").textContent = requested
+    ? `Request sent — waiting for ${first.host.name} to confirm` : "You are booked";
   part("confirmation-when").textContent = `${first.title} with ${names(first.hosts)}, `
     + (series ? `on ${series.length} dates:` : `${describe(first, picker.zone)}.`);
-  part("confirmation-email").textContent = first.guest.email;
-  part("manage-link").href = webAddress(data.manage_url);
+  part("seats").textContent = seats;
+  part("seats").hidden = !seats;
+  part("if-booked").hidden = requested;
+  part("if-requested").hidden = !requested;
+  part("requested-host").textContent = first.host.name;
+  for (const email of page.querySelectorAll("[data-confirmation-email]")) email.textContent = first.guest.email;
+  for (const link of page.querySelectorAll("[data-manage-link]")) link.href = webAddress(data.manage_url);
   part("manage-one").hidden = Boolean(series);
   part("manage-each").hidden = !series;
   const dates = part("booked-dates");
@@ -119,6 +143,7 @@ function confirmed(data) {
   part("skipped").hidden = skipped.length === 0;
   listConflicts(part("skipped-dates"), skipped);
   const section = part("confirmation");
+  section.classList.toggle("pending", requested);
   section.hidden = false;
   section.focus();
 }
@@ -149,11 +174,12 @@ async function send(control, onConflict) {
   if (onConflict) body.on_conflict = onConflict;
   control.disabled = true;
   const result = await call("POST", `${linkUrl}/bookings`, body);
-  control.disabled = false;
   if (result.ok) {
-    confirmed(result.data);
+    // The control stays disabled while the confirmation is put together, then hidden with the form.
+    await confirmed(result.data);
     return;
   }
+  control.disabled = false;
   const conflicts = result.data.conflicts || [];
   if (conflicts.length) {
     const { count } = body.recurrence;

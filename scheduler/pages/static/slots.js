@@ -41,6 +41,11 @@ function dateIn(zone) {
   };
 }
 
+// A seated type's free seats at a start, by the slot list's `seats_left`.
+export function seatsLeft(count) {
+  return count === 1 ? "1 seat left" : `${count} seats left`;
+}
+
 export function describe(slot, zone) {
   const day = formatter(zone, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
   const time = formatter(zone, { hour: "numeric", minute: "2-digit" });
@@ -193,10 +198,12 @@ export class SlotPicker {
     container.replaceChildren();
     this.choose(null);
     for (const slot of slots) {
+      // A seated type's times say how many seats are left, read with the time.
+      const seats = slot.seats_left == null ? undefined : seatsLeft(slot.seats_left);
       const element = button([time.format(new Date(slot.start))], () => {
         press(container, element);
         this.choose(slot);
-      });
+      }, seats);
       element.dataset.start = slot.start;
       container.append(element);
     }
