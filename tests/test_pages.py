@@ -17,6 +17,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from browser import DESKTOP, PHONE, set_time_zone, set_viewport, wait_for
+from scheduler.booking_write import BookingWrite
 
 # Half an hour off the host's UTC grid, so the guest's times are visibly not the host's
 # (and a name Chromium's ICU spells as tzdata does: Asia/Kolkata would read Asia/Calcutta).
@@ -562,6 +563,158 @@ def make_type(client, host, slug, **fields):
     return r.json["event_type"]
 
 
+def shown(driver, selector):
+    """The texts of the elements `selector` finds that are displayed."""
+    return [element.text for element in css(driver, selector) if element.is_displayed()]
+
+
+def short_words(moment):
+    """What a short wording of `moment`'s date in the guest's zone names: Tue, Dec, 15."""
+    local = moment.astimezone(ZoneInfo(GUEST_ZONE))
+    return (f"{local:%a}", f"{local:%b}", str(local.day))
+
+
+@SIZES
+def test_a_guest_requests_a_time_and_sees_it_wait_for_the_host(browser, live_server, client, host, size):
+    """A type that requires confirmation: the page says the host confirms and what the notices
+    are, the button asks, and the confirmation and manage page say the request waits; once the
+    host confirms it, the manage page offers to move it."""
+    make_type(client, host, "consult", title="Consultation", requires_confirmation=True, cancel_notice=1440,
+              reschedule_notice=90)
+    browser.get_log("browser")
+    set_viewport(browser, size)
+    set_time_zone(browser, GUEST_ZONE)
+    browser.get(live_server("/book/hana/consult"))
+    policy = text_of(browser, "[data-policy]")
+    assert "Hana Host confirms each booking: you send a request" in policy
+    assert "You can cancel up to 1 day before the start and reschedule up to 90 minutes before." in policy
+    show_day(browser)
+    chosen = offered(browser)[1]
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{chosen}"]').click()
+    browser.find_element(By.ID, "name").send_keys("Grace Guest")
+    browser.find_element(By.ID, "email").send_keys("grace@example.com")
+    assert text_of(browser, "[data-submit]") == "Request this time"
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+
+    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirmation]").is_displayed())
+    assert browser.switch_to.active_element.get_attribute("data-confirmation") is not None
+    assert text_of(browser, "[data-confirmation-heading]") == "Request sent — waiting for Hana Host to confirm"
+    confirmation = text_of(browser, "[data-confirmation]")
+    assert "Consultation with Hana Host" in confirmation and "grace@example.com" in confirmation
+    assert "not a booking yet" in confirmation and "A confirmation is on its way" not in confirmation
+    [manage_link] = [a for a in css(browser, "[data-manage-link]") if a.is_displayed()]
+    assert manage_link.text == "manage your request"
+    screenshot(browser, "request-sent", size)
+    [booked] = host_bookings(client, host)
+    assert booked["status"] == "pending" and same_moment(booked["start_time"], chosen)
+
+    browser.get(manage_link.get_attribute("href"))
+    wait_text(browser, "[data-state]", "Requested for Grace Guest .*: waiting for Hana Host to confirm.")
+    notes = text_of(browser, "[data-why-not]")
+    assert "A request can be rescheduled once Hana Host confirms it." in notes
+    assert "You can withdraw it here until" in notes
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-reschedule]").is_displayed()
+    assert shown(browser, "[data-cancel-form] button") == ["Withdraw request"]
+
+    r = client.post(f"/api/v1/bookings/{booked['id']}/confirm", headers=host.auth)
+    assert r.status_code == 200, r.json
+    browser.refresh()
+    wait_text(browser, "[data-state]", "Booked for Grace Guest")
+    assert offered(browser)  # the times to move to, now that it may move
+    notes = text_of(browser, "[data-why-not]")
+    assert "You can cancel here until" in notes and "You can move it to another time here until" in notes
+    assert shown(browser, "[data-cancel-form] button") == ["Cancel booking"]
+    assert [entry["message"] for entry in browser.get_log("browser")] == []
+
+
+def test_a_guest_withdraws_a_request(browser, live_server, client, host):
+    make_type(client, host, "consult", requires_confirmation=True)
+    r = client.post("/api/v1/public/hana/consult/bookings",
+                    json={"start": offered_via_api(client, "consult"), "name": "Wes", "email": "wes@example.com"})
+    assert r.status_code == 201 and r.json["booking"]["status"] == "pending", r.json
+    browser.get(live_server(f"/manage/{r.json['manage_token']}"))
+    wait_text(browser, "[data-state]", "waiting for Hana Host to confirm")
+    assert text_of(browser, "[data-cancel-form] h2") == "Withdraw the request"
+    browser.find_element(By.XPATH, "//button[text()='Withdraw request']").click()
+    wait_text(browser, "[data-done]", "Your request is withdrawn.")
+    wait_text(browser, "[data-state]", "This booking is cancelled.")
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-actions]").is_displayed()
+    assert [b["status"] for b in host_bookings(client, host)] == ["cancelled"]
+
+
+def test_a_declined_and_an_expired_request_say_so_and_offer_nothing(browser, live_server, client, host, worker,
+                                                                   travel):
+    make_type(client, host, "consult", requires_confirmation=True, confirmation_hours=1)
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    r = client.get("/api/v1/public/hana/consult/slots",
+                   query_string={"from": tomorrow.isoformat(), "to": (tomorrow + timedelta(days=7)).isoformat()})
+    starts = [slot["start"] for slot in r.json["slots"][:2]]
+    tokens = []
+    for start, name in zip(starts, ("Dee", "Eli")):
+        r = client.post("/api/v1/public/hana/consult/bookings",
+                        json={"start": start, "name": name, "email": f"{name.lower()}@example.com"})
+        assert r.status_code == 201, r.json
+        tokens.append(r.json["manage_token"])
+    declined = next(b for b in host_bookings(client, host) if b["guest"]["name"] == "Dee")
+    assert client.post(f"/api/v1/bookings/{declined['id']}/decline", headers=host.auth).status_code == 200
+    runtime = worker()
+    travel(timedelta(hours=1, seconds=1))  # the live server shares this process's clock
+    assert BookingWrite(runtime).expire_requests(limit=10) == 1
+
+    for token, state in zip(tokens, ("Hana Host declined this request.",
+                                     "This request expired: Hana Host did not confirm it in time.")):
+        browser.get(live_server(f"/manage/{token}"))
+        wait_text(browser, "[data-state]", re.escape(state))
+        assert not browser.find_element(By.CSS_SELECTOR, "[data-actions]").is_displayed()
+        assert not browser.find_element(By.CSS_SELECTOR, "[data-why-not]").is_displayed()
+
+
+@SIZES
+def test_a_seated_type_shows_the_seats_left_and_a_seat_is_not_moved(browser, live_server, client, host, size):
+    """Each time says how many seats are left (in its accessible name too); the confirmation says
+    how many are still free; a seat's manage page says it can't be moved, only cancelled."""
+    make_type(client, host, "workshop", title="Workshop", duration=60, seats=5, cancel_notice=120,
+              reschedule_notice=60)
+    day = datetime.now(timezone.utc).date() + timedelta(days=3)
+    start = datetime.combine(day, time(10), timezone.utc)
+    for name in ("Ann", "Ben"):
+        r = client.post("/api/v1/public/hana/workshop/bookings",
+                        json={"start": start.isoformat(), "name": name, "email": f"{name.lower()}@example.com"})
+        assert r.status_code == 201, r.json
+    browser.get_log("browser")
+    set_viewport(browser, size)
+    set_time_zone(browser, GUEST_ZONE)
+    browser.get(live_server("/book/hana/workshop"))
+    assert "Up to 5 guests at each time" in text_of(browser, ".facts")
+    # A seat is never moved, so only the cancel notice is said.
+    assert text_of(browser, "[data-notices]") == "You can cancel up to 2 hours before the start."
+    show_day(browser, day.isoformat())  # 10:00 UTC is early that morning in the guest's zone
+    times = wait_for(browser, lambda d: css(d, "[data-times] button.choice"))
+    [taken] = [b for b in times if same_moment(b.get_attribute("data-start"), start.isoformat())]
+    assert "3 seats left" in taken.text and "3 seats left" in taken.accessible_name
+    assert all("5 seats left" in b.text for b in times if b != taken)
+    taken.click()
+    assert text_of(browser, "[data-chosen]").endswith("3 seats left.")
+    browser.find_element(By.ID, "name").send_keys("Cat Guest")
+    browser.find_element(By.ID, "email").send_keys("cat@example.com")
+    screenshot(browser, "seats-left", size)
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+
+    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirmation]").is_displayed())
+    assert text_of(browser, "[data-confirmation-heading]") == "You are booked"
+    assert text_of(browser, "[data-seats]") == "You have a seat; 2 other seats are still free at this time."
+    [booking] = host_bookings(client, host)
+    assert booking["seats"]["taken"] == 3 and "Cat Guest" in [g["name"] for g in booking["seats"]["guests"]]
+
+    browser.get(browser.find_element(By.CSS_SELECTOR, "[data-manage-link]").get_attribute("href"))
+    wait_text(browser, "[data-state]", "Booked for Cat Guest")
+    notes = text_of(browser, "[data-why-not]")
+    assert "A seat can't be moved: cancel it and book another time." in notes and "You can cancel here until" in notes
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-reschedule]").is_displayed()
+    assert shown(browser, "[data-cancel-form] button") == ["Cancel booking"]
+    assert [entry["message"] for entry in browser.get_log("browser")] == []
+
+
 def test_the_last_seat_is_said_to_be_the_last(browser, live_server, client, host):
     make_type(client, host, "pair", seats=2)
     start = datetime.combine(datetime.now(timezone.utc).date() + timedelta(days=3), time(10), timezone.utc)
@@ -579,6 +732,29 @@ def test_the_last_seat_is_said_to_be_the_last(browser, live_server, client, host
     browser.find_element(By.ID, "email").send_keys("bo@example.com")
     browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
     wait_text(browser, "[data-seats]", "You have the last seat at this time.")
+
+
+def test_inside_the_cancel_notice_the_manage_page_says_why_and_offers_no_cancel(browser, live_server, client, host,
+                                                                               set_profile):
+    """A booking made a few hours ahead of a type with a day's cancel notice: cancelling closed
+    before it was even made, and the page says when, why and what to do; moving it still can."""
+    set_profile(host, working_hours={day: [{"start": "00:00", "end": "24:00"}] for day in WEEK})
+    make_type(client, host, "late", title="Late call", minimum_notice=0, cancel_notice=1440)
+    start = (datetime.now(timezone.utc) + timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    r = client.post("/api/v1/public/hana/late/bookings",
+                    json={"start": start.isoformat(), "name": "Nia", "email": "nia@example.com"})
+    assert r.status_code == 201, r.json
+    set_time_zone(browser, GUEST_ZONE)
+    browser.get(live_server(f"/manage/{r.json['manage_token']}"))
+    wait_text(browser, "[data-state]", "Booked for Nia")
+    notes = text_of(browser, "[data-why-not]")
+    assert "Cancelling online closed on" in notes
+    assert "Hana Host asks for 1 day's notice. To cancel now, contact Hana Host." in notes
+    closed = notes.split("closed on ", 1)[1].split(":", 1)[0]
+    assert all(word in closed for word in short_words(start - timedelta(days=1))), closed
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-cancel-form]").is_displayed()
+    assert browser.find_element(By.CSS_SELECTOR, "[data-reschedule]").is_displayed()
+    assert client.post(f"/api/v1/guest-bookings/{r.json['manage_token']}/cancel", json={}).status_code == 409
 
 
 def test_the_booking_page_says_the_notices_in_words(client, host):

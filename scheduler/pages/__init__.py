@@ -88,5 +88,9 @@ def notices(policy):
 def manage(token):
     limit_public_reads()
     with single_statement() as cur:
-        by_token(cur, token)
-    return render_template("pages/manage.html", token=token)
+        booking = by_token(cur, token)
+    # The notices in words, for the page to say why changing online has closed: the manage
+    # answer has the moments (cancel_until, reschedule_until), not the host's rule.
+    return render_template("pages/manage.html", token=token,
+                           notice={action: duration_text(minutes) for action in ("cancel", "reschedule")
+                                   if (minutes := booking[f"{action}_notice"])})

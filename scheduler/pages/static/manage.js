@@ -1,14 +1,17 @@
-// The manage page: the guest's booking, cancelling it, moving it to another free time.
-// The token in the page's address is the only credential.
+// The manage page: the guest's booking (or request), cancelling (withdrawing) it, moving it to
+// another free time, each while the host's notices allow it. The token in the page's address
+// is the only credential.
 
 import { call, explain } from "./api.js";
-import { SlotPicker, describe, names } from "./slots.js";
+import { SlotPicker, describe, names, shortly } from "./slots.js";
 
 const page = document.getElementById("manage");
 const part = (name) => page.querySelector(`[data-${name}]`);
 const alert = part("alert");
 const done = part("done");
 const bookingUrl = `/api/v1/guest-bookings/${encodeURIComponent(page.dataset.token)}`;
+// The host's notices in words ("1 day"), as the server wrote them into the page.
+const notice = { cancel: page.dataset.cancelNotice, reschedule: page.dataset.rescheduleNotice };
 
 let shown = null;
 
@@ -22,24 +25,80 @@ const picker = new SlotPicker(part("slot-picker"), {
   },
 });
 
+// What the booking is now, in one sentence: booked, a request waiting for the host, declined,
+// expired, cancelled or begun.
+function state(booking) {
+  const host = booking.host.name;
+  const guest = `${booking.guest.name} (${booking.guest.email})`;
+  const started = booking.why_not.cancel === "started";
+  switch (booking.status) {
+    case "cancelled": return "This booking is cancelled.";
+    case "declined": return `${host} declined this request. You are welcome to book another time.`;
+    case "expired": return `This request expired: ${host} did not confirm it in time.`;
+    case "pending": return started ? `This request was not confirmed by ${host} before its start.`
+      : `Requested for ${guest}: waiting for ${host} to confirm.`;
+    default: return started ? "This booking has started or taken place." : `Booked for ${guest}.`;
+  }
+}
+
+// "1 day" -> "1 day's notice", "2 hours" -> "2 hours' notice".
+function noticeOf(action) {
+  return `${notice[action]}${notice[action].endsWith("s") ? "'" : "'s"} notice`;
+}
+
+// Until when the guest can cancel and move the booking here (where the host's notices limit it),
+// or why they no longer can, by the manage answer's why_not. That a booking is over (cancelled,
+// declined, expired, started) is the state's to say, and not repeated here.
+function changes(booking) {
+  const host = booking.host.name;
+  const { cancel, reschedule } = booking.why_not;
+  const until = (action) => shortly(booking[`${action}_until`], picker.zone);
+  const limited = (action) => Date.parse(booking[`${action}_until`]) < Date.parse(booking.start);
+  const [cancelling, doing] = booking.status === "pending" ? ["Withdrawing", "withdraw it"] : ["Cancelling", "cancel"];
+  const lines = [];
+  if (cancel === "notice") {
+    lines.push(`${cancelling} online closed on ${until("cancel")}: ${host} asks for ${noticeOf("cancel")}. `
+      + `To ${doing} now, contact ${host}.`);
+  } else if (booking.can_cancel && limited("cancel")) {
+    lines.push(`You can ${doing} here until ${until("cancel")}.`);
+  }
+  if (reschedule === "notice") {
+    lines.push(`Moving it online closed on ${until("reschedule")}: ${host} asks for ${noticeOf("reschedule")}.`);
+  } else if (reschedule === "seat") {
+    lines.push("A seat can't be moved: cancel it and book another time.");
+  } else if (reschedule === "pending") {
+    lines.push(`A request can be rescheduled once ${host} confirms it.`);
+  } else if (booking.can_reschedule && limited("reschedule")) {
+    lines.push(`You can move it to another time here until ${until("reschedule")}.`);
+  }
+  return lines;
+}
+
 function render(booking) {
   shown = booking;
   part("host").textContent = `With ${names(booking.hosts)}`;
   part("title").textContent = booking.title;
   part("when").textContent = describe(booking, picker.zone);
   const inSeries = booking.series_id !== null;
+  const requested = booking.status === "pending";
   part("series").hidden = !inSeries;
   part("series").textContent = inSeries ? `Part of a series (occurrence ${booking.occurrence}).` : "";
-  part("single").hidden = inSeries;
-  for (const button of page.querySelectorAll("[data-in-series]")) button.hidden = !inSeries || !booking.can_change;
-  // Once this one is cancelled or past, the later ones of its series can still be cancelled.
-  part("cancel-later").hidden = booking.can_change || booking.later === 0;
+  part("state").textContent = state(booking);
+  const lines = changes(booking).map((line) => Object.assign(document.createElement("li"), { textContent: line }));
+  part("why-not").replaceChildren(...lines);
+  part("why-not").hidden = lines.length === 0;
+  // A request is withdrawn rather than cancelled; an occurrence of a series has two choices.
+  part("cancel-heading").textContent = requested ? "Withdraw the request" : "Cancel";
+  part("single").textContent = requested ? "Withdraw request" : "Cancel booking";
+  part("single").hidden = inSeries || !booking.can_cancel;
+  for (const button of page.querySelectorAll("[data-in-series]")) button.hidden = !inSeries || !booking.can_cancel;
+  // Once this one can't be cancelled (cancelled, past, inside the notice), the later ones of its
+  // series still can.
+  part("cancel-later").hidden = booking.can_cancel || booking.later === 0;
   part("cancel-later").textContent = `Cancel the ${booking.later === 1 ? "later one" : `${booking.later} later ones`}`;
-  part("state").textContent = booking.status === "cancelled" ? "This booking is cancelled."
-    : booking.can_change ? `Booked for ${booking.guest.name} (${booking.guest.email}).`
-    : "This booking has started or taken place.";
-  part("actions").hidden = !booking.can_change && booking.later === 0;
-  part("reschedule").hidden = !booking.can_change;
+  part("cancel-form").hidden = !booking.can_cancel && booking.later === 0;
+  part("reschedule").hidden = !booking.can_reschedule;
+  part("actions").hidden = !booking.can_cancel && !booking.can_reschedule && booking.later === 0;
 }
 
 // Shows the booking as it is now; offers new times while it can still change.
@@ -50,7 +109,7 @@ async function load() {
     return;
   }
   render(result.data.booking);
-  if (result.data.booking.can_change) picker.load();
+  if (result.data.booking.can_reschedule) picker.load();
 }
 
 // Sends one change; then shows the booking as it now is, and says `message(answer)` or what failed.
@@ -84,7 +143,9 @@ part("cancel-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const reason = event.target.elements.reason.value.trim();
   const button = event.submitter;
-  change("cancel", { scope: button.value, ...(reason && { reason }) }, button, cancelled);
+  const withdrawn = shown.status === "pending";
+  change("cancel", { scope: button.value, ...(reason && { reason }) }, button,
+    withdrawn ? () => "Your request is withdrawn." : cancelled);
 });
 
 part("move").addEventListener("click", (event) => {

@@ -41,6 +41,12 @@ function dateIn(zone) {
   };
 }
 
+// A moment, shortly: "Tue, Dec 15, 10:00 AM" (in the browser's locale), in `zone`.
+export function shortly(moment, zone) {
+  return formatter(zone, { weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit" })
+    .format(new Date(moment));
+}
+
 // A seated type's free seats at a start, by the slot list's `seats_left`.
 export function seatsLeft(count) {
   return count === 1 ? "1 seat left" : `${count} seats left`;
