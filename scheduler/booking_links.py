@@ -305,8 +305,11 @@ def by_token(cur, token, *, lock=False):
 
 
 def later_in_series(cur, booking):
-    """How many later occurrences of a guest booking's series the guest could still cancel."""
-    return series.later(cur, booking, clock.now()) if booking["series_id"] is not None else 0
+    """How many later occurrences of a guest booking's series the guest could still cancel: those
+    not yet inside the type's cancel notice."""
+    if booking["series_id"] is None:
+        return 0
+    return series.later(cur, booking, clock.now() + timedelta(minutes=booking["cancel_notice"]))
 
 
 # Why a guest can no longer cancel or reschedule their booking: the code the manage answer
@@ -353,9 +356,9 @@ def changeable(booking, action):
 
 
 def duration_text(minutes):
-    """1440 -> "1 day", 90 -> "90 minutes"."""
+    """1440 -> "1 day", 90 -> "90 minutes", 0 -> "0 minutes"."""
     for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
-        if minutes % size == 0:
+        if minutes % size == 0 and (minutes or size == 1):
             count = minutes // size
             return f"{count} {unit}{'s' if count != 1 else ''}"
 

@@ -537,3 +537,15 @@ def test_a_collective_host_cannot_step_out_of_a_seated_booking(client, team, mak
     [booking] = client.get(BOOKINGS, headers=hosts[1].auth).json
     r = client.patch(f"{BOOKINGS}/{booking['id']}/attendance", json={"status": "declined"}, headers=hosts[1].auth)
     assert r.status_code == 409
+
+
+def test_a_guest_cancels_only_the_later_occurrences_still_outside_the_notice(client, host, make_type):
+    make_type(max_occurrences=3, cancel_notice=18 * 24 * 60)
+    first = booked(client, at(local_day(DAY), "10:00"), recurrence={"freq": "weekly", "count": 3})
+    path = f"{GUEST}/{first['manage_token']}"
+    shown = client.get(path).json["booking"]
+    assert (shown["can_cancel"], shown["later"]) == (False, 1)
+    r = client.post(f"{path}/cancel", json={"scope": "following"})
+    assert r.status_code == 200 and [b["occurrence"] for b in r.json["bookings"]] == [3]
+    assert [b["status"] for b in client.get(BOOKINGS, headers=host.auth).json] == ["confirmed", "confirmed",
+                                                                                  "cancelled"]

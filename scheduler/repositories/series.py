@@ -56,15 +56,15 @@ def calendar_of(cur, bookings):
     return (find(cur, ids), occurrences_of(cur, ids)) if ids else ({}, {})
 
 
-def later(cur, booking, now):
-    """How many occurrences after `booking` in its series are still confirmed and not started."""
+def later(cur, booking, after):
+    """How many occurrences after `booking` in its series are still confirmed and start after `after`."""
     cur.execute(
         """
         SELECT count(*) AS later FROM bookings b
         WHERE b.series_id = %(series_id)s AND b.occurrence > %(occurrence)s AND b.status = 'confirmed'
-          AND b.start_time > %(now)s
+          AND b.start_time > %(after)s
         """,
-        {"series_id": booking["series_id"], "occurrence": booking["occurrence"], "now": now},
+        {"series_id": booking["series_id"], "occurrence": booking["occurrence"], "after": after},
     )
     return cur.fetchone()["later"]
 
