@@ -325,8 +325,11 @@ def operation_object(rule, view, operation, schemas):
     if role:
         result["description"] = (result.get("description", "") + f"\n\nRequires the `{role}` role.").strip()
     if operation.body:
-        # A body whose every field has a default may be left out (validation.json_body reads none as {}).
-        required = any(field.is_required() for field in operation.body.model_fields.values())
+        # A body that {} satisfies (no field required, and not a change that asks for one of
+        # several, validation.at_least_one) may be left out: validation.json_body reads none as {}.
+        body = operation.body
+        required = (any(field.is_required() for field in body.model_fields.values())
+                    or hasattr(body.model_config.get("json_schema_extra"), "one_of"))
         result["requestBody"] = {"required": required,
                                  "content": {"application/json": {"schema": schemas.ref(operation.body, "validation")}}}
     if needs_token:

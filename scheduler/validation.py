@@ -51,6 +51,7 @@ def at_least_one(*names, null_counts=False):
         ignored_members(schema)
         schema["anyOf"] = [{"required": [name]} | ({} if null_counts else {"properties": {name: {"not": {"type": "null"}}}})
                            for name in names]
+    extra.one_of = names  # so that the body is described as required (scheduler/openapi.py)
     return extra
 
 

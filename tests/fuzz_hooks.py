@@ -14,12 +14,14 @@ positive cases (those the API must accept) are brought within these rules, so th
 of one is a real mismatch; negative and boundary cases keep breaking them and must still be
 refused. A series' rule (at most 52 occurrences within a year, none at a local time the clocks
 skip) is arithmetic over its dates, and how long a guest's series may be is the event type's:
-stated in words too."""
+stated in words too. So is which of approval, seats and series an event type may combine."""
 
 import hashlib
 import json
 import os
 import re
+import urllib.error
+import urllib.request
 from collections.abc import MutableMapping
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -39,9 +41,19 @@ PEOPLE = ("attendees",)
 # positive cases book two occurrences (the longest rule, monthly every 12 months, spans a
 # year). A guest's series is up to the event type's `max_occurrences`, which is data: 1 here.
 GUEST_BOOKINGS = re.compile(r"^POST /api/v1/public/.*/bookings$")
+# Which starts a link offers is data too (its type's grid, hours, notice and bookings, which
+# other cases change): a positive guest booking takes the first its slot list offers, and one
+# for a link that offers none goes to a link that does not exist (404).
+BASE_URL = os.environ.get("FUZZ_BASE_URL")
 # Only one occurrence is moved at a time (scope=this), stated in words.
 UPDATE_BOOKING = "PATCH /api/v1/bookings/{booking_id}"
 PEOPLE_QUERY = ("members",)
+# An event type's approval, seats and series exclude one another (requires_confirmation takes no
+# seats, and either takes single bookings only), a rule across fields and, in a change, across
+# what is stored: positive cases say all three consistently.
+SINGLE_BOOKINGS = ("requires_confirmation", "seats", "max_occurrences")
+# Who missed a booking is one of its people: the fuzzer itself (a seat is a seated booking's).
+NO_SHOW = "POST /api/v1/bookings/{booking_id}/no-show"
 # Which of my rows an id names is data too: such a field becomes null (my default schedule).
 MY_ROWS = ("schedule_id",)
 # An organisation's event type is hosted by its members who accepted it: the fuzzer itself, in
@@ -93,6 +105,7 @@ def map_case(context, case):
         for name in ISSUED_QUERY + PEOPLE_QUERY:
             case.query.pop(name, None)
         ordered_window(case.query)
+        readable_text(case.query)
     if isinstance(case.path_parameters, MutableMapping) and case.operation.label == ANSWER:
         case.path_parameters["booking_id"] = int(INVITED)
     if isinstance(case.path_parameters, MutableMapping) and case.operation.label == OVERRIDE:
@@ -114,8 +127,13 @@ def map_case(context, case):
         if isinstance(case.body.get("weights"), dict):
             case.body["weights"] = {TEAM_HOST: weight for weight in list(case.body["weights"].values())[:1]}
         future_times(case.body)
+        single_bookings(case.body)
+        if case.operation.label == NO_SHOW:
+            case.body.pop("seat_id", None)
+            case.body["who"] = int(TEAM_HOST)
         if GUEST_BOOKINGS.match(case.operation.label):
             case.body.pop("recurrence", None)
+            offered_start(case)
         elif isinstance(case.body.get("recurrence"), dict):
             case.body["recurrence"] = {k: v for k, v in case.body["recurrence"].items() if k != "until"} | {"count": 2}
             with_start_weekday(case.body)
@@ -140,6 +158,32 @@ def map_case(context, case):
             request = json.dumps([case.method, case.formatted_path, case.body], sort_keys=True, default=str)
             case.headers["Idempotency-Key"] = hashlib.sha256(request.encode()).hexdigest()
     return case
+
+
+def offered_start(case):
+    """A guest booking's start: the first its link offers now (see BASE_URL)."""
+    slots = f"{BASE_URL}{case.formatted_path.removesuffix('/bookings')}/slots"
+    try:
+        with urllib.request.urlopen(slots, timeout=10) as answer:
+            offered = json.load(answer)["slots"]
+    except (urllib.error.URLError, KeyError, ValueError):
+        offered = []
+    if offered:
+        case.body["start"] = offered[0]["start"]
+    else:
+        case.path_parameters["slug"] = "no-such-link"
+
+
+def single_bookings(body):
+    """An event type's body that sets any of SINGLE_BOOKINGS, made consistent in all three."""
+    if not any(name in body for name in SINGLE_BOOKINGS):
+        return
+    if body.get("requires_confirmation") is True:
+        body |= {"seats": None, "max_occurrences": 1}
+    elif body.get("seats") is not None:
+        body |= {"requires_confirmation": False, "max_occurrences": 1}
+    elif isinstance(body.get("max_occurrences"), int) and body["max_occurrences"] > 1:
+        body |= {"requires_confirmation": False, "seats": None}
 
 
 def moment(text):

@@ -127,7 +127,7 @@ def test_fuzzing_finds_no_server_error_and_nothing_undescribed(world, live_serve
                *[arg for op in EXCLUDED for arg in ("--exclude-operation-id", op)]]
     # The hooks import the package's own text rules: the repository root on the path too.
     hooks = {"SCHEMATHESIS_HOOKS": HOOKS.stem, "PYTHONPATH": os.pathsep.join((str(HOOKS.parent), str(HOOKS.parent.parent))),
-             **facts}
+             "FUZZ_BASE_URL": live_server.url, **facts}
     run = subprocess.run(command, capture_output=True, text=True, timeout=int(MAX_SECONDS or 600) + 120,
                          cwd=tmp_path, env=os.environ | hooks)
     output = run.stdout + run.stderr
