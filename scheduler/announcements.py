@@ -78,8 +78,8 @@ GUEST_MESSAGES = {
     },
     "request_withdrawn": {
         "host": ("GUEST_CANCELLED", '{guest} withdrew their request for "{title}"', "Reason: {reason}.",
-                 "HOST_GUEST_CANCELLED"),
-        "guest": "GUEST_CANCELLED",
+                 "HOST_GUEST_WITHDREW"),
+        "guest": "GUEST_WITHDRAWN",
     },
     # A request (a type that requires confirmation): the hosts are told what to do and by when.
     "requested": {
@@ -265,6 +265,8 @@ def booking_messages(origin, event, booking, recipients, only=None, reason=None,
                                           BOOKING_MESSAGES[event].get(role, BOOKING_MESSAGES[event]["owner"]))
         local = values | {"start": display(booking["start_time"], person["timezone"]),
                           "end": display(booking["end_time"], person["timezone"])}
+        if booking.get("expires_at"):
+            local["expires"] = display(booking["expires_at"], person["timezone"])
         messages.notes.append({"user_id": person["user_id"], "kind": kind, "title": title.format(**local),
                                "message": message.format(**local), "metadata": {"booking_id": booking["id"]}})
         messages.emails.append({"to": person["email"], "template": template, "user_id": person["user_id"],

@@ -326,29 +326,36 @@ CLOSED = {
 
 def closed(booking, action):
     """Why the guest may not `action` ("cancel" or "reschedule") the booking now, as a CLOSED
-    code or "notice" (its type's cancel_notice or reschedule_notice has begun); None if they may."""
+    code or "notice" (its type's cancel_notice or reschedule_notice has begun); None if they may.
+    A request past its time is expired, whether or not the worker has marked it yet; one still
+    waiting can always be withdrawn, as no notice holds what the host has not confirmed."""
     now = clock.now()
+    if booking["status"] == "pending" and booking["expires_at"] <= now:
+        return "expired"
     if booking["status"] not in ("confirmed", "pending"):
         return booking["status"]
     if booking["start_time"] <= now:
         return "started"
-    if action == "reschedule" and booking["status"] == "pending":
-        return "pending"
+    if booking["status"] == "pending":
+        return "pending" if action == "reschedule" else None
     if action == "reschedule" and booking["seat_id"]:
         return "seat"
     return "notice" if now > until(booking, action) else None
 
 
 def until(booking, action):
-    """The last moment the type's notice lets a guest `action` the booking."""
-    return booking["start_time"] - timedelta(minutes=booking[f"{action}_notice"])
+    """The last moment the type's notice lets a guest `action` the booking. Rescheduling gives
+    up the time booked, so it closes no later than cancelling does."""
+    notices = {"cancel": booking["cancel_notice"],
+               "reschedule": max(booking["reschedule_notice"], booking["cancel_notice"])}
+    return booking["start_time"] - timedelta(minutes=notices[action])
 
 
 def changeable(booking, action):
     """409 unless the guest can still `action` ("cancel" or "reschedule") the booking."""
     why = closed(booking, action)
     if why == "notice":
-        notice = duration_text(booking[f"{action}_notice"])
+        notice = duration_text(round((booking["start_time"] - until(booking, action)).total_seconds() / 60))
         raise Conflict(f"Guests can {action} this booking until {notice} before it starts; ask the host instead",
                        fields={action: f"closes {notice} before the start"})
     if why:
@@ -396,4 +403,5 @@ def guest_view(booking, host_name, hosts):
             "timezone": booking["guest"]["timezone"], "title": booking["title"], "status": booking["status"],
             "location": booking["location"], "host": {"name": host_name}, "hosts": hosts,
             "guest": {"name": booking["guest"]["name"], "email": booking["guest"]["email"]},
-            "series_id": booking["series_id"], "occurrence": booking["occurrence"]}
+            "series_id": booking["series_id"], "occurrence": booking["occurrence"],
+            "expires_at": booking["expires_at"] and booking["expires_at"].astimezone(zone)}

@@ -235,9 +235,10 @@ class BookingWrite:
         def change(cur, attempt):
             current, rows = scoped(cur, booking_id, owner_id, scope, expect)
             if not rows:
-                raise Conflict("A cancelled booking cannot be changed")
+                raise Conflict(unchangeable(current))
             changed = with_recipients(cur, bookings.rename_many(cur, [r["id"] for r in rows], title))
-            messages = sum((announce.booking_updated(self.origin, b, p, moved=False) for b, p in changed),
+            messages = sum((announce.booking_updated(self.origin, b, p, moved=False, seats=seats_of(cur, b))
+                            for b, p in changed),
                            announce.Messages())
             return Scoped(Written(*asked_in(changed, booking_id), messages), changed)
         return self.run(change, refused=self.busy)
@@ -282,7 +283,7 @@ class BookingWrite:
         def change(cur, attempt):
             current = owned(cur, booking_id, owner_id, expect)
             if current["status"] == "pending":
-                raise Conflict("A request is declined, not cancelled: POST /bookings/<id>/decline")
+                raise Conflict(unchangeable(current))
             lock_people(cur, [a["user_id"] for a in current["attendees"]])
             booking = bookings.cancel(cur, booking_id, owner_id)
             if booking is None:
@@ -637,6 +638,8 @@ def scoped(cur, booking_id, owner_id, scope, expect=None):
         raise NotFound("Booking not found")
     if current["series_id"] is None:
         current = owned(cur, booking_id, owner_id, expect)
+        if current["status"] == "pending":
+            raise Conflict(unchangeable(current))
         return current, [current] if current["status"] == "confirmed" else []
     if current["user_id"] != owner_id:
         raise Forbidden("Only the booker can change or cancel this booking")
@@ -669,7 +672,7 @@ def occurrences_text(count):
 def unchangeable(booking):
     """Why the organiser cannot rename or move a booking that is not confirmed."""
     if booking["status"] == "pending":
-        return "A request cannot be changed: confirm or decline it first"
+        return "A request cannot be changed or cancelled: confirm or decline it"
     return f"A {booking['status']} booking cannot be changed"
 
 
@@ -681,9 +684,9 @@ def seats_of(cur, booking):
 def no_show_of(cur, booking, who, seat_id, no_show):
     """What bookings.mark_no_show records for `who` of the booking; a seat's guest is recorded
     in their seat here. 400 for someone the booking does not have."""
-    if who != "guest" and seat_id is not None:
-        raise BadRequest("Invalid input: seat_id: names a seat's guest, with who: guest",
-                         fields={"seat_id": "only with who: guest"})
+    if seat_id is not None and (who != "guest" or not booking["seats"]):
+        raise BadRequest("Invalid input: seat_id: names a seat's guest of a seated booking, with who: guest",
+                         fields={"seat_id": "only with who: guest, on a seated booking"})
     if who != "guest":
         if who not in {a["user_id"] for a in booking["attendees"]}:
             raise BadRequest("Invalid input: who: is not an attendee of this booking",
@@ -691,8 +694,8 @@ def no_show_of(cur, booking, who, seat_id, no_show):
         return {"user_id": who, "no_show": no_show}
     if booking["seats"]:
         if seat_id is None or not seat_rows.mark_no_show(cur, booking["id"], seat_id, no_show):
-            raise BadRequest("Invalid input: seat_id: name one of this booking's seats",
-                             fields={"seat_id": "must be one of this booking's seats"})
+            raise BadRequest("Invalid input: seat_id: name one of this booking's seats still taken",
+                             fields={"seat_id": "must be one of this booking's seats still taken"})
         return {}
     if booking["guest"] is None:
         raise BadRequest("Invalid input: who: this booking has no guest", fields={"who": "this booking has no guest"})

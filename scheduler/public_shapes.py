@@ -33,6 +33,8 @@ class GuestView(Shape):
     guest: GuestContact
     series_id: int | None = Field(description="The series it is an occurrence of, if any.")
     occurrence: int | None = Field(description="Which occurrence of its series (1 is the first), if any.")
+    expires_at: datetime | None = Field(description="A request's: until when the host can confirm it (the time "
+                                                    "is held until then); null otherwise.")
 
 
 OnConflict = Literal["fail", "skip"]

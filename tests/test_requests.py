@@ -407,7 +407,7 @@ def test_seats_take_each_their_own_reminders(client, host, make_type, db):
 # Policy
 
 def test_notices_hold_guests_a_minute_inside_them_and_never_the_host(client, host, make_type, travel):
-    make_type(cancel_notice=24 * 60, reschedule_notice=120)
+    make_type(cancel_notice=120, reschedule_notice=24 * 60)
     day = local_day(DAY)
     start = at(day, "10:00")
     mine = booked(client, start)
@@ -416,14 +416,13 @@ def test_notices_hold_guests_a_minute_inside_them_and_never_the_host(client, hos
     assert (shown["can_cancel"], shown["can_reschedule"]) == (True, True)
     travel(start - timedelta(minutes=24 * 60 - 1) - clock.now())
     shown = client.get(path).json["booking"]
-    assert (shown["can_cancel"], shown["why_not"]["cancel"], shown["can_reschedule"]) == (False, "notice", True)
-    r = client.post(f"{path}/cancel", json={})
+    assert (shown["can_reschedule"], shown["why_not"]["reschedule"], shown["can_cancel"]) == (False, "notice", True)
+    r = client.post(f"{path}/reschedule", json={"start": at(day, "11:00").isoformat()})
     assert r.status_code == 409 and "1 day" in r.json["error"]
-    moved = client.post(f"{path}/reschedule", json={"start": at(day, "11:00").isoformat()})
-    assert moved.status_code == 200, moved.json
-    travel(at(day, "11:00") - timedelta(minutes=119) - clock.now())
-    assert client.post(f"{path}/reschedule", json={"start": at(day, "12:00").isoformat()}).status_code == 409
     assert client.get(f"{path}/slots").status_code == 409
+    travel(start - timedelta(minutes=119) - clock.now())
+    r = client.post(f"{path}/cancel", json={})
+    assert r.status_code == 409 and "2 hours" in r.json["error"]
     booking_id = client.get(BOOKINGS, headers=host.auth).json[0]["id"]
     assert client.patch(f"{BOOKINGS}/{booking_id}", json={"start": at(day, "12:00").isoformat(),
                                                           "end": at(day, "12:30").isoformat()},
@@ -549,3 +548,121 @@ def test_a_guest_cancels_only_the_later_occurrences_still_outside_the_notice(cli
     assert r.status_code == 200 and [b["occurrence"] for b in r.json["bookings"]] == [3]
     assert [b["status"] for b in client.get(BOOKINGS, headers=host.auth).json] == ["confirmed", "confirmed",
                                                                                   "cancelled"]
+
+
+# Found by trying it as a newcomer
+
+def test_renaming_a_seated_booking_with_a_scope_keeps_its_seats_reminders(client, host, make_type, db):
+    make_type(seats=3)
+    for name in ("ann", "ben"):
+        booked(client, at(local_day(DAY), "10:00"), name=name.title(), email=f"{name}@example.com")
+    booking_id = client.get(BOOKINGS, headers=host.auth).json[0]["id"]
+    live = "SELECT count(*) FROM email_outbox WHERE template = 'GUEST_REMINDER' AND status = 'pending'"
+    assert count(db, live) == 4
+    r = client.patch(f"{BOOKINGS}/{booking_id}", query_string={"scope": "all"}, json={"title": "Yoga"},
+                     headers=host.auth)
+    assert r.status_code == 200
+    assert count(db, live) == 4
+
+
+def test_a_seat_given_up_is_cancelled_with_a_higher_sequence(client, host, make_type, worker, mailbox):
+    make_type(seats=3)
+    ann = booked(client, at(local_day(DAY), "10:00"), name="Ann", email="ann@example.com")
+    booked(client, at(local_day(DAY), "10:00"), name="Ben", email="ben@example.com")
+    client.post(f"{GUEST}/{ann['manage_token']}/cancel", json={})
+    worker()
+    [(invited, invitation), (cancelled, cancellation)] = calendars(mailbox, "ann@example.com")
+    assert (invited, cancelled) == ("REQUEST", "CANCEL")
+    assert int(cancellation["SEQUENCE"]) > int(invitation["SEQUENCE"])
+
+
+def test_a_request_answers_409_to_a_scoped_cancel_or_rename(client, host, make_type):
+    requests_type(make_type)
+    booked(client, at(local_day(DAY), "10:00"))
+    booking_id = client.get(BOOKINGS, headers=host.auth).json[0]["id"]
+    for scope in ("following", "all"):
+        r = client.delete(f"{BOOKINGS}/{booking_id}", query_string={"scope": scope}, headers=host.auth)
+        assert r.status_code == 409 and "confirm or decline" in r.json["error"]
+        r = client.patch(f"{BOOKINGS}/{booking_id}", query_string={"scope": scope}, json={"title": "T"},
+                         headers=host.auth)
+        assert r.status_code == 409 and "confirm or decline" in r.json["error"]
+
+
+def test_no_show_refuses_a_seat_of_another_booking_or_one_given_up(client, host, make_type, travel):
+    make_type()
+    make_type(slug="class", seats=3)
+    start = at(local_day(DAY), "10:00")
+    booked(client, start)
+    ann = booked(client, start + timedelta(hours=2), link="hana/class", name="Ann", email="ann@example.com")
+    booked(client, start + timedelta(hours=2), link="hana/class", name="Ben", email="ben@example.com")
+    client.post(f"{GUEST}/{ann['manage_token']}/cancel", json={})
+    plain, seated = sorted(client.get(BOOKINGS, headers=host.auth).json, key=lambda b: b["start_time"])
+    ann_seat = next(s["id"] for s in seated["seats"]["guests"] if s["name"] == "Ann")
+    travel(start + timedelta(hours=3) - clock.now())
+    r = client.post(f"{BOOKINGS}/{plain['id']}/no-show", json={"who": "guest", "seat_id": ann_seat}, headers=host.auth)
+    assert r.status_code == 400 and "seat_id" in r.json["fields"]
+    r = client.post(f"{BOOKINGS}/{seated['id']}/no-show", json={"who": "guest", "seat_id": ann_seat},
+                    headers=host.auth)
+    assert r.status_code == 400 and "seat_id" in r.json["fields"]
+
+
+def test_a_bad_who_is_one_clear_field_error(client, host, make_type):
+    make_type()
+    booked(client, at(local_day(DAY), "10:00"))
+    booking_id = client.get(BOOKINGS, headers=host.auth).json[0]["id"]
+    for who in ("host", None, "1", 0, 1.5, [1]):
+        r = client.post(f"{BOOKINGS}/{booking_id}/no-show", json={"who": who}, headers=host.auth)
+        assert r.status_code == 400 and r.json["fields"] == {"who": 'must be "guest" or a user id'}, (who, r.json)
+
+
+def test_a_requests_deadline_is_in_the_hosts_zone_and_in_the_guests_view(client, host, make_type, set_profile):
+    set_profile(host, timezone="Asia/Tokyo")
+    requests_type(make_type)
+    mine = booked(client, at(local_day(DAY), "01:00"), timezone="America/New_York")
+    [note] = [n for n in client.get("/api/v1/notifications", headers=host.auth).json if n["type"] == "GUEST_REQUESTED"]
+    assert "Asia/Tokyo" in note["message"] and "+00:00" not in note["message"]
+    shown = client.get(f"{GUEST}/{mine['manage_token']}").json["booking"]
+    assert shown["expires_at"].endswith("-05:00") and shown["expires_at"] == mine["booking"]["expires_at"]
+
+
+def test_a_withdrawn_request_says_so_and_keeps_no_deadline(client, host, make_type, worker, mailbox):
+    requests_type(make_type)
+    mine = booked(client, at(local_day(DAY), "10:00"))
+    client.post(f"{GUEST}/{mine['manage_token']}/cancel", json={})
+    assert client.get(BOOKINGS, headers=host.auth).json[0]["expires_at"] is None
+    worker()
+    assert sent_to(mailbox, "gus@example.com")[-1]["Subject"] == "Request withdrawn: Intro call with Hana"
+    assert sent_to(mailbox, host.email)[-1]["Subject"] == "Request withdrawn: Intro call with Gus Guest"
+
+
+def test_rescheduling_closes_with_the_cancel_notice(client, host, make_type, travel):
+    """Moving gives up the time booked: a guest can't get round a cancel notice by moving first."""
+    make_type(cancel_notice=24 * 60, reschedule_notice=120)
+    day = local_day(DAY)
+    mine = booked(client, at(day, "10:00"))
+    travel(at(day, "10:00") - timedelta(hours=20) - clock.now())
+    shown = client.get(f"{GUEST}/{mine['manage_token']}").json["booking"]
+    assert shown["why_not"] == {"cancel": "notice", "reschedule": "notice"}
+    assert shown["reschedule_until"] == shown["cancel_until"]
+    r = client.post(f"{GUEST}/{mine['manage_token']}/reschedule", json={"start": at(day + timedelta(days=2),
+                                                                                     "10:00").isoformat()})
+    assert r.status_code == 409 and "1 day" in r.json["error"]
+
+
+def test_a_request_can_be_withdrawn_inside_the_cancel_notice(client, host, make_type, set_profile):
+    set_profile(host, working_hours={day: [{"start": "00:00", "end": "24:00"}]
+                                     for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
+    requests_type(make_type, cancel_notice=24 * 60, minimum_notice=0)
+    start = (clock.now() + timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    mine = booked(client, start)
+    assert client.get(f"{GUEST}/{mine['manage_token']}").json["booking"]["can_cancel"] is True
+    assert client.post(f"{GUEST}/{mine['manage_token']}/cancel", json={}).status_code == 200
+
+
+def test_a_request_past_its_time_is_expired_to_its_guest_before_the_sweep(client, host, make_type, travel):
+    requests_type(make_type, confirmation_hours=1)
+    mine = booked(client, at(local_day(DAY), "10:00"))
+    travel(timedelta(hours=1, seconds=1))
+    shown = client.get(f"{GUEST}/{mine['manage_token']}").json["booking"]
+    assert shown["why_not"]["cancel"] == "expired"
+    assert client.post(f"{GUEST}/{mine['manage_token']}/cancel", json={}).status_code == 409

@@ -84,8 +84,21 @@ class Decline(Body):
     reason: Reason | None = Field(default=None, description="Told to the guest, and in the webhook.")
 
 
+def who_missed(value):
+    """"guest" or a user id, with one error message for anything else."""
+    value = whole_number(value)
+    if value == "guest" or (type(value) is int and 1 <= value <= 2**63 - 1):
+        return value
+    raise ValueError('must be "guest" or a user id')
+
+
+Who = Annotated[Literal["guest"] | int, PlainValidator(who_missed), WithJsonSchema({
+    "anyOf": [{"const": "guest"}, {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}],
+    "description": '`"guest"`, or the user id of an attendee.'})]
+
+
 class NoShow(Body):
-    who: Literal["guest"] | RowId = Field(description="`guest`, or the user id of an attendee.")
+    who: Who
     seat_id: RowId | None = Field(default=None, description="A seated booking's: which seat's guest (`who: guest`).")
     no_show: bool = Field(default=True, description="false: they came after all.")
 

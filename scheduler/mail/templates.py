@@ -53,8 +53,8 @@ GUEST_HTML = (
     "<tr><td>Start</td><td>{start}</td></tr><tr><td>End</td><td>{end}</td></tr>"
     "<tr><td>Where</td><td>{location}</td></tr></table>"
 )
-MANAGE_TEXT = "\nTo cancel or reschedule: {manage_url}\n"
-MANAGE_HTML = '<p><a href="{manage_url}">Cancel or reschedule</a></p>'
+MANAGE_TEXT = "\nTo see it, cancel it or move it (where the host allows): {manage_url}\n"
+MANAGE_HTML = '<p><a href="{manage_url}">See, cancel or move it</a> (where the host allows)</p>'
 HOST_TEXT = "Guest: {guest} <{guest_email}>\nNotes: {notes}\n"
 HOST_HTML = "<p>Guest: {guest} &lt;{guest_email}&gt;<br>Notes: {notes}</p>"
 
@@ -111,6 +111,8 @@ TEMPLATES = {
                                                           "then the time is held for you."),
     "GUEST_DECLINED": guest_template("Request declined", "Your request to book with {host} was declined ({reason}).",
                                      manage=False),
+    "GUEST_WITHDRAWN": guest_template("Request withdrawn", "Your request to book with {host} is withdrawn, as you "
+                                                           "asked.", manage=False),
     "GUEST_EXPIRED": guest_template("Request expired", "Your request to book with {host} was not confirmed in time, "
                                                        "so it has expired. You are welcome to book another time.",
                                     manage=False),
@@ -125,6 +127,7 @@ TEMPLATES = {
              "</code><br>Decline it: <code>POST /api/v1/bookings/{booking_id}/decline</code> (with an optional "
              "reason)</p>" + BOOKING_HTML + HOST_HTML,
     ),
+    "HOST_GUEST_WITHDREW": host_template("Request withdrawn", "{guest} withdrew their request ({reason})."),
     "HOST_REQUEST_CONFIRMED": host_template("Booking confirmed", "The request from {guest} is confirmed."),
     "HOST_REQUEST_EXPIRED": host_template("Request expired", "The request from {guest} was not confirmed by "
                                                              "{expires}, so it expired and the time is free again."),

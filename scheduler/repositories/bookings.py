@@ -150,7 +150,7 @@ def cancel(cur, booking_id, owner_id):
     cur.execute(
         f"""
         UPDATE bookings b
-        SET status = 'cancelled', sequence = sequence + 1, updated_at = now()
+        SET status = 'cancelled', expires_at = NULL, sequence = sequence + 1, updated_at = now()
         WHERE id = %(id)s AND user_id = %(owner_id)s AND status IN ('confirmed', 'pending')
         RETURNING {COLUMNS}, {INTERNAL}
         """,

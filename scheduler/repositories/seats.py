@@ -58,8 +58,8 @@ def add(cur, booking_id, *, name, email, zone_name, notes, token_hash, token_sal
 
 
 def cancel(cur, seat_id):
-    """The seat given up and its booking's count one lower (both rows locked by the caller);
-    returns the seat."""
+    """The seat given up and its booking's count one lower (both rows locked by the caller), with
+    a higher SEQUENCE, which the guest's cancelled copy carries; returns the seat."""
     cur.execute(
         f"""
         WITH freed AS (
@@ -67,7 +67,7 @@ def cancel(cur, seat_id):
             WHERE s.id = %(id)s AND s.status = 'confirmed'
             RETURNING {SEAT}
         ), counted AS (
-            UPDATE bookings b SET seats_taken = seats_taken - 1, updated_at = now()
+            UPDATE bookings b SET seats_taken = seats_taken - 1, sequence = sequence + 1, updated_at = now()
             FROM freed WHERE b.id = freed.booking_id
         )
         SELECT * FROM freed
@@ -89,7 +89,7 @@ def mark_no_show(cur, booking_id, seat_id, no_show):
     cur.execute(
         """
         UPDATE booking_seats SET no_show = %(no_show)s, updated_at = now()
-        WHERE id = %(seat_id)s AND booking_id = %(booking_id)s
+        WHERE id = %(seat_id)s AND booking_id = %(booking_id)s AND status = 'confirmed'
         RETURNING id
         """,
         {"booking_id": booking_id, "seat_id": seat_id, "no_show": no_show},
