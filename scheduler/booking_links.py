@@ -343,19 +343,23 @@ def closed(booking, action):
     return "notice" if now > until(booking, action) else None
 
 
+def notice_minutes(fields):
+    """How long before the start a guest's cancel and reschedule close, from a type's
+    cancel_notice and reschedule_notice (or a booking's, as by_token has them): rescheduling
+    gives up the time booked, so it closes no later than cancelling does."""
+    return {"cancel": fields["cancel_notice"], "reschedule": max(fields["reschedule_notice"], fields["cancel_notice"])}
+
+
 def until(booking, action):
-    """The last moment the type's notice lets a guest `action` the booking. Rescheduling gives
-    up the time booked, so it closes no later than cancelling does."""
-    notices = {"cancel": booking["cancel_notice"],
-               "reschedule": max(booking["reschedule_notice"], booking["cancel_notice"])}
-    return booking["start_time"] - timedelta(minutes=notices[action])
+    """The last moment the type's notices let a guest `action` the booking."""
+    return booking["start_time"] - timedelta(minutes=notice_minutes(booking)[action])
 
 
 def changeable(booking, action):
     """409 unless the guest can still `action` ("cancel" or "reschedule") the booking."""
     why = closed(booking, action)
     if why == "notice":
-        notice = duration_text(round((booking["start_time"] - until(booking, action)).total_seconds() / 60))
+        notice = duration_text(notice_minutes(booking)[action])
         raise Conflict(f"Guests can {action} this booking until {notice} before it starts; ask the host instead",
                        fields={action: f"closes {notice} before the start"})
     if why:

@@ -587,7 +587,8 @@ def test_a_guest_requests_a_time_and_sees_it_wait_for_the_host(browser, live_ser
     browser.get(live_server("/book/hana/consult"))
     policy = text_of(browser, "[data-policy]")
     assert "Hana Host confirms each booking: you send a request" in policy
-    assert "You can cancel up to 1 day before the start and reschedule up to 90 minutes before." in policy
+    # Moving gives up the time booked: it closes with cancelling, at the longer notice.
+    assert "You can cancel or reschedule up to 1 day before the start." in policy
     show_day(browser)
     chosen = offered(browser)[1]
     browser.find_element(By.CSS_SELECTOR, f'[data-start="{chosen}"]').click()
@@ -736,8 +737,9 @@ def test_the_last_seat_is_said_to_be_the_last(browser, live_server, client, host
 
 def test_inside_the_cancel_notice_the_manage_page_says_why_and_offers_no_cancel(browser, live_server, client, host,
                                                                                set_profile):
-    """A booking made a few hours ahead of a type with a day's cancel notice: cancelling closed
-    before it was even made, and the page says when, why and what to do; moving it still can."""
+    """A booking made a few hours ahead of a type with a day's cancel notice: cancelling (and so
+    moving, which gives up the time booked) closed before it was even made, and the page says
+    when, why and what to do."""
     set_profile(host, working_hours={day: [{"start": "00:00", "end": "24:00"}] for day in WEEK})
     make_type(client, host, "late", title="Late call", minimum_notice=0, cancel_notice=1440)
     start = (datetime.now(timezone.utc) + timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
@@ -753,16 +755,18 @@ def test_inside_the_cancel_notice_the_manage_page_says_why_and_offers_no_cancel(
     closed = notes.split("closed on ", 1)[1].split(":", 1)[0]
     assert all(word in closed for word in short_words(start - timedelta(days=1))), closed
     assert not browser.find_element(By.CSS_SELECTOR, "[data-cancel-form]").is_displayed()
-    assert browser.find_element(By.CSS_SELECTOR, "[data-reschedule]").is_displayed()
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-reschedule]").is_displayed()
     assert client.post(f"/api/v1/guest-bookings/{r.json['manage_token']}/cancel", json={}).status_code == 409
 
 
 def test_the_booking_page_says_the_notices_in_words(client, host):
     for slug, fields, words in (
-            ("a", {"cancel_notice": 90}, b"You can cancel up to 90 minutes before the start."),
+            ("a", {"cancel_notice": 90}, b"You can cancel or reschedule up to 90 minutes before the start."),
             ("b", {"reschedule_notice": 2880}, b"You can reschedule up to 2 days before the start."),
             ("c", {"cancel_notice": 60, "reschedule_notice": 1440},
              b"You can cancel up to 1 hour before the start and reschedule up to 1 day before."),
+            ("g", {"cancel_notice": 1440, "reschedule_notice": 90},
+             b"You can cancel or reschedule up to 1 day before the start."),
             ("d", {"reschedule_notice": 60, "seats": 3}, None),
             ("e", {}, None)):
         make_type(client, host, slug, **fields)

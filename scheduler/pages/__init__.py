@@ -9,7 +9,7 @@ pages' scripts then speak only the public API (`/api/v1/public/...`,
 from flask import Blueprint, render_template, url_for
 
 from ..auth import limit_public_reads
-from ..booking_links import by_token, duration_text, link_target, public_face, team_target
+from ..booking_links import by_token, duration_text, link_target, notice_minutes, public_face, team_target
 from ..context import single_statement
 from ..errors import NotFound, TooManyRequests
 from ..openapi import page
@@ -68,11 +68,13 @@ def booking_page(find_link, api):
 
 def notices(policy):
     """The type's cancel and reschedule notices as the booking page says them ("You can cancel
-    up to 1 day before the start and reschedule up to 2 hours before."), in the words of the
-    API's own refusals; None when guests can do both until the start. A seat is never moved,
-    so a seated type's reschedule notice goes unsaid."""
-    cancel = policy["cancel_notice"]
-    reschedule = 0 if policy["seats"] else policy["reschedule_notice"]
+    up to 2 hours before the start and reschedule up to 1 day before."), in the words of the
+    API's own refusals (booking_links.notice_minutes); None when guests can do both until the
+    start. A seat is never moved, so a seated type's reschedule notice goes unsaid."""
+    minutes = notice_minutes(policy)
+    cancel, reschedule = minutes["cancel"], 0 if policy["seats"] else minutes["reschedule"]
+    if cancel and cancel == reschedule:
+        return f"You can cancel or reschedule up to {duration_text(cancel)} before the start."
     if cancel and reschedule:
         return (f"You can cancel up to {duration_text(cancel)} before the start "
                 f"and reschedule up to {duration_text(reschedule)} before.")
@@ -92,5 +94,5 @@ def manage(token):
     # The notices in words, for the page to say why changing online has closed: the manage
     # answer has the moments (cancel_until, reschedule_until), not the host's rule.
     return render_template("pages/manage.html", token=token,
-                           notice={action: duration_text(minutes) for action in ("cancel", "reschedule")
-                                   if (minutes := booking[f"{action}_notice"])})
+                           notice={action: duration_text(minutes)
+                                   for action, minutes in notice_minutes(booking).items() if minutes})
