@@ -217,6 +217,26 @@ def test_confirm_against_the_expiry_sweep_exactly_one_wins(app, client, host, ma
     assert (results["confirm"], results["sweep"], status) in ((200, 0, "confirmed"), (409, 1, "expired"))
 
 
+def test_the_sweep_skips_a_request_whose_answer_is_under_way(client, host, make_type, worker, travel, database_url):
+    """A confirm holding the request's row: the sweep neither waits for it nor expires it."""
+    requests_type(make_type, confirmation_hours=1)
+    booked(client, at(local_day(DAY), "10:00"))
+    booking_id = client.get(BOOKINGS, headers=host.auth).json[0]["id"]
+    runtime = worker()
+    answering = psycopg2.connect(database_url)
+    with answering.cursor() as cur:
+        cur.execute("SELECT id FROM bookings WHERE id = %s FOR UPDATE", (booking_id,))
+    travel(timedelta(hours=1, seconds=1))
+    swept = threading.Thread(target=lambda: BookingWrite(runtime).expire_requests(limit=10))
+    swept.start()
+    swept.join(5)
+    assert not swept.is_alive(), "the sweep waited for the row"
+    answering.rollback()
+    answering.close()
+    assert client.get(f"{BOOKINGS}/{booking_id}", headers=host.auth).json["status"] == "pending"
+    assert BookingWrite(runtime).expire_requests(limit=10) == 1
+
+
 def test_a_type_requiring_confirmation_takes_no_series_nor_seats(client, host, make_type):
     r = client.post(TYPES, json={"slug": "x", "title": "X", "duration": 30, "requires_confirmation": True,
                                  "max_occurrences": 4}, headers=host.auth)
