@@ -565,7 +565,7 @@ def check_joining(link, booking, start):
     host = next((h for h in link.hosts if h.id == booking["user_id"]), None)
     if host is None:
         raise taken()
-    if booking["seats"]["taken"] >= booking["seats"]["capacity"]:
+    if booking["seats_taken"] >= booking["seats"]:
         raise Conflict("That time is fully booked", fields={"start": "has no seats left"})
     why = host.offer.rule_broken(start)
     if why:

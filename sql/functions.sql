@@ -90,6 +90,22 @@ BEGIN
 END
 $$;
 
+-- A seated booking's seats as scheduler/repositories/bookings.py's COLUMNS show them. A function,
+-- so that the lists' statements (planned anew on every request) do not plan its query each time
+-- for the many bookings that have no seats: it is planned once per connection, and called only
+-- for seated bookings.
+CREATE OR REPLACE FUNCTION booking_seats(p_booking bigint, p_capacity integer, p_taken integer) RETURNS json
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN json_build_object(
+        'capacity', p_capacity, 'taken', p_taken,
+        'guests', (SELECT coalesce(json_agg(json_build_object(
+                              'id', s.id, 'name', s.guest_name, 'email', s.guest_email, 'timezone', s.guest_timezone,
+                              'notes', s.guest_notes, 'status', s.status, 'no_show', s.no_show) ORDER BY s.id), '[]')
+                   FROM booking_seats s WHERE s.booking_id = p_booking));
+END
+$$;
+
 -- A booking and its attendees (the owner accepted, the others needs-action; a guest booking's
 -- attendees are its hosts, who accepted by offering the type), confirmed or (p_status) a
 -- pending request until p_expires_at, seated (p_seats, its capacity) or not, after taking
@@ -139,8 +155,7 @@ BEGIN
                'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone, 'notes', b.guest_notes)
            END,
            b.series_id, b.occurrence, b.expires_at,
-           CASE WHEN b.seats IS NOT NULL THEN json_build_object('capacity', b.seats, 'taken', 0, 'guests', '[]'::json)
-           END,
+           CASE WHEN b.seats IS NOT NULL THEN booking_seats(b.id, b.seats, b.seats_taken) END,
            json_build_object('guest', false, 'user_ids', '[]'::json),
            b.sequence, b.calendar_uid, b.guest_token_salt,
            (SELECT json_agg(json_build_object('user_id', u.id, 'name', u.name, 'email', u.email,

@@ -72,16 +72,13 @@ class Attendance(Body):
 Reason = Paragraphs(500)
 
 
-class Cancellation(Body):
-    reason: Reason | None = Field(default=None, description="Told to the guest and attendees, and in the webhook.")
+class Reasoned(Body):
+    reason: Reason | None = Field(default=None, description="Told to the guest (a cancellation's: and the "
+                                                           "attendees), and in the webhook.")
 
 
 class CancelQuery(Scope):
     reason: Reason | None = Field(default=None, description="As `reason` in the body (which wins).")
-
-
-class Decline(Body):
-    reason: Reason | None = Field(default=None, description="Told to the guest, and in the webhook.")
 
 
 def who_missed(value):
@@ -352,7 +349,7 @@ def update_booking(booking_id):
 
 
 @bp.delete("/<id:booking_id>")
-@describe(body=Cancellation, query=CancelQuery, responses={200: ScopedSaved, 403: Error, 409: Error},
+@describe(body=Reasoned, query=CancelQuery, responses={200: ScopedSaved, 403: Error, 409: Error},
           conditional="write")
 @login_required
 @retrying
@@ -365,7 +362,7 @@ def cancel_booking(booking_id):
     all of them still confirmed (`all`); everyone is told once. `bookings` lists every booking
     cancelled. The event type's notices hold guests only, never me."""
     query = parse_query(CancelQuery)
-    scope, reason = query.scope, parse(Cancellation).reason or query.reason
+    scope, reason = query.scope, parse(Reasoned).reason or query.reason
     if scope == "this":
         written = booking_write().cancel(g.user["id"], booking_id, reason=reason, expect=unchanged)
         changed = [written.for_attendees]
@@ -406,7 +403,7 @@ def confirm(booking_id):
 
 
 @bp.post("/<id:booking_id>/decline")
-@describe(body=Decline, responses={200: BookingSaved, 403: Error, 409: Error})
+@describe(body=Reasoned, responses={200: BookingSaved, 403: Error, 409: Error})
 @login_required
 @retrying
 def decline(booking_id):
@@ -414,7 +411,7 @@ def decline(booking_id):
 
     The guest is told, with `reason` if given (no calendar held the request, so there is no
     invitation to cancel). Webhook `booking.declined`."""
-    reason = parse(Decline).reason
+    reason = parse(Reasoned).reason
     written = booking_write().answer_request(g.user["id"], booking_id, "declined", reason=reason)
     return {"message": "Request declined", "booking": written.for_attendees}
 

@@ -10,14 +10,10 @@ def columns(status="b.status", guest=GUEST):
     """A booking as clients see it; a seat's guest sees its own `status` and `guest`."""
     return f"""b.id, b.user_id, b.title, b.start_time, b.end_time, {status} AS status, b.created_at, b.updated_at,
     b.event_type_id, b.location, {guest} AS guest, b.series_id, b.occurrence, b.expires_at,
-    CASE WHEN b.seats IS NOT NULL THEN json_build_object(
-        'capacity', b.seats, 'taken', b.seats_taken,
-        'guests', (SELECT coalesce(json_agg(json_build_object(
-                              'id', s.id, 'name', s.guest_name, 'email', s.guest_email, 'timezone', s.guest_timezone,
-                              'notes', s.guest_notes, 'status', s.status, 'no_show', s.no_show) ORDER BY s.id), '[]')
-                   FROM booking_seats s WHERE s.booking_id = b.id))
-    END AS seats,
-    json_build_object('guest', b.guest_no_show, 'user_ids', b.no_show_user_ids) AS no_show"""
+    CASE WHEN b.seats IS NOT NULL THEN booking_seats(b.id, b.seats, b.seats_taken) END AS seats,
+    CASE WHEN b.guest_no_show OR cardinality(b.no_show_user_ids) > 0
+        THEN json_build_object('guest', b.guest_no_show, 'user_ids', b.no_show_user_ids)
+        ELSE '{{"guest": false, "user_ids": []}}'::json END AS no_show"""
 
 
 # insert_booking (sql/functions.sql) returns these too, spelt out: change both together.
@@ -248,11 +244,11 @@ def find_by_guest_token(cur, token_hash, *, lock=False):
     (`team_kind`, null for a person's type or none) and the type's notices (0 once it is gone).
     Through a seat, it is the booking as that seat's guest has it: their seat (`seat_id`) is its
     guest, their token's salt its salt, and their cancelled seat a cancelled booking."""
-    found = guest_booking(cur, "b.guest_token_hash = %(hash)s", "b", token_hash, lock)
-    return found or guest_booking(cur, "s.token_hash = %(hash)s", "b, s", token_hash, lock, seat=True)
+    return guest_booking(cur, token_hash, lock) or guest_booking(cur, token_hash, lock, seat=True)
 
 
-def guest_booking(cur, where, locked, token_hash, lock, *, seat=False):
+def guest_booking(cur, token_hash, lock, *, seat=False):
+    """find_by_guest_token's query, by the booking's token or (`seat`) by one of its seats'."""
     cur.execute(
         f"""
         SELECT {columns("CASE WHEN s.status = 'cancelled' THEN 'cancelled' ELSE b.status END", SEAT_GUEST)
@@ -266,8 +262,8 @@ def guest_booking(cur, where, locked, token_hash, lock, *, seat=False):
                ARRAY(SELECT a.user_id FROM booking_attendees a WHERE a.booking_id = b.id ORDER BY a.user_id) AS people
         FROM bookings b {"JOIN booking_seats s ON s.booking_id = b.id" if seat else ""}
         JOIN users h ON h.id = b.user_id LEFT JOIN event_types t ON t.id = b.event_type_id
-        WHERE {where}
-        {f"FOR UPDATE OF {locked}" if lock else ""}
+        WHERE {"s.token_hash" if seat else "b.guest_token_hash"} = %(hash)s
+        {("FOR UPDATE OF b, s" if seat else "FOR UPDATE OF b") if lock else ""}
         """,
         {"hash": token_hash},
     )

@@ -1,7 +1,6 @@
 """Seats (migration 024): guests who booked the same start of a seated event type share one
 booking (repositories/bookings.py), each in a seat of their own with their own manage token."""
 
-from .bookings import COLUMNS, INTERNAL
 
 SEAT = ("s.id, s.booking_id, s.guest_name, s.guest_email, s.guest_timezone, s.guest_notes, s.token_salt, s.status, "
         "s.no_show")
@@ -10,10 +9,11 @@ SEAT = ("s.id, s.booking_id, s.guest_name, s.guest_email, s.guest_timezone, s.gu
 def open_at(cur, event_type_id, start, *, lock=True):
     """The seated booking of the type at `start` still holding its time, locked (unless told
     otherwise): a guest joining it takes its row first, so seats are counted one at a time;
-    None if there is none."""
+    None if there is none. Only what joining it needs (its id, host and count), not its guests:
+    a full booking's are a thousand rows, read again anyway once the seat is added."""
     cur.execute(
         f"""
-        SELECT {COLUMNS}, {INTERNAL} FROM bookings b
+        SELECT b.id, b.user_id, b.seats, b.seats_taken FROM bookings b
         WHERE b.event_type_id = %(type_id)s AND b.start_time = %(start)s AND b.seats IS NOT NULL
           AND b.status = 'confirmed'
         {"FOR UPDATE" if lock else ""}
