@@ -46,11 +46,13 @@ def create_app(settings=None):
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     if settings.cors_origins:
-        CORS(app, origins=list(settings.cors_origins), expose_headers=["X-Request-ID", "Retry-After"])
+        CORS(app, origins=list(settings.cors_origins), expose_headers=["X-Request-ID", "Retry-After", "RateLimit-Policy", "RateLimit"])
 
     app.wsgi_app = RequestEnvelope(app.wsgi_app, production=settings.production)
     register_error_handlers(app)
     register_blueprints(app)
+    from .auth import rate_limit_headers
+    app.after_request(rate_limit_headers)
 
     from .cli import register_commands
     register_commands(app)
@@ -59,7 +61,7 @@ def create_app(settings=None):
 
 def register_blueprints(app):
     from . import pages
-    from .api import (analytics, auth, bookings, calendar, calendars, docs, event_types, guest, health,
+    from .api import (analytics, api_keys, auth, bookings, calendar, calendars, docs, event_types, guest, health,
                       notifications, organizations, public, schedules, team_event_types, time_off, users, webhooks)
 
     app.url_map.converters["id"] = IdConverter
@@ -70,6 +72,7 @@ def register_blueprints(app):
     app.register_blueprint(pages.bp)
     for module in (auth, users, bookings, organizations, notifications, analytics, webhooks, schedules, calendars):
         app.register_blueprint(module.bp, url_prefix=f"/api/v1/{module.bp.name}")
+    app.register_blueprint(api_keys.bp, url_prefix="/api/v1/api-keys")
     app.register_blueprint(event_types.bp, url_prefix="/api/v1/event-types")
     app.register_blueprint(team_event_types.bp, url_prefix="/api/v1/organizations/<id:org_id>/event-types")
     app.register_blueprint(time_off.bp, url_prefix="/api/v1/users/me/time-off")

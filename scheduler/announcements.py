@@ -544,6 +544,24 @@ def member_added(organization, invitee, role, added_by):
     )
 
 
+def api_key_changed(owner, key, *, revoked):
+    """A key was made or revoked: its owner hears it in the app and by email, so a key they
+    didn't make (or didn't revoke) shows at once."""
+    done = "revoked" if revoked else "created"
+    scopes = ", ".join(key["scopes"])
+    return Messages(
+        notes=[{"user_id": owner["id"], "kind": "API_KEY_REVOKED" if revoked else "API_KEY_CREATED",
+                "title": f'API key {done}: "{key["name"]}"',
+                "message": f'The API key "{key["name"]}" ({key["prefix"]}…, scopes: {scopes}) was {done}. '
+                           "If this wasn't you, revoke your keys and change your password.",
+                "metadata": {"api_key_id": key["id"]}}],
+        emails=[{"to": owner["email"], "template": "API_KEY_REVOKED" if revoked else "API_KEY_CREATED",
+                 "user_id": owner["id"],
+                 "payload": {"name": owner["name"], "key_name": key["name"], "prefix": key["prefix"],
+                             "scopes": scopes}}],
+    )
+
+
 def webhook_disabled(endpoint, managers, reason):
     """The worker stopped sending to an endpoint: everyone who manages it hears why, in the app
     and by email."""

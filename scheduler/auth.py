@@ -1,4 +1,4 @@
-"""Passwords, tokens, and the decorators that guard routes."""
+"""Passwords, login tokens, API keys, and the decorators that guard routes."""
 
 import functools
 import re
@@ -10,16 +10,19 @@ import bcrypt
 import jwt
 from flask import g, request
 
+from . import api_keys
 from .email_addresses import identity_key
 from .context import limiter, settings, single_statement
-from .errors import Forbidden, TooManyRequests, Unauthorized
+from .errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from .http import KEY_LOG_ENTRY
 from .ratelimit import key_for
-from .repositories import users
+from .repositories import api_keys as key_rows, users
 
 ALGORITHM = "HS256"
 SUBJECT = re.compile(r"[1-9][0-9]{0,18}")
 TOKEN_ID = re.compile(r"[0-9a-f]{32}")
 INVALID_TOKEN = "Unauthorized: invalid or expired token"
+INVALID_KEY = "Unauthorized: invalid or revoked API key"
 LEEWAY = 60  # seconds of clock skew between processes that issue and check tokens
 
 
@@ -139,44 +142,129 @@ def decode_token(token, settings):
     return dict(claims)
 
 
+def bearer_credential():
+    """The request's bearer credential (a login token or an API key), or None."""
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    credential = credential.strip()
+    return credential if scheme.lower() == "bearer" and credential else None
+
+
 def bearer_claims():
     """Claims of the request's bearer token; None when there is no usable token."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return decode_token(token.strip(), settings())
+    credential = bearer_credential()
+    return None if credential is None else decode_token(credential, settings())
 
 
-def authenticate():
-    """Sets g.user and g.claims from the token, reading the user fresh; raises 401 otherwise."""
-    claims = bearer_claims()
+def authenticate(scope):
+    """Sets g.user from the login token or API key, reading the user fresh (and g.claims or
+    g.api_key); raises 401 for neither. A key needs `scope` (None: the route takes login
+    tokens only)."""
+    credential = bearer_credential()
+    if credential is not None and api_keys.looks_like_key(credential):
+        return authenticate_key(credential, scope)
+    claims = None if credential is None else decode_token(credential, settings())
     if claims is None:
         raise Unauthorized("Unauthorized: no valid token provided")
     with single_statement() as cur:
         user = users.find_for_token(cur, claims["user_id"], claims["jti"])
     if user is None or user["revoked"] or user["token_version"] != claims["version"]:
         raise Unauthorized(INVALID_TOKEN)
-    g.user, g.claims = user, claims
+    g.user, g.claims, g.api_key = user, claims, None
 
 
-def login_required(view):
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        authenticate()
-        return view(*args, **kwargs)
-    wrapper.token_required = True  # read by the OpenAPI description
-    return wrapper
+def authenticate_key(key, scope):
+    """One indexed lookup per request, no cache: a revoked key fails at its next request on
+    every process. The key is compared by its hash only, through a unique index, so how long
+    a wrong key takes says nothing about any real key's characters."""
+    if not api_keys.well_formed(key):
+        raise Unauthorized(INVALID_KEY)
+    with single_statement() as cur:
+        found = key_rows.find_for_request(cur, api_keys.key_hash(key))
+        if found is not None and found["key_use_due"] and not found["key_expired"]:
+            key_rows.mark_used(cur, found["key_id"])
+    if found is None:
+        raise Unauthorized(INVALID_KEY)
+    request.environ[KEY_LOG_ENTRY] = found["key_prefix"]
+    if found["key_expired"]:
+        raise Unauthorized("Unauthorized: the API key has expired")
+    limit_key(found["key_id"])
+    if scope is None:
+        raise Forbidden("Forbidden: this route takes a login token, not an API key")
+    if scope not in found["key_scopes"]:
+        raise Forbidden(f"Forbidden: the API key lacks the {scope} scope", required_scope=scope)
+    if not found["key_maker_manages"]:
+        raise Forbidden("Forbidden: the key's maker no longer owns or administers its organization")
+    g.api_key = {"id": found["key_id"], "prefix": found["key_prefix"], "organization_id": found["key_organization_id"]}
+    g.user = {name: value for name, value in found.items() if not name.startswith("key_")}
+    g.claims = None
 
 
-def require_role(role):
+def limit_key(key_id):
+    """API_KEY_RATE_LIMIT requests a minute per key, told in the RateLimit-Policy and
+    RateLimit headers (IETF httpapi draft) of every answer; 429 with Retry-After beyond."""
+    allowed = settings().api_key_rate_limit
+    if not allowed:
+        return
+    g.rate_limit = {"RateLimit-Policy": f'"api-key";q={allowed};w=60'}
+    counted = limiter().count(key_for("api-key", str(key_id)), 60)
+    if counted is None:
+        return  # Redis is down: not limited, as every limiter here (scheduler/ratelimit.py)
+    count, reset = counted
+    g.rate_limit["RateLimit"] = f'"api-key";r={max(allowed - count, 0)};t={reset}'
+    if count > allowed:
+        raise TooManyRequests("Too many requests with this API key, slow down", retry_after=reset)
+
+
+def rate_limit_headers(response):
+    """An after_request hook: the key's rate-limit headers on its every answer, errors included."""
+    response.headers.extend(g.get("rate_limit", {}))
+    return response
+
+
+def organization_key():
+    """The organisation the request's API key acts for, or None (a login token, a person's key)."""
+    key = g.get("api_key")
+    return key and key["organization_id"]
+
+
+def check_organization_reach(org_id, organization_route):
+    """An organisation's key reaches its own organisation's routes (others' are 404, as to
+    non-members) and, where the route says so, the organisation's part of a route of its own
+    (webhooks); never its maker's own bookings, calendars or profile."""
+    own = organization_key()
+    if own is None:
+        return
+    if org_id is not None:
+        if org_id != own:
+            raise NotFound("Organization not found")
+    elif not organization_route:
+        raise Forbidden("Forbidden: an organization's API key acts only for its organization")
+
+
+def login_required(scope, *, organization=False):
+    """Guards a route for a signed-in person: a login token, or an API key holding `scope`
+    (None: login tokens only, 403 for a key). `organization`: an organisation's key may use the
+    route, which then limits itself to that organisation (organization_key())."""
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            authenticate()
+            authenticate(scope)
+            check_organization_reach(kwargs.get("org_id"), organization)
+            return view(*args, **kwargs)
+        wrapper.token_required, wrapper.scope = True, scope  # read by the OpenAPI description
+        return wrapper
+    return decorator
+
+
+def require_role(role, scope):
+    """As login_required, for people of a site-wide role only (403 for others)."""
+    def decorator(view):
+        @functools.wraps(view)
+        def in_role(*args, **kwargs):
             if g.user["role"] != role:
                 raise Forbidden(f"Forbidden: requires the {role} role")
             return view(*args, **kwargs)
-        wrapper.token_required, wrapper.required_role = True, role  # read by the OpenAPI description
+        wrapper = login_required(scope)(in_role)
+        wrapper.required_role = role  # read by the OpenAPI description
         return wrapper
     return decorator

@@ -82,6 +82,7 @@ class Settings:
     public_read_rate_limit: int = 0
     member_add_rate_limit: int = 20
     profile_change_rate_limit: int = 30
+    api_key_rate_limit: int = 600
     trusted_proxies: int = 0
     dashboard_max_age: int = 60
     # Outbound HTTP (webhooks, calendars) may reach internal addresses (egress.py).
@@ -314,6 +315,7 @@ PARSERS = {
     "public_read_rate_limit": int_between(0, 1_000_000),
     "member_add_rate_limit": int_between(0, 1_000_000),
     "profile_change_rate_limit": int_between(0, 1_000_000),
+    "api_key_rate_limit": int_between(0, 1_000_000),
     "trusted_proxies": int_between(0, 10),
     "dashboard_max_age": int_between(1, 3600),
     "egress_allow_private": parse_bool,

@@ -15,6 +15,7 @@ from werkzeug.routing import BaseConverter, IntegerConverter
 log = logging.getLogger("scheduler.request")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 REQUEST_ID_KEY = "scheduler.request_id"
+KEY_LOG_ENTRY = "scheduler.api_key"  # an API key's prefix (never the key), set by scheduler/auth.py
 
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
@@ -59,8 +60,9 @@ class RequestEnvelope:
             headers.extend(header for header in self.defaults if header[0].lower() not in present)
             headers.append(("X-Request-ID", request_id))
             if log.isEnabledFor(logging.INFO):
-                log.info("%s %s %s %.1fms rid=%s", environ["REQUEST_METHOD"], loggable_path(environ.get("PATH_INFO", "")),
-                         status.split(" ", 1)[0], (time.perf_counter() - started) * 1000, request_id)
+                log.info("%s %s %s %.1fms rid=%s%s", environ["REQUEST_METHOD"], loggable_path(environ.get("PATH_INFO", "")),
+                         status.split(" ", 1)[0], (time.perf_counter() - started) * 1000, request_id,
+                         f" key={environ[KEY_LOG_ENTRY]}" if KEY_LOG_ENTRY in environ else "")
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start)

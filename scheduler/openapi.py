@@ -18,7 +18,8 @@ naming the models the handler really uses, and give the handler a docstring:
 - `responses`: status -> what the body is: a Shape model (or a type pydantic can describe,
   such as list[Notification]), None for no body, or a media type such as "text/calendar" for
   a body that is not JSON. Route-specific errors are Error (or a subclass with its details).
-- Added for you: 401 and the bearer scheme for @login_required (and 403 for @require_role),
+- Added for you: 401, 403, 429 and the security schemes for @login_required(scope) (a login
+  token, or an API key holding `scope`; scope None: login tokens only) and @require_role,
   400 when the route parses a body, a query or path parameters, 404 with path parameters,
   413 and 415 with a body, 503 (with Retry-After) everywhere. A query model with a `cursor` field makes the
   route a paged list: its 200 carries the `Link` header. A route that reads a token when one
@@ -59,6 +60,11 @@ CONVERTERS = {
 }
 BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
           "description": "The `token` from `POST /api/v1/auth/register` or `/auth/login`."}
+API_KEY = {"type": "http", "scheme": "bearer", "bearerFormat": "sk_live_...",
+           "description": "The `key` from `POST /api/v1/api-keys`, sent as `Authorization: Bearer sk_live_...`. "
+                          "Each operation names the scope it needs; without it, 403 with `required_scope`. "
+                          "Each answer carries `RateLimit-Policy` and `RateLimit`; past API_KEY_RATE_LIMIT "
+                          "requests a minute, 429 with `Retry-After`."}
 LINK = {"description": 'The next page, when there is one: `<URL>; rel="next"`. Follow it as given.',
         "schema": {"type": "string"}}
 RETRY_AFTER = {"description": "Seconds to wait before trying again.", "schema": {"type": "integer", "minimum": 1}}
@@ -109,8 +115,9 @@ TIME_ZONE = {"type": "string", "pattern": "^(?:" + "|".join(sorted(known_zones()
 
 AUTOMATIC = {
     400: "Invalid input: `error` says why, `fields` which field.",
-    401: "No valid token: missing, expired, revoked or replaced by a password change.",
-    403: "Authenticated, but not allowed.",
+    401: "No valid token or API key: missing, expired, revoked or replaced by a password change.",
+    403: "Authenticated, but not allowed (for an API key: `required_scope` names the scope it lacks).",
+    429: "Too many requests: `Retry-After` says when to try again.",
     404: "Not found (also for rows that are not yours).",
     413: "Body over 64 KiB.",
     415: "Body is not JSON.",
@@ -134,6 +141,12 @@ class Error(Shape):
 
 # What a conditional route adds to its responses.
 CONDITIONAL_RESPONSES = {"read": {304: None}, "write": {412: Error}}
+
+
+class Refused(Error):
+    """Authenticated, but not allowed."""
+
+    required_scope: str | None = Field(default=None, description="For an API key: the scope it lacks.")
 
 
 class RetryLater(Error):
@@ -222,7 +235,7 @@ def build(app, *, skip_undescribed=False):
         "openapi": "3.1.0",
         "info": {"title": "Scheduler API", "version": "1", "description": INTRODUCTION},
         "paths": schemas.fill(paths),
-        "components": {"schemas": schemas.fill(components), "securitySchemes": {"bearer": BEARER}},
+        "components": {"schemas": schemas.fill(components), "securitySchemes": {"bearer": BEARER, "apiKey": API_KEY}},
     }
 
 
@@ -293,10 +306,11 @@ def operation_object(rule, view, operation, schemas):
     if operation.body:
         automatic |= {413, 415}
     if needs_token:
-        automatic.add(401)
-    if role:
-        automatic.add(403)
-    responses = {status: Unavailable if status == 503 else Error for status in automatic} | operation.responses
+        automatic |= {401, 403, 429}
+    responses = ({status: {503: Unavailable, 429: RateLimited}.get(status, Error) for status in automatic}
+                 | operation.responses)
+    if needs_token and responses[403] is Error:
+        responses[403] = Refused
     headers = []
     if getattr(view, "idempotent", False):
         headers.append(IDEMPOTENCY_KEY)
@@ -324,6 +338,10 @@ def operation_object(rule, view, operation, schemas):
         result["description"] = inspect.cleandoc(description)
     if role:
         result["description"] = (result.get("description", "") + f"\n\nRequires the `{role}` role.").strip()
+    if needs_token:
+        scope = view.scope
+        access = f"API key scope: `{scope}`." if scope else "Login token only: an API key gets 403."
+        result["description"] = (result.get("description", "") + "\n\n" + access).strip()
     if operation.body:
         # A body that {} satisfies (no field required, and not a change that asks for one of
         # several, validation.at_least_one) may be left out: validation.json_body reads none as {}.
@@ -333,7 +351,7 @@ def operation_object(rule, view, operation, schemas):
         result["requestBody"] = {"required": required,
                                  "content": {"application/json": {"schema": schemas.ref(operation.body, "validation")}}}
     if needs_token:
-        result["security"] = [{"bearer": []}]
+        result["security"] = [{"bearer": []}] + ([{"apiKey": [view.scope]}] if view.scope else [])
     elif operation.optional_token:
         result["security"] = [{}, {"bearer": []}]
     else:
@@ -369,7 +387,7 @@ def without_null(prop):
 
 
 def response_object(status, kind, schemas, paged):
-    automatic = status in AUTOMATIC and kind in (Error, Unavailable)
+    automatic = status in AUTOMATIC and kind in (Error, Refused, RateLimited, Unavailable)
     result = {"description": AUTOMATIC[status] if automatic else HTTPStatus(status).phrase}
     if kind is None:
         return result

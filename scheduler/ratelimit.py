@@ -22,6 +22,15 @@ class RateLimiter:
 
     def hit(self, key, limit, window):
         """Counts one event; returns seconds to wait if this one is over the limit, else None."""
+        counted = self.count(key, window)
+        if counted is None:
+            return None
+        count, reset = counted
+        return reset if count > limit else None
+
+    def count(self, key, window):
+        """Counts one event: (events in this window so far, seconds until it ends), or None
+        when Redis is down."""
         try:
             pipe = self.client.pipeline()
             pipe.incr(key)
@@ -31,7 +40,7 @@ class RateLimiter:
         except redis.RedisError as exc:
             log.warning("rate limiter unavailable, not limiting: %s", exc)
             return None
-        return max(ttl, 1) if count > limit else None
+        return count, max(ttl, 1)
 
     def exceeded(self, key, limit):
         """Seconds to wait if the key is already at its limit, else None. Counts nothing."""

@@ -51,8 +51,9 @@ def test_a_description_needs_a_summary():
 
 def test_operations_say_who_may_call_them(app):
     paths = build(app)["paths"]
-    assert paths["/api/v1/bookings"]["post"]["security"] == [{"bearer": []}]
-    assert "401" in paths["/api/v1/bookings"]["post"]["responses"]
+    assert paths["/api/v1/bookings"]["post"]["security"] == [{"bearer": []}, {"apiKey": ["bookings:write"]}]
+    assert {"401", "403", "429"} <= set(paths["/api/v1/bookings"]["post"]["responses"])
+    assert paths["/api/v1/api-keys"]["post"]["security"] == [{"bearer": []}]
     assert paths["/api/v1/auth/login"]["post"]["security"] == []
     assert paths["/api/v1/analytics/event"]["post"]["security"] == [{}, {"bearer": []}]
     admin_only = paths["/api/v1/users"]["get"]

@@ -100,7 +100,7 @@ def log_event():
 
 @bp.get("/dashboard")
 @describe(query=DashboardQuery, responses={200: Dashboard})
-@login_required
+@login_required("bookings:read")
 def dashboard():
     """Usage over the last `days` days.
 
@@ -122,7 +122,7 @@ def dashboard():
 
 @bp.get("/events")
 @describe(query=EventsQuery, responses={200: list[RecentEvent]})
-@require_role("admin")
+@require_role("admin", "bookings:read")
 def recent_events():
     """Recent events, newest first, with who caused them."""
     query = parse_query(EventsQuery)

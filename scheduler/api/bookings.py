@@ -223,7 +223,7 @@ def unchanged(booking):
 
 @bp.post("")
 @describe(body=BookingIn, responses={201: BookingSaved | SeriesSaved, 409: BookingConflict})
-@login_required
+@login_required("bookings:write")
 @retrying
 @idempotent()
 def create_booking():
@@ -252,7 +252,7 @@ def create_booking():
 
 @bp.get("")
 @describe(query=ListQuery, responses={200: list[Booking]})
-@login_required
+@login_required("bookings:read")
 def list_bookings():
     """Bookings I attend (the booker is one), by start time."""
     query = parse_query(ListQuery)
@@ -265,7 +265,7 @@ def list_bookings():
 
 @bp.get("/sync")
 @describe(query=SyncQuery, responses={200: SyncPage, 410: Error})
-@login_required
+@login_required("bookings:read")
 def sync_bookings():
     """Bookings changed since my last sync (Google Calendar-style sync tokens).
 
@@ -299,7 +299,7 @@ def visible(booking_id):
 
 @bp.get("/<id:booking_id>")
 @describe(responses={200: Booking}, conditional="read")
-@login_required
+@login_required("bookings:read")
 def get_booking(booking_id):
     """One booking I attend; 404 for others'."""
     return tagged(public_booking(visible(booking_id)))
@@ -307,7 +307,7 @@ def get_booking(booking_id):
 
 @bp.get("/<id:booking_id>/ics")
 @describe(responses={200: "text/calendar"})
-@login_required
+@login_required("bookings:read")
 def booking_ics(booking_id):
     """One booking I attend as an iCalendar file; an occurrence's is its whole series, as one event."""
     booking = visible(booking_id)
@@ -321,7 +321,7 @@ def booking_ics(booking_id):
 @bp.patch("/<id:booking_id>")
 @describe(body=BookingPatch, query=Scope, responses={200: ScopedSaved, 403: Error, 409: BookingConflict},
           conditional="write")
-@login_required
+@login_required("bookings:write")
 @retrying
 def update_booking(booking_id):
     """Rename or move a booking I booked.
@@ -351,7 +351,7 @@ def update_booking(booking_id):
 @bp.delete("/<id:booking_id>")
 @describe(body=Reasoned, query=CancelQuery, responses={200: ScopedSaved, 403: Error, 409: Error},
           conditional="write")
-@login_required
+@login_required("bookings:write")
 @retrying
 def cancel_booking(booking_id):
     """Cancel a booking I booked (it stays, with `status: cancelled`); 404 if already cancelled.
@@ -375,7 +375,7 @@ def cancel_booking(booking_id):
 
 @bp.patch("/<id:booking_id>/attendance")
 @describe(body=Attendance, responses={200: BookingSaved, 409: BookingConflict})
-@login_required
+@login_required("bookings:write")
 @retrying
 def answer(booking_id):
     """Accept or decline a booking I am invited to.
@@ -389,7 +389,7 @@ def answer(booking_id):
 
 @bp.post("/<id:booking_id>/confirm")
 @describe(responses={200: BookingSaved, 403: Error, 409: Error})
-@login_required
+@login_required("bookings:write")
 @retrying
 def confirm(booking_id):
     """Confirm a guest's request (a booking of a type that requires confirmation) booked with me.
@@ -404,7 +404,7 @@ def confirm(booking_id):
 
 @bp.post("/<id:booking_id>/decline")
 @describe(body=Reasoned, responses={200: BookingSaved, 403: Error, 409: Error})
-@login_required
+@login_required("bookings:write")
 @retrying
 def decline(booking_id):
     """Decline a guest's request booked with me, freeing its time; 409 unless it is still pending.
@@ -418,7 +418,7 @@ def decline(booking_id):
 
 @bp.post("/<id:booking_id>/no-show")
 @describe(body=NoShow, responses={200: BookingSaved, 403: Error, 409: Error})
-@login_required
+@login_required("bookings:write")
 @retrying
 def no_show(booking_id):
     """Mark who did not come to a booking I booked: its guest (`who: guest`; a seated booking's

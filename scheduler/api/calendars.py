@@ -139,7 +139,7 @@ def credentials_of(data, in_url):
 
 @bp.post("")
 @describe(body=CalendarIn, responses={201: CalendarSaved, 409: Error, 429: RateLimited})
-@login_required
+@login_required("calendars:write")
 def create_calendar():
     """Connect a calendar: an iCalendar subscription URL, or a CalDAV account.
 
@@ -176,7 +176,7 @@ def create_calendar():
 
 @bp.get("")
 @describe(query=PageQuery, responses={200: list[Calendar]})
-@login_required
+@login_required("calendars:read")
 def list_calendars():
     """My calendars, oldest first."""
     query = parse_query(PageQuery)
@@ -187,7 +187,7 @@ def list_calendars():
 
 @bp.get("/<id:calendar_id>")
 @describe(responses={200: Calendar})
-@login_required
+@login_required("calendars:read")
 def get_calendar(calendar_id):
     """One of my calendars: how its latest fetch went and how many busy times it gave."""
     with single_statement() as cur:
@@ -196,7 +196,7 @@ def get_calendar(calendar_id):
 
 @bp.patch("/<id:calendar_id>")
 @describe(body=CalendarPatch, responses={200: CalendarSaved})
-@login_required
+@login_required("calendars:write")
 def update_calendar(calendar_id):
     """Rename it, or (CalDAV) choose the calendars read and the one written to.
 
@@ -226,7 +226,7 @@ def update_calendar(calendar_id):
 
 @bp.delete("/<id:calendar_id>")
 @describe(responses={200: Message})
-@login_required
+@login_required("calendars:write")
 def delete_calendar(calendar_id):
     """Disconnect a calendar: its busy times and stored password go with it at once."""
     with transaction() as cur:
@@ -237,7 +237,7 @@ def delete_calendar(calendar_id):
 
 @bp.post("/<id:calendar_id>/refresh")
 @describe(responses={200: CalendarSaved, 429: RateLimited})
-@login_required
+@login_required("calendars:write")
 def refresh_calendar(calendar_id):
     """Read a calendar now.
 

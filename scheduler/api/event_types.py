@@ -64,7 +64,7 @@ def check_schedule(cur, schedule_id):
 
 @bp.post("")
 @describe(body=EventTypeIn, responses={201: EventTypeSaved, 409: Error})
-@login_required
+@login_required("event-types:write")
 def create_event_type():
     """Offer an event type through a booking link.
 
@@ -80,7 +80,7 @@ def create_event_type():
 
 @bp.get("")
 @describe(responses={200: list[EventType]})
-@login_required
+@login_required("event-types:read")
 def list_event_types():
     """My event types."""
     with single_statement() as cur:
@@ -89,7 +89,7 @@ def list_event_types():
 
 @bp.get("/<id:event_type_id>")
 @describe(responses={200: EventType})
-@login_required
+@login_required("event-types:read")
 def get_event_type(event_type_id):
     """One of my event types; others' are 404."""
     with single_statement() as cur:
@@ -98,7 +98,7 @@ def get_event_type(event_type_id):
 
 @bp.patch("/<id:event_type_id>")
 @describe(body=EventTypePatch, responses={200: EventTypeSaved, 409: Error})
-@login_required
+@login_required("event-types:write")
 def update_event_type(event_type_id):
     """Change an event type.
 
@@ -117,7 +117,7 @@ def update_event_type(event_type_id):
 
 @bp.delete("/<id:event_type_id>")
 @describe(responses={200: Message})
-@login_required
+@login_required("event-types:write")
 def delete_event_type(event_type_id):
     """Delete an event type.
 

@@ -47,7 +47,7 @@ def listing(unread_only):
 
 @bp.get("")
 @describe(query=PageQuery, responses={200: list[Notification]})
-@login_required
+@login_required("profile:read")
 def list_notifications():
     """My notifications: unread first, then newest."""
     return listing(unread_only=False)
@@ -55,7 +55,7 @@ def list_notifications():
 
 @bp.get("/unread")
 @describe(query=PageQuery, responses={200: list[Notification]})
-@login_required
+@login_required("profile:read")
 def list_unread():
     """My unread notifications, newest first."""
     return listing(unread_only=True)
@@ -63,7 +63,7 @@ def list_unread():
 
 @bp.get("/count")
 @describe(responses={200: UnreadCount})
-@login_required
+@login_required("profile:read")
 def unread_count():
     """How many of my notifications are unread (the badge)."""
     with single_statement() as cur:
@@ -72,7 +72,7 @@ def unread_count():
 
 @bp.patch("/read-all")
 @describe(responses={200: ReadAll})
-@login_required
+@login_required("profile:write")
 def read_all():
     """Mark all my notifications read; `updated` says how many changed."""
     with single_statement() as cur:
@@ -82,7 +82,7 @@ def read_all():
 
 @bp.patch("/<id:notification_id>/read")
 @describe(responses={200: NotificationRead})
-@login_required
+@login_required("profile:write")
 def read_one(notification_id):
     """Mark one of my notifications read."""
     with single_statement() as cur:
@@ -94,7 +94,7 @@ def read_one(notification_id):
 
 @bp.delete("/<id:notification_id>")
 @describe(responses={200: Message})
-@login_required
+@login_required("profile:write")
 def delete_one(notification_id):
     """Delete one of my notifications."""
     with single_statement() as cur:

@@ -104,7 +104,7 @@ def shown(org):
 
 @bp.post("")
 @describe(body=OrganizationIn, responses={201: OrganizationSaved})
-@login_required
+@login_required("organizations:write")
 @retrying
 @idempotent()
 def create_organization():
@@ -118,7 +118,7 @@ def create_organization():
 
 @bp.get("")
 @describe(responses={200: list[MyOrganization]})
-@login_required
+@login_required("organizations:read")
 def list_organizations():
     """The organisations I belong to, with my role in each."""
     with single_statement() as cur:
@@ -127,7 +127,7 @@ def list_organizations():
 
 @bp.get("/<id:org_id>")
 @describe(responses={200: OrganizationDetail})
-@login_required
+@login_required("organizations:read")
 def get_organization(org_id):
     """One of my organisations, with its members."""
     with transaction() as cur:
@@ -138,7 +138,7 @@ def get_organization(org_id):
 
 @bp.patch("/<id:org_id>")
 @describe(body=OrganizationPatch, responses={200: OrganizationSaved, 403: Error, 409: Error})
-@login_required
+@login_required("organizations:write")
 @retrying
 def update_organization(org_id):
     """Rename an organisation I own, or set its slug.
@@ -162,7 +162,7 @@ def update_organization(org_id):
 
 @bp.delete("/<id:org_id>")
 @describe(responses={200: Message, 403: Error})
-@login_required
+@login_required("organizations:write")
 @retrying
 def delete_organization(org_id):
     """Delete an organisation I own."""
@@ -174,7 +174,7 @@ def delete_organization(org_id):
 
 @bp.post("/<id:org_id>/members")
 @describe(body=MemberIn, responses={201: MemberAdded, 403: Error, 409: Error, 429: RateLimited})
-@login_required
+@login_required("organizations:write")
 @retrying
 def add_member(org_id):
     """Add a registered user by e-mail (owner and organisation admins).
@@ -198,7 +198,7 @@ def add_member(org_id):
 
 @bp.post("/<id:org_id>/accept")
 @describe(responses={200: InvitationAccepted})
-@login_required
+@login_required("organizations:write")
 def accept_invitation(org_id):
     """Accept an organisation's invitation.
 
@@ -213,7 +213,7 @@ def accept_invitation(org_id):
 
 @bp.get("/<id:org_id>/members")
 @describe(responses={200: list[Member]})
-@login_required
+@login_required("organizations:read")
 def list_members(org_id):
     """The members of one of my organisations."""
     with transaction() as cur:
@@ -223,7 +223,7 @@ def list_members(org_id):
 
 @bp.delete("/<id:org_id>/members/<id:user_id>")
 @describe(responses={200: Message, 403: Error})
-@login_required
+@login_required("organizations:write")
 @retrying
 def remove_member(org_id, user_id):
     """Remove a member, or leave.
@@ -242,7 +242,7 @@ def remove_member(org_id, user_id):
 
 @bp.get("/<id:org_id>/availability")
 @describe(query=WindowQuery, responses={200: TeamAvailability, 403: Error})
-@login_required
+@login_required("organizations:read")
 def team_availability(org_id):
     """When every chosen member is free.
 

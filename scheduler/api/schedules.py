@@ -116,7 +116,7 @@ def override_day(day):
 
 @bp.post("")
 @describe(body=ScheduleIn, responses={201: ScheduleSaved})
-@login_required
+@login_required("schedules:write")
 def create_schedule():
     """Add a schedule: weekly hours in a time zone, for event types to use.
 
@@ -133,7 +133,7 @@ def create_schedule():
 
 @bp.get("")
 @describe(responses={200: ScheduleList})
-@login_required
+@login_required("schedules:read")
 def list_schedules():
     """My schedules, the default one first (its zone and hours are my profile's)."""
     with single_statement() as cur:
@@ -142,7 +142,7 @@ def list_schedules():
 
 @bp.get("/<id:schedule_id>")
 @describe(responses={200: Schedule})
-@login_required
+@login_required("schedules:read")
 def get_schedule(schedule_id):
     """One of my schedules; others' are 404."""
     with single_statement() as cur:
@@ -151,7 +151,7 @@ def get_schedule(schedule_id):
 
 @bp.patch("/<id:schedule_id>")
 @describe(body=SchedulePatch, responses={200: ScheduleSaved})
-@login_required
+@login_required("schedules:write")
 @retrying
 def update_schedule(schedule_id):
     """Rename a schedule or change its time zone or working hours.
@@ -170,7 +170,7 @@ def update_schedule(schedule_id):
 
 @bp.delete("/<id:schedule_id>")
 @describe(responses={204: None, 409: ScheduleInUse})
-@login_required
+@login_required("schedules:write")
 def delete_schedule(schedule_id):
     """Delete a schedule and its overrides.
 
@@ -190,7 +190,7 @@ def delete_schedule(schedule_id):
 
 @bp.put("/<id:schedule_id>/overrides/<day:day>")
 @describe(body=OverrideIn, responses={200: OverrideSaved, 409: Error})
-@login_required
+@login_required("schedules:write")
 @retrying
 def set_override(schedule_id, day):
     """Give a date other hours than its weekday's.
@@ -216,7 +216,7 @@ def set_override(schedule_id, day):
 
 @bp.delete("/<id:schedule_id>/overrides/<day:day>")
 @describe(responses={204: None})
-@login_required
+@login_required("schedules:write")
 def delete_override(schedule_id, day):
     """Give a date its weekday's hours again; 404 if it has no override."""
     day = override_day(day)

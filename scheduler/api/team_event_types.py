@@ -127,7 +127,7 @@ def host_weights(cur, org_id, hosts, weights, current):
 
 @bp.post("")
 @describe(body=TeamEventTypeIn, responses={201: TeamEventTypeSaved, 403: Error, 409: Error})
-@login_required
+@login_required("event-types:write")
 @retrying
 def create_team_event_type(org_id):
     """Offer an organisation's event type through a team booking link (owner and admins).
@@ -148,7 +148,7 @@ def create_team_event_type(org_id):
 
 @bp.get("")
 @describe(responses={200: list[TeamEventType], 403: Error})
-@login_required
+@login_required("event-types:read")
 def list_team_event_types(org_id):
     """An organisation's event types (members who accepted it)."""
     with transaction() as cur:
@@ -158,7 +158,7 @@ def list_team_event_types(org_id):
 
 @bp.get("/<id:type_id>")
 @describe(responses={200: TeamEventType, 403: Error})
-@login_required
+@login_required("event-types:read")
 def get_team_event_type(org_id, type_id):
     """One of an organisation's event types (members who accepted it); another's are 404."""
     with transaction() as cur:
@@ -168,7 +168,7 @@ def get_team_event_type(org_id, type_id):
 
 @bp.patch("/<id:type_id>")
 @describe(body=TeamEventTypePatch, responses={200: TeamEventTypeSaved, 403: Error, 409: Error})
-@login_required
+@login_required("event-types:write")
 @retrying
 def update_team_event_type(org_id, type_id):
     """Change an organisation's event type (owner and admins).
@@ -193,7 +193,7 @@ def update_team_event_type(org_id, type_id):
 
 @bp.delete("/<id:type_id>")
 @describe(responses={200: Message, 403: Error})
-@login_required
+@login_required("event-types:write")
 @retrying
 def delete_team_event_type(org_id, type_id):
     """Delete an organisation's event type (owner and admins).

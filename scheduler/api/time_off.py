@@ -59,7 +59,7 @@ class TimeOffList(Shape):
 
 @bp.post("")
 @describe(body=TimeOffIn, responses={201: TimeOffAdded})
-@login_required
+@login_required("schedules:write")
 @retrying
 def add_time_off():
     """Take time off: from `start` to `end` I am away, whatever my schedules say.
@@ -83,7 +83,7 @@ def add_time_off():
 
 @bp.get("")
 @describe(query=TimeOffQuery, responses={200: TimeOffList})
-@login_required
+@login_required("schedules:read")
 def list_time_off():
     """My time off overlapping `from` (default now) to `to` (default: no end), by start."""
     query = parse_query(TimeOffQuery)
@@ -96,7 +96,7 @@ def list_time_off():
 
 @bp.delete("/<id:time_off_id>")
 @describe(responses={204: None})
-@login_required
+@login_required("schedules:write")
 def delete_time_off(time_off_id):
     """Delete time off of mine; others' are 404."""
     with single_statement() as cur:

@@ -10,7 +10,7 @@ from ..auth import (INVALID_TOKEN, hash_password, issue_token, limit_account, li
                     password_matches, require_role)
 from ..context import settings, single_statement, site, transaction
 from ..db import retrying
-from ..errors import BadRequest, Unauthorized
+from ..errors import BadRequest, Forbidden, Unauthorized
 from ..keys import token_hash
 from ..openapi import Error, RateLimited, Shape, describe
 from ..pagination import PageQuery, paginated
@@ -21,6 +21,9 @@ from ..windows import Availability, Busy, WindowQuery, parse_window
 
 bp = Blueprint("users", __name__)
 
+# What an API key with profile:write may change: never the e-mail (the account's recovery
+# address), nor what a key could use to reach further.
+KEY_PROFILE_FIELDS = {"name", "timezone", "working_hours"}
 PROFILE_FIELDS = ("id", "name", "email", "role", "username", "timezone", "working_hours", "reminders", "created_at", "updated_at")
 
 
@@ -76,15 +79,15 @@ def profile(user):
 
 @bp.get("/me")
 @describe(responses={200: Profile})
-@login_required
+@login_required("profile:read")
 def me():
     """My profile."""
     return profile(g.user)
 
 
 @bp.patch("/me")
-@describe(body=ProfilePatch, responses={200: ProfileUpdated, 409: Error, 429: RateLimited})
-@login_required
+@describe(body=ProfilePatch, responses={200: ProfileUpdated, 403: Error, 409: Error, 429: RateLimited})
+@login_required("profile:write")
 @retrying
 def update_me():
     """Change my name, e-mail, username, time zone, working hours or reminders.
@@ -92,12 +95,16 @@ def update_me():
     `working_hours` are local wall-clock times per weekday (days left out are off);
     `reminders` are minutes before a booking's start. 409 if the e-mail or username is taken.
     At most PROFILE_CHANGE_RATE_LIMIT changes an hour per person (default 30), each counted
-    whatever it answers, so taken names can't be probed; 429 beyond."""
+    whatever it answers, so taken names can't be probed; 429 beyond. An API key changes only
+    the name, time zone and working hours (403 for the rest)."""
     limit_account("profile-change", settings().profile_change_rate_limit, "profile changes")
     data = parse(ProfilePatch)
     changes = data.model_dump(exclude_none=True)
     if not changes:
         raise BadRequest("Provide at least one of name, email, username, timezone, working_hours, reminders to update")
+    beyond_key = sorted(set(changes) - KEY_PROFILE_FIELDS) if g.api_key else []
+    if beyond_key:
+        raise Forbidden(f"Forbidden: an API key can't change {', '.join(beyond_key)}; sign in for that")
     if "reminders" in changes:
         changes["reminders"] = sorted(set(changes["reminders"]), reverse=True)
     with transaction() as cur:
@@ -107,7 +114,7 @@ def update_me():
 
 @bp.patch("/me/password")
 @describe(body=PasswordChange, responses={200: PasswordChanged, 401: Error, 429: RateLimited})
-@login_required
+@login_required(None)
 def change_password():
     """Change my password: every older token stops working, and this returns a fresh one.
 
@@ -141,7 +148,7 @@ def store_password(user_id, new_hash, token_version):
 
 @bp.get("")
 @describe(query=PageQuery, responses={200: list[Profile]})
-@require_role("admin")
+@require_role("admin", "profile:read")
 def list_users():
     """Every user, newest first."""
     query = parse_query(PageQuery)
@@ -151,7 +158,7 @@ def list_users():
 
 @bp.get("/me/busy")
 @describe(query=WindowQuery, responses={200: Busy})
-@login_required
+@login_required("calendars:read")
 def my_busy():
     """When I am busy between `from` and `to` (at most 62 days), merged: my confirmed bookings
     with their buffers and my time off, without saying which."""
@@ -162,7 +169,7 @@ def my_busy():
 
 @bp.get("/me/availability")
 @describe(query=WindowQuery, responses={200: Availability})
-@login_required
+@login_required("schedules:read")
 def my_availability():
     """Start times where I am free for `duration` minutes within my working hours (my default
     schedule with its date overrides, minus my bookings and time off), every `step` minutes
@@ -175,7 +182,7 @@ def my_availability():
 
 @bp.post("/me/calendar-feed")
 @describe(responses={201: CalendarFeed})
-@login_required
+@login_required("calendars:write")
 def rotate_calendar_feed():
     """A new secret feed URL; a previous one stops working. Only a hash is stored."""
     secret = secrets.token_urlsafe(32)

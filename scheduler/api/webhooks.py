@@ -10,7 +10,7 @@ from flask import Blueprint, g
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from .. import clock, jobs
-from ..auth import login_required
+from ..auth import login_required, organization_key
 from ..context import redis_client, settings, single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..memberships import manages, membership
@@ -149,7 +149,7 @@ def sealed(secret):
 
 def managed(cur, endpoint_id):
     """The endpoint if I manage it; 404 otherwise, whether or not it exists."""
-    endpoint = webhooks.find_managed(cur, endpoint_id, g.user["id"])
+    endpoint = webhooks.find_managed(cur, endpoint_id, g.user["id"], organization_key())
     if endpoint is None:
         raise NotFound("Webhook not found")
     return endpoint
@@ -162,7 +162,7 @@ def check_manages_organization(cur, org_id):
 
 @bp.post("")
 @describe(body=WebhookIn, responses={201: WebhookCreated, 403: Error, 404: Error})
-@login_required
+@login_required("webhooks:write", organization=True)
 def create_webhook():
     """Subscribe a URL to booking events.
 
@@ -170,15 +170,19 @@ def create_webhook():
     With it (owner and admins of the organization only) it receives the events of bookings in
     which a member who accepted the organization takes part. The signing secret is in the
     answer and never shown again. The URL must be http(s) and, unless the server allows it,
-    resolve to public addresses only."""
+    resolve to public addresses only. An organisation's API key makes (and sees) only its
+    organisation's webhooks."""
     data = parse(WebhookIn)
+    organization_id = data.organization_id or organization_key()
+    if organization_key() not in (None, organization_id):
+        raise NotFound("Organization not found")
     check_reachable(data.url)
     secret = new_secret()
     with transaction() as cur:
-        if data.organization_id is not None:
-            check_manages_organization(cur, data.organization_id)
+        if organization_id is not None:
+            check_manages_organization(cur, organization_id)
         endpoint = webhooks.insert_endpoint(
-            cur, user_id=None if data.organization_id else g.user["id"], organization_id=data.organization_id,
+            cur, user_id=None if organization_id else g.user["id"], organization_id=organization_id,
             url=data.url, description=data.description, events=data.events, secret_sealed=sealed(secret))
     return {"message": "Webhook created; keep the secret, it is not shown again",
             "webhook": endpoint | {"secret": secret}}, 201
@@ -186,18 +190,18 @@ def create_webhook():
 
 @bp.get("")
 @describe(query=PageQuery, responses={200: list[Webhook]})
-@login_required
+@login_required("webhooks:read", organization=True)
 def list_webhooks():
     """The webhooks I manage: mine, and those of organizations I own or administer."""
     query = parse_query(PageQuery)
     with single_statement() as cur:
         return paginated(query, ("id",), lambda after, limit: webhooks.list_managed(
-            cur, g.user["id"], after=after, limit=limit))
+            cur, g.user["id"], only_organization=organization_key(), after=after, limit=limit))
 
 
 @bp.get("/<id:endpoint_id>")
 @describe(responses={200: Webhook})
-@login_required
+@login_required("webhooks:read", organization=True)
 def get_webhook(endpoint_id):
     """One webhook I manage (without its secret)."""
     with single_statement() as cur:
@@ -206,7 +210,7 @@ def get_webhook(endpoint_id):
 
 @bp.patch("/<id:endpoint_id>")
 @describe(body=WebhookPatch, responses={200: WebhookSaved})
-@login_required
+@login_required("webhooks:write", organization=True)
 def update_webhook(endpoint_id):
     """Change the URL, events or description, or disable or enable it.
 
@@ -226,7 +230,7 @@ def update_webhook(endpoint_id):
 
 @bp.delete("/<id:endpoint_id>")
 @describe(responses={200: Message})
-@login_required
+@login_required("webhooks:write", organization=True)
 def delete_webhook(endpoint_id):
     """Delete a webhook and its delivery log."""
     with transaction() as cur:
@@ -237,7 +241,7 @@ def delete_webhook(endpoint_id):
 
 @bp.post("/<id:endpoint_id>/rotate-secret")
 @describe(responses={200: WebhookCreated})
-@login_required
+@login_required("webhooks:write", organization=True)
 def rotate_secret(endpoint_id):
     """Replace the signing secret.
 
@@ -259,7 +263,7 @@ def enabled(endpoint):
 
 @bp.post("/<id:endpoint_id>/test")
 @describe(responses={202: DeliveryQueued, 409: Error})
-@login_required
+@login_required("webhooks:write", organization=True)
 def test_webhook(endpoint_id):
     """Send a `webhook.test` event.
 
@@ -275,7 +279,7 @@ def test_webhook(endpoint_id):
 
 @bp.get("/<id:endpoint_id>/deliveries")
 @describe(query=DeliveryQuery, responses={200: list[Delivery]})
-@login_required
+@login_required("webhooks:read", organization=True)
 def list_deliveries(endpoint_id):
     """The delivery log, newest first: each delivery with its attempts (status, latency, error)."""
     query = parse_query(DeliveryQuery)
@@ -287,7 +291,7 @@ def list_deliveries(endpoint_id):
 
 @bp.post("/<id:endpoint_id>/deliveries/<id:delivery_id>/retry")
 @describe(responses={202: DeliveryQueued, 409: Error})
-@login_required
+@login_required("webhooks:write", organization=True)
 def retry_delivery(endpoint_id, delivery_id):
     """Attempt a delivery again, now.
 

@@ -164,6 +164,21 @@ TEMPLATES = {
              "password, or connect the calendar again (<code>GET /api/v1/calendars/{calendar_id}</code> shows how "
              "the latest try went).</p>",
     ),
+    "API_KEY_CREATED": Template(
+        subject="API key created: {key_name}",
+        text="Hi {name},\n\nAn API key was created on your account: {key_name} ({prefix}...), with the scopes "
+             "{scopes}.\n\nIf this wasn't you, revoke it (DELETE /api/v1/api-keys/<id>) and change your password.\n",
+        html="<p>Hi {name},</p><p>An API key was created on your account: <strong>{key_name}</strong> "
+             "(<code>{prefix}...</code>), with the scopes {scopes}.</p><p>If this wasn't you, revoke it "
+             "(<code>DELETE /api/v1/api-keys/&lt;id&gt;</code>) and change your password.</p>",
+    ),
+    "API_KEY_REVOKED": Template(
+        subject="API key revoked: {key_name}",
+        text="Hi {name},\n\nThe API key {key_name} ({prefix}...) was revoked: requests with it are now refused.\n\n"
+             "If this wasn't you, change your password.\n",
+        html="<p>Hi {name},</p><p>The API key <strong>{key_name}</strong> (<code>{prefix}...</code>) was revoked: "
+             "requests with it are now refused.</p><p>If this wasn't you, change your password.</p>",
+    ),
     "ORG_INVITE": Template(
         subject="You have been added to {organization}",
         text="Hi {name},\n\n{invited_by} added you to {organization} as {role}.\n",

@@ -8,13 +8,15 @@ ATTEMPTS = """
     (SELECT coalesce(json_agg(json_build_object('attempted_at', a.attempted_at, 'response_status', a.response_status,
                                                 'latency_ms', a.latency_ms, 'error', a.error) ORDER BY a.id), '[]')
      FROM webhook_attempts a WHERE a.delivery_id = d.id) AS attempts"""
-# Endpoints a user manages: their own, and those of organisations they own or administer.
+# Endpoints a user manages: their own, and those of organisations they own or administer (or
+# only one organisation's, for its API key).
 MANAGED_BY = """
     (e.user_id = %(user_id)s OR e.organization_id IN (
         SELECT m.organization_id FROM organization_members m
         WHERE m.user_id = %(user_id)s AND m.role = 'admin'
         UNION ALL
-        SELECT o.id FROM organizations o WHERE o.owner_id = %(user_id)s))"""
+        SELECT o.id FROM organizations o WHERE o.owner_id = %(user_id)s))
+    AND (%(only_organization)s::bigint IS NULL OR e.organization_id = %(only_organization)s)"""
 
 
 def insert_endpoint(cur, *, user_id, organization_id, url, description, events, secret_sealed):
@@ -30,16 +32,16 @@ def insert_endpoint(cur, *, user_id, organization_id, url, description, events, 
     return cur.fetchone()
 
 
-def find_managed(cur, endpoint_id, user_id):
+def find_managed(cur, endpoint_id, user_id, only_organization=None):
     """The endpoint if the user manages it, else None."""
     cur.execute(
         f"SELECT {COLUMNS} FROM webhook_endpoints e WHERE e.id = %(id)s AND {MANAGED_BY}",
-        {"id": endpoint_id, "user_id": user_id},
+        {"id": endpoint_id, "user_id": user_id, "only_organization": only_organization},
     )
     return cur.fetchone()
 
 
-def list_managed(cur, user_id, *, after=None, limit=50):
+def list_managed(cur, user_id, *, only_organization=None, after=None, limit=50):
     """Endpoints the user manages, oldest first; `after` is the (id,) to continue from."""
     cur.execute(
         f"""
@@ -48,7 +50,8 @@ def list_managed(cur, user_id, *, after=None, limit=50):
         ORDER BY e.id
         LIMIT %(limit)s
         """,
-        {"user_id": user_id, "after": after[0] if after else None, "limit": limit},
+        {"user_id": user_id, "only_organization": only_organization, "after": after[0] if after else None,
+         "limit": limit},
     )
     return cur.fetchall()
 
