@@ -10,7 +10,7 @@ import bcrypt
 import jwt
 from flask import g, request
 
-from . import api_keys
+from . import access_keys
 from .email_addresses import identity_key
 from .context import limiter, settings, single_statement
 from .errors import Forbidden, NotFound, TooManyRequests, Unauthorized
@@ -160,7 +160,7 @@ def authenticate(scope):
     g.api_key); raises 401 for neither. A key needs `scope` (None: the route takes login
     tokens only)."""
     credential = bearer_credential()
-    if credential is not None and api_keys.looks_like_key(credential):
+    if credential is not None and access_keys.looks_like_key(credential):
         return authenticate_key(credential, scope)
     claims = None if credential is None else decode_token(credential, settings())
     if claims is None:
@@ -173,21 +173,19 @@ def authenticate(scope):
 
 
 def authenticate_key(key, scope):
-    """One indexed lookup per request, no cache: a revoked key fails at its next request on
-    every process. The key is compared by its hash only, through a unique index, so how long
+    """One statement per request, one indexed lookup in it, no cache: a revoked key fails at
+    its next request on every process. The key is compared by its hash only, through a unique index, so how long
     a wrong key takes says nothing about any real key's characters."""
-    if not api_keys.well_formed(key):
+    if not access_keys.well_formed(key):
         raise Unauthorized(INVALID_KEY)
     with single_statement() as cur:
-        found = key_rows.find_for_request(cur, api_keys.key_hash(key))
-        if found is not None and found["key_use_due"] and not found["key_expired"]:
-            key_rows.mark_used(cur, found["key_id"])
+        found = key_rows.find_for_request(cur, access_keys.key_hash(key))
     if found is None:
         raise Unauthorized(INVALID_KEY)
     request.environ[KEY_LOG_ENTRY] = found["key_prefix"]
+    limit_key(found["key_id"])
     if found["key_expired"]:
         raise Unauthorized("Unauthorized: the API key has expired")
-    limit_key(found["key_id"])
     if scope is None:
         raise Forbidden("Forbidden: this route takes a login token, not an API key")
     if scope not in found["key_scopes"]:
@@ -217,7 +215,8 @@ def limit_key(key_id):
 
 def rate_limit_headers(response):
     """An after_request hook: the key's rate-limit headers on its every answer, errors included."""
-    response.headers.extend(g.get("rate_limit", {}))
+    if "rate_limit" in g:
+        response.headers.extend(g.rate_limit)
     return response
 
 

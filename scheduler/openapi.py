@@ -60,8 +60,8 @@ CONVERTERS = {
 }
 BEARER = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
           "description": "The `token` from `POST /api/v1/auth/register` or `/auth/login`."}
-API_KEY = {"type": "http", "scheme": "bearer", "bearerFormat": "sk_live_...",
-           "description": "The `key` from `POST /api/v1/api-keys`, sent as `Authorization: Bearer sk_live_...`. "
+API_KEY = {"type": "http", "scheme": "bearer", "bearerFormat": "schd_...",
+           "description": "The `key` from `POST /api/v1/api-keys`, sent as `Authorization: Bearer schd_...`. "
                           "Each operation names the scope it needs; without it, 403 with `required_scope`. "
                           "Each answer carries `RateLimit-Policy` and `RateLimit`; past API_KEY_RATE_LIMIT "
                           "requests a minute, 429 with `Retry-After`."}

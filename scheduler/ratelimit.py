@@ -30,9 +30,11 @@ class RateLimiter:
 
     def count(self, key, window):
         """Counts one event: (events in this window so far, seconds until it ends), or None
-        when Redis is down."""
+        when Redis is down. One round trip, without MULTI/EXEC: EXPIRE NX makes the commands
+        safe to interleave with another client's, and a transaction cost a request's worth of
+        CPU (bench/key_auth.py)."""
         try:
-            pipe = self.client.pipeline()
+            pipe = self.client.pipeline(transaction=False)
             pipe.incr(key)
             pipe.expire(key, window, nx=True)
             pipe.ttl(key)
@@ -45,7 +47,7 @@ class RateLimiter:
     def exceeded(self, key, limit):
         """Seconds to wait if the key is already at its limit, else None. Counts nothing."""
         try:
-            pipe = self.client.pipeline()
+            pipe = self.client.pipeline(transaction=False)
             pipe.get(key)
             pipe.ttl(key)
             count, ttl = pipe.execute()

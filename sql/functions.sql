@@ -396,3 +396,40 @@ BEGIN
     RETURN changed;
 END
 $$;
+
+-- The request's API key by its hash (scheduler/auth.py), with its owner as
+-- scheduler/repositories/users.py's PUBLIC shows them (spelt out: a function is planned once
+-- per connection, and the query in it cost more to plan than to run), whether it has expired,
+-- and whether an organisation's key still has a maker who owns or administers it (read now:
+-- a demoted admin's keys lose the reach at once). Marks last_used_at, to the minute, at most
+-- once a minute: no write on most requests. Nothing for an unknown key.
+CREATE OR REPLACE FUNCTION api_key_for_request(p_hash bytea) RETURNS TABLE (
+    id bigint, name text, email text, role text, username text, timezone text, working_hours jsonb,
+    reminders integer[], created_at timestamptz, updated_at timestamptz,
+    key_id bigint, key_prefix text, key_scopes text[], key_organization_id bigint, key_expired boolean,
+    key_maker_manages boolean
+) LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    k api_keys%ROWTYPE;
+    expired boolean;
+BEGIN
+    SELECT * INTO k FROM api_keys WHERE key_hash = p_hash;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    expired := k.expires_at IS NOT NULL AND k.expires_at <= now();
+    IF NOT expired AND (k.last_used_at IS NULL OR k.last_used_at < date_trunc('minute', now())) THEN
+        UPDATE api_keys SET last_used_at = date_trunc('minute', now())
+        WHERE api_keys.id = k.id AND (last_used_at IS NULL OR last_used_at < date_trunc('minute', now()));
+    END IF;
+    RETURN QUERY
+    SELECT u.id, u.name, u.email, u.role, u.username, u.timezone, u.working_hours, u.reminders, u.created_at,
+           u.updated_at, k.id, k.prefix, k.scopes, k.organization_id, expired,
+           k.organization_id IS NULL
+               OR EXISTS (SELECT 1 FROM organizations o WHERE o.id = k.organization_id AND o.owner_id = u.id)
+               OR EXISTS (SELECT 1 FROM organization_members m WHERE m.organization_id = k.organization_id
+                          AND m.user_id = u.id AND m.role = 'admin')
+    FROM users u WHERE u.id = k.user_id;
+END
+$$;

@@ -36,6 +36,7 @@ CREATE TABLE api_keys (
     CONSTRAINT api_keys_scopes_check CHECK (((cardinality(scopes) >= 1) AND (cardinality(scopes) <= 14))),
     CONSTRAINT api_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE
 );
+CREATE INDEX api_keys_organization_idx ON public.api_keys USING btree (organization_id) WHERE (organization_id IS NOT NULL);
 CREATE INDEX api_keys_user_idx ON public.api_keys USING btree (user_id, id);
 
 CREATE TABLE booking_attendees (

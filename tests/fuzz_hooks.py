@@ -127,6 +127,7 @@ def map_case(context, case):
         if isinstance(case.body.get("weights"), dict):
             case.body["weights"] = {TEAM_HOST: weight for weight in list(case.body["weights"].values())[:1]}
         future_times(case.body)
+        future_expiry(case.body)
         single_bookings(case.body)
         if case.operation.label == NO_SHOW:
             case.body.pop("seat_id", None)
@@ -220,6 +221,13 @@ def future_times(body):
         start = now_like(start) + timedelta(days=30)
     body["start"] = start.isoformat()
     body["end"] = (start + timedelta(hours=1)).isoformat()
+
+
+def future_expiry(body):
+    """An API key's expires_at in the future (a year ahead when it was not)."""
+    expires = moment(body.get("expires_at"))
+    if expires is not None and expires < now_like(expires):
+        body["expires_at"] = (now_like(expires) + timedelta(days=365)).isoformat()
 
 
 def with_start_weekday(body):

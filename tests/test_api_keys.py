@@ -11,12 +11,13 @@ import time
 import pytest
 
 from bench.slow_clients import free_port, start_gunicorn, stop
-from scheduler import api_keys, create_app
+from scheduler import access_keys, create_app
 from scheduler.openapi import build
 
 KEYS = "/api/v1/api-keys"
 COUNT = "/api/v1/notifications/count"
 LOGIN_ONLY = {("post", "/api/v1/auth/logout"), ("get", "/api/v1/auth/verify"), ("patch", "/api/v1/users/me/password"),
+              ("post", "/api/v1/users/me/calendar-feed"),
               ("post", "/api/v1/api-keys"), ("get", "/api/v1/api-keys"), ("delete", "/api/v1/api-keys/{key_id}")}
 PATH_VALUES = {"day": "2030-01-07"}
 
@@ -53,20 +54,21 @@ def call(client, method, path, key):
 def test_making_a_key_shows_it_once_and_stores_only_its_hash(client, alice, db):
     made = make_key(client, alice, ["bookings:read", "bookings:read", "profile:read"])
     key, shown = made["key"], made["api_key"]
-    assert re.fullmatch(r"sk_live_[0-9A-Za-z]{49}", key) and api_keys.well_formed(key)
-    assert shown["scopes"] == ["bookings:read", "profile:read"] and shown["prefix"] == key[:16]
+    assert re.fullmatch(r"schd_[0-9A-Za-z]{49}", key) and access_keys.well_formed(key)
+    assert shown["scopes"] == ["bookings:read", "profile:read"] and shown["prefix"] == key[:13]
     assert shown["last_used_at"] is None and shown["expires_at"] is None and shown["organization_id"] is None
+    assert shown["user_id"] == alice.id
     [listed] = client.get(KEYS, headers=alice.auth).json
     assert listed == shown
     with db.cursor() as cur:
         cur.execute("SELECT key_hash, api_keys::text FROM api_keys")
         [(stored, row)] = cur.fetchall()
-    assert bytes(stored) == hashlib.sha256(key.encode()).digest() and key not in row and key[16:30] not in row
+    assert bytes(stored) == hashlib.sha256(key.encode()).digest() and key not in row and key[13:30] not in row
 
 
 def test_two_keys_are_never_alike():
-    made = {api_keys.new_key() for _ in range(1000)}
-    assert len(made) == 1000 and all(api_keys.well_formed(key) for key in made)
+    made = {access_keys.new_key() for _ in range(1000)}
+    assert len(made) == 1000 and all(access_keys.well_formed(key) for key in made)
 
 
 @pytest.mark.parametrize("body, field", [
@@ -86,16 +88,16 @@ def test_a_bad_key_request_is_400_and_makes_nothing(client, alice, body, field):
 def test_every_operation_declares_the_scope_a_key_needs(app):
     operations = token_operations(app)
     assert {(method, path) for method, path, scope in operations if scope is None} == LOGIN_ONLY
-    assert {scope for _, _, scope in operations if scope} == set(api_keys.SCOPES)
+    assert {scope for _, _, scope in operations if scope} == set(access_keys.SCOPES)
 
 
 def test_each_scope_allows_exactly_its_operations(app, client, alice):
     """Table-driven over the OpenAPI description: a key with every scope but an operation's
     own is refused with that scope named; a key with only that scope gets past the check."""
     operations = token_operations(app)
-    everything = make_key(client, alice, api_keys.SCOPES)["key"]
-    all_but = {scope: make_key(client, alice, set(api_keys.SCOPES) - {scope})["key"] for scope in api_keys.SCOPES}
-    only = {scope: make_key(client, alice, [scope])["key"] for scope in api_keys.SCOPES}
+    everything = make_key(client, alice, access_keys.SCOPES)["key"]
+    all_but = {scope: make_key(client, alice, set(access_keys.SCOPES) - {scope})["key"] for scope in access_keys.SCOPES}
+    only = {scope: make_key(client, alice, [scope])["key"] for scope in access_keys.SCOPES}
     for method, path, scope in operations:
         if scope is None:
             r = call(client, method, path, everything)
@@ -109,7 +111,7 @@ def test_each_scope_allows_exactly_its_operations(app, client, alice):
 
 
 def test_a_key_cannot_make_list_or_revoke_keys(client, alice):
-    made = make_key(client, alice, api_keys.SCOPES)
+    made = make_key(client, alice, access_keys.SCOPES)
     for method, path in (("POST", KEYS), ("GET", KEYS), ("DELETE", f"{KEYS}/{made['api_key']['id']}")):
         r = client.open(path, method=method, json={"name": "x", "scopes": ["bookings:read"]}, headers=bearer(made["key"]))
         assert r.status_code == 403, (method, r.json)
@@ -124,6 +126,9 @@ def test_a_key_acts_as_its_owner_and_only_for_them(client, alice, bob):
     booking = r.json["booking"]["id"]
     assert client.get(f"/api/v1/bookings/{booking}", headers=bearer(key)).status_code == 200
     assert client.get(f"/api/v1/bookings/{booking}", headers=bob.auth).status_code == 404
+    profile = make_key(client, alice, ["profile:read"])["key"]
+    assert client.get("/api/v1/users/me", headers=bearer(profile)).json == client.get("/api/v1/users/me",
+                                                                                      headers=alice.auth).json
 
 
 def test_profile_write_changes_name_zone_and_hours_only(client, alice):
@@ -158,7 +163,34 @@ def test_revoked_key_is_refused_at_its_next_request_and_owner_told(client, alice
 def test_someone_elses_key_cannot_be_revoked(client, alice, bob):
     made = make_key(client, alice, ["profile:read"])
     assert client.delete(f"{KEYS}/{made['api_key']['id']}", headers=bob.auth).status_code == 404
+    assert client.get(KEYS, headers=bob.auth).json == []
     assert client.get(COUNT, headers=bearer(made["key"])).status_code == 200
+
+
+def test_an_organizations_owner_and_admins_see_and_revoke_its_keys(client, alice, bob, register, org_of, db,
+                                                                  mailbox, worker):
+    carol = register("Carol")
+    org = org_of(alice, bob, carol)
+    with db.cursor() as cur:
+        cur.execute("UPDATE organization_members SET role = 'admin' WHERE user_id = %s", (bob.id,))
+    made = make_key(client, bob, ["organizations:read"], organization_id=org["id"])
+    bobs_own = make_key(client, bob, ["profile:read"])
+    assert [k["id"] for k in client.get(KEYS, headers=alice.auth).json] == [made["api_key"]["id"]]
+    assert client.get(KEYS, headers=carol.auth).json == []
+    assert client.delete(f"{KEYS}/{made['api_key']['id']}", headers=carol.auth).status_code == 404
+    assert client.delete(f"{KEYS}/{bobs_own['api_key']['id']}", headers=alice.auth).status_code == 404
+    r = client.delete(f"{KEYS}/{made['api_key']['id']}", headers=alice.auth)
+    assert r.status_code == 200 and r.json["api_key"]["user_id"] == bob.id
+    assert client.get(f"/api/v1/organizations/{org['id']}", headers=bearer(made["key"])).status_code == 401
+    worker()
+    assert "API key revoked: CRM" in [m["Subject"] for m in mailbox.received() if m["To"] == bob.email]
+
+
+def test_at_most_fifty_keys_each(client, alice):
+    for _ in range(50):
+        make_key(client, alice, ["profile:read"])
+    r = client.post(KEYS, json={"name": "one more", "scopes": ["profile:read"]}, headers=alice.auth)
+    assert r.status_code == 409 and len(client.get(KEYS, headers=alice.auth).json) == 50
 
 
 def test_expired_key_is_refused(client, alice, db):
@@ -174,7 +206,7 @@ def test_expired_key_is_refused(client, alice, db):
 def test_unknown_and_mistyped_keys_are_401(client, alice):
     key = make_key(client, alice, ["profile:read"])["key"]
     typo = key[:20] + ("A" if key[20] != "A" else "B") + key[21:]
-    for wrong in (typo, key[:-1], key + "x", api_keys.new_key(), "sk_live_", "sk_live_" + "0" * 49):
+    for wrong in (typo, key[:-1], key + "x", access_keys.new_key(), "schd_", "schd_" + "0" * 49):
         r = client.get(COUNT, headers=bearer(wrong))
         assert r.status_code == 401 and r.json["error"] == "Unauthorized: invalid or revoked API key", wrong
 
@@ -285,10 +317,10 @@ def test_the_key_never_reaches_a_log_line_only_its_prefix(client, alice, caplog)
     client.get(COUNT, headers=bearer(key))
     client.get("/api/v1/bookings", headers=bearer(key))
     client.get(COUNT, headers=bearer(key[:-1] + "0"))
-    assert key not in caplog.text and key[16:] not in caplog.text and key[-20:] not in caplog.text
+    assert key not in caplog.text and key[13:] not in caplog.text and key[-20:] not in caplog.text
     lines = [r.getMessage() for r in caplog.records if r.name == "scheduler.request"]
-    assert lines[0].startswith("GET /api/v1/notifications/count 200 ") and lines[0].endswith(f" key={key[:16]}")
-    assert lines[1].endswith(f" key={key[:16]}")
+    assert lines[0].startswith("GET /api/v1/notifications/count 200 ") and lines[0].endswith(f" key={key[:13]}")
+    assert lines[1].endswith(f" key={key[:13]}")
 
 
 def test_a_wrong_key_takes_as_long_as_a_right_one(settings, redis_conn, client, alice):
@@ -298,7 +330,7 @@ def test_a_wrong_key_takes_as_long_as_a_right_one(settings, redis_conn, client, 
     unlimited = create_app(settings.replace(api_key_rate_limit=0))
     timed_client = unlimited.test_client()
     right = make_key(client, alice, ["bookings:read"])["key"]  # refused for scope: no route work after the lookup
-    wrong = right[:8] + api_keys.new_key()[8:]  # well formed, so it is looked up too
+    wrong = right[:5] + access_keys.new_key()[5:]  # well formed, so it is looked up too
     times = {"right": [], "wrong": []}
     for _ in range(60):
         for name, key, status in (("right", right, 403), ("wrong", wrong, 401)):

@@ -141,7 +141,7 @@ def test_the_migrations_define_no_functions(blank_database, tmp_path):
     migrate(blank_database)
     assert set(functions(blank_database)) == {
         "booking_attendees_follow_booking()", "lock_people(bigint[])", "wait_for_person(bigint)",
-        "webhook_subscribers(text,bigint[])", "booking_seats(bigint,integer,integer)",
+        "webhook_subscribers(text,bigint[])", "booking_seats(bigint,integer,integer)", "api_key_for_request(bytea)",
         "add_notifications(json)", "add_emails(json)", "add_calendar_writes(bigint[],json)",
         "schedule_hours(bigint,bigint)", "event_type_offer(text,text,bigint)", "team_offer(text,text,bigint)", "unavailable(bigint[],timestamp with time zone,timestamp with time zone)",
         "blocked_time(bigint[],timestamp with time zone,timestamp with time zone,bigint)",

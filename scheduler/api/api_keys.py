@@ -6,27 +6,27 @@ from typing import Annotated, Literal
 from flask import Blueprint, g
 from pydantic import AfterValidator, Field
 
-from .. import announcements, api_keys, clock
+from .. import access_keys, announcements, clock
 from ..auth import login_required
 from ..context import send_messages, single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..memberships import manages, membership
 from ..openapi import Error, Shape, describe
-from ..repositories import api_keys as key_rows
+from ..repositories import api_keys as key_rows, locks
 from ..validation import Body, DateTime, Name, RowId, Zone, in_zone, parse
 
 bp = Blueprint("api_keys", __name__)
 
-Scope = Literal[api_keys.SCOPES]
+Scope = Literal[access_keys.SCOPES]
 
 
 def distinct(scopes):
-    return sorted(set(scopes), key=api_keys.SCOPES.index)
+    return sorted(set(scopes), key=access_keys.SCOPES.index)
 
 
 class ApiKeyIn(Body):
     name: Name
-    scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(api_keys.SCOPES)),
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(access_keys.SCOPES)),
                       AfterValidator(distinct)] = Field(description="What the key may do (docs/api-keys.md).")
     expires_at: DateTime | None = Field(default=None, description="ISO 8601, in the future; none: until revoked.")
     timezone: Zone | None = Field(default=None, description="For an `expires_at` without offset; default mine.")
@@ -37,9 +37,10 @@ class ApiKeyIn(Body):
 
 class ApiKey(Shape):
     id: int
+    user_id: int = Field(description="Who made it: it acts as they do.")
     name: str
     scopes: list[Scope]
-    prefix: str = Field(description="The key's first 16 characters, to recognise it; never the key.")
+    prefix: str = Field(description="The key's first 13 characters, to recognise it; never the key.")
     organization_id: int | None
     created_at: datetime
     expires_at: datetime | None
@@ -64,18 +65,18 @@ def create_api_key():
     """Make an API key.
 
     The answer holds the key, once: keep it like a password. It acts as I do within its
-    `scopes`, never more (a right I lose, it loses). At most 50 keys each (409 beyond). With a
-    login token only: 403 for a key."""
+    `scopes`, never more (a right I lose, it loses). At most 50 keys each (409 beyond)."""
     data = parse(ApiKeyIn)
     expires_at = in_zone(data.timezone or g.user["timezone"], expires_at=data.expires_at)["expires_at"]
     if expires_at is not None and expires_at <= clock.now():
         raise BadRequest("Invalid input: expires_at: must be in the future", fields={"expires_at": "must be in the future"})
-    key = api_keys.new_key()
+    key = access_keys.new_key()
     with transaction() as cur:
         if data.organization_id is not None and not manages(membership(cur, data.organization_id)):
             raise Forbidden("Only the organization owner and admins can make its API keys")
+        locks.lock_people(cur, [g.user["id"]])  # the count of my keys holds until this one is in
         created = key_rows.insert(cur, user_id=g.user["id"], organization_id=data.organization_id, name=data.name,
-                                  scopes=data.scopes, prefix=api_keys.shown_part(key), key_hash=api_keys.key_hash(key),
+                                  scopes=data.scopes, prefix=access_keys.shown_part(key), key_hash=access_keys.key_hash(key),
                                   expires_at=expires_at)
         if created is None:
             raise Conflict(f"At most {key_rows.MAX_PER_USER} API keys each: revoke one first")
@@ -87,19 +88,22 @@ def create_api_key():
 @describe(responses={200: list[ApiKey]})
 @login_required(None)
 def list_api_keys():
-    """My API keys, oldest first (never the keys themselves)."""
+    """My API keys and those of organisations I own or administer, oldest first (never the
+    keys themselves)."""
     with single_statement() as cur:
-        return key_rows.list_for_user(cur, g.user["id"])
+        return key_rows.list_managed(cur, g.user["id"])
 
 
 @bp.delete("/<id:key_id>")
 @describe(responses={200: ApiKeyRevoked})
 @login_required(None)
 def revoke_api_key(key_id):
-    """Revoke one of my API keys: refused from its very next request, on every server."""
+    """Revoke one of my API keys, or one of an organisation I own or administer: refused from
+    its very next request, on every server. Its maker is told."""
     with transaction() as cur:
-        revoked = key_rows.delete(cur, key_id, g.user["id"])
+        revoked = key_rows.delete_managed(cur, key_id, g.user["id"])
         if revoked is None:
             raise NotFound("API key not found")
-        send_messages(cur, announcements.api_key_changed(g.user, revoked, revoked=True))
+        maker = {"id": revoked["user_id"], "name": revoked.pop("maker_name"), "email": revoked.pop("maker_email")}
+        send_messages(cur, announcements.api_key_changed(maker, revoked, revoked=True))
     return {"message": "API key revoked", "api_key": revoked}

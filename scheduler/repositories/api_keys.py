@@ -1,16 +1,18 @@
-"""API keys: their rows, and the one lookup that authenticates a request made with one."""
+"""API keys: their rows, and the one statement that authenticates a request made with one."""
 
-from .users import PUBLIC
+from .organizations import MANAGED_BY_USER
 
-COLUMNS = "id, name, scopes, prefix, organization_id, created_at, expires_at, last_used_at"
+COLUMNS = "k.id, k.user_id, k.name, k.scopes, k.prefix, k.organization_id, k.created_at, k.expires_at, k.last_used_at"
 MAX_PER_USER = 50
+# Keys a user manages: their own, and their organisations' (made by any of its owner and admins).
+MANAGED_BY = f"(k.user_id = %(user_id)s OR k.organization_id IN {MANAGED_BY_USER})"
 
 
 def insert(cur, *, user_id, organization_id, name, scopes, prefix, key_hash, expires_at):
-    """The new key, or None if the user already holds MAX_PER_USER."""
+    """The new key, or None if the user already holds MAX_PER_USER (count under their lock)."""
     cur.execute(
         f"""
-        INSERT INTO api_keys (user_id, organization_id, name, scopes, prefix, key_hash, expires_at)
+        INSERT INTO api_keys AS k (user_id, organization_id, name, scopes, prefix, key_hash, expires_at)
         SELECT %(user_id)s, %(organization_id)s, %(name)s, %(scopes)s, %(prefix)s, %(key_hash)s, %(expires_at)s
         WHERE (SELECT count(*) FROM api_keys WHERE user_id = %(user_id)s) < %(max)s
         RETURNING {COLUMNS}
@@ -21,48 +23,26 @@ def insert(cur, *, user_id, organization_id, name, scopes, prefix, key_hash, exp
     return cur.fetchone()
 
 
-def list_for_user(cur, user_id):
-    cur.execute(f"SELECT {COLUMNS} FROM api_keys WHERE user_id = %(user_id)s ORDER BY id", {"user_id": user_id})
+def list_managed(cur, user_id):
+    cur.execute(f"SELECT {COLUMNS} FROM api_keys k WHERE {MANAGED_BY} ORDER BY k.id", {"user_id": user_id})
     return cur.fetchall()
 
 
-def delete(cur, key_id, user_id):
-    """Revokes the user's key: the row goes, so the next request with it finds nothing."""
-    cur.execute(f"DELETE FROM api_keys WHERE id = %(id)s AND user_id = %(user_id)s RETURNING {COLUMNS}",
-                {"id": key_id, "user_id": user_id})
+def delete_managed(cur, key_id, user_id):
+    """Revokes a key the user manages: the row goes, so the next request with it finds nothing.
+    Returns it with its maker's name and address (the maker is told), or None."""
+    cur.execute(
+        f"""
+        DELETE FROM api_keys k USING users u
+        WHERE k.id = %(id)s AND u.id = k.user_id AND {MANAGED_BY}
+        RETURNING {COLUMNS}, u.name AS maker_name, u.email AS maker_email
+        """,
+        {"id": key_id, "user_id": user_id},
+    )
     return cur.fetchone()
 
 
 def find_for_request(cur, key_hash):
-    """The key's owner as a login token's lookup gives them, with what the key may do; None for
-    no such key. One statement on two primary-key or unique indexes: whether it has expired,
-    whether its organisation's key still has a maker who manages the organisation (read now,
-    so a demoted admin's keys lose the reach at once), and whether last_used_at is due."""
-    cur.execute(
-        f"""
-        SELECT u.*, k.id AS key_id, k.prefix AS key_prefix, k.scopes AS key_scopes,
-               k.organization_id AS key_organization_id,
-               k.expires_at IS NOT NULL AND k.expires_at <= now() AS key_expired,
-               k.organization_id IS NULL
-                   OR EXISTS (SELECT 1 FROM organizations o WHERE o.id = k.organization_id AND o.owner_id = u.id)
-                   OR EXISTS (SELECT 1 FROM organization_members m WHERE m.organization_id = k.organization_id
-                              AND m.user_id = u.id AND m.role = 'admin') AS key_maker_manages,
-               k.last_used_at IS NULL OR k.last_used_at < date_trunc('minute', now()) AS key_use_due
-        FROM api_keys k
-        CROSS JOIN LATERAL (SELECT {PUBLIC} FROM users WHERE id = k.user_id) u
-        WHERE k.key_hash = %(hash)s
-        """,
-        {"hash": key_hash},
-    )
+    """The key's owner with what the key may do (sql/functions.sql, api_key_for_request), or None."""
+    cur.execute("SELECT * FROM api_key_for_request(%(hash)s)", {"hash": key_hash})
     return cur.fetchone()
-
-
-def mark_used(cur, key_id):
-    """last_used_at to the minute; a no-op for a key already marked this minute."""
-    cur.execute(
-        """
-        UPDATE api_keys SET last_used_at = date_trunc('minute', now())
-        WHERE id = %(id)s AND (last_used_at IS NULL OR last_used_at < date_trunc('minute', now()))
-        """,
-        {"id": key_id},
-    )

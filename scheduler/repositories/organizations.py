@@ -1,6 +1,11 @@
 COLUMNS = "id, name, slug, owner_id, created_at, updated_at"
 # An organisation as one member sees it: their role in it and when they accepted.
 WITH_MY_ROLE = "o.id, o.name, o.slug, o.owner_id, o.created_at, o.updated_at, m.role AS my_role, m.accepted_at"
+# The organisations a user (%(user_id)s) owns or administers: whose webhooks and API keys they manage.
+MANAGED_BY_USER = """
+    (SELECT m.organization_id FROM organization_members m WHERE m.user_id = %(user_id)s AND m.role = 'admin'
+     UNION ALL
+     SELECT o.id FROM organizations o WHERE o.owner_id = %(user_id)s)"""
 MEMBER_COLUMNS = "m.id AS membership_id, m.role, m.joined_at, m.accepted_at, u.id AS user_id, u.name, u.email"
 
 

@@ -1,5 +1,7 @@
 """Webhook endpoints, their deliveries (an outbox, as email_outbox) and each delivery's attempts."""
 
+from .organizations import MANAGED_BY_USER
+
 COLUMNS = ("e.id, e.user_id, e.organization_id, e.url, e.description, e.events, e.enabled, e.disabled_reason, "
            "e.previous_secret_expires_at, e.created_at, e.updated_at")
 DELIVERY_COLUMNS = ("d.id, d.endpoint_id, d.message_id, d.type, d.status, d.next_attempt_at, d.created_at, "
@@ -10,12 +12,8 @@ ATTEMPTS = """
      FROM webhook_attempts a WHERE a.delivery_id = d.id) AS attempts"""
 # Endpoints a user manages: their own, and those of organisations they own or administer (or
 # only one organisation's, for its API key).
-MANAGED_BY = """
-    (e.user_id = %(user_id)s OR e.organization_id IN (
-        SELECT m.organization_id FROM organization_members m
-        WHERE m.user_id = %(user_id)s AND m.role = 'admin'
-        UNION ALL
-        SELECT o.id FROM organizations o WHERE o.owner_id = %(user_id)s))
+MANAGED_BY = f"""
+    (e.user_id = %(user_id)s OR e.organization_id IN {MANAGED_BY_USER})
     AND (%(only_organization)s::bigint IS NULL OR e.organization_id = %(only_organization)s)"""
 
 

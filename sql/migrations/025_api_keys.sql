@@ -15,3 +15,5 @@ CREATE TABLE api_keys (
     last_used_at timestamptz
 );
 CREATE INDEX api_keys_user_idx ON api_keys (user_id, id);
+-- For the organisation's owner and admins listing its keys, and its deletion's cascade.
+CREATE INDEX api_keys_organization_idx ON api_keys (organization_id) WHERE organization_id IS NOT NULL;

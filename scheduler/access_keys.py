@@ -1,18 +1,19 @@
 """API keys: what one looks like, and the scopes one can hold (docs/api-keys.md).
 
-A key is `sk_live_`, 43 base62 characters of randomness (256 bits) and 6 of a CRC-32 over
-them, as GitHub's tokens are: a key with a typo fails the checksum and is refused without a
-query, and secret scanners can recognise ours. The first 16 characters are its prefix, shown
-in lists and logs to tell keys apart; the database keeps only the whole key's SHA-256."""
+A key is `schd_`, 43 base62 characters of randomness (256 bits) and 6 of a CRC-32 over them,
+as GitHub's tokens are: a key with a typo fails the checksum and is refused without a query,
+and a secret scanner given the pattern finds ours (a prefix of our own: `sk_live_` is
+Stripe's, and scanners would report our keys as theirs). The first 13 characters are its
+prefix, shown in lists and logs to tell keys apart; the database keeps only the key's SHA-256."""
 
 import hashlib
 import secrets
 import string
 import zlib
 
-PREFIX = "sk_live_"
+PREFIX = "schd_"
 ALPHABET = string.digits + string.ascii_letters
-RANDOM_LENGTH, CHECKSUM_LENGTH, SHOWN = 43, 6, 16
+RANDOM_LENGTH, CHECKSUM_LENGTH, SHOWN = 43, 6, 13
 LENGTH = len(PREFIX) + RANDOM_LENGTH + CHECKSUM_LENGTH
 
 SCOPES = (
@@ -62,5 +63,5 @@ def key_hash(key):
 
 
 def shown_part(key):
-    """The prefix lists and logs show: `sk_live_` and 8 characters (47 of the 256 bits)."""
+    """The prefix lists and logs show: `schd_` and 8 characters (47 of the 256 bits)."""
     return key[:SHOWN]
