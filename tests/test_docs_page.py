@@ -1,6 +1,6 @@
-"""The interactive reference at /docs, in headless Chromium. One page load (Swagger UI takes
-seconds to render on a busy machine): every operation of the description is listed, every
-asset comes from this server, and "Try it out" calls it."""
+"""The interactive reference at /docs, in headless Chromium. One page load per test (Swagger UI
+takes seconds to render on a busy machine): every operation of the description is listed, every
+asset comes from this server, "Try it out" calls it, and "Authorize" takes an API key."""
 
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
@@ -28,6 +28,28 @@ def rendered(count):
     return condition
 
 
+def scheme(browser, name):
+    """The Authorize dialog's form for the security scheme `name` (Swagger UI gives every bearer
+    scheme's input the same id, auth-bearer-value, so the form is found by its title)."""
+    return next(form for form in browser.find_elements(By.CSS_SELECTOR, ".modal-ux .auth-container")
+                if form.find_element(By.CSS_SELECTOR, "h4 code").text == name)
+
+
+def authorize(browser, key):
+    """Enters `key` in the apiKey scheme of the Authorize dialog (first logging out the one
+    entered before, if any) and closes the dialog."""
+    browser.find_element(By.CSS_SELECTOR, ".auth-wrapper .authorize").click()
+    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, ".modal-ux .auth-container"))
+    form = scheme(browser, "apiKey")
+    if form.find_elements(By.CSS_SELECTOR, "h6"):  # "Authorized": its button is Logout
+        form.find_element(By.CSS_SELECTOR, ".auth-btn-wrapper .modal-btn:not(.btn-done)").click()
+    wait_for(browser, lambda b: scheme(b, "apiKey").find_elements(By.CSS_SELECTOR, "input"))[0].send_keys(key)
+    scheme(browser, "apiKey").find_element(By.CSS_SELECTOR, ".modal-btn.authorize").click()
+    wait_for(browser, lambda b: scheme(b, "apiKey").find_elements(By.CSS_SELECTOR, "h6"))
+    scheme(browser, "apiKey").find_element(By.CSS_SELECTOR, ".btn-done").click()
+    wait_for(browser, lambda b: not b.find_elements(By.CSS_SELECTOR, ".modal-ux"))
+
+
 # Rendering some fifty operations takes Swagger UI many seconds on a busy two-core machine.
 RENDER_SECONDS = 90
 
@@ -51,6 +73,58 @@ def test_the_reference_lists_every_operation_and_tries_one_out(app, browser, liv
     assert status[0].text.startswith("200")
     assert '"status": "OK"' in operation.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
     assert live_server("/health") in operation.find_element(By.CSS_SELECTOR, ".request-url").text
+
+
+def test_an_api_key_authorises_try_it_out_within_its_scopes(app, browser, live_server, client, alice):
+    made = [client.post("/api/v1/api-keys", json={"name": name, "scopes": scopes}, headers=alice.auth)
+            for name, scopes in (("Badge", ["profile:read"]), ("Bookings", ["bookings:read"]))]
+    assert [r.status_code for r in made] == [201, 201]
+    reader, other = (r.json["key"] for r in made)
+    unread = client.get("/api/v1/notifications/count", headers=alice.auth).json["unread"]  # the keys' notices
+    operations = {(method.upper(), path) for path, item in spec(app)["paths"].items() for method in item}
+    browser.get(live_server("/docs"))
+    wait_for(browser, rendered(len(operations)), seconds=RENDER_SECONDS)
+
+    # The dialog offers both schemes, each saying which credential it takes.
+    browser.find_element(By.CSS_SELECTOR, ".auth-wrapper .authorize").click()
+    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, ".modal-ux .auth-container"))
+    assert [form.find_element(By.CSS_SELECTOR, "h4 code").text for form in browser.find_elements(
+        By.CSS_SELECTOR, ".modal-ux .auth-container")] == ["bearer", "apiKey"]
+    assert "POST /api/v1/auth/register" in scheme(browser, "bearer").text
+    assert "POST /api/v1/api-keys" in scheme(browser, "apiKey").text
+    assert "required_scope" in scheme(browser, "apiKey").text
+    browser.find_element(By.CSS_SELECTOR, ".modal-ux .close-modal").click()
+    wait_for(browser, lambda b: not b.find_elements(By.CSS_SELECTOR, ".modal-ux"))
+
+    # Each operation names the scope a key needs.
+    operation = browser.find_element(By.ID, "operations-notifications-notifications_unread_count")
+    operation.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    description = wait_for(browser, lambda b: operation.find_elements(By.CSS_SELECTOR, ".opblock-description"))
+    assert "API key scope: profile:read." in description[0].text
+
+    # A key with the scope: 200, sent as a bearer credential.
+    authorize(browser, reader)
+    # With a key only, login-only operations stay unlocked.
+    assert operation.find_element(By.CSS_SELECTOR, ".authorization__btn").get_attribute("aria-label") == (
+        "authorization button locked")
+    assert browser.find_element(By.CSS_SELECTOR, "#operations-api_keys-api_keys_create_api_key .authorization__btn"
+                                ).get_attribute("aria-label") == "authorization button unlocked"
+    wait_for(browser, lambda b: operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"))[0].click()
+    wait_for(browser, lambda b: operation.find_elements(By.CSS_SELECTOR, ".execute"))[0].click()
+    status = wait_for(browser, lambda b: operation.find_elements(
+        By.CSS_SELECTOR, ".live-responses-table tr.response .response-col_status"))
+    assert status[0].text.startswith("200")
+    assert f'"unread": {unread}' in operation.find_element(By.CSS_SELECTOR, ".live-responses-table .microlight").text
+    assert f"Authorization: Bearer {reader}" in operation.find_element(By.CSS_SELECTOR, ".curl-command").text
+
+    # A key without it: 403 naming the scope.
+    authorize(browser, other)
+    operation.find_element(By.CSS_SELECTOR, ".execute").click()
+    wait_for(browser, lambda b: [status for status in operation.find_elements(
+        By.CSS_SELECTOR, ".live-responses-table tr.response .response-col_status") if status.text.startswith("403")])
+    assert '"required_scope": "profile:read"' in operation.find_element(
+        By.CSS_SELECTOR, ".live-responses-table .microlight").text
+    assert f"Authorization: Bearer {other}" in operation.find_element(By.CSS_SELECTOR, ".curl-command").text
 
 
 def test_the_page_and_its_assets_are_served_by_the_app(client):
