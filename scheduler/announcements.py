@@ -544,21 +544,23 @@ def member_added(organization, invitee, role, added_by):
     )
 
 
-def api_key_changed(owner, key, *, revoked):
-    """A key was made or revoked: its owner hears it in the app and by email, so a key they
-    didn't make (or didn't revoke) shows at once."""
+def api_key_changed(maker, key, *, revoked, by):
+    """A key was made or revoked (`by` whom): its maker hears it in the app and by email, so a
+    key they didn't make (or didn't revoke) shows at once."""
     done = "revoked" if revoked else "created"
+    who = "" if by["id"] == maker["id"] else f" by {by['name']}"
     scopes = ", ".join(key["scopes"])
     return Messages(
-        notes=[{"user_id": owner["id"], "kind": "API_KEY_REVOKED" if revoked else "API_KEY_CREATED",
+        notes=[{"user_id": maker["id"], "kind": "API_KEY_REVOKED" if revoked else "API_KEY_CREATED",
                 "title": f'API key {done}: "{key["name"]}"',
-                "message": f'The API key "{key["name"]}" ({key["prefix"]}…, scopes: {scopes}) was {done}. '
-                           "If this wasn't you, revoke your keys and change your password.",
+                "message": f'The API key "{key["name"]}" ({key["prefix"]}…, scopes: {scopes}) was {done}{who}. '
+                           + ("If you didn't expect this, revoke your keys and change your password." if not who
+                              else "They manage its organization."),
                 "metadata": {"api_key_id": key["id"]}}],
-        emails=[{"to": owner["email"], "template": "API_KEY_REVOKED" if revoked else "API_KEY_CREATED",
-                 "user_id": owner["id"],
-                 "payload": {"name": owner["name"], "key_name": key["name"], "prefix": key["prefix"],
-                             "scopes": scopes}}],
+        emails=[{"to": maker["email"], "template": "API_KEY_REVOKED" if revoked else "API_KEY_CREATED",
+                 "user_id": maker["id"],
+                 "payload": {"name": maker["name"], "key_name": key["name"], "prefix": key["prefix"],
+                             "scopes": scopes, "who": who}}],
     )
 
 

@@ -13,6 +13,8 @@ import pytest
 from bench.slow_clients import free_port, start_gunicorn, stop
 from scheduler import access_keys, create_app
 from scheduler.openapi import build
+from scheduler.repositories import api_keys as key_rows
+from scheduler.repositories.users import PUBLIC
 
 KEYS = "/api/v1/api-keys"
 COUNT = "/api/v1/notifications/count"
@@ -64,6 +66,14 @@ def test_making_a_key_shows_it_once_and_stores_only_its_hash(client, alice, db):
         cur.execute("SELECT key_hash, api_keys::text FROM api_keys")
         [(stored, row)] = cur.fetchall()
     assert bytes(stored) == hashlib.sha256(key.encode()).digest() and key not in row and key[13:30] not in row
+
+
+def test_a_keys_owner_is_read_as_a_login_tokens_owner_is(app, client, alice):
+    """api_key_for_request spells out users.PUBLIC's columns: the two must not drift apart."""
+    key = make_key(client, alice, ["profile:read"])["key"]
+    with app.extensions["runtime"].db.single_statement() as cur:
+        found = key_rows.find_for_request(cur, access_keys.key_hash(key))
+    assert [name for name in found.keys() if not name.startswith("key_")] == [c.strip() for c in PUBLIC.split(",")]
 
 
 def test_two_keys_are_never_alike():
@@ -183,7 +193,10 @@ def test_an_organizations_owner_and_admins_see_and_revoke_its_keys(client, alice
     assert r.status_code == 200 and r.json["api_key"]["user_id"] == bob.id
     assert client.get(f"/api/v1/organizations/{org['id']}", headers=bearer(made["key"])).status_code == 401
     worker()
-    assert "API key revoked: CRM" in [m["Subject"] for m in mailbox.received() if m["To"] == bob.email]
+    [mail] = [m for m in mailbox.received() if m["To"] == bob.email and m["Subject"] == "API key revoked: CRM"]
+    assert "was revoked by Alice:" in mail.get_body(("plain",)).get_content()
+    [note] = [n for n in client.get("/api/v1/notifications", headers=bob.auth).json if n["type"] == "API_KEY_REVOKED"]
+    assert "revoked by Alice" in note["message"]
 
 
 def test_at_most_fifty_keys_each(client, alice):

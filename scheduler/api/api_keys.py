@@ -80,7 +80,7 @@ def create_api_key():
                                   expires_at=expires_at)
         if created is None:
             raise Conflict(f"At most {key_rows.MAX_PER_USER} API keys each: revoke one first")
-        send_messages(cur, announcements.api_key_changed(g.user, created, revoked=False))
+        send_messages(cur, announcements.api_key_changed(g.user, created, revoked=False, by=g.user))
     return {"message": "API key created; keep the key, it is not shown again", "api_key": created, "key": key}, 201
 
 
@@ -105,5 +105,5 @@ def revoke_api_key(key_id):
         if revoked is None:
             raise NotFound("API key not found")
         maker = {"id": revoked["user_id"], "name": revoked.pop("maker_name"), "email": revoked.pop("maker_email")}
-        send_messages(cur, announcements.api_key_changed(maker, revoked, revoked=True))
+        send_messages(cur, announcements.api_key_changed(maker, revoked, revoked=True, by=g.user))
     return {"message": "API key revoked", "api_key": revoked}

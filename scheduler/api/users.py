@@ -186,7 +186,7 @@ def my_availability():
 def rotate_calendar_feed():
     """A new secret feed URL; a previous one stops working. Only a hash is stored.
 
-    Login token only: the URL reads every booking with no credential, more than any key's scope."""
+    Not for API keys: the URL reads every booking with no credential, more than any scope gives."""
     secret = secrets.token_urlsafe(32)
     with single_statement() as cur:
         replaced = users.set_feed_hash(cur, g.user["id"], token_hash(secret))

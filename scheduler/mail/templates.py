@@ -174,10 +174,10 @@ TEMPLATES = {
     ),
     "API_KEY_REVOKED": Template(
         subject="API key revoked: {key_name}",
-        text="Hi {name},\n\nThe API key {key_name} ({prefix}...) was revoked: requests with it are now refused.\n\n"
-             "If this wasn't you, change your password.\n",
-        html="<p>Hi {name},</p><p>The API key <strong>{key_name}</strong> (<code>{prefix}...</code>) was revoked: "
-             "requests with it are now refused.</p><p>If this wasn't you, change your password.</p>",
+        text="Hi {name},\n\nThe API key {key_name} ({prefix}...) was revoked{who}: requests with it are now "
+             "refused.\n\nIf you didn't expect this, change your password.\n",
+        html="<p>Hi {name},</p><p>The API key <strong>{key_name}</strong> (<code>{prefix}...</code>) was "
+             "revoked{who}: requests with it are now refused.</p><p>If you didn't expect this, change your password.</p>",
     ),
     "ORG_INVITE": Template(
         subject="You have been added to {organization}",
