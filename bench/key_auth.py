@@ -16,10 +16,13 @@ Then, with the server stopped, the SQL side: the app in process (Flask's test cl
 production settings) makes --statements requests of each kind; every statement its cursors
 execute and every Redis round trip is counted, and PostgreSQL's own counters
 (pg_stat_user_indexes.idx_scan, pg_stat_database.xact_commit) are read before and after each
-kind. EXPLAIN (ANALYZE, BUFFERS) of the key's lookup (repositories/api_keys.find_for_request)
-and the token's (repositories/users.find_for_token) as the app sends them, with the bench's
-few keys and again with 10,000 more rows in api_keys. Writes everything to
-bench/results/key_auth.json.
+kind. EXPLAIN (ANALYZE, BUFFERS) of the key's lookup (repositories/api_keys.find_for_request: the
+function api_key_for_request of sql/functions.sql, which also marks last_used_at) and the token's
+(repositories/users.find_for_token) as the app sends them, with the function's own statements
+explained by auto_explain (log_nested_statements, after a few calls on the same connection, as
+a pooled connection would have them), with the bench's few keys and again with 10,000 more rows
+in api_keys; and each lookup timed alone, --timed executions on one connection. Writes
+everything to bench/results/key_auth.json.
 """
 
 import argparse
@@ -116,7 +119,43 @@ def explain(conn, sql, params):
         return [row[0] for row in cur.fetchall()]
 
 
-def drive_statements(n):
+def explain_nested(conn, sql, params, warm=6):
+    """The plans of the statements inside a function, as auto_explain logs them (LOG messages
+    sent to this client): the function called `warm` times first on this connection, so its
+    PL/pgSQL plans are the ones a pooled connection keeps."""
+    with conn.cursor() as cur:
+        for _ in range(warm):
+            cur.execute(sql, params)
+            cur.fetchall()
+        cur.execute("LOAD 'auto_explain'")
+        cur.execute("SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on; "
+                    "SET auto_explain.log_buffers = on; SET auto_explain.log_timing = off; "
+                    "SET auto_explain.log_nested_statements = on; SET client_min_messages = log")
+        del conn.notices[:]
+        cur.execute(sql, params)
+        cur.fetchall()
+        cur.execute("SET client_min_messages = notice; SET auto_explain.log_min_duration = -1")
+    lines = []
+    for notice in conn.notices:
+        lines.extend(notice.rstrip().splitlines())
+    del conn.notices[:]
+    return lines
+
+
+def timed(conn, sql, params, n):
+    """µs of wall time a statement, n executions on one connection (one client, text protocol)."""
+    with conn.cursor() as cur:
+        for _ in range(50):
+            cur.execute(sql, params)
+            cur.fetchall()
+        start = time.perf_counter()
+        for _ in range(n):
+            cur.execute(sql, params)
+            cur.fetchall()
+        return (time.perf_counter() - start) * 1e6 / n
+
+
+def drive_statements(n, timed_n):
     """In process: n requests with a login token, then n with a key; what each costs in
     statements, Redis round trips and index scans. Prints one JSON document."""
     os.environ.update({"APP_ENV": "production", "JWT_SECRET": "j" * 48, "PORT": "8000",
@@ -183,7 +222,7 @@ def drive_statements(n):
                               "rate_limit_headers": {h: response.headers.get(h)
                                                      for h in ("RateLimit-Policy", "RateLimit")}}
     # The two lookups as the app sends them, explained.
-    from scheduler import api_keys
+    from scheduler import access_keys
     from scheduler.repositories import api_keys as key_rows, users
 
     class Capture:
@@ -194,7 +233,7 @@ def drive_statements(n):
             return None
 
     key_lookup, token_lookup = Capture(), Capture()
-    key_rows.find_for_request(key_lookup, api_keys.key_hash(key))
+    key_rows.find_for_request(key_lookup, access_keys.key_hash(key))
     users.find_for_token(token_lookup, 1, "0" * 32)
     user_id = client.get(f"{API}/users/me", headers={"Authorization": f"Bearer {token}"}).json
     token_lookup.params["id"] = (user_id.get("user") or user_id)["id"]
@@ -203,25 +242,38 @@ def drive_statements(n):
         cur.execute("SELECT count(*) FROM api_keys")
         small = cur.fetchone()[0]
     out["explain"] = {f"key lookup, {small} keys": explain(monitor, key_lookup.sql, key_lookup.params),
+                      f"key lookup, {small} keys, inside api_key_for_request (auto_explain)":
+                          explain_nested(monitor, key_lookup.sql, key_lookup.params),
                       "token lookup": explain(monitor, token_lookup.sql, token_lookup.params)}
+    if timed_n:
+        out["timed_us"] = {"key lookup (api_key_for_request)": timed(monitor, key_lookup.sql, key_lookup.params,
+                                                                      timed_n),
+                           "token lookup (find_for_token)": timed(monitor, token_lookup.sql, token_lookup.params,
+                                                                  timed_n),
+                           "n": timed_n}
     with monitor.cursor() as cur:
-        # 10,000 people more, each with a key: the plans of a table too big to read whole.
+        # 10,000 people more, each with a key shaped as the service makes them (schd_, 43 + 6
+        # characters; the 13 first as the prefix): the plans of a table too big to read whole.
         cur.execute("""INSERT INTO users (email, email_key, name, password_hash)
                        SELECT 'filler' || g || '@example.com', 'filler' || g, 'Filler', 'x'
                        FROM generate_series(1, 10000) g""")
         cur.execute("""INSERT INTO api_keys (user_id, name, scopes, prefix, key_hash)
-                       SELECT id, 'filler', '{profile:read}', 'sk_live_filler', sha256(id::text::bytea)
-                       FROM users WHERE name = 'Filler'""")
+                       SELECT id, 'filler', '{profile:read}', left(k, 13), sha256(convert_to(k, 'UTF8'))
+                       FROM (SELECT id, 'schd_' || lpad(id::text, 43, 'f') || 'Fi11er' AS k
+                             FROM users WHERE name = 'Filler') f""")
         cur.execute("ANALYZE api_keys; ANALYZE users")
         out["explain"][f"key lookup, {small + 10000} keys"] = explain(monitor, key_lookup.sql, key_lookup.params)
+        out["explain"][f"key lookup, {small + 10000} keys, inside api_key_for_request (auto_explain)"] = \
+            explain_nested(monitor, key_lookup.sql, key_lookup.params)
         out["explain"]["token lookup, 10,000 people more"] = explain(monitor, token_lookup.sql, token_lookup.params)
         cur.execute("DELETE FROM users WHERE name = 'Filler'")
     print("STATEMENTS " + json.dumps(out, default=str))
 
 
-def statements_pass(n):
+def statements_pass(n, timed_n):
     env = {**os.environ, "API_KEY_RATE_LIMIT": "1000000", "PYTHONHASHSEED": "0"}
-    output = subprocess.run([sys.executable, os.path.abspath(__file__), "--drive", str(n)], cwd=ROOT, env=env,
+    output = subprocess.run([sys.executable, os.path.abspath(__file__), "--drive", str(n),
+                             "--timed", str(timed_n)], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     line = next((line for line in output.stdout.splitlines() if line.startswith("STATEMENTS ")), None)
     if output.returncode or line is None:
@@ -236,6 +288,9 @@ def statements_pass(n):
         print("  PostgreSQL's counters, a request: " + ", ".join(
             f"{name} {value:.3f}" for name, value in counts["pg_counters_per_request"].items()))
         print(f"  headers: {counts['rate_limit_headers']}")
+    for name, us in found.get("timed_us", {}).items():
+        if name != "n":
+            print(f"timed alone, {found['timed_us']['n']} executions on one connection: {name} {us:.0f} µs")
     for name, plan in found["explain"].items():
         print(f"EXPLAIN (ANALYZE, BUFFERS), {name}:")
         for line in plan:
@@ -254,11 +309,13 @@ def main():
     parser.add_argument("--users", type=int, default=40, help="people, each with a token and a key")
     parser.add_argument("--bookings-per-user", type=int, default=5)
     parser.add_argument("--statements", type=int, default=200, help="in-process requests of each kind (0: skip)")
+    parser.add_argument("--timed", type=int, default=3000,
+                        help="executions of each lookup timed alone in process (0: skip)")
     parser.add_argument("--harness", help="shared/bench/run.py (found beside the main checkout by default)")
     parser.add_argument("--drive", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
-        return drive_statements(args.drive)
+        return drive_statements(args.drive, args.timed)
     harness = load_harness(args.harness or shared_harness())
     os.makedirs(RESULTS, exist_ok=True)
     doc = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": subprocess.run(
@@ -266,7 +323,7 @@ def main():
         "params": {k: getattr(args, k) for k in ("rounds", "duration", "warmup", "connections", "users")},
         "passes": [one_pass(args, harness, int(limit)) for limit in args.limits.split(",") if limit]}
     if args.statements:
-        doc["statements"] = statements_pass(args.statements)
+        doc["statements"] = statements_pass(args.statements, args.timed)
     print("\n=== summary (medians; ratio = key / token)")
     for p in doc["passes"]:
         t, k = p["medians"]["token"], p["medians"]["key"]
