@@ -535,8 +535,9 @@ def member_added(organization, invitee, role, added_by):
     name = organization["name"]
     return Messages(
         notes=[{"user_id": invitee["id"], "kind": "ORG_INVITE", "title": f'You\'ve been added to "{name}"',
-                "message": f'You are now a {role} of the organization "{name}". Accept the invitation '
-                           "to share your availability with its members and be invited to their bookings.",
+                "message": f'You are now {"an" if role == "admin" else "a"} {role} of the organization "{name}". '
+                           "Accept the invitation to share your availability with its members and be invited to "
+                           "their bookings.",
                 "metadata": {"organization_id": organization["id"]}}],
         emails=[{"to": invitee["email"], "template": "ORG_INVITE", "user_id": invitee["id"],
                  "payload": {"name": invitee["name"], "organization": name, "role": role,
@@ -560,7 +561,7 @@ def api_key_changed(maker, key, *, revoked, by):
         emails=[{"to": maker["email"], "template": "API_KEY_REVOKED" if revoked else "API_KEY_CREATED",
                  "user_id": maker["id"],
                  "payload": {"name": maker["name"], "key_name": key["name"], "prefix": key["prefix"],
-                             "scopes": scopes, "who": who}}],
+                             "scopes": scopes, "who": who, "key_id": key["id"]}}],
     )
 
 

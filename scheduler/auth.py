@@ -192,7 +192,8 @@ def authenticate_key(key, scope):
         raise Forbidden(f"Forbidden: the API key lacks the {scope} scope", required_scope=scope)
     if not found["key_maker_manages"]:
         raise Forbidden("Forbidden: the key's maker no longer owns or administers its organization")
-    g.api_key = {"id": found["key_id"], "prefix": found["key_prefix"], "organization_id": found["key_organization_id"]}
+    g.api_key = {"id": found["key_id"], "prefix": found["key_prefix"], "scopes": found["key_scopes"],
+                 "organization_id": found["key_organization_id"]}
     g.user = {name: value for name, value in found.items() if not name.startswith("key_")}
     g.claims = None
 
@@ -218,6 +219,14 @@ def rate_limit_headers(response):
     if "rate_limit" in g:
         response.headers.extend(g.rate_limit)
     return response
+
+
+def require_key_scope(scope, why):
+    """For a use of a route that reaches beyond the route's own scope (a webhook or a CalDAV
+    calendar that receives every booking): an API key needs `scope` too."""
+    key = g.get("api_key")
+    if key is not None and scope not in key["scopes"]:
+        raise Forbidden(f"Forbidden: the API key lacks the {scope} scope: {why}", required_scope=scope)
 
 
 def organization_key():

@@ -88,6 +88,9 @@ def test_two_keys_are_never_alike():
     ({"name": "x", "scopes": ["bookings:delete"]}, "scopes.0"),
     ({"name": "x", "scopes": ["bookings:read"], "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
     ({"name": "x", "scopes": ["bookings:read"], "organization_id": 0}, "organization_id"),
+    # Misspelt, a field would be ignored: a key that never expires, or a person's key.
+    ({"name": "x", "scopes": ["bookings:read"], "expiresAt": "2031-01-01T00:00:00Z"}, "expiresAt"),
+    ({"name": "x", "scopes": ["bookings:read"], "organisation_id": 1}, "organisation_id"),
 ])
 def test_a_bad_key_request_is_400_and_makes_nothing(client, alice, body, field):
     r = client.post(KEYS, json=body, headers=alice.auth)
@@ -118,6 +121,29 @@ def test_each_scope_allows_exactly_its_operations(app, client, alice):
         allowed = call(client, method, path, only[scope])
         assert allowed.status_code not in (401, 429) and "required_scope" not in (allowed.json or {}), \
             (method, path, allowed.status_code, allowed.json)
+
+
+def test_a_webhook_or_a_calendar_written_to_needs_bookings_read_too(client, alice, receiver):
+    """Either receives every booking: a key without bookings:read could read them through it."""
+    hook = receiver()
+    body = {"url": hook.url, "events": ["booking.created"]}
+    without = make_key(client, alice, ["webhooks:write", "webhooks:read", "calendars:write"])["key"]
+    with_it = make_key(client, alice, ["webhooks:write", "bookings:read"])["key"]
+    r = client.post("/api/v1/webhooks", json=body, headers=bearer(without))
+    assert r.status_code == 403 and r.json["required_scope"] == "bookings:read"
+    made = client.post("/api/v1/webhooks", json=body, headers=bearer(with_it))
+    assert made.status_code == 201
+    webhook = f"/api/v1/webhooks/{made.json['webhook']['id']}"
+    for change in ({"url": hook.url + "/other"}, {"events": ["booking.cancelled"]}, {"enabled": True}):
+        r = client.patch(webhook, json=change, headers=bearer(without))
+        assert r.status_code == 403 and r.json["required_scope"] == "bookings:read", change
+    assert client.patch(webhook, json={"description": "CRM"}, headers=bearer(without)).status_code == 200
+    assert client.get(webhook, headers=bearer(without)).json["url"] == hook.url
+    for method, path, change in (("POST", "/api/v1/calendars", {"kind": "caldav", "url": hook.url, "username": "u",
+                                                                "password": "p", "write_to": "Work"}),
+                                 ("PATCH", "/api/v1/calendars/1", {"write_to": "Work"})):
+        r = client.open(path, method=method, json=change, headers=bearer(without))
+        assert r.status_code == 403 and r.json["required_scope"] == "bookings:read", (method, r.json)
 
 
 def test_a_key_cannot_make_list_or_revoke_keys(client, alice):
@@ -166,6 +192,8 @@ def test_revoked_key_is_refused_at_its_next_request_and_owner_told(client, alice
     worker()
     subjects = [m["Subject"] for m in mailbox.received() if m["To"] == alice.email]
     assert "API key created: CRM" in subjects and "API key revoked: CRM" in subjects
+    [created] = [m for m in mailbox.received() if m["Subject"] == "API key created: CRM"]
+    assert f"DELETE /api/v1/api-keys/{made['api_key']['id']})" in created.get_body(("plain",)).get_content()
     mails = " ".join(m.get_body(("plain",)).get_content() for m in mailbox.received() if m["To"] == alice.email)
     assert made["api_key"]["prefix"] in mails and made["key"] not in mails
 

@@ -45,6 +45,15 @@ def test_adding_members(client, alice, bob, org):
     assert len(client.get(f"{ORGS}/{org['id']}/members", headers=bob.auth).json) == 2
 
 
+def test_the_invitation_names_the_role_in_good_english(client, alice, bob, register, org):
+    carol = register("Carol")
+    assert add(client, org, alice, bob, role="admin").status_code == 201
+    assert add(client, org, alice, carol).status_code == 201
+    [to_bob] = client.get("/api/v1/notifications", headers=bob.auth).json
+    [to_carol] = client.get("/api/v1/notifications", headers=carol.auth).json
+    assert "You are now an admin of" in to_bob["message"] and "You are now a member of" in to_carol["message"]
+
+
 def test_member_roles_are_validated(client, alice, bob, org):
     r = add(client, org, alice, bob, role="superuser")
     assert r.status_code == 400 and "role" in r.json["fields"]

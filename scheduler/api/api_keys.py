@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from flask import Blueprint, g
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from .. import access_keys, announcements, clock
 from ..auth import login_required
@@ -25,6 +25,10 @@ def distinct(scopes):
 
 
 class ApiKeyIn(Body):
+    """Unknown members are refused here, unlike other bodies: a misspelt `expiresAt` or
+    `organisation_id` would otherwise make a key that never expires, or a person's key."""
+
+    model_config = ConfigDict(extra="forbid")
     name: Name
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(access_keys.SCOPES)),
                       AfterValidator(distinct)] = Field(description="What the key may do (docs/api-keys.md).")
@@ -73,7 +77,7 @@ def create_api_key():
     key = access_keys.new_key()
     with transaction() as cur:
         if data.organization_id is not None and not manages(membership(cur, data.organization_id)):
-            raise Forbidden("Only the organization owner and admins can make its API keys")
+            raise Forbidden("Forbidden: only the organization owner and admins can make its API keys")
         locks.lock_people(cur, [g.user["id"]])  # the count of my keys holds until this one is in
         created = key_rows.insert(cur, user_id=g.user["id"], organization_id=data.organization_id, name=data.name,
                                   scopes=data.scopes, prefix=access_keys.shown_part(key), key_hash=access_keys.key_hash(key),
@@ -88,8 +92,9 @@ def create_api_key():
 @describe(responses={200: list[ApiKey]})
 @login_required(None)
 def list_api_keys():
-    """My API keys and those of organisations I own or administer, oldest first (never the
-    keys themselves)."""
+    """My API keys, and those of organisations I own or administer.
+
+    Oldest first; never the keys themselves."""
     with single_statement() as cur:
         return key_rows.list_managed(cur, g.user["id"])
 
@@ -98,8 +103,9 @@ def list_api_keys():
 @describe(responses={200: ApiKeyRevoked})
 @login_required(None)
 def revoke_api_key(key_id):
-    """Revoke one of my API keys, or one of an organisation I own or administer: refused from
-    its very next request, on every server. Its maker is told."""
+    """Revoke an API key: mine, or one of an organisation I own or administer.
+
+    It is refused from its very next request, on every server. Its maker is told."""
     with transaction() as cur:
         revoked = key_rows.delete_managed(cur, key_id, g.user["id"])
         if revoked is None:

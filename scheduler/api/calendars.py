@@ -11,7 +11,7 @@ from flask import Blueprint, g
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from .. import clock
-from ..auth import limit_account, login_required
+from ..auth import limit_account, login_required, require_key_scope
 from ..context import runtime, settings, single_statement, transaction
 from ..errors import BadRequest, Conflict, NotFound
 from ..external_calendars import CalendarError
@@ -137,6 +137,10 @@ def credentials_of(data, in_url):
     return credentials
 
 
+def check_key_reads_bookings():
+    require_key_scope("bookings:read", "the calendar written to receives every booking")
+
+
 @bp.post("")
 @describe(body=CalendarIn, responses={201: CalendarSaved, 409: Error, 429: RateLimited})
 @login_required("calendars:write")
@@ -148,9 +152,12 @@ def create_calendar():
     credentials is a 400 saying why in `fields.url`; `read` or `write_to` naming no calendar of
     the account, a 400 in that field. CalDAV accounts are found from the server's address
     (/.well-known/caldav), a principal or a calendar home. At most 20 calendars per person (409);
-    connections and refreshes count toward CALENDAR_RATE_LIMIT an hour (429)."""
+    connections and refreshes count toward CALENDAR_RATE_LIMIT an hour (429). An API key
+    choosing a `write_to` needs `bookings:read` too (that calendar receives every booking)."""
     limit_fetches()
     data = parse(CalendarIn)
+    if data.write_to is not None:
+        check_key_reads_bookings()
     url, in_url = without_credentials(data.url)
     credentials = credentials_of(data, in_url)
     with single_statement() as cur:
@@ -202,11 +209,14 @@ def update_calendar(calendar_id):
 
     `read` and `write_to` name calendars of the account as last listed (its href or display
     name). A change of `read` makes the worker read the account afresh within moments; until
-    then the busy times are those read before."""
+    then the busy times are those read before. An API key choosing a `write_to` needs
+    `bookings:read` too."""
     data = parse(CalendarPatch)
     given = data.model_fields_set & {"name", "read", "write_to"}
     if not given:
         raise BadRequest("Provide at least one of name, read, write_to to update")
+    if data.write_to is not None:
+        check_key_reads_bookings()
     with transaction() as cur:
         calendar = own(cur, calendar_id, lock=True)
         chosen = {name for name in given & {"read", "write_to"} if getattr(data, name) is not None}

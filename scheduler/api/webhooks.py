@@ -10,7 +10,7 @@ from flask import Blueprint, g
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from .. import clock, jobs
-from ..auth import login_required, organization_key
+from ..auth import login_required, organization_key, require_key_scope
 from ..context import redis_client, settings, single_statement, transaction
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..memberships import manages, membership
@@ -155,6 +155,10 @@ def managed(cur, endpoint_id):
     return endpoint
 
 
+def check_key_reads_bookings():
+    require_key_scope("bookings:read", "a webhook receives the bookings")
+
+
 def check_manages_organization(cur, org_id):
     if not manages(membership(cur, org_id)):
         raise Forbidden("Only the organization owner and admins can manage its webhooks")
@@ -171,8 +175,10 @@ def create_webhook():
     which a member who accepted the organization takes part. The signing secret is in the
     answer and never shown again. The URL must be http(s) and, unless the server allows it,
     resolve to public addresses only. An organisation's API key makes (and sees) only its
-    organisation's webhooks."""
+    organisation's webhooks, and an API key needs `bookings:read` too (the webhook receives the
+    bookings)."""
     data = parse(WebhookIn)
+    check_key_reads_bookings()
     organization_id = data.organization_id or organization_key()
     if organization_key() not in (None, organization_id):
         raise NotFound("Organization not found")
@@ -215,10 +221,13 @@ def update_webhook(endpoint_id):
     """Change the URL, events or description, or disable or enable it.
 
     Enabling a webhook the worker disabled starts afresh; deliveries that were pending resume,
-    failed ones can be retried from the log."""
+    failed ones can be retried from the log. An API key changing where or what it sends, or
+    enabling it, needs `bookings:read` too."""
     data = parse(WebhookPatch)
     if data.model_dump(exclude_none=True) == {}:
         raise BadRequest("Provide at least one of url, events, description, enabled to update")
+    if data.url is not None or data.events is not None or data.enabled:
+        check_key_reads_bookings()
     if data.url is not None:
         check_reachable(data.url)
     with transaction() as cur:

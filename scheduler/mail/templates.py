@@ -167,17 +167,19 @@ TEMPLATES = {
     "API_KEY_CREATED": Template(
         subject="API key created: {key_name}",
         text="Hi {name},\n\nAn API key was created on your account: {key_name} ({prefix}...), with the scopes "
-             "{scopes}.\n\nIf this wasn't you, revoke it (DELETE /api/v1/api-keys/<id>) and change your password.\n",
+             "{scopes}.\n\nIf this wasn't you, revoke it (DELETE /api/v1/api-keys/{key_id}) and change your password.\n",
         html="<p>Hi {name},</p><p>An API key was created on your account: <strong>{key_name}</strong> "
              "(<code>{prefix}...</code>), with the scopes {scopes}.</p><p>If this wasn't you, revoke it "
-             "(<code>DELETE /api/v1/api-keys/&lt;id&gt;</code>) and change your password.</p>",
+             "(<code>DELETE /api/v1/api-keys/{key_id}</code>) and change your password.</p>",
     ),
     "API_KEY_REVOKED": Template(
         subject="API key revoked: {key_name}",
         text="Hi {name},\n\nThe API key {key_name} ({prefix}...) was revoked{who}: requests with it are now "
-             "refused.\n\nIf you didn't expect this, change your password.\n",
+             "refused.\n\nIf you didn't expect this, change your password and revoke your other keys: a password change "
+             "leaves them working.\n",
         html="<p>Hi {name},</p><p>The API key <strong>{key_name}</strong> (<code>{prefix}...</code>) was "
-             "revoked{who}: requests with it are now refused.</p><p>If you didn't expect this, change your password.</p>",
+             "revoked{who}: requests with it are now refused.</p><p>If you didn't expect this, change your password and revoke your "
+             "other keys: a password change leaves them working.</p>",
     ),
     "ORG_INVITE": Template(
         subject="You have been added to {organization}",
