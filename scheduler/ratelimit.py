@@ -14,11 +14,21 @@ def key_for(kind, value):
     return f"ratelimit:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
 
 
+# Counts one event and says where the window stands: one command and one reply, where a
+# pipeline of INCR, EXPIRE and TTL cost a request's worth of CPU in redis-py (bench/key_auth.py).
+COUNT = """
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX')
+return {count, redis.call('TTL', KEYS[1])}
+"""
+
+
 class RateLimiter:
     """Counts events per key per window. Fails open: if Redis is down, nothing is limited."""
 
     def __init__(self, client):
         self.client = client
+        self.counter = client.register_script(COUNT)
 
     def hit(self, key, limit, window):
         """Counts one event; returns seconds to wait if this one is over the limit, else None."""
@@ -30,15 +40,9 @@ class RateLimiter:
 
     def count(self, key, window):
         """Counts one event: (events in this window so far, seconds until it ends), or None
-        when Redis is down. One round trip, without MULTI/EXEC: EXPIRE NX makes the commands
-        safe to interleave with another client's, and a transaction cost a request's worth of
-        CPU (bench/key_auth.py)."""
+        when Redis is down."""
         try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, window, nx=True)
-            pipe.ttl(key)
-            count, _, ttl = pipe.execute()
+            count, ttl = self.counter(keys=[key], args=[window])
         except redis.RedisError as exc:
             log.warning("rate limiter unavailable, not limiting: %s", exc)
             return None
