@@ -2,10 +2,12 @@
 that make and change one, and those of the shape it is shown in. The event types blueprints
 (personal and team) add what only their kind has."""
 
+import ipaddress
+import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from .openapi import Shape
 from .validation import Body, Location, Paragraphs, Slug, Title, Whole
@@ -20,6 +22,63 @@ WeeklyLimit = Annotated[int, Field(ge=1, le=500), Whole]
 MaxOccurrences = Annotated[int, Field(ge=1, le=52), Whole]
 ConfirmationHours = Annotated[int, Field(ge=1, le=168), Whole]
 Seats = Annotated[int, Field(ge=2, le=1000), Whole]
+
+MAX_EMBED_ORIGINS = 10
+# scheme://host[:port][/], either case; what the rest must be is checked by embed_origin.
+ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?/?$", re.IGNORECASE)
+ORIGIN_SCHEMA_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.:\[\]-]+/?$"
+LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+DEFAULT_PORTS = {"https": 443, "http": 80}
+# Plain http only for the machine itself (a developer's test page); `[::1]` can't be named in a
+# Content-Security-Policy (its host grammar has no IPv6 literals), so it is refused for all.
+LOOPBACK = ("localhost", "127.0.0.1")
+
+
+def embed_origin(text):
+    """An origin that may frame a booking page, in the one form stored and sent in
+    frame-ancestors: scheme and host in lower case, no default port, no trailing slash.
+    ValueError for anything else: a path, query, fragment, user, wildcard, an http origin other
+    than the machine's own, a host that is no DNS name or IPv4 address."""
+    match = ORIGIN.fullmatch(text)
+    if not match:
+        raise ValueError("must be an origin, https://host[:port], with no path, query or wildcard")
+    scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3)
+    if host.startswith("["):
+        raise ValueError("must name its host by name or IPv4 address (an IPv6 address can't be listed in "
+                         "frame-ancestors)")
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        if len(host) > 253 or not all(LABEL.match(label) for label in host.split(".")):
+            raise ValueError("must name a valid host (an internationalised name in its xn-- form)") from None
+        if host.replace(".", "").isdigit():
+            raise ValueError("must name a valid host or IPv4 address")
+    if scheme == "http" and host not in LOOPBACK:
+        raise ValueError("must be https (http only for localhost and 127.0.0.1)")
+    if port is not None:
+        number = int(port)
+        if not 1 <= number <= 65535:
+            raise ValueError("must have a port between 1 and 65535")
+        port = None if number == DEFAULT_PORTS[scheme] else str(number)
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
+
+
+def distinct_origins(origins):
+    if len(set(origins)) != len(origins):
+        raise ValueError("must not name an origin twice (https://example.com:443 is https://example.com)")
+    return origins
+
+
+EMBED_ORIGINS = (f"Up to {MAX_EMBED_ORIGINS} origins (`https://host[:port]`; `http` only for localhost and "
+                 "127.0.0.1) whose pages may embed the booking page in a frame: its Content-Security-Policy's "
+                 "`frame-ancestors` lists exactly these (none when empty). Stored in lower case, without a "
+                 "default port or trailing `/`; null or [] clears.")
+# The pattern only describes (a superset of what embed_origin takes): embed_origin says what is wrong.
+EmbedOrigin = Annotated[str, StringConstraints(max_length=300), Field(json_schema_extra={"pattern": ORIGIN_SCHEMA_PATTERN}),
+                        AfterValidator(embed_origin)]
+# null clears, as [] does: the column always holds a list.
+EmbedOrigins = Annotated[list[EmbedOrigin] | None, BeforeValidator(lambda value: [] if value is None else value),
+                         Field(max_length=MAX_EMBED_ORIGINS, description=EMBED_ORIGINS), AfterValidator(distinct_origins)]
 
 REQUIRES_CONFIRMATION = ("A guest's booking is a request (`pending`, holding its time) until I confirm or decline it, "
                          "or `confirmation_hours` pass.")
@@ -51,11 +110,12 @@ class EventTypeFields(Body):
     seats: Seats | None = Field(default=None, description=SEATS)
     cancel_notice: Notice = Field(default=0, description=CANCEL_NOTICE)
     reschedule_notice: Notice = Field(default=0, description=RESCHEDULE_NOTICE)
+    embed_origins: EmbedOrigins = []
     active: bool = True
 
 
 class EventTypeChanges(Body):
-    """Only description, location, daily_limit, weekly_limit and seats may be set to null (cleared); a
+    """Only description, location, daily_limit, weekly_limit, seats and embed_origins may be set to null (cleared); a
     field left out stays as it is (the None default is never validated, so an explicit null is a
     400)."""
 
@@ -77,6 +137,7 @@ class EventTypeChanges(Body):
     seats: Seats | None = None
     cancel_notice: Notice = None
     reschedule_notice: Notice = None
+    embed_origins: EmbedOrigins = None
     active: bool = None
 
 
@@ -100,6 +161,7 @@ class EventTypeShape(Shape):
     seats: int | None = Field(description=SEATS)
     cancel_notice: int = Field(description=CANCEL_NOTICE)
     reschedule_notice: int = Field(description=RESCHEDULE_NOTICE)
+    embed_origins: list[str] = Field(description=EMBED_ORIGINS)
     active: bool
     created_at: datetime
     updated_at: datetime

@@ -31,6 +31,8 @@ HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 FEED_SECRET = re.compile(r"/calendar/+[^/]*")
 # A guest's manage token is the credential to their booking, in the page's and the API's path.
 MANAGE_TOKEN = re.compile(r"/(manage|guest-bookings)/+[^/]*")
+# A frame-ancestors directive naming something other than 'none'.
+FRAMED_BY_SOME = re.compile(r"(?:^|;)\s*frame-ancestors\s+(?!'none'\s*(?:;|$))[^;\s]")
 # Control characters (C0, DEL, C1) in a path could start a forged log line or drive a terminal.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -57,6 +59,8 @@ class RequestEnvelope:
 
         def start(status, headers, exc_info=None):
             present = {name.lower() for name, _ in headers}
+            if "content-security-policy" in present and framable(headers):
+                present.add("x-frame-options")
             headers.extend(header for header in self.defaults if header[0].lower() not in present)
             headers.append(("X-Request-ID", request_id))
             if log.isEnabledFor(logging.INFO):
@@ -66,6 +70,13 @@ class RequestEnvelope:
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start)
+
+
+def framable(headers):
+    """Whether the response's own policy lets some origins frame it (a booking page with
+    embed_origins): X-Frame-Options DENY would then contradict it (it has no list of origins),
+    so it is left out; browsers that know frame-ancestors obey that instead anyway."""
+    return any(name.lower() == "content-security-policy" and FRAMED_BY_SOME.search(value) for name, value in headers)
 
 
 def request_id():

@@ -244,8 +244,8 @@ RETURNS TABLE (id bigint, user_id bigint, slug text, title text, description tex
                step integer, buffer_before integer, buffer_after integer, minimum_notice integer,
                booking_window integer, daily_limit integer, weekly_limit integer, max_occurrences integer,
                requires_confirmation boolean, confirmation_hours integer, seats integer, cancel_notice integer,
-               reschedule_notice integer, schedule_id bigint, active boolean, created_at timestamptz, updated_at timestamptz, host_id bigint,
-               host_name text, username text, host_timezone text, working_hours jsonb, overrides jsonb)
+               reschedule_notice integer, schedule_id bigint, active boolean, created_at timestamptz, updated_at timestamptz,
+               embed_origins text[], host_id bigint, host_name text, username text, host_timezone text, working_hours jsonb, overrides jsonb)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_id bigint := p_id;
@@ -258,7 +258,7 @@ BEGIN
         SELECT t.id, t.user_id, t.slug, t.title, t.description, t.location, t.duration, t.step, t.buffer_before,
                t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.max_occurrences,
                t.requires_confirmation, t.confirmation_hours, t.seats, t.cancel_notice, t.reschedule_notice,
-               t.schedule_id, t.active, t.created_at, t.updated_at, h.id, h.name, h.username, s.timezone, s.working_hours, s.overrides
+               t.schedule_id, t.active, t.created_at, t.updated_at, t.embed_origins, h.id, h.name, h.username, s.timezone, s.working_hours, s.overrides
         FROM event_types t JOIN users h ON h.id = t.user_id CROSS JOIN LATERAL schedule_hours(h.id, t.schedule_id) s
         WHERE t.id = v_id;
 END
@@ -275,7 +275,7 @@ RETURNS TABLE (id bigint, organization_id bigint, organization_name text, kind t
                buffer_after integer, minimum_notice integer, booking_window integer, daily_limit integer,
                weekly_limit integer, max_occurrences integer, requires_confirmation boolean,
                confirmation_hours integer, seats integer, cancel_notice integer, reschedule_notice integer,
-               active boolean, hosts json)
+               active boolean, embed_origins text[], hosts json)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_id bigint := p_id;
@@ -288,7 +288,7 @@ BEGIN
         SELECT t.id, t.organization_id, o.name, t.kind, t.slug, t.title, t.description, t.location, t.duration,
                t.step, t.buffer_before, t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit,
                t.weekly_limit, t.max_occurrences, t.requires_confirmation, t.confirmation_hours, t.seats,
-               t.cancel_notice, t.reschedule_notice, t.active,
+               t.cancel_notice, t.reschedule_notice, t.active, t.embed_origins,
                coalesce((SELECT json_agg(json_build_object(
                                  'user_id', u.id, 'name', u.name, 'weight', h.weight, 'timezone', s.timezone,
                                  'working_hours', s.working_hours, 'overrides', s.overrides) ORDER BY u.id)

@@ -34,10 +34,10 @@ def test_an_event_type_gets_the_defaults_and_its_booking_url(client, host, make_
     event_type = make_type(duration=45)
     assert {k: event_type[k] for k in ("slug", "title", "description", "location", "duration", "step",
                                        "buffer_before", "buffer_after", "minimum_notice", "booking_window",
-                                       "daily_limit", "weekly_limit", "schedule_id", "active")} == {
+                                       "daily_limit", "weekly_limit", "schedule_id", "embed_origins", "active")} == {
         "slug": "intro", "title": "Intro call", "description": None, "location": None, "duration": 45, "step": 45,
         "buffer_before": 0, "buffer_after": 0, "minimum_notice": 60, "booking_window": 60, "daily_limit": None,
-        "weekly_limit": None, "schedule_id": None, "active": True}
+        "weekly_limit": None, "schedule_id": None, "embed_origins": [], "active": True}
     assert event_type["booking_url"] == "http://localhost/book/hana/intro"
     assert client.get(TYPES, headers=host.auth).json == [event_type]
 
@@ -57,6 +57,52 @@ def test_invalid_event_type_fields_are_400_and_nothing_is_made(client, host, fie
     r = client.post(TYPES, json=body, headers=host.auth)
     assert r.status_code == 400 and field in r.json["fields"]
     assert client.get(TYPES, headers=host.auth).json == []
+
+
+def test_embed_origins_are_stored_normalised_and_null_or_empty_clears(client, host, make_type):
+    event_type = make_type(embed_origins=["HTTPS://Example.COM:443", "https://shop.example.com:8443/",
+                                          "http://localhost:5000", "http://127.0.0.1"])
+    assert event_type["embed_origins"] == ["https://example.com", "https://shop.example.com:8443",
+                                           "http://localhost:5000", "http://127.0.0.1"]
+    path = f"{TYPES}/{event_type['id']}"
+    assert client.get(path, headers=host.auth).json["embed_origins"] == event_type["embed_origins"]
+    r = client.patch(path, json={"embed_origins": ["https://other.example"]}, headers=host.auth)
+    assert r.status_code == 200 and r.json["event_type"]["embed_origins"] == ["https://other.example"]
+    r = client.patch(path, json={"title": "Renamed"}, headers=host.auth)
+    assert r.json["event_type"]["embed_origins"] == ["https://other.example"]
+    r = client.patch(path, json={"embed_origins": None}, headers=host.auth)
+    assert r.status_code == 200 and r.json["event_type"]["embed_origins"] == []
+    client.patch(path, json={"embed_origins": ["https://other.example"]}, headers=host.auth)
+    assert client.patch(path, json={"embed_origins": []}, headers=host.auth).json["event_type"]["embed_origins"] == []
+    assert make_type(slug="nulled", embed_origins=None)["embed_origins"] == []
+
+
+@pytest.mark.parametrize("origins, why", [
+    (["https://example.com/book"], "no path"), (["https://example.com?x=1"], "no path, query"),
+    (["https://example.com#top"], "no path"), (["https://*.example.com"], "wildcard"), (["*"], "wildcard"),
+    (["example.com"], "origin"), (["ftp://example.com"], "origin"), (["https://user@example.com"], "origin"),
+    (["http://example.com"], "http only for localhost"), (["http://10.0.0.1:8080"], "http only for localhost"),
+    (["https://[::1]"], "IPv6"), (["https://exa_mple.com"], "origin"), (["https://-bad.example"], "valid host"),
+    (["https://example..com"], "valid host"), (["https://example.com:0"], "port"), (["https://example.com:65536"], "port"),
+    (["https://example.com\n"], "origin"), (["https://bücher.example"], "origin"), (["https://999.1.1.1"], "valid host"),
+    (["https://example.com", "https://EXAMPLE.com:443"], "twice"), ([f"https://e{n}.example" for n in range(11)], "10"),
+    ("https://example.com", "list"), ([42], "string"),
+])
+def test_bad_embed_origins_are_400(client, host, origins, why):
+    r = client.post(TYPES, json={"slug": "intro", "title": "Intro", "duration": 30, "embed_origins": origins},
+                    headers=host.auth)
+    assert r.status_code == 400
+    [(field, message)] = r.json["fields"].items()
+    assert field.startswith("embed_origins") and why in message, message
+    assert client.get(TYPES, headers=host.auth).json == []
+
+
+def test_ten_embed_origins_are_allowed_and_the_database_refuses_more(client, host, make_type, db):
+    event_type = make_type(embed_origins=[f"https://e{n}.example" for n in range(10)])
+    assert len(event_type["embed_origins"]) == 10
+    with db.cursor() as cur, pytest.raises(Exception, match="event_types_embed_origins_check"):
+        cur.execute("UPDATE event_types SET embed_origins = embed_origins || '{https://e10.example}' WHERE id = %s",
+                    (event_type["id"],))
 
 
 def test_a_weekly_limit_is_1_to_500_or_none(client, host, make_type):

@@ -134,7 +134,7 @@ def test_patch_fields_that_cannot_be_cleared_are_not_nullable(app):
     patch = schema_of(build(app), "EventTypePatch")
     nullable = {name for name, prop in patch["properties"].items()
                 if {"type": "null"} in prop.get("anyOf", ())}
-    assert nullable == {"description", "location", "daily_limit", "weekly_limit", "schedule_id", "seats"}
+    assert nullable == {"description", "location", "daily_limit", "weekly_limit", "schedule_id", "seats", "embed_origins"}
     assert {"required": ["title"]} in patch["anyOf"]
     booking_patch = schema_of(build(app), "BookingPatch")
     assert {"required": ["end"], "properties": {"end": {"not": {"type": "null"}}}} in booking_patch["anyOf"]

@@ -120,7 +120,7 @@ def test_a_team_type_gets_the_defaults_its_hosts_and_no_schedule(client, alice, 
         "description": None, "location": None, "duration": 30, "step": 30, "buffer_before": 0, "buffer_after": 0,
         "minimum_notice": 60, "booking_window": 60, "daily_limit": None, "weekly_limit": None, "max_occurrences": 1,
             "requires_confirmation": False, "confirmation_hours": 24, "seats": None, "cancel_notice": 0,
-            "reschedule_notice": 0,
+            "reschedule_notice": 0, "embed_origins": [],
         "active": True, "hosts": [{"user_id": alice.id, "name": "Alice", "weight": 1, "active": True},
                   {"user_id": bob.id, "name": "Bob", "weight": 3, "active": True}],
         "booking_url": None}
@@ -267,8 +267,20 @@ def test_patch_changes_fields_and_kind(client, alice, team, make_team_type):
     assert changed["updated_at"] != event_type["updated_at"]
 
 
+def test_a_team_type_takes_embed_origins_as_a_personal_one(client, alice, team, make_team_type):
+    event_type = make_team_type([alice.id], embed_origins=["https://Team.example:443"])
+    assert event_type["embed_origins"] == ["https://team.example"]
+    path = f"{types_path(team)}/{event_type['id']}"
+    r = client.patch(path, json={"embed_origins": ["http://localhost:8080", "https://team.example"]}, headers=alice.auth)
+    assert r.status_code == 200 and r.json["event_type"]["embed_origins"] == ["http://localhost:8080",
+                                                                              "https://team.example"]
+    r = client.patch(path, json={"embed_origins": None}, headers=alice.auth)
+    assert r.status_code == 200 and r.json["event_type"]["embed_origins"] == []
+
+
 @pytest.mark.parametrize("change", [{}, {"title": None}, {"kind": None}, {"hosts": None}, {"weights": None},
-                                    {"hosts": []}, {"kind": "solo"}, {"duration": 4}, {"schedule_id": None}])
+                                    {"hosts": []}, {"kind": "solo"}, {"duration": 4}, {"schedule_id": None},
+                                    {"embed_origins": "https://example.com"}])
 def test_invalid_patches_are_400_and_change_nothing(client, alice, team, make_team_type, change):
     event_type = make_team_type([alice.id])
     path = f"{types_path(team)}/{event_type['id']}"

@@ -24,8 +24,8 @@ class EventTypeIn(EventTypeFields):
 
 
 class EventTypePatch(EventTypeChanges):
-    """Only description, location, daily_limit, weekly_limit, seats and schedule_id may be set to null
-    (cleared); a field left out stays as it is (the None default is never validated, so an
+    """Only description, location, daily_limit, weekly_limit, seats, embed_origins and schedule_id may be set
+    to null (cleared); a field left out stays as it is (the None default is never validated, so an
     explicit null is a 400)."""
 
     model_config = ConfigDict(json_schema_extra=at_least_one(*EventTypeChanges.model_fields, "schedule_id",
@@ -103,8 +103,8 @@ def update_event_type(event_type_id):
     """Change an event type.
 
     Changes apply to bookings made from now on; existing bookings keep their times and
-    buffers. `description`, `location`, `daily_limit`, `weekly_limit` and `schedule_id` may be
-    set to null (`schedule_id`: my default schedule)."""
+    buffers. `description`, `location`, `daily_limit`, `weekly_limit`, `embed_origins` and
+    `schedule_id` may be set to null (`schedule_id`: my default schedule; `embed_origins`: [])."""
     data = parse(EventTypePatch)
     changes = {name: getattr(data, name) for name in data.model_fields_set}
     if not changes:

@@ -52,8 +52,8 @@ class TeamEventTypeIn(EventTypeFields):
 
 
 class TeamEventTypePatch(EventTypeChanges):
-    """Only description, location, daily_limit, weekly_limit and seats may be set to null (cleared); a
-    field left out stays as it is. `hosts` replaces the hosts; `weights` changes those it names."""
+    """Only description, location, daily_limit, weekly_limit, seats and embed_origins may be set to null
+    (cleared); a field left out stays as it is. `hosts` replaces the hosts; `weights` changes those it names."""
 
     model_config = ConfigDict(json_schema_extra=at_least_one(*EventTypeChanges.model_fields, "kind", "hosts",
                                                              "weights", null_counts=True))

@@ -18,15 +18,36 @@ bp = Blueprint("pages", __name__, template_folder="templates", static_folder="st
                static_url_path="/static/pages")
 
 # Scripts, styles and calls only from this origin; no inline script, so injected markup
-# could not run even if some text escaped escaping.
+# could not run even if some text escaped escaping. No page may be framed but a booking page
+# by the origins its type lists (`embed_origins`).
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-               "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+               "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {framers}")
+# The host's side of an embed (docs/booking-links.md, "Embedding"): loaded by other sites, so
+# cross-origin; it changes with a deploy, so cached for an hour, not for ever.
+EMBED_SCRIPT_HEADERS = {"Cross-Origin-Resource-Policy": "cross-origin", "Access-Control-Allow-Origin": "*",
+                        "Cache-Control": "public, max-age=3600"}
+
+
+def page_policy_for(framers=()):
+    """The pages' policy, framed by exactly the origins `framers` (none when empty). Without
+    X-Frame-Options DENY then: scheduler/http.py leaves it out of a response whose policy
+    allows framers, as it would contradict it."""
+    return PAGE_POLICY.format(framers=" ".join(framers) or "'none'")
 
 
 @bp.after_request
 def page_policy(response):
     if response.mimetype == "text/html":
-        response.headers["Content-Security-Policy"] = PAGE_POLICY
+        response.headers.setdefault("Content-Security-Policy", page_policy_for())
+    return response
+
+
+@bp.get("/embed.js")
+@page
+def embed_script():
+    """The script a host's site loads to embed a booking page (static/embed.js)."""
+    response = bp.send_static_file("embed.js")
+    response.headers.update(EMBED_SCRIPT_HEADERS)
     return response
 
 
@@ -63,7 +84,10 @@ def booking_page(find_link, api):
     with single_statement() as cur:
         link = find_link(cur)
     event = public_face(link)
-    return render_template("pages/book.html", event=event, api=api, notices=notices(event["policy"]))
+    framers = link.event_type["embed_origins"]
+    return (render_template("pages/book.html", event=event, api=api, notices=notices(event["policy"]),
+                            embed_origins=framers),
+            {"Content-Security-Policy": page_policy_for(framers)})
 
 
 def notices(policy):
@@ -88,6 +112,9 @@ def notices(policy):
 @bp.get("/manage/<token>")
 @page
 def manage(token):
+    """Framed by no one, whatever its type's embed_origins: the page holds the guest's token
+    and its cancel button, and the guest reaches it from the e-mail or, from an embedded booking
+    page, in a window of its own (static/embedded.js)."""
     limit_public_reads()
     with single_statement() as cur:
         booking = by_token(cur, token)

@@ -3,7 +3,7 @@
 COLUMNS = ("t.id, t.user_id, t.slug, t.title, t.description, t.location, t.duration, t.step, t.buffer_before, "
            "t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, t.max_occurrences, "
            "t.requires_confirmation, t.confirmation_hours, t.seats, t.cancel_notice, t.reschedule_notice, t.schedule_id, t.active, "
-           "t.created_at, t.updated_at")
+           "t.embed_origins, t.created_at, t.updated_at")
 
 
 def insert(cur, **fields):

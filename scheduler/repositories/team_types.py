@@ -5,7 +5,7 @@ team_offer() in sql/functions.sql."""
 COLUMNS = ("t.id, t.organization_id, t.kind, t.slug, t.title, t.description, t.location, t.duration, t.step, "
            "t.buffer_before, t.buffer_after, t.minimum_notice, t.booking_window, t.daily_limit, t.weekly_limit, "
            "t.max_occurrences, t.requires_confirmation, t.confirmation_hours, t.seats, t.cancel_notice, "
-           "t.reschedule_notice, t.active, t.created_at, t.updated_at")
+           "t.reschedule_notice, t.active, t.embed_origins, t.created_at, t.updated_at")
 # Its hosts, each `active` while a member of the organisation who accepted it: the hosts
 # team_offer() offers. One who left stays listed, inactive, until the host list is changed.
 HOSTS = """

@@ -177,6 +177,7 @@ async function send(control, onConflict) {
   if (result.ok) {
     // The control stays disabled while the confirmation is put together, then hidden with the form.
     await confirmed(result.data);
+    document.dispatchEvent(new CustomEvent("scheduler:booked", { detail: result.data })); // for embedded.js
     return;
   }
   control.disabled = false;
