@@ -399,6 +399,21 @@ def link_of(cur, booking):
     return link
 
 
+def booking_page_parts(cur, booking):
+    """The path parts of the booking page a guest booking was made through (("book", username,
+    slug) or ("book", "team", org slug, slug)), for "book another time"; None once that link no
+    longer takes bookings (its type gone or inactive, a team without a slug or hosts)."""
+    try:
+        link = link_of(cur, booking)
+    except Conflict:
+        return None
+    event_type = link.event_type
+    if link.kind == "personal":
+        return "book", event_type["username"], event_type["slug"]
+    org_slug = organizations.slug_of(cur, event_type["organization_id"])
+    return ("book", "team", org_slug, event_type["slug"]) if org_slug else None
+
+
 def guest_view(booking, host_name, hosts):
     """A guest booking as its guest sees it, in the guest's zone: its host (the organiser) and
     every host attending (`hosts`, [{name}])."""

@@ -117,6 +117,26 @@ def from_integrity_error(exc):
     return None
 
 
+def as_api_error(exc):
+    """The answer to a dependency's failure (logged here): a lost conflict after retries is a
+    409; a database or Redis that is down, a lock held too long or a full pool a 503. The API
+    answers it in JSON, the pages as a page."""
+    if isinstance(exc, TransientFailure) and exc.conflict:
+        log.warning("concurrent change still conflicting after retries: %s", exc)
+        return Conflict("A concurrent change got in the way, try again")
+    if isinstance(exc, psycopg2.errors.LockNotAvailable):
+        log.error("a person's lock held past DB_LOCK_TIMEOUT: %s", (str(exc).strip().splitlines() or ["55P03"])[0])
+        return ServiceUnavailable("Another change to this calendar is stuck, try again shortly", LOCK_RETRY_AFTER)
+    if isinstance(exc, PoolExhausted):
+        log.error("database pool exhausted: %s", exc)
+        return ServiceUnavailable("Server busy, try again shortly", POOL_RETRY_AFTER)
+    if isinstance(exc, redis.RedisError):
+        log.error("redis unavailable: %s", exc)
+        return ServiceUnavailable("Service temporarily unavailable, try again shortly", OUTAGE_RETRY_AFTER)
+    log.error("database unavailable: %s", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+    return ServiceUnavailable("Database unavailable, try again shortly", OUTAGE_RETRY_AFTER)
+
+
 def register_error_handlers(app):
     @app.errorhandler(APIError)
     def api_error(exc):
@@ -137,28 +157,10 @@ def register_error_handlers(app):
         return api_error(mapped)
 
     @app.errorhandler(psycopg2.OperationalError)
-    def database_unavailable(exc):
-        if isinstance(exc, TransientFailure) and exc.conflict:
-            log.warning("concurrent change still conflicting after retries: %s", exc)
-            return api_error(Conflict("A concurrent change got in the way, try again"))
-        log.error("database unavailable: %s", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
-        return api_error(ServiceUnavailable("Database unavailable, try again shortly", OUTAGE_RETRY_AFTER))
-
-    @app.errorhandler(psycopg2.errors.LockNotAvailable)
-    def lock_held_too_long(exc):
-        log.error("a person's lock held past DB_LOCK_TIMEOUT: %s", (str(exc).strip().splitlines() or ["55P03"])[0])
-        return api_error(ServiceUnavailable("Another change to this calendar is stuck, try again shortly",
-                                            LOCK_RETRY_AFTER))
-
     @app.errorhandler(PoolExhausted)
-    def pool_exhausted(exc):
-        log.error("database pool exhausted: %s", exc)
-        return api_error(ServiceUnavailable("Server busy, try again shortly", POOL_RETRY_AFTER))
-
     @app.errorhandler(redis.RedisError)
-    def redis_unavailable(exc):
-        log.error("redis unavailable: %s", exc)
-        return api_error(ServiceUnavailable("Service temporarily unavailable, try again shortly", OUTAGE_RETRY_AFTER))
+    def dependency_failed(exc):
+        return api_error(as_api_error(exc))
 
     @app.errorhandler(Exception)
     def unexpected(exc):

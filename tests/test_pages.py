@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import psycopg2
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -148,6 +149,7 @@ def test_a_guest_books_a_slot_moves_it_and_cancels_it(browser, live_server, clie
 
     browser.find_element(By.ID, "reason").send_keys("Something came up")
     browser.find_element(By.CSS_SELECTOR, "[data-cancel-form] button").click()
+    confirm_cancel(browser)
     wait_text(browser, "[data-state]", "cancelled")
     assert not browser.find_element(By.CSS_SELECTOR, "[data-actions]").is_displayed()
     [booking] = host_bookings(client, host)
@@ -233,6 +235,7 @@ def test_a_guest_books_a_series_skips_a_taken_week_and_cancels_the_later_ones(br
     offered(browser)  # the page at its full height
     screenshot(browser, "series-manage", size)
     browser.find_element(By.XPATH, "//button[text()='Cancel this and later ones']").click()
+    confirm_cancel(browser)
     wait_text(browser, "[data-done]", "2 bookings are cancelled: this one and the 1 after it.")
     wait_text(browser, "[data-state]", "This booking is cancelled.")
     statuses = {b["occurrence"]: b["status"] for b in host_bookings(client, host) if b["series_id"]}
@@ -256,10 +259,12 @@ def test_a_cancelled_first_date_s_page_still_cancels_the_later_ones(browser, liv
     browser.get(live_server(f"/manage/{r.json['manage_token']}"))
     wait_text(browser, "[data-state]", "Booked for Gus Guest")
     browser.find_element(By.XPATH, "//button[text()='Cancel this one']").click()
+    confirm_cancel(browser)
     wait_text(browser, "[data-state]", "This booking is cancelled.")
     later = browser.find_element(By.XPATH, "//button[text()='Cancel the 2 later ones']")
     assert later.is_displayed() and not browser.find_element(By.CSS_SELECTOR, "[data-reschedule]").is_displayed()
     later.click()
+    confirm_cancel(browser)
     wait_text(browser, "[data-done]", "2 later bookings are cancelled.")
     assert {b["status"] for b in host_bookings(client, host) if b["series_id"]} == {"cancelled"}
     assert not browser.find_element(By.CSS_SELECTOR, "[data-actions]").is_displayed()
@@ -306,6 +311,12 @@ def test_a_single_booking_s_manage_page_offers_one_cancel(browser, live_server, 
     assert buttons == ["Cancel booking"] and not browser.find_element(By.CSS_SELECTOR, "[data-series]").is_displayed()
 
 
+def confirm_cancel(driver):
+    """Answers yes in the dialog that asks before a cancel."""
+    wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirm-cancel]").is_displayed())
+    driver.find_element(By.CSS_SELECTOR, "[data-confirm-yes]").click()
+
+
 def tab_to(driver, wanted, presses=80):
     """Presses Tab until the focused element is `wanted(element)`; returns it."""
     for _ in range(presses):
@@ -326,7 +337,9 @@ def test_the_booking_page_works_by_keyboard_alone(browser, live_server, client, 
     slot = tab_to(browser, lambda e: e.get_attribute("data-start") == first)
     assert browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle") != "none"
     slot.send_keys(Keys.SPACE)
-    tab_to(browser, lambda e: e.get_attribute("id") == "name").send_keys("Kim Keys")
+    # The form's first field is next, without a Tab through the remaining times.
+    assert browser.switch_to.active_element.get_attribute("id") == "name"
+    browser.switch_to.active_element.send_keys("Kim Keys")
     tab_to(browser, lambda e: e.get_attribute("id") == "email").send_keys("kim@example.com")
     tab_to(browser, lambda e: e.get_attribute("data-submit") is not None).send_keys(Keys.ENTER)
     wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirmation]").is_displayed())
@@ -637,6 +650,7 @@ def test_a_guest_withdraws_a_request(browser, live_server, client, host):
     wait_text(browser, "[data-state]", "waiting for Hana Host to confirm")
     assert text_of(browser, "[data-cancel-form] h2") == "Withdraw the request"
     browser.find_element(By.XPATH, "//button[text()='Withdraw request']").click()
+    confirm_cancel(browser)
     wait_text(browser, "[data-done]", "Your request is withdrawn.")
     wait_text(browser, "[data-state]", "This booking is cancelled.")
     assert not browser.find_element(By.CSS_SELECTOR, "[data-actions]").is_displayed()
@@ -777,3 +791,220 @@ def test_the_booking_page_says_the_notices_in_words(client, host):
     make_type(client, host, "f", requires_confirmation=True)
     page = client.get("/book/hana/f").data
     assert b"Hana Host confirms each booking" in page and b">Request this time</button>" in page
+
+
+# The guest's flow (issue 24)
+
+@SIZES
+def test_choosing_a_time_brings_the_form_into_view_with_focus(browser, live_server, host, size):
+    set_viewport(browser, size)
+    browser.get(live_server("/book/hana/intro"))
+    show_day(browser)
+    start = offered(browser)[-1]
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{start}"]').click()
+    assert browser.switch_to.active_element.get_attribute("id") == "name"
+    top, bottom = browser.execute_script(
+        "const box = document.querySelector('[data-guest-form] h2').getBoundingClientRect();"
+        "const name = document.getElementById('name').getBoundingClientRect();"
+        "return [box.top, name.bottom]")
+    assert 0 <= top and bottom <= size[1]
+    # The time picked is read with the field.
+    assert "chosen" in browser.switch_to.active_element.get_attribute("aria-describedby")
+
+
+def test_later_stops_at_the_booking_window_and_says_why(browser, live_server, client, host):
+    make_type(client, host, "soon", booking_window=20)
+    browser.get(live_server("/book/hana/soon"))
+    offered(browser)
+    later = browser.find_element(By.CSS_SELECTOR, "[data-later]")
+    assert later.is_enabled() and "further ahead" not in text_of(browser, "[data-slots-status]")
+    later.click()
+    wait_text(browser, "[data-slots-status]", "Bookings can't be made further ahead.")
+    assert not later.is_enabled()
+    assert "Try later dates" not in text_of(browser, "[data-slots-status]")
+    far = [chip for chip in css(browser, "[data-days] button.choice") if "Too far ahead" in chip.text]
+    assert far and all(chip.get_attribute("aria-disabled") == "true" for chip in far)
+    last_offered = max(chip.get_attribute("data-day") for chip in css(browser, OFFERED_DAYS))
+    assert all(chip.get_attribute("data-day") > last_offered for chip in far)
+
+
+def test_a_window_with_nothing_left_says_so_instead_of_try_later(browser, live_server, client, host):
+    make_type(client, host, "short", booking_window=1, minimum_notice=60 * 24 * 2)
+    browser.get(live_server("/book/hana/short"))
+    status = wait_text(browser, "[data-slots-status]", "No free times")
+    assert "Bookings can't be made further ahead." in status and "Try later dates" not in status
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-later]").is_enabled()
+    reasons = " ".join(chip.text for chip in css(browser, "[data-days] button.choice"))
+    assert "Not yet bookable" in reasons or "Too far ahead" in reasons
+
+
+def book_via_api(client, slug="intro", name="Cy", **fields):
+    r = client.post(f"/api/v1/public/hana/{slug}/bookings",
+                    json={"start": offered_via_api(client, slug), "name": name, "email": "cy@example.com"} | fields)
+    assert r.status_code == 201, r.json
+    return r.json
+
+
+def test_cancel_asks_first_and_then_offers_to_book_another_time(browser, live_server, client, host):
+    token = book_via_api(client)["manage_token"]
+    browser.get(live_server(f"/manage/{token}"))
+    wait_text(browser, "[data-state]", "Booked for Cy")
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-book-again]").is_displayed()
+    cancel = browser.find_element(By.XPATH, "//button[text()='Cancel booking']")
+    cancel.click()
+    dialog = wait_for(browser, lambda d: (e := d.find_element(By.CSS_SELECTOR, "[data-confirm-cancel]")).is_displayed()
+                      and e)
+    assert "Cancel this booking?" in dialog.text and "Hana Host will be told" in dialog.text
+    assert browser.execute_script("return document.querySelector('[data-confirm-cancel]').matches(':modal')")
+    # Focus is in the dialog, on the answer that changes nothing; Escape changes nothing too.
+    assert browser.switch_to.active_element.get_attribute("data-confirm-no") is not None
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    wait_for(browser, lambda d: not d.find_element(By.CSS_SELECTOR, "[data-confirm-cancel]").is_displayed())
+    assert browser.switch_to.active_element == cancel
+    assert [b["status"] for b in host_bookings(client, host)] == ["confirmed"]
+    cancel.click()
+    browser.find_element(By.XPATH, "//button[text()='No, keep it']").click()
+    assert [b["status"] for b in host_bookings(client, host)] == ["confirmed"]
+
+    cancel.click()
+    confirm_cancel(browser)
+    wait_text(browser, "[data-state]", "This booking is cancelled.")
+    assert [b["status"] for b in host_bookings(client, host)] == ["cancelled"]
+    again = browser.find_element(By.CSS_SELECTOR, "[data-book-again] a")
+    assert again.is_displayed() and again.text == "Book another time"
+    assert not browser.find_element(By.CSS_SELECTOR, "[data-add-to-calendar]").is_displayed()
+    again.click()
+    wait_for(browser, lambda d: d.current_url == live_server("/book/hana/intro"))
+    assert offered(browser)
+
+
+def test_a_past_booking_s_page_offers_to_book_another_time(browser, live_server, client, host, travel):
+    make_type(client, host, "team-call", title="Team call")
+    token = book_via_api(client, "team-call")["manage_token"]
+    travel(timedelta(days=3))  # the live server shares this process's clock
+    browser.get(live_server(f"/manage/{token}"))
+    wait_text(browser, "[data-state]", "has started or taken place")
+    assert browser.find_element(By.CSS_SELECTOR, "[data-book-again] a").get_attribute("href") == \
+        live_server("/book/hana/team-call")
+
+
+def test_a_gone_link_s_booking_page_does_not_offer_to_book_again(browser, live_server, client, host):
+    token = book_via_api(client)["manage_token"]
+    [event_type] = client.get("/api/v1/event-types", headers=host.auth).json
+    r = client.patch(f"/api/v1/event-types/{event_type['id']}", headers=host.auth, json={"active": False})
+    assert r.status_code == 200, r.json
+    r = client.get(f"/manage/{token}")
+    assert r.status_code == 200 and b"data-book-again" not in r.data
+
+
+def google_and_outlook(driver, root):
+    from urllib.parse import parse_qs, urlsplit
+    links = {}
+    for name in ("google", "outlook"):
+        link = driver.find_element(By.CSS_SELECTOR, f"{root} [data-{name}]")
+        assert link.get_attribute("rel") == "noopener noreferrer"
+        url = urlsplit(link.get_attribute("href"))
+        links[name] = (f"{url.scheme}://{url.netloc}{url.path}", {k: v for k, [v] in parse_qs(url.query).items()})
+    return links
+
+
+def parsed_ics(client, url):
+    from icalendar import Calendar
+    from urllib.parse import urlsplit
+    r = client.get(urlsplit(url).path)
+    assert r.status_code == 200 and r.mimetype == "text/calendar", r.data
+    assert "attachment" in r.headers["Content-Disposition"]
+    [event] = Calendar.from_ical(r.data).walk("VEVENT")
+    return event
+
+
+def test_the_confirmation_and_the_manage_page_add_it_to_a_calendar(browser, live_server, client, host):
+    set_time_zone(browser, GUEST_ZONE)
+    browser.get(live_server("/book/hana/intro"))
+    start = offered(browser)[0]
+    browser.find_element(By.CSS_SELECTOR, f'[data-start="{start}"]').click()
+    browser.find_element(By.ID, "name").send_keys("Cal Guest")
+    browser.find_element(By.ID, "email").send_keys("cal@example.com")
+    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-add-to-calendar]").is_displayed())
+    begin = datetime.fromisoformat(start).astimezone(timezone.utc)
+    end = begin + timedelta(minutes=30)
+    manage_url = browser.find_element(By.CSS_SELECTOR, "[data-manage-link]").get_attribute("href")
+    links = google_and_outlook(browser, "[data-confirmation]")
+    google, query = links["google"]
+    assert google == "https://calendar.google.com/calendar/render"
+    assert query["action"] == "TEMPLATE" and query["text"] == "Intro call"
+    assert query["dates"] == f"{begin:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}"
+    assert query["location"] == "Video call (the link comes with the invitation)"
+    assert "Bring your questions." in query["details"] and manage_url in query["details"]
+    outlook, query = links["outlook"]
+    assert outlook == "https://outlook.live.com/calendar/0/deeplink/compose"
+    assert query["subject"] == "Intro call" and manage_url in query["body"]
+    assert datetime.fromisoformat(query["startdt"].replace("Z", "+00:00")) == begin
+    assert datetime.fromisoformat(query["enddt"].replace("Z", "+00:00")) == end
+    event = parsed_ics(client, browser.find_element(By.CSS_SELECTOR, "[data-confirmation] [data-ics]")
+                       .get_attribute("href"))
+    assert event.decoded("dtstart") == begin and event.decoded("dtend") == end
+    assert str(event["summary"]) == "Intro call" and str(event["status"]) == "CONFIRMED"
+    assert "Video call" in str(event["location"])
+
+    browser.get(manage_url)
+    wait_text(browser, "[data-state]", "Booked for Cal Guest")
+    wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-add-to-calendar]").is_displayed())
+    links = google_and_outlook(browser, "#manage")
+    assert links["google"][1]["dates"] == f"{begin:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}"
+    assert manage_url in links["outlook"][1]["body"]
+    again = parsed_ics(client, browser.find_element(By.CSS_SELECTOR, "#manage [data-ics]").get_attribute("href"))
+    assert again["uid"] == event["uid"] and again.decoded("dtstart") == begin
+    assert "Video call" in text_of(browser, "[data-where]")
+
+
+def test_addresses_in_the_host_s_text_are_safe_links(browser, live_server, client, host):
+    make_type(client, host, "linked", location="https://meet.example.com/hana?room=1",
+              description="Agenda: http://example.com/agenda. Not javascript:alert(1) nor data:text/html,hi")
+    token = book_via_api(client, "linked")["manage_token"]
+    browser.get(live_server("/book/hana/linked"))
+    offered(browser)
+    links = [(a.get_attribute("href"), a.text, a.get_attribute("rel"))
+             for a in css(browser, ".event a")]
+    assert links == [("https://meet.example.com/hana?room=1", "https://meet.example.com/hana?room=1",
+                      "noopener noreferrer"),
+                     ("http://example.com/agenda", "http://example.com/agenda", "noopener noreferrer")]
+    assert "javascript:alert(1) nor data:text/html,hi" in text_of(browser, "[data-description]")
+    browser.get(live_server(f"/manage/{token}"))
+    wait_text(browser, "[data-state]", "Booked for Cy")
+    [where] = css(browser, "[data-where] a")
+    assert where.get_attribute("href") == "https://meet.example.com/hana?room=1"
+    assert where.get_attribute("rel") == "noopener noreferrer"
+
+
+def unavailable_database(*args, **kwargs):
+    raise psycopg2.OperationalError("server closed the connection unexpectedly")
+
+
+def test_a_database_outage_is_a_page_for_pages_and_json_for_the_api(browser, live_server, client, host,
+                                                                    monkeypatch):
+    token = book_via_api(client)["manage_token"]
+    monkeypatch.setattr("scheduler.pages.single_statement", unavailable_database)
+    monkeypatch.setattr("scheduler.pages.transaction", unavailable_database)
+    monkeypatch.setattr("scheduler.api.public.single_statement", unavailable_database)
+    for path in ("/book/hana/intro", f"/manage/{token}"):
+        r = client.get(path)
+        assert r.status_code == 503 and r.mimetype == "text/html", path
+        assert r.headers["Retry-After"] == "5" and b"Temporarily unavailable" in r.data
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+    r = client.get("/api/v1/public/hana/intro")
+    assert r.status_code == 503 and r.mimetype == "application/json" and r.headers["Retry-After"] == "5"
+    browser.get(live_server("/book/hana/intro"))
+    assert text_of(browser, "h1") == "Temporarily unavailable"
+    assert "Try again in 5 seconds" in text_of(browser, "main")
+    assert browser.execute_script("return getComputedStyle(document.querySelector('main')).maxWidth") != "none"
+
+
+def test_a_404_page_is_styled_and_says_what_to_do(browser, live_server, client, host):
+    browser.get(live_server("/book/hana/nothing"))
+    assert text_of(browser, "h1") == "Not found"
+    assert "Booking link not found." in text_of(browser, "main") and "Check the address" in text_of(browser, "main")
+    assert browser.execute_script("return getComputedStyle(document.querySelector('main')).maxWidth") != "none"
+    r = client.get("/api/v1/public/hana/nothing")
+    assert r.status_code == 404 and r.mimetype == "application/json"

@@ -6,12 +6,17 @@ another origin. The server only fills in what the page is about (or answers 404)
 pages' scripts then speak only the public API (`/api/v1/public/...`,
 `/api/v1/guest-bookings/...`), as any other client would."""
 
-from flask import Blueprint, render_template, url_for
+import psycopg2
+import redis
+from flask import Blueprint, Response, render_template, url_for
 
 from ..auth import limit_public_reads
-from ..booking_links import by_token, duration_text, link_target, notice_minutes, public_face, team_target
-from ..context import single_statement
-from ..errors import NotFound, TooManyRequests
+from ..booking_links import (booking_page_parts, by_token, duration_text, link_target, notice_minutes, public_face,
+                             team_target)
+from ..calendar import guest_event_data, to_ics
+from ..context import settings, single_statement, transaction
+from ..db import PoolExhausted
+from ..errors import NotFound, ServiceUnavailable, TooManyRequests, as_api_error
 from ..openapi import page
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
@@ -61,6 +66,23 @@ def too_many_requests(exc):
     """People get a page saying how long to wait; the header is as the API's."""
     return (render_template("pages/too_many_requests.html", retry_after=exc.details["retry_after"]), 429,
             exc.headers)
+
+
+@bp.errorhandler(ServiceUnavailable)
+def unavailable(exc):
+    """A dependency down or busy: a page saying to try again shortly, with the API's Retry-After."""
+    return (render_template("pages/unavailable.html", retry_after=exc.details["retry_after"]), 503, exc.headers)
+
+
+@bp.errorhandler(psycopg2.OperationalError)
+@bp.errorhandler(PoolExhausted)
+@bp.errorhandler(redis.RedisError)
+def dependency_failed(exc):
+    """What the API answers for this failure (errors.as_api_error logs it), as a page."""
+    mapped = as_api_error(exc)
+    if isinstance(mapped, ServiceUnavailable):
+        return unavailable(mapped)
+    return mapped.body(), mapped.status, mapped.headers
 
 
 @bp.get("/book/<username>/<slug>")
@@ -116,10 +138,24 @@ def manage(token):
     and its cancel button, and the guest reaches it from the e-mail or, from an embedded booking
     page, in a window of its own (static/embedded.js)."""
     limit_public_reads()
-    with single_statement() as cur:
+    with transaction() as cur:
         booking = by_token(cur, token)
+        book_again = booking_page_parts(cur, booking)
     # The notices in words, for the page to say why changing online has closed: the manage
     # answer has the moments (cancel_until, reschedule_until), not the host's rule.
     return render_template("pages/manage.html", token=token,
+                           book_again=book_again and "/" + "/".join(book_again),
                            notice={action: duration_text(minutes)
                                    for action, minutes in notice_minutes(booking).items() if minutes})
+
+
+@bp.get("/manage/<token>/booking.ics")
+def booking_ics(token):
+    """The guest's booking as an iCalendar file to add to a calendar by hand: the same event (UID,
+    SEQUENCE) as the invitation e-mailed to them, so a calendar that has it updates it."""
+    limit_public_reads()
+    with single_statement() as cur:
+        booking = by_token(cur, token)
+    event = guest_event_data(booking, booking["host_name"], settings().mail_domain, settings().mail_address)
+    return Response(to_ics([event], zone_name=booking["guest"]["timezone"]), mimetype="text/calendar",
+                    headers={"Content-Disposition": 'attachment; filename="booking.ics"'})

@@ -156,3 +156,10 @@ def hold_accepted_members(cur, org_id, user_ids):
         {"org_id": org_id, "user_ids": list(user_ids)},
     )
     return {row["id"] for row in cur.fetchall()}
+
+
+def slug_of(cur, org_id):
+    """The organisation's slug (None if it has none or is gone)."""
+    cur.execute("SELECT slug FROM organizations WHERE id = %(id)s", {"id": org_id})
+    row = cur.fetchone()
+    return row["slug"] if row else None

@@ -2,6 +2,7 @@
 // name and an e-mail address, book.
 
 import { call, explain } from "./api.js";
+import { showCalendarLinks, withLinks } from "./calendar.js";
 import { SlotPicker, describe, names, seatsLeft } from "./slots.js";
 
 const page = document.getElementById("booking");
@@ -27,9 +28,18 @@ const picker = new SlotPicker(part("slot-picker"), {
   onChoose(slot) {
     form.hidden = !slot;
     choiceChanged();
+    // A time picked: the form comes next, so it is brought into view (on a phone it starts below
+    // the fold) and its first field takes focus, which also reads out the time picked.
+    if (slot) {
+      form.scrollIntoView({ block: "start" });
+      form.elements.name.focus({ preventScroll: true });
+    }
   },
 });
 picker.load();
+
+// The host's location and description, their web addresses as links.
+for (const element of page.querySelectorAll("[data-with-links]")) withLinks(element, element.textContent);
 
 // The series asked for ({freq, interval, count}), or null for a single booking.
 function recurrence() {
@@ -127,6 +137,16 @@ async function confirmed(data) {
   part("requested-host").textContent = first.host.name;
   for (const email of page.querySelectorAll("[data-confirmation-email]")) email.textContent = first.guest.email;
   for (const link of page.querySelectorAll("[data-manage-link]")) link.href = webAddress(data.manage_url);
+  part("confirmation-where").hidden = !first.location;
+  if (first.location) withLinks(part("confirmation-where"), `Where: ${first.location}`);
+  // A single booking (not a request) for the guest's calendar; a series' dates each have their
+  // own manage page, which offers the same.
+  const manage = webAddress(data.manage_url);
+  if (!series && !requested && manage !== "#") {
+    const about = part("description")?.textContent.trim();
+    const details = `${about ? `${about}\n\n` : ""}To cancel or change the time: ${manage}`;
+    showCalendarLinks(part("add-to-calendar"), first, details, `${manage}/booking.ics`);
+  }
   part("manage-one").hidden = Boolean(series);
   part("manage-each").hidden = !series;
   const dates = part("booked-dates");

@@ -3,6 +3,7 @@
 // is the only credential.
 
 import { call, explain } from "./api.js";
+import { showCalendarLinks, withLinks } from "./calendar.js";
 import { SlotPicker, describe, names, shortly } from "./slots.js";
 
 const page = document.getElementById("manage");
@@ -10,6 +11,8 @@ const part = (name) => page.querySelector(`[data-${name}]`);
 const alert = part("alert");
 const done = part("done");
 const bookingUrl = `/api/v1/guest-bookings/${encodeURIComponent(page.dataset.token)}`;
+const icsUrl = `/manage/${encodeURIComponent(page.dataset.token)}/booking.ics`;
+const confirmCancel = part("confirm-cancel");
 // The host's notices in words ("1 day"), as the server wrote them into the page.
 const notice = { cancel: page.dataset.cancelNotice, reschedule: page.dataset.rescheduleNotice };
 
@@ -22,6 +25,11 @@ const picker = new SlotPicker(part("slot-picker"), {
   onChoose(slot, zone) {
     part("chosen").textContent = slot ? `New time: ${describe(slot, zone)}.` : "";
     part("move").disabled = !slot;
+    // The button that moves it comes next: in view, and next for the keyboard too.
+    if (slot) {
+      part("move").scrollIntoView({ block: "nearest" });
+      part("move").focus({ preventScroll: true });
+    }
   },
 });
 
@@ -84,6 +92,17 @@ function render(booking) {
   part("series").hidden = !inSeries;
   part("series").textContent = inSeries ? `Part of a series (occurrence ${booking.occurrence}).` : "";
   part("state").textContent = state(booking);
+  part("where").hidden = !booking.location;
+  if (booking.location) withLinks(part("where"), `Where: ${booking.location}`);
+  // A booking to come can go into the guest's calendar; one that is over can be booked again.
+  const over = booking.status !== "confirmed" && booking.status !== "pending" || booking.why_not.cancel === "started";
+  if (booking.status === "confirmed" && !over) {
+    showCalendarLinks(part("add-to-calendar"), booking, `To cancel or change the time: ${location.href}`,
+      icsUrl);
+  } else {
+    part("add-to-calendar").hidden = true;
+  }
+  if (part("book-again")) part("book-again").hidden = !over;
   const lines = changes(booking).map((line) => Object.assign(document.createElement("li"), { textContent: line }));
   part("why-not").replaceChildren(...lines);
   part("why-not").hidden = lines.length === 0;
@@ -139,10 +158,45 @@ function cancelled({ booking, bookings }) {
     : `${bookings.length} bookings are cancelled: this one and the ${bookings.length - 1} after it.`;
 }
 
+// What a cancel button would end, asked before it does: the booking, a request, or dates of a series.
+function question(button) {
+  const when = describe(shown, picker.zone);
+  if (shown.status === "pending") return ["Withdraw your request?", `Your request for ${when} will be withdrawn.`];
+  if (button.hasAttribute("data-cancel-later")) {
+    const later = shown.later === 1 ? "the later booking" : `the ${shown.later} later bookings`;
+    return [`Cancel ${later}?`, `All ${later} of this series will be cancelled.`];
+  }
+  if (button.value === "following") {
+    return ["Cancel this and later bookings?", `This booking (${when}) and the later ones of its series will be cancelled.`];
+  }
+  return ["Cancel this booking?", `Your booking for ${when} will be cancelled.`];
+}
+
+let asked = null; // the cancel button the open dialog asks about
+
 part("cancel-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  const reason = event.target.elements.reason.value.trim();
-  const button = event.submitter;
+  asked = event.submitter;
+  const [heading, text] = question(asked);
+  const withdraw = shown.status === "pending";
+  part("confirm-heading").textContent = heading;
+  part("confirm-text").textContent = `${text} ${names(shown.hosts)} will be told. This can't be undone.`;
+  part("confirm-yes").textContent = withdraw ? "Yes, withdraw" : "Yes, cancel";
+  part("confirm-no").textContent = withdraw ? "No, keep my request" : "No, keep it";
+  confirmCancel.returnValue = "";
+  confirmCancel.showModal();
+});
+
+// Closed: by "Yes", the cancel goes ahead; by "No" or Escape nothing happens, and focus goes
+// back to the button that asked.
+confirmCancel.addEventListener("close", () => {
+  const button = asked;
+  asked = null;
+  if (confirmCancel.returnValue !== "confirm") {
+    button.focus();
+    return;
+  }
+  const reason = part("cancel-form").elements.reason.value.trim();
   const withdrawn = shown.status === "pending";
   change("cancel", { scope: button.value, ...(reason && { reason }) }, button,
     withdrawn ? () => "Your request is withdrawn." : cancelled);

@@ -154,13 +154,17 @@ export class SlotPicker {
     const label = `${range.format(from)} – ${range.format(new Date(to.getTime() - 1))}`;
     this.part("range-label").textContent = label;
     this.part("earlier").disabled = this.page === 0;
-    this.part("later").disabled = this.page === MAX_PAGES - 1;
+    // A day too far ahead means the booking window ends in this range: every later date is
+    // too far ahead as well, so there is nothing later to show.
+    const windowEnds = result.ok && result.data.days.some((day) => day.reason === "too_far_ahead");
+    this.part("later").disabled = this.page === MAX_PAGES - 1 || windowEnds;
+    const beyond = windowEnds ? " Bookings can't be made further ahead." : "";
     if (!result.ok) {
       this.status(explain(result, result.data.error || "Free times could not be loaded."));
     } else if (this.days.size === 0) {
-      this.status(`No free times between ${label}. Try later dates.`);
+      this.status(`No free times between ${label}.${beyond || " Try later dates."}`);
     } else {
-      this.status(`${slots.length} free times on ${this.days.size} days between ${label}.`);
+      this.status(`${slots.length} free times on ${this.days.size} days between ${label}.${beyond}`);
     }
     this.renderDays();
   }
