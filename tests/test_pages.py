@@ -430,6 +430,8 @@ def test_the_time_zone_picker_searches_shows_offsets_and_keeps_the_choice(browse
         assert re.fullmatch(r"UTC-0[23]:30, now \d{1,2}:\d{2}( [AP]M)?", text_of(browser, "#zone-now"))
         zone.click()
         everything = zone_options(browser)
+        if os.environ.get("SCREENSHOTS"):  # the list open: screenshot() would blur the input and close it
+            browser.save_screenshot(str(Path(os.environ["SCREENSHOTS"]) / f"time-zones-{'phone' if size == PHONE else 'desktop'}.png"))
         assert everything[0] == GUEST_ZONE
         assert everything[1:4] == ["UTC", "America/Los_Angeles", "America/Denver"]  # then common zones
         assert len(everything) > 300 and len(set(everything)) == len(everything)
