@@ -12,7 +12,10 @@ naming the models the handler really uses, and give the handler a docstring:
 
         The lines after the first are the operation's description (Markdown).'''
 
-- The docstring's first line is the operation's summary, the rest its description.
+- The docstring's first paragraph is the operation's summary, shown as plain text (so without
+  its backticks); the rest is its description (Markdown).
+- The operation's tag, its section of the reference, is its blueprint's (BLUEPRINT_TAGS);
+  `tag` names another of TAGS for a route that reads better elsewhere.
 - `body`: the Body model the handler passes to parse(). `query`: the Query model it passes to
   parse_query() (or through parse_window()). Path parameters come from the rule itself.
 - `responses`: status -> what the body is: a Shape model (or a type pydantic can describe,
@@ -87,11 +90,23 @@ CONDITIONAL_HEADERS = {
 }
 
 INTRODUCTION = """\
-A REST scheduling API: accounts and profiles (time zone, working hours, reminders),
-bookings with attendees, availability and find-a-time, organisations, booking links (event
-types, their public slot lists, guests' bookings and manage tokens), webhooks, calendar files
-and a calendar feed, bookings sync, notifications and analytics. JSON in and out; writes can
-carry an `Idempotency-Key`, and bookings have ETags for `If-Match`.
+A REST scheduling API. Its areas, in the order below:
+
+- **auth**: accounts, login tokens, profiles (time zone, working hours, reminders), passwords
+  and **API keys** with scopes;
+- **bookings**: time booked with attendees, once or as a series; moves, cancels, guests'
+  requests confirmed or declined; iCalendar files and bookings sync;
+- **booking links**: what a public link offers (its slot list) and guests' bookings through it,
+  each managed with the token from its confirmation;
+- **event types**: what a person's or an organisation's booking links offer;
+- **schedules**: weekly hours in a time zone, date overrides, time off, availability and busy times;
+- **calendars**: external calendars read for busy times (CalDAV also written to), and the calendar feed;
+- **organisations**: members, invitations and find-a-time across them;
+- **webhooks**: booking events posted to your URL, signed, with a delivery log and retries;
+- **notifications** (in-app) and **analytics** (usage events, a dashboard);
+- **service**: health and this description.
+
+JSON in and out; writes can carry an `Idempotency-Key`, and bookings have ETags for `If-Match`.
 
 **Errors** are `{"error": "...", ...details}`; invalid input adds `fields: {name: why}`.
 **Times** are ISO 8601, years 1900-2999 (in UTC too). A time with an offset is taken as
@@ -100,6 +115,36 @@ Responses are in UTC. Whole numbers may be written 30 or 30.0.
 **Lists** take `limit` (1-200, default 50); when there is more, the response's `Link` header
 points to the next page (`rel="next"`); a `cursor` is valid only as a `Link` gives it. Every
 response carries `X-Request-ID`."""
+
+# The reference's sections in a reader's order, each with what it holds (Swagger UI shows them
+# in this order, as its tagsSorter is left unset).
+TAGS = {
+    "auth": "Accounts, login tokens, my profile and password, the users list (admins), API keys.",
+    "bookings": "Book time with attendees, once or as a series; move, cancel, confirm; iCalendar files; sync.",
+    "booking links": "What a public booking link offers, and guests' bookings through it (no account).",
+    "event types": "What booking links offer: a person's event types and an organisation's.",
+    "schedules": "Working hours in a time zone, date overrides, time off; my availability and busy times.",
+    "calendars": "External calendars read for busy times (CalDAV also written to); my calendar feed.",
+    "organisations": "Teams: members, invitations, roles, and when every chosen member is free.",
+    "webhooks": "Booking events posted to your URL, signed, with a delivery log.",
+    "notifications": "In-app notifications and the unread count.",
+    "analytics": "Usage events and the dashboard.",
+    "service": "Health, and this description.",
+}
+# Each blueprint's section; a route may name another with describe(tag=...).
+BLUEPRINT_TAGS = {
+    "auth": "auth", "users": "auth", "api_keys": "auth",
+    "bookings": "bookings",
+    "public": "booking links", "guest_bookings": "booking links",
+    "event_types": "event types", "team_event_types": "event types",
+    "schedules": "schedules", "time_off": "schedules",
+    "calendars": "calendars", "calendar": "calendars",
+    "organizations": "organisations",
+    "webhooks": "webhooks",
+    "notifications": "notifications",
+    "analytics": "analytics",
+    "health": "service", "docs": "service",
+}
 
 # What a body may hold besides its fields: any JSON (ignored) without NUL in its text.
 ANY_JSON = {
@@ -174,6 +219,7 @@ class Operation:
     responses: dict
     optional_token: bool
     conditional: str | None
+    tag: str | None = None
 
 
 PAGE = "page"
@@ -183,12 +229,15 @@ class Undescribed(Exception):
     """Routes in the app with neither @describe nor @page."""
 
 
-def describe(*, responses, body=None, query=None, optional_token=False, conditional=None):
+def describe(*, responses, body=None, query=None, optional_token=False, conditional=None, tag=None):
     """Attaches the route's description to its view; see the module's docstring."""
+    if tag is not None and tag not in TAGS:
+        raise ValueError(f"unknown tag {tag!r}: one of {', '.join(TAGS)}")
+
     def attach(view):
         if not (view.__doc__ or "").strip():
             raise TypeError(f"{view.__name__}: a described route needs a docstring (its summary)")
-        view.openapi = Operation(body, query, dict(responses), optional_token, conditional)
+        view.openapi = Operation(body, query, dict(responses), optional_token, conditional, tag)
         return view
     return attach
 
@@ -221,6 +270,9 @@ def build(app, *, skip_undescribed=False):
             routes.append((rule, view, operation))
     if missing and not skip_undescribed:
         raise Undescribed("routes without @describe or @page: " + ", ".join(missing))
+    untagged = [f"{rule.rule} ({rule.endpoint})" for rule, _, operation in routes if tag_of(rule, operation) not in TAGS]
+    if untagged and not skip_undescribed:
+        raise Undescribed("routes whose blueprint has no tag in BLUEPRINT_TAGS: " + ", ".join(untagged))
 
     schemas = Schemas()
     paths = {}
@@ -234,6 +286,7 @@ def build(app, *, skip_undescribed=False):
     return {
         "openapi": "3.1.0",
         "info": {"title": "Scheduler API", "version": "1", "description": INTRODUCTION},
+        "tags": [{"name": name, "description": description} for name, description in TAGS.items()],
         "paths": schemas.fill(paths),
         "components": {"schemas": schemas.fill(components), "securitySchemes": {"bearer": BEARER, "apiKey": API_KEY}},
     }
@@ -288,8 +341,22 @@ class WithoutNul(GenerateJsonSchema):
         return result
 
 
+def tag_of(rule, operation):
+    """The operation's section: its own tag, else its blueprint's (else the blueprint's name,
+    which build() refuses unless told to skip)."""
+    blueprint = rule.endpoint.partition(".")[0]
+    return operation.tag or BLUEPRINT_TAGS.get(blueprint, blueprint)
+
+
+def summary_and_description(docstring):
+    """The docstring's first paragraph as plain text (Swagger UI shows a summary as it is, so
+    Markdown's backticks would show), and the rest as the Markdown description."""
+    summary, _, description = inspect.cleandoc(docstring).partition("\n\n")
+    return " ".join(summary.replace("`", "").split()), description.strip()
+
+
 def operation_object(rule, view, operation, schemas):
-    summary, _, description = view.__doc__.strip().partition("\n")
+    summary, description = summary_and_description(view.__doc__)
     path_parameters = [
         {"name": name, "in": "path", "required": True, "schema": CONVERTERS.get(converter or "default", CONVERTERS["default"])}
         for converter, name in RULE_ARGUMENT.findall(rule.rule)
@@ -322,8 +389,8 @@ def operation_object(rule, view, operation, schemas):
 
     result = {
         "operationId": rule.endpoint.replace(".", "_"),
-        "tags": [rule.endpoint.partition(".")[0]],
-        "summary": summary.strip(),
+        "tags": [tag_of(rule, operation)],
+        "summary": summary,
         "parameters": path_parameters + query_parameters + headers,
         "responses": {str(status): response_object(status, kind, schemas, paged)
                       for status, kind in sorted(responses.items())},
@@ -334,8 +401,8 @@ def operation_object(rule, view, operation, schemas):
         for status, response in result["responses"].items():
             if status[0] in "24":
                 response.setdefault("headers", {})["Idempotent-Replayed"] = REPLAYED
-    if description.strip():
-        result["description"] = inspect.cleandoc(description)
+    if description:
+        result["description"] = description
     if role:
         result["description"] = (result.get("description", "") + f"\n\nRequires the `{role}` role.").strip()
     if needs_token:

@@ -64,7 +64,7 @@ def test_the_reference_lists_every_operation_and_tries_one_out(app, browser, liv
     loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert loaded and all(url.startswith(live_server.url + "/") for url in loaded), loaded
 
-    operation = browser.find_element(By.ID, "operations-health-health_health")
+    operation = browser.find_element(By.ID, "operations-service-health_health")
     operation.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
     wait_for(browser, lambda b: operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"))[0].click()
     wait_for(browser, lambda b: operation.find_elements(By.CSS_SELECTOR, ".execute"))[0].click()
@@ -107,7 +107,7 @@ def test_an_api_key_authorises_try_it_out_within_its_scopes(app, browser, live_s
     # With a key only, login-only operations stay unlocked.
     assert operation.find_element(By.CSS_SELECTOR, ".authorization__btn").get_attribute("aria-label") == (
         "authorization button locked")
-    assert browser.find_element(By.CSS_SELECTOR, "#operations-api_keys-api_keys_create_api_key .authorization__btn"
+    assert browser.find_element(By.CSS_SELECTOR, "#operations-auth-api_keys_create_api_key .authorization__btn"
                                 ).get_attribute("aria-label") == "authorization button unlocked"
     wait_for(browser, lambda b: operation.find_elements(By.CSS_SELECTOR, ".try-out__btn"))[0].click()
     wait_for(browser, lambda b: operation.find_elements(By.CSS_SELECTOR, ".execute"))[0].click()
@@ -125,6 +125,27 @@ def test_an_api_key_authorises_try_it_out_within_its_scopes(app, browser, live_s
     assert '"required_scope": "profile:read"' in operation.find_element(
         By.CSS_SELECTOR, ".live-responses-table .microlight").text
     assert f"Authorization: Bearer {other}" in operation.find_element(By.CSS_SELECTOR, ".curl-command").text
+
+
+def test_sections_come_in_a_reader_s_order_and_descriptions_render_markdown(app, browser, live_server):
+    operations = {(method.upper(), path) for path, item in spec(app)["paths"].items() for method in item}
+    browser.get(live_server("/docs"))
+    wait_for(browser, rendered(len(operations)), seconds=RENDER_SECONDS)
+    sections = browser.execute_script(
+        "return [...document.querySelectorAll('.opblock-tag-section .opblock-tag')].map(t => t.dataset.tag)")
+    assert sections[:3] == ["auth", "bookings", "booking links"]
+    assert sections == [tag["name"] for tag in spec(app)["tags"]]
+    # A tag's description is shown beside it.
+    assert "API keys" in browser.find_element(By.CSS_SELECTOR, '.opblock-tag[data-tag="auth"]').text
+
+    # Summaries are plain text; the description's `code` is rendered as code.
+    operation = browser.find_element(By.ID, "operations-bookings-bookings_no_show")
+    summary = operation.find_element(By.CSS_SELECTOR, ".opblock-summary-description").text
+    assert "`" not in summary and summary.endswith("undoes it.")
+    operation.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    description = wait_for(browser, lambda b: operation.find_elements(By.CSS_SELECTOR, ".opblock-description"))[0]
+    assert "`" not in description.text
+    assert "booking.no_show" in [code.text for code in description.find_elements(By.CSS_SELECTOR, "code")]
 
 
 def test_the_page_and_its_assets_are_served_by_the_app(client):

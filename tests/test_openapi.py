@@ -37,6 +37,18 @@ def test_a_route_without_a_description_fails(settings, redis_conn):
     app.extensions["runtime"].db.close()
 
 
+def test_a_route_outside_the_tagged_blueprints_fails(settings, redis_conn):
+    def stray():
+        """A route of no blueprint that BLUEPRINT_TAGS lists."""
+        return {"message": "hello"}
+
+    app = create_app(settings)
+    app.add_url_rule("/api/v1/stray", "stray", describe(responses={200: Message})(stray))
+    with pytest.raises(Undescribed, match="/api/v1/stray"):
+        build(app)
+    app.extensions["runtime"].db.close()
+
+
 def test_a_page_is_left_out_on_purpose(settings, redis_conn):
     app = create_app(settings)
     app.add_url_rule("/welcome", "welcome", page(lambda: "<p>hello</p>"))
@@ -159,3 +171,55 @@ def test_body_text_is_stated_without_nul(app):
     title = schema_of(document, "BookingIn")["properties"]["title"]
     assert matches(title, "Standup") and not matches(title, "Stand\x00up")
     assert schema_of(document, "BookingIn")["additionalProperties"] == {"$ref": "#/components/schemas/AnyJson"}
+
+
+READERS_ORDER = ["auth", "bookings", "booking links", "event types", "schedules", "calendars", "organisations",
+                 "webhooks", "notifications", "analytics"]
+
+
+def operations_of(document):
+    return [(method.upper(), path, operation) for path, item in document["paths"].items()
+            for method, operation in item.items()]
+
+
+def test_tags_come_in_a_reader_s_order_each_with_a_description(app):
+    tags = build(app)["tags"]
+    names = [tag["name"] for tag in tags]
+    assert names[:len(READERS_ORDER)] == READERS_ORDER
+    assert all(tag["description"].strip() for tag in tags)
+
+
+def test_every_operation_has_one_listed_tag(app):
+    document = build(app)
+    listed = {tag["name"] for tag in document["tags"]}
+    untagged = [f"{method} {path}" for method, path, operation in operations_of(document)
+                if len(operation["tags"]) != 1 or operation["tags"][0] not in listed]
+    assert untagged == []
+    tag_of = {(method, path): operation["tags"][0] for method, path, operation in operations_of(document)}
+    assert tag_of["POST", "/api/v1/api-keys"] == "auth"
+    assert tag_of["POST", "/api/v1/public/{username}/{slug}/bookings"] == "booking links"
+    assert tag_of["GET", "/api/v1/guest-bookings/{token}"] == "booking links"
+    assert tag_of["GET", "/api/v1/organizations/{org_id}/event-types"] == "event types"
+    assert tag_of["GET", "/api/v1/users/me/time-off"] == "schedules"
+    assert tag_of["GET", "/calendar/{secret}.ics"] == "calendars"
+
+
+def test_an_unknown_tag_is_refused():
+    with pytest.raises(ValueError, match="unknown tag"):
+        describe(responses={200: None}, tag="misc")
+
+
+def test_summaries_are_plain_text_and_whole_sentences(app):
+    """Swagger UI shows a summary as it is: no Markdown, and not cut at the docstring's line end."""
+    for method, path, operation in operations_of(build(app)):
+        assert "`" not in operation["summary"], f"{method} {path}"
+        assert "\n" not in operation["summary"], f"{method} {path}"
+    no_show = build(app)["paths"]["/api/v1/bookings/{booking_id}/no-show"]["post"]
+    assert no_show["summary"].endswith("undoes it.")
+    assert "`who: guest`" not in no_show.get("description", "")
+
+
+def test_the_introduction_names_every_area(app):
+    introduction = build(app)["info"]["description"].lower()
+    for area in READERS_ORDER + ["api keys", "webhooks", "booking links"]:
+        assert area in introduction, area

@@ -157,7 +157,7 @@ def list_users():
 
 
 @bp.get("/me/busy")
-@describe(query=WindowQuery, responses={200: Busy})
+@describe(query=WindowQuery, responses={200: Busy}, tag="schedules")
 @login_required("calendars:read")
 def my_busy():
     """When I am busy between `from` and `to` (at most 62 days), merged: my confirmed bookings
@@ -168,7 +168,7 @@ def my_busy():
 
 
 @bp.get("/me/availability")
-@describe(query=WindowQuery, responses={200: Availability})
+@describe(query=WindowQuery, responses={200: Availability}, tag="schedules")
 @login_required("schedules:read")
 def my_availability():
     """Start times where I am free for `duration` minutes within my working hours (my default
@@ -181,7 +181,7 @@ def my_availability():
 
 
 @bp.post("/me/calendar-feed")
-@describe(responses={201: CalendarFeed})
+@describe(responses={201: CalendarFeed}, tag="calendars")
 @login_required(None)
 def rotate_calendar_feed():
     """A new secret feed URL; a previous one stops working. Only a hash is stored.

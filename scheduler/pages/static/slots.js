@@ -3,6 +3,7 @@
 // any, with why.
 
 import { call, explain } from "./api.js";
+import { ZonePicker } from "./zones.js";
 
 const WINDOW_DAYS = 14;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -17,15 +18,6 @@ const UNAVAILABLE = {
   fully_booked: "Fully booked",
   no_free_time: "No free times",
 };
-
-export function browserZone() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-}
-
-function zoneNames(current) {
-  const known = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
-  return [...new Set([...known, current, "UTC"])].sort();
-}
 
 function formatter(zone, options) {
   return new Intl.DateTimeFormat(undefined, { timeZone: zone, ...options });
@@ -103,7 +95,6 @@ export class SlotPicker {
     this.url = url;
     this.omit = omit;
     this.onChoose = onChoose;
-    this.zone = browserZone();
     this.now = new Date();
     this.page = 0;
     this.loads = 0;
@@ -112,13 +103,15 @@ export class SlotPicker {
     this.day = null;
     this.part = (name) => root.querySelector(`[data-${name}]`);
 
-    const select = this.part("zone");
-    for (const name of zoneNames(this.zone)) select.append(new Option(name, name, false, name === this.zone));
-    select.addEventListener("change", () => {
-      this.zone = select.value;
-      this.day = null;
-      this.load();
-    });
+    // Offsets are given for the chosen day (else today's).
+    this.zone = new ZonePicker(this.part("zone-picker"), {
+      day: () => (this.day ? new Date(`${this.day}T12:00:00Z`) : new Date()),
+      onChange: (zone) => {
+        this.zone = zone;
+        this.day = null;
+        this.load();
+      },
+    }).zone;
     this.part("earlier").addEventListener("click", () => this.turn(-1));
     this.part("later").addEventListener("click", () => this.turn(1));
   }
