@@ -128,6 +128,9 @@ def map_case(context, case):
             case.body["weights"] = {TEAM_HOST: weight for weight in list(case.body["weights"].values())[:1]}
         future_times(case.body)
         future_expiry(case.body)
+        if isinstance(case.body.get("embed_origins"), list):
+            # The pattern admits what the origin rule refuses (a port out of range, duplicates).
+            case.body["embed_origins"] = ["https://example.com"][:len(case.body["embed_origins"])]
         single_bookings(case.body)
         if case.operation.label == NO_SHOW:
             case.body.pop("seat_id", None)
