@@ -150,6 +150,7 @@ def manage(token):
 
 
 @bp.get("/manage/<token>/booking.ics")
+@page
 def booking_ics(token):
     """The guest's booking as an iCalendar file to add to a calendar by hand: the same event (UID,
     SEQUENCE) as the invitation e-mailed to them, so a calendar that has it updates it."""
