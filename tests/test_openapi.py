@@ -210,13 +210,17 @@ def test_an_unknown_tag_is_refused():
 
 
 def test_summaries_are_plain_text_and_whole_sentences(app):
-    """Swagger UI shows a summary as it is: no Markdown, and not cut at the docstring's line end."""
+    """Swagger UI shows a summary as it is, on one line of the operation list: no Markdown, not
+    cut at the docstring's line end, and short (the details go in the description)."""
     for method, path, operation in operations_of(build(app)):
         assert "`" not in operation["summary"], f"{method} {path}"
         assert "\n" not in operation["summary"], f"{method} {path}"
+        assert len(operation["summary"]) <= 100, f"{method} {path}: {operation['summary']}"
+        words = operation["summary"].lower().split()
+        assert not any(a == b for a, b in zip(words, words[1:])), f"{method} {path}: {operation['summary']}"
     no_show = build(app)["paths"]["/api/v1/bookings/{booking_id}/no-show"]["post"]
-    assert no_show["summary"].endswith("undoes it.")
-    assert "`who: guest`" not in no_show.get("description", "")
+    assert no_show["summary"] == "Mark who did not come to a booking I booked."
+    assert no_show["description"].startswith("Its guest (`who: guest`;")
 
 
 def test_the_introduction_names_every_area(app):

@@ -102,9 +102,9 @@ def log_event():
 @describe(query=DashboardQuery, responses={200: Dashboard})
 @login_required("bookings:read")
 def dashboard():
-    """Usage over the last `days` days.
+    """Usage over recent days.
 
-    Admins see every event, from a snapshot at most DASHBOARD_MAX_AGE seconds old (`as_of`);
+    Over the last `days` days. Admins see every event, from a snapshot at most DASHBOARD_MAX_AGE seconds old (`as_of`);
     everyone else sees the events they caused, exactly."""
     query = parse_query(DashboardQuery)
     if g.user["role"] == "admin":

@@ -421,8 +421,10 @@ def decline(booking_id):
 @login_required("bookings:write")
 @retrying
 def no_show(booking_id):
-    """Mark who did not come to a booking I booked: its guest (`who: guest`; a seated booking's
-    names the seat) or one of its attendees (a user id); `no_show: false` undoes it.
+    """Mark who did not come to a booking I booked.
+
+    Its guest (`who: guest`; a seated booking's names the seat) or one of its attendees (a user
+    id); `no_show: false` undoes it.
 
     Only once it has started (409 before) and only for a confirmed booking; 400 for `guest` on
     a booking without a guest, or someone it does not have. Shown in the booking's `no_show`

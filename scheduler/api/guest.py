@@ -74,8 +74,9 @@ class GuestBookingMoved(GuestBookingSaved):
 @bp.get("/<token>")
 @describe(responses={200: Managed, 429: RateLimited})
 def show(token):
-    """A guest's booking, by the token from their confirmation; an unknown token is 404.
-    Rate limited per client address."""
+    """A guest's booking, by the token from their confirmation.
+
+    An unknown token is 404. Rate limited per client address."""
     limit_public_reads()
     with transaction() as cur:
         booking = by_token(cur, token)
@@ -87,9 +88,10 @@ def show(token):
 @bp.get("/<token>/slots")
 @describe(query=SlotsQuery, responses={200: Slots, 409: Error, 429: RateLimited})
 def reschedule_slots(token):
-    """The slots the booking could move to: as the booking link offers them, except that the
-    booking's own time and its place in the daily limit do not count against it. Rate limited
-    per client address."""
+    """The slots the booking could move to.
+
+    As the booking link offers them, except that the booking's own time and its place in the
+    daily limit do not count against it. Rate limited per client address."""
     limit_public_reads()
     window = slots_window()
     with transaction() as cur:
@@ -102,8 +104,10 @@ def reschedule_slots(token):
 @describe(body=Cancellation, responses={200: GuestCancelled, 409: Error, 429: RateLimited})
 @retrying
 def cancel(token):
-    """Cancel a guest booking; 409 if it is cancelled already, has started, or the event type's
-    `cancel_notice` before its start has begun.
+    """Cancel a guest booking.
+
+    409 if it is cancelled already, has started, or the event type's `cancel_notice` before its
+    start has begun.
 
     A request (pending) is withdrawn; a seat is given up (the last one cancels the booking).
 

@@ -141,8 +141,9 @@ def book(username, slug):
 @bp.get("/teams/<org_slug>/<slug>")
 @describe(responses={200: TeamInfo, 429: RateLimited})
 def team_info(org_slug, slug):
-    """What a team's booking link offers: the event type, the team's name, its kind and its
-    hosts' names (nothing else of them).
+    """What a team's booking link offers.
+
+    The event type, the team's name, its kind and its hosts' names (nothing else of them).
 
     Unknown team, unknown slug, inactive type and a type none of whose hosts is still a member
     are the same 404. Rate limited per client address."""
@@ -152,8 +153,9 @@ def team_info(org_slug, slug):
 @bp.get("/teams/<org_slug>/<slug>/slots")
 @describe(query=SlotsQuery, responses={200: Slots, 429: RateLimited})
 def team_slots(org_slug, slug):
-    """The start times a team's booking link offers in a window, as a person's link offers
-    them, for each host under their own default schedule, time off, calendars, bookings and
+    """The start times a team's booking link offers in a window.
+
+    As a person's link offers them, for each host under their own default schedule, time off, calendars, bookings and
     the type's limits (counted per host): round robin offers a start when at least one host
     could take it; collective when every host could. `days` gives a reason the hosts agree on,
     else `no_free_time`. Rate limited per client address."""

@@ -85,7 +85,9 @@ def add_time_off():
 @describe(query=TimeOffQuery, responses={200: TimeOffList})
 @login_required("schedules:read")
 def list_time_off():
-    """My time off overlapping `from` (default now) to `to` (default: no end), by start."""
+    """My time off in a window, by start.
+
+    What overlaps `from` (default now) to `to` (default: no end)."""
     query = parse_query(TimeOffQuery)
     window = in_zone(query.timezone or g.user["timezone"], start=query.start, end=query.end)
     start = window["start"] or clock.now()

@@ -160,8 +160,10 @@ def list_users():
 @describe(query=WindowQuery, responses={200: Busy}, tag="schedules")
 @login_required("calendars:read")
 def my_busy():
-    """When I am busy between `from` and `to` (at most 62 days), merged: my confirmed bookings
-    with their buffers and my time off, without saying which."""
+    """When I am busy between `from` and `to`.
+
+    At most 62 days, merged: my confirmed bookings with their buffers and my time off, without
+    saying which."""
     start, end, _ = parse_window()
     with single_statement() as cur:
         return {"from": start, "to": end, "busy": find_time.busy(cur, g.user["id"], start, end)}
@@ -171,9 +173,10 @@ def my_busy():
 @describe(query=WindowQuery, responses={200: Availability}, tag="schedules")
 @login_required("schedules:read")
 def my_availability():
-    """Start times where I am free for `duration` minutes within my working hours (my default
-    schedule with its date overrides, minus my bookings and time off), every `step` minutes
-    from the opening of each working interval in my zone."""
+    """Start times where I am free for `duration` minutes.
+
+    Within my working hours (my default schedule with its date overrides, minus my bookings and
+    time off), every `step` minutes from the opening of each working interval in my zone."""
     start, end, query = parse_window()
     with transaction() as cur:
         slots = find_time.free(cur, [g.user["id"]], start, end, duration=query.duration, step=query.step)
