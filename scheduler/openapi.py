@@ -89,33 +89,6 @@ CONDITIONAL_HEADERS = {
               "description": "The ETag you read: 412 and nothing changes if the booking changed since."},
 }
 
-INTRODUCTION = """\
-A REST scheduling API. Its areas, in the order below:
-
-- **auth**: accounts, login tokens, profiles (time zone, working hours, reminders), passwords
-  and **API keys** with scopes;
-- **bookings**: time booked with attendees, once or as a series; moves, cancels, guests'
-  requests confirmed or declined; iCalendar files and bookings sync;
-- **booking links**: what a public link offers (its slot list) and guests' bookings through it,
-  each managed with the token from its confirmation;
-- **event types**: what a person's or an organisation's booking links offer;
-- **schedules**: weekly hours in a time zone, date overrides, time off, availability and busy times;
-- **calendars**: external calendars read for busy times (CalDAV also written to), and the calendar feed;
-- **organisations**: members, invitations and find-a-time across them;
-- **webhooks**: booking events posted to your URL, signed, with a delivery log and retries;
-- **notifications** (in-app) and **analytics** (usage events, a dashboard);
-- **service**: health and this description.
-
-JSON in and out; writes can carry an `Idempotency-Key`, and bookings have ETags for `If-Match`.
-
-**Errors** are `{"error": "...", ...details}`; invalid input adds `fields: {name: why}`.
-**Times** are ISO 8601, years 1900-2999 (in UTC too). A time with an offset is taken as
-given; one without is wall-clock time in the request's `timezone` (else the user's own).
-Responses are in UTC. Whole numbers may be written 30 or 30.0.
-**Lists** take `limit` (1-200, default 50); when there is more, the response's `Link` header
-points to the next page (`rel="next"`); a `cursor` is valid only as a `Link` gives it. Every
-response carries `X-Request-ID`."""
-
 # The reference's sections in a reader's order, each with what it holds (Swagger UI shows them
 # in this order, as its tagsSorter is left unset).
 TAGS = {
@@ -131,6 +104,20 @@ TAGS = {
     "analytics": "Usage events and the dashboard.",
     "service": "Health, and this description.",
 }
+
+# The introduction names every area as its section of the reference does (TAGS).
+INTRODUCTION = ("A REST scheduling API. Its areas, in the order below:\n\n"
+                + "\n".join(f"- **{name}**: {what}" for name, what in TAGS.items()) + "\n\n"
+                + """JSON in and out; writes can carry an `Idempotency-Key`, and bookings have ETags for `If-Match`.
+
+**Errors** are `{"error": "...", ...details}`; invalid input adds `fields: {name: why}`.
+**Times** are ISO 8601, years 1900-2999 (in UTC too). A time with an offset is taken as
+given; one without is wall-clock time in the request's `timezone` (else the user's own).
+Responses are in UTC. Whole numbers may be written 30 or 30.0.
+**Lists** take `limit` (1-200, default 50); when there is more, the response's `Link` header
+points to the next page (`rel="next"`); a `cursor` is valid only as a `Link` gives it. Every
+response carries `X-Request-ID`.""")
+
 # Each blueprint's section; a route may name another with describe(tag=...).
 BLUEPRINT_TAGS = {
     "auth": "auth", "users": "auth", "api_keys": "auth",
@@ -401,14 +388,13 @@ def operation_object(rule, view, operation, schemas):
         for status, response in result["responses"].items():
             if status[0] in "24":
                 response.setdefault("headers", {})["Idempotent-Replayed"] = REPLAYED
-    if description:
-        result["description"] = description
+    notes = [description] if description else []
     if role:
-        result["description"] = (result.get("description", "") + f"\n\nRequires the `{role}` role.").strip()
+        notes.append(f"Requires the `{role}` role.")
     if needs_token:
-        scope = view.scope
-        access = f"API key scope: `{scope}`." if scope else "Login token only: an API key gets 403."
-        result["description"] = (result.get("description", "") + "\n\n" + access).strip()
+        notes.append(f"API key scope: `{view.scope}`." if view.scope else "Login token only: an API key gets 403.")
+    if notes:
+        result["description"] = "\n\n".join(notes)
     if operation.body:
         # A body that {} satisfies (no field required, and not a change that asks for one of
         # several, validation.at_least_one) may be left out: validation.json_body reads none as {}.

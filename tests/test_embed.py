@@ -11,7 +11,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from browser import wait_for
-from tests.test_pages import WEEK, css, host, offered, same_moment, show_day  # noqa: F401 (host is a fixture)
+from tests.test_pages import WEEK, choose_and_book, css, host, offered, same_moment, show_day  # noqa: F401 (host is a fixture)
 
 FRAME = "iframe[data-scheduler-frame]"
 
@@ -141,10 +141,7 @@ def test_a_page_embedded_on_a_listed_origin_books_and_tells_the_host_page(browse
     browser.switch_to.frame(frame)
     show_day(browser)
     chosen = offered(browser)[1]
-    browser.find_element(By.CSS_SELECTOR, f'[data-start="{chosen}"]').click()
-    browser.find_element(By.ID, "name").send_keys("Grace Guest")
-    browser.find_element(By.ID, "email").send_keys("grace@example.com")
-    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    choose_and_book(browser, chosen, "Grace Guest", "grace@example.com")
     wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirmation]").is_displayed())
     height = browser.execute_script("return Math.ceil(document.documentElement.getBoundingClientRect().height)")
     browser.switch_to.default_content()

@@ -67,6 +67,14 @@ def show_day(driver, day=None):
     return button.get_attribute("data-day")
 
 
+def choose_and_book(driver, start, name, email):
+    """Chooses the offered `start` and books it as `name` <`email`>."""
+    driver.find_element(By.CSS_SELECTOR, f'[data-start="{start}"]').click()
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+
+
 def wait_text(driver, selector, pattern):
     return wait_for(driver, lambda d: re.search(pattern, text_of(d, selector)) and text_of(d, selector))
 
@@ -512,10 +520,7 @@ def test_a_time_no_longer_offered_is_said_with_the_reason(browser, live_server, 
 
 def test_field_errors_from_the_api_are_shown_beside_the_field(browser, live_server, client, host):
     browser.get(live_server("/book/hana/intro"))
-    browser.find_element(By.CSS_SELECTOR, f'[data-start="{offered(browser)[0]}"]').click()
-    browser.find_element(By.ID, "name").send_keys("Typo")
-    browser.find_element(By.ID, "email").send_keys("not-an-address")
-    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    choose_and_book(browser, offered(browser)[0], "Typo", "not-an-address")
     wait_text(browser, "#email-error", ".")
     email = browser.find_element(By.ID, "email")
     assert email.get_attribute("aria-invalid") == "true"
@@ -561,10 +566,7 @@ class TestRateLimited:
         r = client.post("/api/v1/public/hana/intro/bookings",
                         json={"start": starts[0], "name": "First", "email": "first@example.com"})
         assert r.status_code == 201, r.json
-        browser.find_element(By.CSS_SELECTOR, f'[data-start="{starts[1]}"]').click()
-        browser.find_element(By.ID, "name").send_keys("Second")
-        browser.find_element(By.ID, "email").send_keys("second@example.com")
-        browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+        choose_and_book(browser, starts[1], "Second", "second@example.com")
         wait_text(browser, "[data-alert]", r"Try again in \d+ seconds")
         assert len(host_bookings(client, host)) == 1
 
@@ -620,10 +622,7 @@ def test_a_guest_books_a_team_and_sees_who_takes_it(browser, live_server, client
 
     show_day(browser)
     chosen = offered(browser)[1]
-    browser.find_element(By.CSS_SELECTOR, f'[data-start="{chosen}"]').click()
-    browser.find_element(By.ID, "name").send_keys("Grace Guest")
-    browser.find_element(By.ID, "email").send_keys("grace@example.com")
-    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    choose_and_book(browser, chosen, "Grace Guest", "grace@example.com")
     wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirmation]").is_displayed())
     assert "Product demo with Ann Host" in text_of(browser, "[data-confirmation]")
     screenshot(browser, "team-booked", size)
@@ -990,10 +989,7 @@ def test_the_confirmation_and_the_manage_page_add_it_to_a_calendar(browser, live
     set_time_zone(browser, GUEST_ZONE)
     browser.get(live_server("/book/hana/intro"))
     start = offered(browser)[0]
-    browser.find_element(By.CSS_SELECTOR, f'[data-start="{start}"]').click()
-    browser.find_element(By.ID, "name").send_keys("Cal Guest")
-    browser.find_element(By.ID, "email").send_keys("cal@example.com")
-    browser.find_element(By.CSS_SELECTOR, "[data-submit]").click()
+    choose_and_book(browser, start, "Cal Guest", "cal@example.com")
     wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-add-to-calendar]").is_displayed())
     begin = datetime.fromisoformat(start).astimezone(timezone.utc)
     end = begin + timedelta(minutes=30)
