@@ -407,7 +407,8 @@ def seat_view(booking, seat):
     """A seated booking as one seat's guest has it: they are its guest (they see no other), their
     manage token's salt is its salt, and their seat names their reminders."""
     return booking | {"guest": {"name": seat["guest_name"], "email": seat["guest_email"],
-                                "timezone": seat["guest_timezone"], "notes": seat["guest_notes"]},
+                                "timezone": seat["guest_timezone"], "language": seat["guest_language"],
+                                "notes": seat["guest_notes"]},
                       "guest_token_salt": seat["token_salt"], "seat_id": seat["id"]}
 
 

@@ -15,6 +15,7 @@ from . import clock, round_robin
 from .availability import intersect, merge
 from .errors import BadRequest, Conflict, NotFound
 from .keys import token_hash
+from .languages import N_
 from .offers import Offer, combined, empty_days
 from .repositories import bookings, event_types, organizations, person_time, seats, series
 
@@ -74,7 +75,7 @@ def link_target(cur, username, slug):
     are one and the same 404."""
     event_type = event_types.find_public(cur, username, slug) if HANDLE.match(username) and HANDLE.match(slug) else None
     if event_type is None:
-        raise NotFound("Booking link not found")
+        raise NotFound(N_("Booking link not found"))
     return Link.personal(event_type, clock.now())
 
 
@@ -84,7 +85,7 @@ def team_target(cur, org_slug, slug):
     event_type = (event_types.find_team_link(cur, org_slug, slug)
                   if HANDLE.match(org_slug) and HANDLE.match(slug) else None)
     if event_type is None or not event_type["hosts"]:
-        raise NotFound("Booking link not found")
+        raise NotFound(N_("Booking link not found"))
     return Link.team(event_type, clock.now())
 
 
@@ -300,7 +301,7 @@ def by_token(cur, token, *, lock=False):
     """The guest booking a manage token reaches, with its host's name; 404 otherwise."""
     booking = bookings.find_by_guest_token(cur, token_hash(token), lock=lock) if TOKEN.match(token) else None
     if booking is None:
-        raise NotFound("Booking not found")
+        raise NotFound(N_("Booking not found"))
     return booking
 
 
@@ -419,7 +420,8 @@ def guest_view(booking, host_name, hosts):
     every host attending (`hosts`, [{name}])."""
     zone = ZoneInfo(booking["guest"]["timezone"])
     return {"start": booking["start_time"].astimezone(zone), "end": booking["end_time"].astimezone(zone),
-            "timezone": booking["guest"]["timezone"], "title": booking["title"], "status": booking["status"],
+            "timezone": booking["guest"]["timezone"], "language": booking["guest"]["language"],
+            "title": booking["title"], "status": booking["status"],
             "location": booking["location"], "host": {"name": host_name}, "hosts": hosts,
             "guest": {"name": booking["guest"]["name"], "email": booking["guest"]["email"]},
             "series_id": booking["series_id"], "occurrence": booking["occurrence"],

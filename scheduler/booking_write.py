@@ -360,15 +360,16 @@ class BookingWrite:
                            announce.attendance_answered(self.origin, booking, recipients, person, status))
         return self.run(change, refused=self.busy)
 
-    def book_link(self, find_link, *, start, name, email, zone_name, notes):
+    def book_link(self, find_link, *, start, name, email, zone_name, language, notes):
         """A guest books `start` through a booking link (`find_link(cur)`: a person's or a
         team's): every rule of the slot list is checked again under the hosts' locks, and a
         round-robin link's host is chosen there. A type that requires confirmation makes a
         request (pending, holding the time until it expires); a seated type a seat. The guest's
-        manage token is made here and only its hash is stored."""
+        manage token is made here and only its hash is stored. The guest's `language` is kept for
+        their later emails and manage page."""
         salt = links.new_salt(self.rt.settings.secret_keys)
         token = links.manage_token(self.rt.settings, salt)
-        guest = {"name": name, "email": email, "zone_name": zone_name, "notes": notes}
+        guest = {"name": name, "email": email, "zone_name": zone_name, "language": language, "notes": notes}
 
         def change(cur, attempt):
             link = find_link(cur)
@@ -420,7 +421,7 @@ class BookingWrite:
                        announce.seat_booked(self.origin, booking, seat, recipients, first=first),
                        host_name=host_name, manage_token=token, assignment=assignment)
 
-    def book_series(self, find_link, *, start, recurrence, on_conflict, name, email, zone_name, notes):
+    def book_series(self, find_link, *, start, recurrence, on_conflict, name, email, zone_name, language, notes):
         """A guest books a series through a booking link whose type allows it: every occurrence
         is checked as `book_link` checks one start (a limit counting the series' own earlier
         occurrences), under the hosts' locks, and a round-robin link gives the whole series to
@@ -442,7 +443,8 @@ class BookingWrite:
             written, recipients = bookings.create_occurrences(
                 cur, owner_id=hosts[0].id, invitee_ids=[h.id for h in hosts[1:]], title=event_type["title"],
                 series_id=series["id"], occurrences=free, token_hashes=[token_hash(t) for t in tokens],
-                token_salts=salts, **guest_fields(event_type, name=name, email=email, zone_name=zone_name, notes=notes))
+                token_salts=salts, **guest_fields(event_type, name=name, email=email, zone_name=zone_name,
+                                                  language=language, notes=notes))
             if verdict.assignment:
                 event_types.assigned(cur, event_type["id"], hosts[0].id)
             told = announce.series_of(self.origin, series,
@@ -544,10 +546,10 @@ def type_fields(event_type):
             "buffer_before": event_type["buffer_before"], "buffer_after": event_type["buffer_after"]}
 
 
-def guest_fields(event_type, *, name, email, zone_name, notes):
+def guest_fields(event_type, *, name, email, zone_name, language, notes):
     """What a guest booking takes from its type and its guest."""
     return type_fields(event_type) | {"guest_name": name, "guest_email": email, "guest_timezone": zone_name,
-                                      "guest_notes": notes}
+                                      "guest_language": language, "guest_notes": notes}
 
 
 def requested(event_type, start):

@@ -23,6 +23,7 @@ class GuestView(Shape):
     start: datetime
     end: datetime
     timezone: str = Field(description="The guest's zone, which the times are written in.")
+    language: str = Field(description="The guest's language (BCP 47), which their emails and manage page use.")
     title: str
     status: Literal["confirmed", "pending", "declined", "expired", "cancelled"] = Field(description=(
         "`pending`: a request the host has yet to confirm (it holds the time); `declined` or `expired`: a request "

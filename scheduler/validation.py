@@ -12,6 +12,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
                       ValidationError, WithJsonSchema, model_validator)
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from . import languages
 from .email_addresses import hidden_characters, normalise, visible_text_pattern
 from .errors import BadRequest, UnsupportedMediaType
 from .timezones import NonexistentLocalTime, check_zone, to_utc
@@ -175,6 +176,22 @@ ZONE_MARK = "x-time-zone"
 Zone = Annotated[str, AfterValidator(check_zone), WithJsonSchema({"type": "string", ZONE_MARK: True})]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(check_email),
                   WithJsonSchema({"type": "string", "format": "email", "maxLength": 254})]
+
+
+def check_language(value):
+    tag = languages.tag_of(value)
+    if tag is None:
+        raise ValueError(f"must be a language tag (BCP 47, such as de or en-US) of one of {', '.join(languages.LANGUAGES)}")
+    return tag
+
+
+# Any case, as BCP 47 has it; a region or script we don't know is dropped (check_language).
+LANGUAGE_PATTERN = ("^(?:" + "|".join("".join(f"[{c.upper()}{c}]" for c in code) for code in languages.LANGUAGES)
+                    + ")(?:[-_][A-Za-z0-9]{1,8})*$")
+Language = Annotated[str, AfterValidator(check_language), WithJsonSchema({
+    "type": "string", "maxLength": 35, "pattern": LANGUAGE_PATTERN, "examples": ["de", "en-US", "ja"],
+    "description": f"A language tag (BCP 47) of one of {', '.join(languages.LANGUAGES)}; its region, if any, "
+                   "chooses how dates and times are written (en-US: 2:00 PM; en: 14:00)."})]
 # bcrypt reads 72 bytes; JSON Schema counts characters, so the description says it in words.
 PASSWORD_BYTES = "At most 72 bytes in UTF-8."
 Password = Annotated[str, StringConstraints(min_length=6), AfterValidator(check_password),

@@ -101,7 +101,8 @@ BEGIN
         'capacity', p_capacity, 'taken', p_taken,
         'guests', (SELECT coalesce(json_agg(json_build_object(
                               'id', s.id, 'name', s.guest_name, 'email', s.guest_email, 'timezone', s.guest_timezone,
-                              'notes', s.guest_notes, 'status', s.status, 'no_show', s.no_show) ORDER BY s.id), '[]')
+                              'language', coalesce(s.guest_language, 'en'), 'notes', s.guest_notes,
+                              'status', s.status, 'no_show', s.no_show) ORDER BY s.id), '[]')
                    FROM booking_seats s WHERE s.booking_id = p_booking));
 END
 $$;
@@ -119,7 +120,7 @@ CREATE OR REPLACE FUNCTION insert_booking(
     p_event_type_id bigint, p_location text, p_buffer_before integer, p_buffer_after integer,
     p_guest_name text, p_guest_email text, p_guest_timezone text, p_guest_notes text,
     p_guest_token_hash text, p_guest_token_salt text, p_series_id bigint, p_occurrence integer,
-    p_status text, p_expires_at timestamptz, p_seats integer
+    p_status text, p_expires_at timestamptz, p_seats integer, p_guest_language text
 ) RETURNS TABLE (
     id bigint, user_id bigint, title text, start_time timestamptz, end_time timestamptz, status text,
     created_at timestamptz, updated_at timestamptz, event_type_id bigint, location text, guest json,
@@ -133,10 +134,11 @@ BEGIN
         INSERT INTO bookings AS b (user_id, title, start_time, end_time, event_type_id, location, buffer_before,
                                    buffer_after, guest_name, guest_email, guest_timezone, guest_notes,
                                    guest_token_hash, guest_token_salt, series_id, occurrence, status, expires_at,
-                                   seats)
+                                   seats, guest_language)
         VALUES (p_owner, p_title, p_start, p_end, p_event_type_id, p_location, p_buffer_before,
                 p_buffer_after, p_guest_name, p_guest_email, p_guest_timezone, p_guest_notes,
-                p_guest_token_hash, p_guest_token_salt, p_series_id, p_occurrence, p_status, p_expires_at, p_seats)
+                p_guest_token_hash, p_guest_token_salt, p_series_id, p_occurrence, p_status, p_expires_at, p_seats,
+                p_guest_language)
         RETURNING b.*
     ), attendees AS (
         INSERT INTO booking_attendees AS a (booking_id, user_id, status, start_time, end_time, confirmed,
@@ -152,7 +154,8 @@ BEGIN
     SELECT b.id, b.user_id, b.title, b.start_time, b.end_time, b.status, b.created_at, b.updated_at,
            b.event_type_id, b.location,
            CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
-               'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone, 'notes', b.guest_notes)
+               'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone,
+               'language', coalesce(b.guest_language, 'en'), 'notes', b.guest_notes)
            END,
            b.series_id, b.occurrence, b.expires_at,
            CASE WHEN b.seats IS NOT NULL THEN booking_seats(b.id, b.seats, b.seats_taken) END,

@@ -226,7 +226,7 @@ def test_the_host_sees_guest_bookings_wherever_their_own_show(client, host, make
     booked(client, at(day, "10:00"), notes="About the offer")
     [row] = client.get("/api/v1/bookings", headers=host.auth).json
     assert row["event_type_id"] == event_type["id"] and row["title"] == "Intro call"
-    assert row["guest"] == {"name": "Gus Guest", "email": "gus@example.com", "timezone": "UTC",
+    assert row["guest"] == {"name": "Gus Guest", "email": "gus@example.com", "timezone": "UTC", "language": "en",
                             "notes": "About the offer"}
     window = {"from": at(day, "09:00").isoformat(), "to": at(day, "12:00").isoformat()}
     busy = client.get("/api/v1/users/me/busy", query_string=window, headers=host.auth).json["busy"]

@@ -120,6 +120,7 @@ class GuestDetails(Shape):
     name: str
     email: str
     timezone: str = Field(description="The zone the guest booked in; their emails use it.")
+    language: str = Field(description="The language the guest booked in (BCP 47); their emails use it.")
     notes: str | None
 
 
@@ -128,6 +129,7 @@ class Seat(Shape):
     name: str
     email: str
     timezone: str
+    language: str
     notes: str | None
     status: Literal["confirmed", "cancelled"]
     no_show: bool

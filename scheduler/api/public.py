@@ -4,10 +4,10 @@ alike. What strangers are shown, and the rules, are booking_links'; the write is
 
 from typing import Literal
 
-from flask import Blueprint
+from flask import Blueprint, request
 from pydantic import Field
 
-from .. import links
+from .. import languages, links
 from ..auth import limit_public_posts, limit_public_reads
 from ..booking_links import link_target, public_face, slots_of, team_target
 from ..context import booking_write, single_statement, site, transaction
@@ -16,7 +16,7 @@ from ..idempotency import guest_scope, idempotent
 from ..openapi import Error, RateLimited, Shape, describe
 from ..public_shapes import Assignment, GuestView, OccurrenceConflict, OnConflict, Person, Policy, SeriesShown
 from ..recurrence import Recurrence
-from ..validation import Body, DateTime, Email, Name, Paragraphs, Zone, in_zone, parse
+from ..validation import Body, DateTime, Email, Language, Name, Paragraphs, Zone, in_zone, parse
 from ..windows import Slots, SlotsQuery, slots_window
 
 bp = Blueprint("public", __name__)
@@ -29,6 +29,9 @@ class GuestBookingIn(Body):
     name: Name
     email: Email
     timezone: Zone | None = None
+    language: Language | None = Field(default=None, description=(
+        "The guest's language, kept with the booking for their emails and manage page; else the request's "
+        "Accept-Language, else English."))
     notes: Notes | None = None
     recurrence: Recurrence | None = Field(default=None, description=(
         "Book a series (if the type's `max_occurrences` allows that many), `start` being the first; expanded in "
@@ -202,8 +205,9 @@ def book_as_guest(find_link, *, assigns=False):
     limit_public_posts()
     data = parse(GuestBookingIn)
     zone_name = data.timezone or "UTC"
+    language = data.language or languages.best_of(request.accept_languages.values()) or languages.DEFAULT
     guest = {"start": in_zone(zone_name, start=data.start)["start"], "name": data.name, "email": data.email,
-             "zone_name": zone_name, "notes": data.notes}
+             "zone_name": zone_name, "language": language, "notes": data.notes}
     if data.recurrence is None:
         written = booking_write().book_link(find_link, **guest)
         message = "Request sent: the host will confirm it" if written.booking["status"] == "pending" else \

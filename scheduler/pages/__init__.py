@@ -11,13 +11,13 @@ import redis
 from flask import Blueprint, Response, render_template, url_for
 
 from ..auth import limit_public_reads
-from ..booking_links import (booking_page_parts, by_token, duration_text, link_target, notice_minutes, public_face,
-                             team_target)
+from ..booking_links import booking_page_parts, by_token, link_target, notice_minutes, public_face, team_target
 from ..calendar import guest_event_data, to_ics
 from ..context import settings, single_statement, transaction
 from ..db import PoolExhausted
 from ..errors import NotFound, ServiceUnavailable, TooManyRequests, as_api_error
 from ..openapi import page
+from . import language
 
 bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/pages")
@@ -31,6 +31,17 @@ PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src
 # cross-origin; it changes with a deploy, so cached for an hour, not for ever.
 EMBED_SCRIPT_HEADERS = {"Cross-Origin-Resource-Policy": "cross-origin", "Access-Control-Allow-Origin": "*",
                         "Cache-Control": "public, max-age=3600"}
+
+
+@bp.record_once
+def install_languages(state):
+    language.install(state.app)
+
+
+@bp.before_request
+def choose_language():
+    """Error pages too are in the language asked for; the manage page may choose again."""
+    language.choose()
 
 
 def page_policy_for(framers=()):
@@ -58,7 +69,7 @@ def embed_script():
 
 @bp.errorhandler(NotFound)
 def not_found(exc):
-    return render_template("pages/not_found.html", message=exc.message), 404
+    return render_template("pages/not_found.html", message=language.words().gettext(exc.message)), 404
 
 
 @bp.errorhandler(TooManyRequests)
@@ -108,26 +119,28 @@ def booking_page(find_link, api):
     event = public_face(link)
     framers = link.event_type["embed_origins"]
     return (render_template("pages/book.html", event=event, api=api, notices=notices(event["policy"]),
-                            embed_origins=framers),
+                            embed_origins=framers, duration=language.duration_words(event["duration"])),
             {"Content-Security-Policy": page_policy_for(framers)})
 
 
 def notices(policy):
     """The type's cancel and reschedule notices as the booking page says them ("You can cancel
-    up to 2 hours before the start and reschedule up to 1 day before."), in the words of the
-    API's own refusals (booking_links.notice_minutes); None when guests can do both until the
+    up to 2 hours before the start and reschedule up to 1 day before."), as the API's own
+    refusals count them (booking_links.notice_minutes); None when guests can do both until the
     start. A seat is never moved, so a seated type's reschedule notice goes unsaid."""
     minutes = notice_minutes(policy)
     cancel, reschedule = minutes["cancel"], 0 if policy["seats"] else minutes["reschedule"]
+    _ = language.words().gettext
+    cancel_words, reschedule_words = language.duration_words(cancel), language.duration_words(reschedule)
     if cancel and cancel == reschedule:
-        return f"You can cancel or reschedule up to {duration_text(cancel)} before the start."
+        return _("You can cancel or reschedule up to {cancel} before the start.").format(cancel=cancel_words)
     if cancel and reschedule:
-        return (f"You can cancel up to {duration_text(cancel)} before the start "
-                f"and reschedule up to {duration_text(reschedule)} before.")
+        return _("You can cancel up to {cancel} before the start and reschedule up to {reschedule} before.").format(
+            cancel=cancel_words, reschedule=reschedule_words)
     if cancel:
-        return f"You can cancel up to {duration_text(cancel)} before the start."
+        return _("You can cancel up to {cancel} before the start.").format(cancel=cancel_words)
     if reschedule:
-        return f"You can reschedule up to {duration_text(reschedule)} before the start."
+        return _("You can reschedule up to {reschedule} before the start.").format(reschedule=reschedule_words)
     return None
 
 
@@ -141,11 +154,12 @@ def manage(token):
     with transaction() as cur:
         booking = by_token(cur, token)
         book_again = booking_page_parts(cur, booking)
+    language.choose(booked=booking["guest"]["language"])
     # The notices in words, for the page to say why changing online has closed: the manage
     # answer has the moments (cancel_until, reschedule_until), not the host's rule.
     return render_template("pages/manage.html", token=token,
                            book_again=book_again and "/" + "/".join(book_again),
-                           notice={action: duration_text(minutes)
+                           notice={action: language.notice_words(minutes)
                                    for action, minutes in notice_minutes(booking).items() if minutes})
 
 

@@ -1,8 +1,10 @@
 # The guest of a guest booking, and of a seat as its guest sees the booking.
 GUEST = """CASE WHEN b.guest_email IS NOT NULL THEN json_build_object(
-        'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone, 'notes', b.guest_notes)
+        'name', b.guest_name, 'email', b.guest_email, 'timezone', b.guest_timezone,
+        'language', coalesce(b.guest_language, 'en'), 'notes', b.guest_notes)
     END"""
 SEAT_GUEST = """json_build_object('name', s.guest_name, 'email', s.guest_email, 'timezone', s.guest_timezone,
+                                 'language', coalesce(s.guest_language, 'en'),
                                  'notes', s.guest_notes)"""
 
 
@@ -31,8 +33,8 @@ ATTENDEES = """
 
 
 NO_GUEST = {"event_type_id": None, "location": None, "buffer_before": 0, "buffer_after": 0, "guest_name": None,
-            "guest_email": None, "guest_timezone": None, "guest_notes": None, "guest_token_hash": None,
-            "guest_token_salt": None}
+            "guest_email": None, "guest_timezone": None, "guest_language": None, "guest_notes": None,
+            "guest_token_hash": None, "guest_token_salt": None}
 
 
 def create(cur, *, owner_id, title, start, end, invitee_ids=(), status="confirmed", expires_at=None, seats=None,
@@ -51,7 +53,7 @@ def create(cur, *, owner_id, title, start, end, invitee_ids=(), status="confirme
             %(owner_id)s, %(people)s, %(title)s, %(start)s, %(end)s, %(event_type_id)s, %(location)s,
             %(buffer_before)s, %(buffer_after)s, %(guest_name)s, %(guest_email)s, %(guest_timezone)s,
             %(guest_notes)s, %(guest_token_hash)s, %(guest_token_salt)s, NULL, NULL, %(status)s, %(expires_at)s,
-            %(seats)s)
+            %(seats)s, %(guest_language)s)
         """,
         NO_GUEST | guest_booking | {"owner_id": owner_id, "title": title, "start": start, "end": end,
                                     "people": [owner_id, *invitee_ids], "status": status, "expires_at": expires_at,
@@ -76,7 +78,7 @@ def create_occurrences(cur, *, owner_id, title, series_id, occurrences, invitee_
         CROSS JOIN LATERAL insert_booking(
             %(owner_id)s, %(people)s, %(title)s, o.start, o."end", %(event_type_id)s, %(location)s,
             %(buffer_before)s, %(buffer_after)s, %(guest_name)s, %(guest_email)s, %(guest_timezone)s,
-            %(guest_notes)s, o.hash, o.salt, %(series_id)s, o.number, 'confirmed', NULL, NULL) r
+            %(guest_notes)s, o.hash, o.salt, %(series_id)s, o.number, 'confirmed', NULL, NULL, %(guest_language)s) r
         ORDER BY o.position
         """,
         NO_GUEST | guest_booking | {

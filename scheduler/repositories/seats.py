@@ -2,8 +2,8 @@
 booking (repositories/bookings.py), each in a seat of their own with their own manage token."""
 
 
-SEAT = ("s.id, s.booking_id, s.guest_name, s.guest_email, s.guest_timezone, s.guest_notes, s.token_salt, s.status, "
-        "s.no_show")
+SEAT = ("s.id, s.booking_id, s.guest_name, s.guest_email, s.guest_timezone, coalesce(s.guest_language, 'en') AS "
+        "guest_language, s.guest_notes, s.token_salt, s.status, s.no_show")
 
 
 def open_at(cur, event_type_id, start, *, lock=True):
@@ -36,7 +36,7 @@ def taken_between(cur, event_type_id, start, end):
     return {row["start_time"]: (row["seats_taken"], row["seats"]) for row in cur.fetchall()}
 
 
-def add(cur, booking_id, *, name, email, zone_name, notes, token_hash, token_salt):
+def add(cur, booking_id, *, name, email, zone_name, language, notes, token_hash, token_salt):
     """A seat for a guest at the booking, and the booking's count one higher, in one statement;
     the count's CHECK (bookings_seats_within) refuses the seat past the booking's capacity.
     Returns the seat."""
@@ -46,12 +46,12 @@ def add(cur, booking_id, *, name, email, zone_name, notes, token_hash, token_sal
             UPDATE bookings SET seats_taken = seats_taken + 1, updated_at = now() WHERE id = %(booking_id)s
             RETURNING id
         )
-        INSERT INTO booking_seats AS s (booking_id, guest_name, guest_email, guest_timezone, guest_notes, token_hash,
-                                        token_salt)
-        SELECT counted.id, %(name)s, %(email)s, %(zone)s, %(notes)s, %(hash)s, %(salt)s FROM counted
+        INSERT INTO booking_seats AS s (booking_id, guest_name, guest_email, guest_timezone, guest_language,
+                                        guest_notes, token_hash, token_salt)
+        SELECT counted.id, %(name)s, %(email)s, %(zone)s, %(language)s, %(notes)s, %(hash)s, %(salt)s FROM counted
         RETURNING {SEAT}
         """,
-        {"booking_id": booking_id, "name": name, "email": email, "zone": zone_name, "notes": notes,
+        {"booking_id": booking_id, "name": name, "email": email, "zone": zone_name, "language": language, "notes": notes,
          "hash": token_hash, "salt": token_salt},
     )
     return cur.fetchone()

@@ -3,6 +3,7 @@
 
 import { call, explain } from "./api.js";
 import { showCalendarLinks, withLinks } from "./calendar.js";
+import { LOCALE, _, ngettext } from "./messages.js";
 import { SlotPicker, describe, names, seatsLeft } from "./slots.js";
 
 const page = document.getElementById("booking");
@@ -11,15 +12,15 @@ const form = part("guest-form");
 const alert = part("alert");
 const repeat = form.elements.repeat; // only where the link takes series
 const FIELDS = ["name", "email", "notes"];
-const REQUIRED = { name: "Enter your name.", email: "Enter your e-mail address." };
+const REQUIRED = { name: _("Enter your name."), email: _("Enter your e-mail address.") };
 // Why an occurrence of a series can't be booked, by the API's `conflicts[].reason`.
 const REFUSED = {
-  busy: "already taken",
-  away: "not available (away)",
-  fully_booked: "fully booked",
-  not_offered: "not offered at that time",
-  too_soon: "too soon to book",
-  too_far_ahead: "too far ahead to book",
+  busy: _("already taken"),
+  away: _("not available (away)"),
+  fully_booked: _("fully booked"),
+  not_offered: _("not offered at that time"),
+  too_soon: _("too soon to book"),
+  too_far_ahead: _("too far ahead to book"),
 };
 const linkUrl = page.dataset.link;
 
@@ -53,9 +54,13 @@ function choiceChanged() {
   const slot = picker.chosen;
   const series = recurrence();
   if (repeat) part("count-field").hidden = !series;
-  const repeats = series ? `, ${repeat.selectedOptions[0].text.toLowerCase()}, ${series.count} times` : "";
+  const when = slot && describe(slot, picker.zone);
+  const picked = !slot ? "" : series
+    ? ngettext("You picked {when}, {repeats}, once.", "You picked {when}, {repeats}, {count} times.", series.count,
+      { when, repeats: repeat.selectedOptions[0].text.toLocaleLowerCase(LOCALE) })
+    : _("You picked {when}.", { when });
   const seats = slot?.seats_left == null ? "" : ` ${seatsLeft(slot.seats_left)}.`;
-  part("chosen").textContent = slot ? `You picked ${describe(slot, picker.zone)}${repeats}.${seats}` : "";
+  part("chosen").textContent = picked + seats;
   part("conflicts").hidden = true;
 }
 
@@ -82,7 +87,10 @@ function markFields(errors) {
 
 function guest() {
   const value = (name) => form.elements[name].value.trim();
-  const body = { start: picker.chosen.start, name: value("name"), email: value("email"), timezone: picker.zone };
+  const body = {
+    start: picker.chosen.start, name: value("name"), email: value("email"), timezone: picker.zone,
+    language: document.documentElement.lang,
+  };
   if (value("notes")) body.notes = value("notes");
   const series = recurrence();
   if (series) body.recurrence = series;
@@ -99,7 +107,7 @@ function webAddress(url) {
 function listConflicts(list, conflicts) {
   list.replaceChildren(...conflicts.map((conflict) => {
     const item = document.createElement("li");
-    item.textContent = `${describe(conflict, picker.zone)}: ${REFUSED[conflict.reason] || conflict.reason}`;
+    item.textContent = _("{when}: {why}", { when: describe(conflict, picker.zone), why: REFUSED[conflict.reason] || conflict.reason });
     return item;
   }));
 }
@@ -112,10 +120,10 @@ async function seatsAfter(booking, chosen) {
   const result = await call("GET", `${linkUrl}/slots?${query}`);
   const slot = result.ok && result.data.slots.find((s) => Date.parse(s.start) === Date.parse(booking.start));
   if (slot) {
-    const others = slot.seats_left === 1 ? "1 other seat is" : `${slot.seats_left} other seats are`;
-    return `You have a seat; ${others} still free at this time.`;
+    return ngettext("You have a seat; 1 other seat is still free at this time.",
+      "You have a seat; {count} other seats are still free at this time.", slot.seats_left);
   }
-  return chosen.seats_left === 1 ? "You have the last seat at this time." : "";
+  return chosen.seats_left === 1 ? _("You have the last seat at this time.") : "";
 }
 
 // A single booking's answer (`pending`: a request the host has yet to confirm), or a series'
@@ -127,9 +135,11 @@ async function confirmed(data) {
   const seats = !series && picker.chosen?.seats_left != null ? await seatsAfter(first, picker.chosen) : "";
   part("choose").hidden = true;
   part("confirmation-heading").textContent = requested
-    ? `Request sent — waiting for ${first.host.name} to confirm` : "You are booked";
-  part("confirmation-when").textContent = `${first.title} with ${names(first.hosts)}, `
-    + (series ? `on ${series.length} dates:` : `${describe(first, picker.zone)}.`);
+    ? _("Request sent — waiting for {host} to confirm", { host: first.host.name }) : _("You are booked");
+  const what = { title: first.title, hosts: names(first.hosts) };
+  part("confirmation-when").textContent = series
+    ? ngettext("{title} with {hosts}, on 1 date:", "{title} with {hosts}, on {count} dates:", series.length, what)
+    : _("{title} with {hosts}, {when}.", { ...what, when: describe(first, picker.zone) });
   part("seats").textContent = seats;
   part("seats").hidden = !seats;
   part("if-booked").hidden = requested;
@@ -138,13 +148,13 @@ async function confirmed(data) {
   for (const email of page.querySelectorAll("[data-confirmation-email]")) email.textContent = first.guest.email;
   for (const link of page.querySelectorAll("[data-manage-link]")) link.href = webAddress(data.manage_url);
   part("confirmation-where").hidden = !first.location;
-  if (first.location) withLinks(part("confirmation-where"), `Where: ${first.location}`);
+  if (first.location) withLinks(part("confirmation-where"), _("Where: {location}", { location: first.location }));
   // A single booking (not a request) for the guest's calendar; a series' dates each have their
   // own manage page, which offers the same.
   const manage = webAddress(data.manage_url);
   if (!series && !requested && manage !== "#") {
     const about = part("description")?.textContent.trim();
-    const details = `${about ? `${about}\n\n` : ""}To cancel or change the time: ${manage}`;
+    const details = `${about ? `${about}\n\n` : ""}${_("To cancel or change the time: {url}", { url: manage })}`;
     showCalendarLinks(part("add-to-calendar"), first, details, `${manage}/booking.ics`);
   }
   part("manage-one").hidden = Boolean(series);
@@ -173,13 +183,13 @@ async function confirmed(data) {
 function refusedDates(conflicts, count) {
   const free = count - conflicts.length;
   alert.textContent = free > 0
-    ? `${conflicts.length} of the ${count} dates can't be booked, so nothing is booked yet. `
-      + `Book the other ${free}, or pick another time.`
-    : `None of the ${count} dates can be booked. Pick another time.`;
+    ? _("{refused} of the {count} dates can't be booked, so nothing is booked yet. Book the other {free}, or pick "
+      + "another time.", { refused: conflicts.length, count, free })
+    : _("None of the {count} dates can be booked. Pick another time.", { count });
   listConflicts(part("conflict-dates"), conflicts);
   const bookFree = part("book-free");
   bookFree.hidden = free === 0;
-  bookFree.textContent = `Book the other ${free}`;
+  bookFree.textContent = _("Book the other {free}", { free });
   part("conflicts").hidden = false;
   alert.focus();
 }
@@ -212,7 +222,9 @@ async function send(control, onConflict) {
   const fields = result.data.fields || {};
   const marked = markFields(fields);
   // A 409 is a time taken meanwhile or a day that filled up: the API says which.
-  const gone = `${result.data.error || "That time is no longer available"}. The free times are updated: pick another.`;
+  const gone = _("{problem}. The free times are updated: pick another.", {
+    problem: result.data.error || _("That time is no longer available"),
+  });
   alert.textContent = explain(result, gone);
   if (result.status === 409 || fields.start) {
     await picker.load();

@@ -4,6 +4,7 @@
 
 import { call, explain } from "./api.js";
 import { showCalendarLinks, withLinks } from "./calendar.js";
+import { _, ngettext } from "./messages.js";
 import { SlotPicker, describe, names, shortly } from "./slots.js";
 
 const page = document.getElementById("manage");
@@ -13,7 +14,7 @@ const done = part("done");
 const bookingUrl = `/api/v1/guest-bookings/${encodeURIComponent(page.dataset.token)}`;
 const icsUrl = `/manage/${encodeURIComponent(page.dataset.token)}/booking.ics`;
 const confirmCancel = part("confirm-cancel");
-// The host's notices in words ("1 day"), as the server wrote them into the page.
+// The host's notices in words ("1 day"), as the server wrote them into the page, in its language.
 const notice = { cancel: page.dataset.cancelNotice, reschedule: page.dataset.rescheduleNotice };
 
 let shown = null;
@@ -23,7 +24,7 @@ const picker = new SlotPicker(part("slot-picker"), {
   // The booking's own time is free for it, but moving there would change nothing.
   omit: (slot) => Date.parse(slot.start) === Date.parse(shown.start),
   onChoose(slot, zone) {
-    part("chosen").textContent = slot ? `New time: ${describe(slot, zone)}.` : "";
+    part("chosen").textContent = slot ? _("New time: {when}.", { when: describe(slot, zone) }) : "";
     part("move").disabled = !slot;
     // The button that moves it comes next: in view, and next for the keyboard too.
     if (slot) {
@@ -36,68 +37,69 @@ const picker = new SlotPicker(part("slot-picker"), {
 // What the booking is now, in one sentence: booked, a request waiting for the host, declined,
 // expired, cancelled or begun.
 function state(booking) {
-  const host = booking.host.name;
-  const guest = `${booking.guest.name} (${booking.guest.email})`;
+  const who = { host: booking.host.name, guest: booking.guest.name, email: booking.guest.email };
   const started = booking.why_not.cancel === "started";
   switch (booking.status) {
-    case "cancelled": return "This booking is cancelled.";
-    case "declined": return `${host} declined this request. You are welcome to book another time.`;
-    case "expired": return `This request expired: ${host} did not confirm it in time.`;
-    case "pending": return started ? `This request was not confirmed by ${host} before its start.`
-      : `Requested for ${guest}: waiting for ${host} to confirm.`;
-    default: return started ? "This booking has started or taken place." : `Booked for ${guest}.`;
+    case "cancelled": return _("This booking is cancelled.");
+    case "declined": return _("{host} declined this request. You are welcome to book another time.", who);
+    case "expired": return _("This request expired: {host} did not confirm it in time.", who);
+    case "pending": return started ? _("This request was not confirmed by {host} before its start.", who)
+      : _("Requested for {guest} ({email}): waiting for {host} to confirm.", who);
+    default: return started ? _("This booking has started or taken place.") : _("Booked for {guest} ({email}).", who);
   }
 }
 
-// "1 day" -> "1 day's notice", "2 hours" -> "2 hours' notice".
-function noticeOf(action) {
-  return `${notice[action]}${notice[action].endsWith("s") ? "'" : "'s"} notice`;
-}
 
 // Until when the guest can cancel and move the booking here (where the host's notices limit it),
 // or why they no longer can, by the manage answer's why_not. That a booking is over (cancelled,
 // declined, expired, started) is the state's to say, and not repeated here.
 function changes(booking) {
-  const host = booking.host.name;
   const { cancel, reschedule } = booking.why_not;
-  const until = (action) => shortly(booking[`${action}_until`], picker.zone);
   const limited = (action) => Date.parse(booking[`${action}_until`]) < Date.parse(booking.start);
-  const [cancelling, doing] = booking.status === "pending" ? ["Withdrawing", "withdraw it"] : ["Cancelling", "cancel"];
+  const words = (action) => ({
+    host: booking.host.name, until: shortly(booking[`${action}_until`], picker.zone), notice: notice[action],
+  });
+  const request = booking.status === "pending";
   const lines = [];
   if (cancel === "notice") {
-    lines.push(`${cancelling} online closed on ${until("cancel")}: ${host} asks for ${noticeOf("cancel")}. `
-      + `To ${doing} now, contact ${host}.`);
+    lines.push(request
+      ? _("Withdrawing online closed on {until}: {host} asks for {notice}. To withdraw it now, contact {host}.",
+        words("cancel"))
+      : _("Cancelling online closed on {until}: {host} asks for {notice}. To cancel now, contact {host}.",
+        words("cancel")));
   } else if (booking.can_cancel && limited("cancel")) {
-    lines.push(`You can ${doing} here until ${until("cancel")}.`);
+    lines.push(request ? _("You can withdraw it here until {until}.", words("cancel"))
+      : _("You can cancel here until {until}.", words("cancel")));
   }
   if (reschedule === "notice") {
-    lines.push(`Moving it online closed on ${until("reschedule")}: ${host} asks for ${noticeOf("reschedule")}.`);
+    lines.push(_("Moving it online closed on {until}: {host} asks for {notice}.", words("reschedule")));
   } else if (reschedule === "seat") {
-    lines.push("A seat can't be moved: cancel it and book another time.");
+    lines.push(_("A seat can't be moved: cancel it and book another time."));
   } else if (reschedule === "pending") {
-    lines.push(`A request can be rescheduled once ${host} confirms it.`);
+    lines.push(_("A request can be rescheduled once {host} confirms it.", words("reschedule")));
   } else if (booking.can_reschedule && limited("reschedule")) {
-    lines.push(`You can move it to another time here until ${until("reschedule")}.`);
+    lines.push(_("You can move it to another time here until {until}.", words("reschedule")));
   }
   return lines;
 }
 
 function render(booking) {
   shown = booking;
-  part("host").textContent = `With ${names(booking.hosts)}`;
+  part("host").textContent = _("With {hosts}", { hosts: names(booking.hosts) });
   part("title").textContent = booking.title;
   part("when").textContent = describe(booking, picker.zone);
   const inSeries = booking.series_id !== null;
   const requested = booking.status === "pending";
   part("series").hidden = !inSeries;
-  part("series").textContent = inSeries ? `Part of a series (occurrence ${booking.occurrence}).` : "";
+  part("series").textContent = inSeries ? _("Part of a series (occurrence {number}).", { number: booking.occurrence })
+    : "";
   part("state").textContent = state(booking);
   part("where").hidden = !booking.location;
-  if (booking.location) withLinks(part("where"), `Where: ${booking.location}`);
+  if (booking.location) withLinks(part("where"), _("Where: {location}", { location: booking.location }));
   // A booking to come can go into the guest's calendar; one that is over can be booked again.
   const over = booking.status !== "confirmed" && booking.status !== "pending" || booking.why_not.cancel === "started";
   if (booking.status === "confirmed" && !over) {
-    showCalendarLinks(part("add-to-calendar"), booking, `To cancel or change the time: ${location.href}`,
+    showCalendarLinks(part("add-to-calendar"), booking, _("To cancel or change the time: {url}", { url: location.href }),
       icsUrl);
   } else {
     part("add-to-calendar").hidden = true;
@@ -107,14 +109,14 @@ function render(booking) {
   part("why-not").replaceChildren(...lines);
   part("why-not").hidden = lines.length === 0;
   // A request is withdrawn rather than cancelled; an occurrence of a series has two choices.
-  part("cancel-heading").textContent = requested ? "Withdraw the request" : "Cancel";
-  part("single").textContent = requested ? "Withdraw request" : "Cancel booking";
+  part("cancel-heading").textContent = requested ? _("Withdraw the request") : _("Cancel");
+  part("single").textContent = requested ? _("Withdraw request") : _("Cancel booking");
   part("single").hidden = inSeries || !booking.can_cancel;
   for (const button of page.querySelectorAll("[data-in-series]")) button.hidden = !inSeries || !booking.can_cancel;
   // Once this one can't be cancelled (cancelled, past, inside the notice), the later ones of its
   // series still can.
   part("cancel-later").hidden = booking.can_cancel || booking.later === 0;
-  part("cancel-later").textContent = `Cancel the ${booking.later === 1 ? "later one" : `${booking.later} later ones`}`;
+  part("cancel-later").textContent = ngettext("Cancel the later one", "Cancel the {count} later ones", booking.later);
   part("cancel-form").hidden = !booking.can_cancel && booking.later === 0;
   part("reschedule").hidden = !booking.can_reschedule;
   part("actions").hidden = !booking.can_cancel && !booking.can_reschedule && booking.later === 0;
@@ -152,24 +154,26 @@ async function change(action, body, control, message) {
 // (from one cancelled already) only later ones.
 function cancelled({ booking, bookings }) {
   if (bookings[0].occurrence !== booking.occurrence) {
-    return bookings.length === 1 ? "The later booking is cancelled." : `${bookings.length} later bookings are cancelled.`;
+    return ngettext("The later booking is cancelled.", "{count} later bookings are cancelled.", bookings.length);
   }
-  return bookings.length === 1 ? "Your booking is cancelled."
-    : `${bookings.length} bookings are cancelled: this one and the ${bookings.length - 1} after it.`;
+  return bookings.length === 1 ? _("Your booking is cancelled.")
+    : _("{all} bookings are cancelled: this one and the {later} after it.", { all: bookings.length, later: bookings.length - 1 });
 }
 
 // What a cancel button would end, asked before it does: the booking, a request, or dates of a series.
 function question(button) {
   const when = describe(shown, picker.zone);
-  if (shown.status === "pending") return ["Withdraw your request?", `Your request for ${when} will be withdrawn.`];
+  if (shown.status === "pending") return [_("Withdraw your request?"), _("Your request for {when} will be withdrawn.", { when })];
   if (button.hasAttribute("data-cancel-later")) {
-    const later = shown.later === 1 ? "the later booking" : `the ${shown.later} later bookings`;
-    return [`Cancel ${later}?`, `All ${later} of this series will be cancelled.`];
+    return [ngettext("Cancel the later booking?", "Cancel the {count} later bookings?", shown.later),
+      ngettext("The later booking of this series will be cancelled.",
+        "All the {count} later bookings of this series will be cancelled.", shown.later)];
   }
   if (button.value === "following") {
-    return ["Cancel this and later bookings?", `This booking (${when}) and the later ones of its series will be cancelled.`];
+    return [_("Cancel this and later bookings?"),
+      _("This booking ({when}) and the later ones of its series will be cancelled.", { when })];
   }
-  return ["Cancel this booking?", `Your booking for ${when} will be cancelled.`];
+  return [_("Cancel this booking?"), _("Your booking for {when} will be cancelled.", { when })];
 }
 
 let asked = null; // the cancel button the open dialog asks about
@@ -180,9 +184,9 @@ part("cancel-form").addEventListener("submit", (event) => {
   const [heading, text] = question(asked);
   const withdraw = shown.status === "pending";
   part("confirm-heading").textContent = heading;
-  part("confirm-text").textContent = `${text} ${names(shown.hosts)} will be told. This can't be undone.`;
-  part("confirm-yes").textContent = withdraw ? "Yes, withdraw" : "Yes, cancel";
-  part("confirm-no").textContent = withdraw ? "No, keep my request" : "No, keep it";
+  part("confirm-text").textContent = `${text} ${_("{hosts} will be told. This can't be undone.", { hosts: names(shown.hosts) })}`;
+  part("confirm-yes").textContent = withdraw ? _("Yes, withdraw") : _("Yes, cancel");
+  part("confirm-no").textContent = withdraw ? _("No, keep my request") : _("No, keep it");
   confirmCancel.returnValue = "";
   confirmCancel.showModal();
 });
@@ -199,12 +203,12 @@ confirmCancel.addEventListener("close", () => {
   const reason = part("cancel-form").elements.reason.value.trim();
   const withdrawn = shown.status === "pending";
   change("cancel", { scope: button.value, ...(reason && { reason }) }, button,
-    withdrawn ? () => "Your request is withdrawn." : cancelled);
+    withdrawn ? () => _("Your request is withdrawn.") : cancelled);
 });
 
 part("move").addEventListener("click", (event) => {
   change("reschedule", { start: picker.chosen.start, timezone: picker.zone }, event.target,
-    ({ booking }) => `Your booking is moved to ${describe(booking, picker.zone)}.`);
+    ({ booking }) => _("Your booking is moved to {when}.", { when: describe(booking, picker.zone) }));
 });
 
 load();

@@ -3,6 +3,7 @@
 // any, with why.
 
 import { call, explain } from "./api.js";
+import { LOCALE, _, list, ngettext } from "./messages.js";
 import { ZonePicker } from "./zones.js";
 
 const WINDOW_DAYS = 14;
@@ -11,16 +12,16 @@ const MAX_PAGES = 27; // booking windows are at most 365 days
 // What a guest reads on a day without free times, by the slot list's `days[].reason`. Days
 // without working hours are left out: every weekend in the strip would bury the days that count.
 const UNAVAILABLE = {
-  closed: "Closed",
-  time_off: "Away",
-  too_soon: "Not yet bookable",
-  too_far_ahead: "Too far ahead",
-  fully_booked: "Fully booked",
-  no_free_time: "No free times",
+  closed: _("Closed"),
+  time_off: _("Away"),
+  too_soon: _("Not yet bookable"),
+  too_far_ahead: _("Too far ahead"),
+  fully_booked: _("Fully booked"),
+  no_free_time: _("No free times"),
 };
 
 function formatter(zone, options) {
-  return new Intl.DateTimeFormat(undefined, { timeZone: zone, ...options });
+  return new Intl.DateTimeFormat(LOCALE, { timeZone: zone, ...options });
 }
 
 // The local date of a moment in `zone` as the API writes dates (YYYY-MM-DD), whatever the
@@ -33,7 +34,7 @@ function dateIn(zone) {
   };
 }
 
-// A moment, shortly: "Tue, Dec 15, 10:00 AM" (in the browser's locale), in `zone`.
+// A moment, shortly: "Tue, Dec 15, 10:00 AM" (in the page's locale), in `zone`.
 export function shortly(moment, zone) {
   return formatter(zone, { weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit" })
     .format(new Date(moment));
@@ -41,14 +42,16 @@ export function shortly(moment, zone) {
 
 // A seated type's free seats at a start, by the slot list's `seats_left`.
 export function seatsLeft(count) {
-  return count === 1 ? "1 seat left" : `${count} seats left`;
+  return ngettext("1 seat left", "{count} seats left", count);
 }
 
 export function describe(slot, zone) {
   const day = formatter(zone, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
   const time = formatter(zone, { hour: "numeric", minute: "2-digit" });
   const start = new Date(slot.start);
-  return `${day.format(start)}, ${time.format(start)} – ${time.format(new Date(slot.end))} (${zone})`;
+  return _("{day}, {start} – {end} ({zone})", {
+    day: day.format(start), start: time.format(start), end: time.format(new Date(slot.end)), zone,
+  });
 }
 
 function text(tag, content) {
@@ -83,8 +86,7 @@ function press(container, pressed) {
 
 // People's names as a sentence has them: "Ann", "Ann and Ben", "Ann, Ben and Cat".
 export function names(people) {
-  const all = people.map((person) => person.name);
-  return all.length > 1 ? `${all.slice(0, -1).join(", ")} and ${all[all.length - 1]}` : all[0];
+  return list(people.map((person) => person.name));
 }
 
 export class SlotPicker {
@@ -129,7 +131,7 @@ export class SlotPicker {
     const from = new Date(this.now.getTime() + this.page * WINDOW_DAYS * DAY_MS);
     const to = new Date(from.getTime() + WINDOW_DAYS * DAY_MS);
     this.choose(null);
-    this.status("Loading free times…");
+    this.status(_("Loading free times…"));
     const query = new URLSearchParams({ from: from.toISOString(), to: to.toISOString(), timezone: this.zone });
     const result = await call("GET", `${this.url}?${query}`);
     if (load !== this.loads) return; // a newer load (another zone or window) has started
@@ -144,20 +146,22 @@ export class SlotPicker {
     const days = result.ok ? result.data.days.filter((day) => day.reason in UNAVAILABLE) : [];
     this.unavailable = new Map(days.map((day) => [day.date, UNAVAILABLE[day.reason]]));
     const range = formatter(this.zone, { day: "numeric", month: "short" });
-    const label = `${range.format(from)} – ${range.format(new Date(to.getTime() - 1))}`;
+    const label = _("{from} – {to}", { from: range.format(from), to: range.format(new Date(to.getTime() - 1)) });
     this.part("range-label").textContent = label;
     this.part("earlier").disabled = this.page === 0;
     // A day too far ahead means the booking window ends in this range: every later date is
     // too far ahead as well, so there is nothing later to show.
     const windowEnds = result.ok && result.data.days.some((day) => day.reason === "too_far_ahead");
     this.part("later").disabled = this.page === MAX_PAGES - 1 || windowEnds;
-    const beyond = windowEnds ? " Bookings can't be made further ahead." : "";
+    const beyond = windowEnds ? _("Bookings can't be made further ahead.") : "";
     if (!result.ok) {
-      this.status(explain(result, result.data.error || "Free times could not be loaded."));
+      this.status(explain(result, result.data.error || _("Free times could not be loaded.")));
     } else if (this.days.size === 0) {
-      this.status(`No free times between ${label}.${beyond || " Try later dates."}`);
+      this.status(`${_("No free times between {range}.", { range: label })} ${beyond || _("Try later dates.")}`);
     } else {
-      this.status(`${slots.length} free times on ${this.days.size} days between ${label}.${beyond}`);
+      const found = ngettext("1 free time", "{count} free times", slots.length);
+      const days = ngettext("on 1 day", "on {count} days", this.days.size);
+      this.status(`${_("{times} {days} between {range}.", { times: found, days, range: label })} ${beyond}`.trim());
     }
     this.renderDays();
   }
@@ -184,7 +188,7 @@ export class SlotPicker {
           this.day = key;
           press(container, element);
           this.renderTimes();
-        }, `${slots.length} free`)
+        }, ngettext("1 free", "{count} free", slots.length))
         : button(lines, null, this.unavailable.get(key));
       element.dataset.day = key;
       container.append(element);
@@ -213,7 +217,9 @@ export class SlotPicker {
     this.root.querySelector(".times").hidden = slots.length === 0;
     if (slots.length) {
       const day = formatter(this.zone, { weekday: "long", day: "numeric", month: "long" });
-      this.part("times-legend").textContent = `Times on ${day.format(new Date(slots[0].start))} (${this.zone})`;
+      this.part("times-legend").textContent = _("Times on {day} ({zone})", {
+        day: day.format(new Date(slots[0].start)), zone: this.zone,
+      });
     }
   }
 

@@ -4,6 +4,8 @@
 // browser's zone comes first, then common ones, then the rest; typing narrows the list. The
 // choice is kept for the visit (sessionStorage: this tab, across reloads).
 
+import { LOCALE, _ } from "./messages.js";
+
 const REMEMBERED = "scheduler.zone";
 // Zones many guests are in, one or two per region, west to east.
 const COMMON = [
@@ -59,7 +61,7 @@ function formattersOf(zone) {
   if (!formatters.has(zone)) {
     formatters.set(zone, {
       offset: new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "shortOffset" }),
-      time: new Intl.DateTimeFormat(undefined, { timeZone: zone, hour: "numeric", minute: "2-digit" }),
+      time: new Intl.DateTimeFormat(LOCALE, { timeZone: zone, hour: "numeric", minute: "2-digit" }),
     });
   }
   return formatters.get(zone);
@@ -129,7 +131,9 @@ export class ZonePicker {
   // The chosen zone's offset on the shown day and its time now, beside the input.
   tell() {
     const now = new Date();
-    this.now.textContent = `${offsetOf(this.zone, this.day())}, now ${formattersOf(this.zone).time.format(now)}`;
+    this.now.textContent = _("{offset}, now {time}", {
+      offset: offsetOf(this.zone, this.day()), time: formattersOf(this.zone).time.format(now),
+    });
   }
 
   // Shows the zones that match `query` (all for ""), the first one active.
@@ -160,7 +164,7 @@ export class ZonePicker {
       none.setAttribute("role", "option");
       none.setAttribute("aria-disabled", "true");
       none.className = "none";
-      none.textContent = "No time zone matches";
+      none.textContent = _("No time zone matches");
       options.push(none);
     }
     this.list.replaceChildren(...options);
