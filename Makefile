@@ -27,9 +27,15 @@ reset:
 
 # Programs the tests drive, from Debian's packages (installed when missing and run as root).
 TEST_TOOLS := chromium:chromium,chromedriver:chromium-driver,nginx:nginx-light,pgbouncer:pgbouncer,systemd-analyze:systemd,openssl:openssl
+# axe-core, the accessibility checker tests/test_accessibility.py runs inside the pages: npm's
+# tarball of this version, refused unless it matches the registry's dist.integrity, and only
+# axe.min.js kept, in the venv (git holds no minified copy; the tests download nothing).
+AXE_VERSION := 4.14.1
+AXE_INTEGRITY := sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==
+AXE_JS := $(VENV)/share/axe-core-$(AXE_VERSION)/axe.min.js
 
-test: $(VENV)/.installed
-	PATH="$(CURDIR)/$(BIN):$$PATH:/usr/sbin:/sbin" $(BIN)/python scripts/devservices.py --tools $(TEST_TOOLS) -- python -m pytest $(PYTEST_ARGS)
+test: $(VENV)/.installed $(AXE_JS)
+	AXE_JS="$(CURDIR)/$(AXE_JS)" PATH="$(CURDIR)/$(BIN):$$PATH:/usr/sbin:/sbin" $(BIN)/python scripts/devservices.py --tools $(TEST_TOOLS) -- python -m pytest $(PYTEST_ARGS)
 
 # The `pgbouncer` marked tests (every route, the worker) again, with every connection going
 # through a PgBouncer in transaction mode that the tests start; .ci/run runs it.
@@ -76,6 +82,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+$(AXE_JS): | $(VENV)/.installed
+	$(BIN)/python scripts/fetch_npm_file.py https://registry.npmjs.org/axe-core/-/axe-core-$(AXE_VERSION).tgz $(AXE_INTEGRITY) package/axe.min.js $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache
