@@ -10,7 +10,7 @@ DEV_DIR := .dev
 # One line saying where emails go (outside production: whole .eml files in $(DEV_DIR)/inbox).
 MAIL_WHERE := from scheduler.config import Settings; from scheduler.mail.providers import describe; print(describe(Settings.from_env()))
 
-.PHONY: run reset test test-pgbouncer test-load scale-out fuzz screenshots bench migrate schema clean
+.PHONY: run reset test test-pgbouncer test-load scale-out fuzz screenshots bench migrate schema messages clean
 
 # PUBLIC_BASE_URL defaults to the web's address for both processes (honcho gives the worker
 # another PORT, from which it would derive another, and emails would link there).
@@ -72,6 +72,16 @@ bench: $(VENV)/.installed
 
 migrate: $(VENV)/.installed
 	$(BIN)/python migrate.py
+
+# Refreshes the catalogues (docs/languages.md) from the code: messages.pot, and each language's
+# .po with its translations kept, new messages empty and gone ones dropped; then translate the
+# empty ones (tests/test_languages.py fails until every message has every language).
+TRANSLATIONS := scheduler/translations
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F $(TRANSLATIONS)/babel.cfg -k N_ --no-location --sort-output --omit-header \
+	  -o $(TRANSLATIONS)/messages.pot .
+	for language in de fr es ja; do $(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+	  -l $$language --init-missing --no-fuzzy-matching --ignore-obsolete || exit 1; done
 
 # Rewrites sql/schema.sql, the current schema in one file, from a freshly migrated database
 # (tests/test_migrate.py fails until it matches the migrations).
