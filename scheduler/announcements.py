@@ -248,13 +248,13 @@ def booking_messages(origin, event, booking, recipients, only=None, reason=None,
     guest = booking["guest"]
     values = {"title": booking["title"], "start": booking["start_time"].isoformat(),
               "end": booking["end_time"].isoformat(), "organizer": organizer,
-              "reason": reason or "no reason given"} | (series.values if series else {})
+              "reason": reason} | (series.values if series else {})
     if booking.get("expires_at"):
         values["expires"] = booking["expires_at"].isoformat()
     if booking.get("seats"):
         values |= {"taken": booking["seats"]["taken"], "capacity": booking["seats"]["capacity"]}
     if guest:
-        values |= {"guest": guest["name"], "guest_email": guest["email"], "notes": guest["notes"] or "none"}
+        values |= {"guest": guest["name"], "guest_email": guest["email"], "notes": guest["notes"]}
     messages = Messages()
     for person in recipients:
         if not told(person, only):
@@ -264,7 +264,8 @@ def booking_messages(origin, event, booking, recipients, only=None, reason=None,
         kind, title, message, template = (GUEST_MESSAGES[event]["host"] if as_host else
                                           BOOKING_MESSAGES[event].get(role, BOOKING_MESSAGES[event]["owner"]))
         local = values | {"start": display(booking["start_time"], person["timezone"]),
-                          "end": display(booking["end_time"], person["timezone"])}
+                          "end": display(booking["end_time"], person["timezone"]),
+                          "reason": reason or "no reason given"}
         if booking.get("expires_at"):
             local["expires"] = display(booking["expires_at"], person["timezone"])
         messages.notes.append({"user_id": person["user_id"], "kind": kind, "title": title.format(**local),
@@ -276,38 +277,33 @@ def booking_messages(origin, event, booking, recipients, only=None, reason=None,
                                             "names": {"organizer": booking["user_id"]}}
                                            | ({"ics": invite} if invite and hosts_invited else {})})
     if guest and only in (None, "guest"):
-        by_host = f"by {organizer}" + (f": {reason}" if reason else "")
-        guest_reason = {"cancelled": by_host, "series_cancelled": by_host, "declined": reason or "no reason given",
-                        "guest_cancelled": "at your request", "guest_series_cancelled": "at your request",
-                        "seat_cancelled": "at your request", "request_withdrawn": "at your request"}.get(event)
+        # Why, as the guest's email says it (mail/templates.reason_text): by the host, or at their request.
+        why = ({"cancelled_by": organizer} if event in ("cancelled", "series_cancelled") else
+               {"at_your_request": True} if event in ("guest_cancelled", "guest_series_cancelled", "seat_cancelled",
+                                                      "request_withdrawn") else {})
         guest_event = (guest_copy(series.event, booking, organizer, origin.settings.mail_address) if series else
                        guest_event_data(booking, organizer, domain, origin.settings.mail_address))
         messages.emails.append(guest_email(
             origin, GUEST_MESSAGES[event]["guest"], booking, recipients,
-            ics={"method": invite["method"], "event": guest_event} if invite else None, reason=guest_reason,
-            expires=values.get("expires"), **(series.values if series else {})))
+            ics={"method": invite["method"], "event": guest_event} if invite else None, reason=reason,
+            expires=values.get("expires"), **why, **(series.values if series else {})))
     return messages
 
 
 def guest_email(origin, template, booking, recipients, **extra):
-    """An email to the booking's guest, in their zone, with the link to manage the booking. It
-    names the host, or the hosts of a collective team's booking ("Ann, Ben and Cat")."""
+    """An email to the booking's guest, in their zone and language, with the link to manage the
+    booking. It names the host, or the hosts of a collective team's booking (a list, which the
+    email joins: "Ann, Ben and Cat")."""
     guest = booking["guest"]
     hosts = [p for p in recipients if p["status"] != "declined"]
-    payload = {"name": guest["name"], "host": sentence(p["name"] for p in hosts), "booking_id": booking["id"],
-               "timezone": guest["timezone"], "title": booking["title"], "start": booking["start_time"].isoformat(),
-               "end": booking["end_time"].isoformat(), "location": booking["location"] or "not given",
-               "manage": {"salt": booking["guest_token_salt"]}}
+    payload = {"name": guest["name"], "host": [p["name"] for p in hosts], "booking_id": booking["id"],
+               "timezone": guest["timezone"], "language": guest["language"], "title": booking["title"],
+               "start": booking["start_time"].isoformat(), "end": booking["end_time"].isoformat(),
+               "location": booking["location"], "manage": {"salt": booking["guest_token_salt"]}}
     if len(hosts) == 1:
         payload["names"] = {"host": booking["user_id"]}
     return {"to": guest["email"], "template": template, "booking_id": booking["id"], "seat_id": booking.get("seat_id"),
             "payload": payload | {key: value for key, value in extra.items() if value is not None}}
-
-
-def sentence(names):
-    """"Ann", "Ann and Ben", "Ann, Ben and Cat"."""
-    names = list(names)
-    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
 
 
 def reminder_emails(origin, booking, recipients, now, only=None):
@@ -489,6 +485,8 @@ def series_of(origin, series, occurrences, **values):
     live = [o for o in occurrences if o["status"] == "confirmed"]
     return Series(series_event_data(series, occurrences, origin.settings.mail_domain),
                   {"repeats": describe(series["recurrence"], len(live), len(series["starts"])),
+                   # the same, for emails to say in the recipient's language (mail/templates.repeats_text)
+                   "series": series["recurrence"] | {"booked": len(live), "of": len(series["starts"])},
                    "last": (live or occurrences)[-1]["start_time"].isoformat()} | values)
 
 
@@ -562,7 +560,7 @@ def api_key_changed(maker, key, *, revoked, by):
         emails=[{"to": maker["email"], "template": "API_KEY_REVOKED" if revoked else "API_KEY_CREATED",
                  "user_id": maker["id"],
                  "payload": {"name": maker["name"], "key_name": key["name"], "prefix": key["prefix"],
-                             "scopes": scopes, "who": who, "key_id": key["id"]}}],
+                             "scopes": scopes, "revoked_by": by["name"] if who else None, "key_id": key["id"]}}],
     )
 
 

@@ -261,7 +261,8 @@ class BookingWrite:
         changed = with_recipients(cur, bookings.cancel_many(cur, [r["id"] for r in rows]))
         if not changed:
             raise NotFound("Booking not found or already cancelled")
-        series = self.told_series(cur, current, cancelled=occurrences_text(len(changed)))
+        series = self.told_series(cur, current, cancelled=occurrences_text(len(changed)),
+                                     cancelled_count=len(changed))
         if series is None:
             [(booking, recipients)] = changed
             return changed, announce.booking_cancelled(self.origin, booking, recipients, reason=told.get("reason"),

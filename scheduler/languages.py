@@ -8,11 +8,12 @@ the whole tag the formats (an American reads 2:00 PM, a Briton 14:00)."""
 import functools
 import io
 import re
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_skeleton, format_time
+from babel.dates import format_skeleton, format_time, get_day_names
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -112,3 +113,22 @@ def list_text(items, tag, style="standard"):
     """'Ann, Ben and Cat' ('standard') or 'Ann or Ben' ('or'), as the locale joins them."""
     return format_list(list(items), style=style, locale=locale(tag))
 
+
+
+def moment_of(text):
+    """The moment ISO `text` with an offset names, else None."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+# iCalendar's day codes, Monday first as Babel numbers them.
+DAY_CODES = ("mo", "tu", "we", "th", "fr", "sa", "su")
+
+
+def weekday_of(tag):
+    """A day code ("mo") to its name in the locale: "Monday", "Montag", "月曜日"."""
+    names = get_day_names("wide", locale=locale(tag))
+    return lambda code: names[DAY_CODES.index(code)]

@@ -408,7 +408,7 @@ $$;
 -- once a minute: no write on most requests. Nothing for an unknown key.
 CREATE OR REPLACE FUNCTION api_key_for_request(p_hash bytea) RETURNS TABLE (
     id bigint, name text, email text, role text, username text, timezone text, working_hours jsonb,
-    reminders integer[], created_at timestamptz, updated_at timestamptz,
+    reminders integer[], locale text, created_at timestamptz, updated_at timestamptz,
     key_id bigint, key_prefix text, key_scopes text[], key_organization_id bigint, key_expired boolean,
     key_maker_manages boolean
 ) LANGUAGE plpgsql AS $$
@@ -427,8 +427,8 @@ BEGIN
         WHERE api_keys.id = k.id AND (last_used_at IS NULL OR last_used_at < date_trunc('minute', now()));
     END IF;
     RETURN QUERY
-    SELECT u.id, u.name, u.email, u.role, u.username, u.timezone, u.working_hours, u.reminders, u.created_at,
-           u.updated_at, k.id, k.prefix, k.scopes, k.organization_id, expired,
+    SELECT u.id, u.name, u.email, u.role, u.username, u.timezone, u.working_hours, u.reminders, u.locale,
+           u.created_at, u.updated_at, k.id, k.prefix, k.scopes, k.organization_id, expired,
            k.organization_id IS NULL
                OR EXISTS (SELECT 1 FROM organizations o WHERE o.id = k.organization_id AND o.owner_id = u.id)
                OR EXISTS (SELECT 1 FROM organization_members m WHERE m.organization_id = k.organization_id

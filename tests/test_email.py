@@ -191,7 +191,7 @@ def test_every_template_has_subject_text_and_html(name):
     rendered = render(name, payload)
     assert rendered.subject and rendered.text and rendered.html.startswith("<!doctype html>")
     if name.startswith("BOOKING"):
-        assert f"Start: Wed 01 Jan {YEAR}, 09:00 UTC" in rendered.text
+        assert f"Start: Wed, 1 Jan {YEAR}, 09:00 UTC" in rendered.text
 
 
 def test_email_goes_to_the_address_the_person_has_now(client, alice, register, set_profile, worker, mailbox, travel):

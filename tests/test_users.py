@@ -2,7 +2,7 @@ def test_profile_hides_secrets(client, alice):
     r = client.get("/api/v1/users/me", headers=alice.auth)
     assert r.status_code == 200
     assert set(r.json) == {"id", "name", "email", "role", "username", "timezone", "working_hours", "reminders",
-                           "created_at", "updated_at"}
+                           "locale", "created_at", "updated_at"}
     assert r.json["email"] == alice.email
 
 

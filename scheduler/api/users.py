@@ -15,7 +15,7 @@ from ..keys import token_hash
 from ..openapi import Error, RateLimited, Shape, describe
 from ..pagination import PageQuery, paginated
 from ..repositories import users
-from ..validation import (Body, Email, Handle, LoginPassword, Name, Password, Whole, WorkingHours, Zone,
+from ..validation import (Body, Email, Handle, Language, LoginPassword, Name, Password, Whole, WorkingHours, Zone,
                           at_least_one, parse, parse_query)
 from ..windows import Availability, Busy, WindowQuery, parse_window
 
@@ -23,21 +23,23 @@ bp = Blueprint("users", __name__)
 
 # What an API key with profile:write may change: never the e-mail (the account's recovery
 # address), nor what a key could use to reach further.
-KEY_PROFILE_FIELDS = {"name", "timezone", "working_hours"}
-PROFILE_FIELDS = ("id", "name", "email", "role", "username", "timezone", "working_hours", "reminders", "created_at", "updated_at")
+KEY_PROFILE_FIELDS = {"name", "timezone", "working_hours", "locale"}
+PROFILE_FIELDS = ("id", "name", "email", "role", "username", "timezone", "working_hours", "reminders", "locale",
+                  "created_at", "updated_at")
 
 
 class ProfilePatch(Body):
     """A null is the same as leaving the field out."""
 
     model_config = ConfigDict(json_schema_extra=at_least_one(
-        "name", "email", "username", "timezone", "working_hours", "reminders"))
+        "name", "email", "username", "timezone", "working_hours", "reminders", "locale"))
     name: Name | None = None
     email: Email | None = None
     username: Handle | None = None
     timezone: Zone | None = None
     working_hours: WorkingHours | None = None
     reminders: Annotated[list[Annotated[int, Field(ge=1, le=40320), Whole]], Field(max_length=5)] | None = None
+    locale: Language | None = Field(default=None, description="The language of my emails.")
 
 
 class PasswordChange(Body):
@@ -54,6 +56,7 @@ class Profile(Shape):
     timezone: str
     working_hours: WorkingHours
     reminders: list[int]
+    locale: str = Field(description="The language of my emails (BCP 47; en unless set).")
     created_at: datetime
     updated_at: datetime
 
@@ -90,18 +93,21 @@ def me():
 @login_required("profile:write")
 @retrying
 def update_me():
-    """Change my name, e-mail, username, time zone, working hours or reminders.
+    """Change my name, e-mail, username, time zone, working hours, reminders or language.
 
     `working_hours` are local wall-clock times per weekday (days left out are off);
-    `reminders` are minutes before a booking's start. 409 if the e-mail or username is taken.
+    `reminders` are minutes before a booking's start; `locale` is the language of my emails
+    (one of en, de, fr, es, ja, with a region if you like: en-US writes 2:00 PM). 409 if the
+    e-mail or username is taken.
     At most PROFILE_CHANGE_RATE_LIMIT changes an hour per person (default 30), each counted
     whatever it answers, so taken names can't be probed; 429 beyond. An API key changes only
-    the name, time zone and working hours (403 for the rest)."""
+    the name, time zone, working hours and language (403 for the rest)."""
     limit_account("profile-change", settings().profile_change_rate_limit, "profile changes")
     data = parse(ProfilePatch)
     changes = data.model_dump(exclude_none=True)
     if not changes:
-        raise BadRequest("Provide at least one of name, email, username, timezone, working_hours, reminders to update")
+        raise BadRequest("Provide at least one of name, email, username, timezone, working_hours, reminders, locale "
+                         "to update")
     beyond_key = sorted(set(changes) - KEY_PROFILE_FIELDS) if g.api_key else []
     if beyond_key:
         raise Forbidden(f"Forbidden: an API key can't change {', '.join(beyond_key)}; sign in for that")

@@ -57,17 +57,19 @@ def people_shown(row):
 
 
 def current_payload(row, people):
-    """The payload as it is sent: the recipient greeted by their name now, and the people its text
-    names and its invitation shows as they are now (`people`: user id -> {"name", "email"}), so
-    no calendar sends answers to an address its owner gave up. What happened (the event, its
-    times and status) stays as written; so do guests, and people in rows written before they
-    carried ids."""
+    """The payload as it is sent: the recipient greeted by their name now, in their language now,
+    and the people its text names and its invitation shows as they are now (`people`: user id ->
+    {"name", "email", "locale"}), so no calendar sends answers to an address its owner gave up.
+    What happened (the event, its times and status) stays as written; so do guests (in the
+    language they booked in), and people in rows written before they carried ids."""
     written = row["payload"]
     payload = {key: value for key, value in written.items() if key != "names"}
     payload |= {key: people[user_id]["name"] for key, user_id in written.get("names", {}).items()
                 if user_id in people}
-    if row["user_id"] in people and "name" in payload:
-        payload["name"] = people[row["user_id"]]["name"]
+    if row["user_id"] in people:
+        payload["language"] = people[row["user_id"]]["locale"]
+        if "name" in payload:
+            payload["name"] = people[row["user_id"]]["name"]
     if "ics" in payload:
         payload["ics"] = payload["ics"] | {"event": as_now(payload["ics"]["event"], people)}
     return payload

@@ -80,11 +80,11 @@ def duration_words(minutes):
 
 def notice_words(minutes):
     """A notice as the manage page asks for it: '1 day's notice', '2 hours' notice'."""
-    plural = words().ngettext
+    ngettext = words().ngettext
     if minutes % 1440 == 0:
         days = minutes // 1440
-        return plural("{count} day's notice", "{count} days' notice", days).format(count=days)
+        return ngettext("{count} day's notice", "{count} days' notice", days).format(count=days)
     if minutes % 60 == 0:
         hours = minutes // 60
-        return plural("{count} hour's notice", "{count} hours' notice", hours).format(count=hours)
-    return plural("{count} minute's notice", "{count} minutes' notice", minutes).format(count=minutes)
+        return ngettext("{count} hour's notice", "{count} hours' notice", hours).format(count=hours)
+    return ngettext("{count} minute's notice", "{count} minutes' notice", minutes).format(count=minutes)

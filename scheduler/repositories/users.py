@@ -2,7 +2,7 @@ from psycopg2.extras import Json
 
 from ..email_addresses import identity_key
 
-PUBLIC = "id, name, email, role, username, timezone, working_hours, reminders, created_at, updated_at"
+PUBLIC = "id, name, email, role, username, timezone, working_hours, reminders, locale, created_at, updated_at"
 
 
 def insert(cur, *, name, email, password_hash, role="member"):
@@ -50,11 +50,12 @@ def find_by_email(cur, email):
 
 
 def contacts(cur, user_ids):
-    """Each of the users' name and address as they are now, by id (an id without a user is left out)."""
+    """Each of the users' name, address and language as they are now, by id (an id without a user
+    is left out)."""
     if not user_ids:
         return {}
-    cur.execute("SELECT id, name, email FROM users WHERE id = ANY(%(ids)s)", {"ids": sorted(user_ids)})
-    return {row["id"]: {"name": row["name"], "email": row["email"]} for row in cur.fetchall()}
+    cur.execute("SELECT id, name, email, locale FROM users WHERE id = ANY(%(ids)s)", {"ids": sorted(user_ids)})
+    return {row.pop("id"): row for row in cur.fetchall()}
 
 
 def password_for_change(cur, user_id):
@@ -64,7 +65,7 @@ def password_for_change(cur, user_id):
 
 
 def update_profile(cur, user_id, *, name=None, email=None, username=None, timezone=None, working_hours=None,
-                   reminders=None):
+                   reminders=None, locale=None):
     """Changes the given fields; None leaves a field as it is."""
     cur.execute(
         f"""
@@ -76,13 +77,15 @@ def update_profile(cur, user_id, *, name=None, email=None, username=None, timezo
             timezone = coalesce(%(timezone)s, timezone),
             working_hours = coalesce(%(working_hours)s, working_hours),
             reminders = coalesce(%(reminders)s::integer[], reminders),
+            locale = coalesce(%(locale)s, locale),
             updated_at = now()
         WHERE id = %(id)s
         RETURNING {PUBLIC}
         """,
         {"id": user_id, "name": name, "email": email, "email_key": email and identity_key(email),
          "username": username, "timezone": timezone,
-         "working_hours": Json(working_hours) if working_hours is not None else None, "reminders": reminders},
+         "working_hours": Json(working_hours) if working_hours is not None else None, "reminders": reminders,
+         "locale": locale},
     )
     return cur.fetchone()
 

@@ -59,8 +59,8 @@ function choiceChanged() {
     ? ngettext("You picked {when}, {repeats}, once.", "You picked {when}, {repeats}, {count} times.", series.count,
       { when, repeats: repeat.selectedOptions[0].text.toLocaleLowerCase(LOCALE) })
     : _("You picked {when}.", { when });
-  const seats = slot?.seats_left == null ? "" : ` ${seatsLeft(slot.seats_left)}.`;
-  part("chosen").textContent = picked + seats;
+  const seats = slot?.seats_left == null ? "" : _("{seats}.", { seats: seatsLeft(slot.seats_left) });
+  part("chosen").textContent = [picked, seats].join(" ").trim();
   part("conflicts").hidden = true;
 }
 
@@ -182,14 +182,16 @@ async function confirmed(data) {
 // be booked on their own.
 function refusedDates(conflicts, count) {
   const free = count - conflicts.length;
+  // Counted by the dates refused (for the verb), in English the same either way.
   alert.textContent = free > 0
-    ? _("{refused} of the {count} dates can't be booked, so nothing is booked yet. Book the other {free}, or pick "
-      + "another time.", { refused: conflicts.length, count, free })
+    ? ngettext("{refused} of the {total} dates can't be booked, so nothing is booked yet. Book the other {free}, or "
+      + "pick another time.", "{refused} of the {total} dates can't be booked, so nothing is booked yet. Book the "
+      + "other {free}, or pick another time.", conflicts.length, { refused: conflicts.length, total: count, free })
     : _("None of the {count} dates can be booked. Pick another time.", { count });
   listConflicts(part("conflict-dates"), conflicts);
   const bookFree = part("book-free");
   bookFree.hidden = free === 0;
-  bookFree.textContent = _("Book the other {free}", { free });
+  bookFree.textContent = ngettext("Book the other {count}", "Book the other {count}", free);
   part("conflicts").hidden = false;
   alert.focus();
 }
@@ -222,9 +224,8 @@ async function send(control, onConflict) {
   const fields = result.data.fields || {};
   const marked = markFields(fields);
   // A 409 is a time taken meanwhile or a day that filled up: the API says which.
-  const gone = _("{problem}. The free times are updated: pick another.", {
-    problem: result.data.error || _("That time is no longer available"),
-  });
+  const problem = result.data.error || _("That time is no longer available");
+  const gone = _("{problem}. The free times are updated: pick another.", { problem });
   alert.textContent = explain(result, gone);
   if (result.status === 409 || fields.start) {
     await picker.load();

@@ -157,7 +157,8 @@ function cancelled({ booking, bookings }) {
     return ngettext("The later booking is cancelled.", "{count} later bookings are cancelled.", bookings.length);
   }
   return bookings.length === 1 ? _("Your booking is cancelled.")
-    : _("{all} bookings are cancelled: this one and the {later} after it.", { all: bookings.length, later: bookings.length - 1 });
+    : ngettext("{all} bookings are cancelled: this one and the {count} after it.",
+      "{all} bookings are cancelled: this one and the {count} after it.", bookings.length - 1, { all: bookings.length });
 }
 
 // What a cancel button would end, asked before it does: the booking, a request, or dates of a series.
@@ -184,7 +185,8 @@ part("cancel-form").addEventListener("submit", (event) => {
   const [heading, text] = question(asked);
   const withdraw = shown.status === "pending";
   part("confirm-heading").textContent = heading;
-  part("confirm-text").textContent = `${text} ${_("{hosts} will be told. This can't be undone.", { hosts: names(shown.hosts) })}`;
+  part("confirm-text").textContent = [text, _("{hosts} will be told. This can't be undone.", { hosts: names(shown.hosts) })]
+    .join(" ");
   part("confirm-yes").textContent = withdraw ? _("Yes, withdraw") : _("Yes, cancel");
   part("confirm-no").textContent = withdraw ? _("No, keep my request") : _("No, keep it");
   confirmCancel.returnValue = "";

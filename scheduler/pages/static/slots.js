@@ -157,11 +157,11 @@ export class SlotPicker {
     if (!result.ok) {
       this.status(explain(result, result.data.error || _("Free times could not be loaded.")));
     } else if (this.days.size === 0) {
-      this.status(`${_("No free times between {range}.", { range: label })} ${beyond || _("Try later dates.")}`);
+      this.status([_("No free times between {range}.", { range: label }), beyond || _("Try later dates.")].join(" "));
     } else {
       const found = ngettext("1 free time", "{count} free times", slots.length);
       const days = ngettext("on 1 day", "on {count} days", this.days.size);
-      this.status(`${_("{times} {days} between {range}.", { times: found, days, range: label })} ${beyond}`.trim());
+      this.status([_("{times} {days} between {range}.", { times: found, days, range: label }), beyond].join(" ").trim());
     }
     this.renderDays();
   }
