@@ -1000,7 +1000,8 @@ def test_the_confirmation_and_the_manage_page_add_it_to_a_calendar(browser, live
     assert query["action"] == "TEMPLATE" and query["text"] == "Intro call"
     assert query["dates"] == f"{begin:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}"
     assert query["location"] == "Video call (the link comes with the invitation)"
-    assert "Bring your questions." in query["details"] and manage_url in query["details"]
+    assert query["details"] == ("A first talk about your project.\nBring your questions.\n\n"
+                                f"To cancel or change the time: {manage_url}")
     outlook, query = links["outlook"]
     assert outlook == "https://outlook.live.com/calendar/0/deeplink/compose"
     assert query["subject"] == "Intro call" and manage_url in query["body"]
@@ -1017,7 +1018,8 @@ def test_the_confirmation_and_the_manage_page_add_it_to_a_calendar(browser, live
     wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-add-to-calendar]").is_displayed())
     links = google_and_outlook(browser, "#manage")
     assert links["google"][1]["dates"] == f"{begin:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}"
-    assert manage_url in links["outlook"][1]["body"]
+    # The same description as the confirmation's: the type's, then the manage link.
+    assert links["google"][1]["details"] == links["outlook"][1]["body"] == query["body"]
     again = parsed_ics(client, browser.find_element(By.CSS_SELECTOR, "#manage [data-ics]").get_attribute("href"))
     assert again["uid"] == event["uid"] and again.decoded("dtstart") == begin
     assert "Video call" in text_of(browser, "[data-where]")

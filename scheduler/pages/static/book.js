@@ -144,8 +144,8 @@ async function confirmed(data) {
   const manage = webAddress(data.manage_url);
   if (!series && !requested && manage !== "#") {
     const about = part("description")?.textContent.trim();
-    const details = `${about ? `${about}\n\n` : ""}To cancel or change the time: ${manage}`;
-    showCalendarLinks(part("add-to-calendar"), first, details, `${manage}/booking.ics`);
+    const details = `To cancel or change the time: ${manage}`;
+    showCalendarLinks(part("add-to-calendar"), { ...first, description: about }, details, `${manage}/booking.ics`);
   }
   part("manage-one").hidden = Boolean(series);
   part("manage-each").hidden = !series;
