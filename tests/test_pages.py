@@ -588,6 +588,17 @@ def test_unknown_links_are_a_404_page(client, host):
         assert b"Not found" in r.data
 
 
+def test_other_addresses_under_the_pages_are_the_404_page_and_the_api_s_stay_json(client, host):
+    for path in ("/book/", "/book/x", "/book/team/x", "/book/a/b/c", "/book/team/a/b/c", "/manage/",
+                 "/manage/x/y", "/book"):
+        r = client.get(path, follow_redirects=True)
+        assert r.status_code == 404 and r.mimetype == "text/html", path
+        assert b"Not found" in r.data and "script-src 'self'" in r.headers["Content-Security-Policy"], path
+    for path in ("/api/v1/nothing", "/api/v1/public/hana", "/api/v1/guest-bookings/", "/nothing"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.json == {"error": "Route not found"}, path
+
+
 def test_pages_allow_scripts_and_calls_only_from_their_own_origin(client, host):
     r = client.get("/book/hana/intro")
     assert r.status_code == 200

@@ -161,3 +161,15 @@ def booking_ics(token):
         event = guest_calendar_event(cur, booking, settings().mail_domain, settings().mail_address)
     return Response(to_ics([event], zone_name=booking["guest"]["timezone"]), mimetype="text/calendar",
                     headers={"Content-Disposition": 'attachment; filename="booking.ics"'})
+
+
+@bp.get("/book/")
+@bp.get("/book/<path:rest>")
+@bp.get("/manage/")
+@bp.get("/manage/<path:rest>")
+@page
+def no_such_page(rest=""):
+    """Any other address under the pages' prefixes (`/book/x`, `/manage/`): unmatched, it would
+    get the app's 404, which is the API's JSON; a person gets the pages' 404 page. The pages'
+    own routes still match first, as werkzeug tries a path variable last."""
+    raise NotFound("Page not found")
