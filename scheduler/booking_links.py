@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from . import clock, round_robin
 from .availability import intersect, merge
+from .calendar import guest_copy, guest_event_data, series_event_data
 from .errors import BadRequest, Conflict, NotFound
 from .keys import token_hash
 from .languages import N_
@@ -303,6 +304,17 @@ def by_token(cur, token, *, lock=False):
     if booking is None:
         raise NotFound(N_("Booking not found"))
     return booking
+
+
+def guest_calendar_event(cur, booking, domain, address):
+    """The booking as its guest's calendar holds it, as the e-mails invite to it: the booking, or
+    for an occurrence of a series the whole series (announcements.Series), so that a calendar
+    holding the series from the invitation updates it rather than adding a second event."""
+    if booking["series_id"] is None:
+        return guest_event_data(booking, booking["host_name"], domain, address)
+    found, occurrences = series.calendar_of(cur, [booking])
+    event = series_event_data(found[booking["series_id"]], occurrences[booking["series_id"]], domain)
+    return guest_copy(event, booking, booking["host_name"], address)
 
 
 def later_in_series(cur, booking):

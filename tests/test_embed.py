@@ -1,8 +1,8 @@
 """Embedding a booking page on the host's own site (docs/booking-links.md, "Embedding"): the
 pages' frame-ancestors are exactly the type's embed_origins, /embed.js may be loaded from other
-sites, and in headless Chromium a page served from another loopback origin embeds a booking
-page, books through it and hears `scheduler:booked`, while a page whose origin is not listed is
-refused its frame."""
+sites, and in headless Chromium a page served from another loopback origin embeds a person's
+or a team's booking page, books through it and hears `scheduler:booked`, while a page whose
+origin is not listed is refused its frame."""
 
 import http.server
 import threading
@@ -47,15 +47,25 @@ def test_a_booking_page_is_framed_by_no_one_until_its_type_lists_origins(client,
     assert frame_ancestors(r) == "'none'" and r.headers["X-Frame-Options"] == "DENY"
 
 
-def test_a_team_page_is_framed_by_its_types_origins(client, register, set_profile, org_of):
-    owner = register("Olga")
-    set_profile(owner, timezone="UTC", working_hours={day: [{"start": "08:00", "end": "18:00"}] for day in WEEK})
-    org = org_of(owner)
-    client.patch(f"/api/v1/organizations/{org['id']}", json={"slug": "acme"}, headers=owner.auth)
-    r = client.post(f"/api/v1/organizations/{org['id']}/event-types", headers=owner.auth, json={
-        "slug": "demo", "title": "Product demo", "duration": 30, "kind": "round_robin", "hosts": [owner.id],
-        "embed_origins": ["https://acme.example"]})
-    assert r.status_code == 201, r.json
+@pytest.fixture
+def team_link(client, register, set_profile, org_of):
+    """Makes Olga's team "acme" (Olga its one host, free 08:00-18:00 UTC every day) and its
+    round-robin link /book/team/acme/demo, framed by `origins`; returns Olga."""
+    def make(origins):
+        owner = register("Olga")
+        set_profile(owner, timezone="UTC", working_hours={day: [{"start": "08:00", "end": "18:00"}] for day in WEEK})
+        org = org_of(owner)
+        client.patch(f"/api/v1/organizations/{org['id']}", json={"slug": "acme"}, headers=owner.auth)
+        r = client.post(f"/api/v1/organizations/{org['id']}/event-types", headers=owner.auth, json={
+            "slug": "demo", "title": "Product demo", "duration": 30, "kind": "round_robin", "hosts": [owner.id],
+            "embed_origins": origins})
+        assert r.status_code == 201, r.json
+        return owner
+    return make
+
+
+def test_a_team_page_is_framed_by_its_types_origins(client, team_link):
+    team_link(["https://acme.example"])
     r = client.get("/book/team/acme/demo")
     assert r.status_code == 200
     assert frame_ancestors(r) == "https://acme.example" and "X-Frame-Options" not in r.headers
@@ -129,11 +139,12 @@ def host_site(live_server):
     site.stop()
 
 
-def test_a_page_embedded_on_a_listed_origin_books_and_tells_the_host_page(browser, live_server, client, host,
-                                                                           host_site):
-    set_origins(client, host, [host_site.origin])
+def book_in_frame(browser, client, page_url, owner):
+    """Books a time through the booking page that the host site's page at `page_url` embeds,
+    and checks that the frame follows the page's height, that the host's page hears
+    `scheduler:booked` with the booking `owner` now has, and that the browser logged nothing."""
     browser.get_log("browser")
-    browser.get(host_site.embedding("book", "/book/hana/intro"))
+    browser.get(page_url)
     frame = wait_for(browser, lambda d: css(d, FRAME))[0]
     # The frame follows the page's height, as the page reports it.
     wait_for(browser, lambda d: frame.value_of_css_property("height") != "640px")
@@ -147,7 +158,7 @@ def test_a_page_embedded_on_a_listed_origin_books_and_tells_the_host_page(browse
     browser.switch_to.default_content()
 
     [received] = wait_for(browser, lambda d: d.execute_script("return window.booked"))
-    [booking] = client.get("/api/v1/bookings", headers=host.auth).json
+    [booking] = client.get("/api/v1/bookings", headers=owner.auth).json
     assert received == {"on": "booking-widget", "detail": {
         "start": received["detail"]["start"], "end": received["detail"]["end"], "status": "confirmed"}}
     assert received["detail"]["start"] == chosen and same_moment(booking["start_time"], chosen)
@@ -155,6 +166,18 @@ def test_a_page_embedded_on_a_listed_origin_books_and_tells_the_host_page(browse
     wait_for(browser, lambda d: frame.value_of_css_property("height") == f"{height}px")
     # Nothing refused, failed or threw (but the host site's own missing favicon).
     assert [entry["message"] for entry in browser.get_log("browser") if "favicon.ico" not in entry["message"]] == []
+
+
+def test_a_page_embedded_on_a_listed_origin_books_and_tells_the_host_page(browser, live_server, client, host,
+                                                                           host_site):
+    set_origins(client, host, [host_site.origin])
+    book_in_frame(browser, client, host_site.embedding("book", "/book/hana/intro"), host)
+
+
+def test_a_team_page_embedded_on_a_listed_origin_books_and_tells_the_host_page(browser, client, team_link,
+                                                                                host_site):
+    owner = team_link([host_site.origin])
+    book_in_frame(browser, client, host_site.embedding("team", "/book/team/acme/demo"), owner)
 
 
 def test_a_page_embedded_on_an_origin_not_listed_is_refused_by_the_browser(browser, live_server, client, host,

@@ -156,14 +156,15 @@ def test_the_token_is_long_random_and_stored_only_as_a_hash(client, host, make_t
 
 
 def test_a_guest_sees_and_cancels_their_booking_once(client, host, make_type):
-    make_type(location="Room 4")
+    make_type(location="Room 4", description="Bring your plans.")
     mine = booked(client, at(local_day(DAY), "10:00"), timezone="Asia/Tokyo")
     path = f"{GUEST}/{mine['manage_token']}"
     shown = client.get(path).json["booking"]
     assert shown == mine["booking"] | {"can_change": True, "can_cancel": True, "can_reschedule": True,
                                        "why_not": {"cancel": None, "reschedule": None},
                                        "cancel_until": mine["booking"]["start"],
-                                       "reschedule_until": mine["booking"]["start"], "later": 0}
+                                       "reschedule_until": mine["booking"]["start"], "later": 0,
+                                       "description": "Bring your plans."}
     assert shown["start"] == at(local_day(DAY), "10:00").astimezone(ZoneInfo("Asia/Tokyo")).isoformat()
     r = client.post(f"{path}/cancel", json={"reason": "Clash"})
     assert r.status_code == 200 and r.json["booking"]["status"] == "cancelled"

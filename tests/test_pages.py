@@ -588,6 +588,17 @@ def test_unknown_links_are_a_404_page(client, host):
         assert b"Not found" in r.data
 
 
+def test_other_addresses_under_the_pages_are_the_404_page_and_the_api_s_stay_json(client, host):
+    for path in ("/book/", "/book/x", "/book/team/x", "/book/a/b/c", "/book/team/a/b/c", "/manage/",
+                 "/manage/x/y", "/book"):
+        r = client.get(path, follow_redirects=True)
+        assert r.status_code == 404 and r.mimetype == "text/html", path
+        assert b"Not found" in r.data and "script-src 'self'" in r.headers["Content-Security-Policy"], path
+    for path in ("/api/v1/nothing", "/api/v1/public/hana", "/api/v1/guest-bookings/", "/nothing"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.json == {"error": "Route not found"}, path
+
+
 def test_pages_allow_scripts_and_calls_only_from_their_own_origin(client, host):
     r = client.get("/book/hana/intro")
     assert r.status_code == 200
@@ -1000,7 +1011,8 @@ def test_the_confirmation_and_the_manage_page_add_it_to_a_calendar(browser, live
     assert query["action"] == "TEMPLATE" and query["text"] == "Intro call"
     assert query["dates"] == f"{begin:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}"
     assert query["location"] == "Video call (the link comes with the invitation)"
-    assert "Bring your questions." in query["details"] and manage_url in query["details"]
+    assert query["details"] == ("A first talk about your project.\nBring your questions.\n\n"
+                                f"To cancel or change the time: {manage_url}")
     outlook, query = links["outlook"]
     assert outlook == "https://outlook.live.com/calendar/0/deeplink/compose"
     assert query["subject"] == "Intro call" and manage_url in query["body"]
@@ -1017,7 +1029,8 @@ def test_the_confirmation_and_the_manage_page_add_it_to_a_calendar(browser, live
     wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-add-to-calendar]").is_displayed())
     links = google_and_outlook(browser, "#manage")
     assert links["google"][1]["dates"] == f"{begin:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}"
-    assert manage_url in links["outlook"][1]["body"]
+    # The same description as the confirmation's: the type's, then the manage link.
+    assert links["google"][1]["details"] == links["outlook"][1]["body"] == query["body"]
     again = parsed_ics(client, browser.find_element(By.CSS_SELECTOR, "#manage [data-ics]").get_attribute("href"))
     assert again["uid"] == event["uid"] and again.decoded("dtstart") == begin
     assert "Video call" in text_of(browser, "[data-where]")

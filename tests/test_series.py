@@ -353,6 +353,33 @@ def test_guest_and_host_get_one_email_for_a_guest_series(client, host, make_type
     assert "RRULE:FREQ=WEEKLY;COUNT=4" in ics and host.email not in ics
 
 
+def test_an_occurrence_s_ics_download_is_the_series_the_guest_was_invited_to(client, host, make_type, mailbox,
+                                                                              worker):
+    """The manage page's .ics of an occurrence holds what the last invitation e-mailed for it
+    does: the whole series (one UID, its SEQUENCE, a moved date as its override), so a calendar
+    that has the series from the e-mail updates it instead of adding a second event."""
+    make_type(slug="coaching", max_occurrences=4)
+    start = at(local_day(10), "10:00")
+    made = booked(client, start, link="hana/coaching", recurrence={"freq": "weekly", "count": 4})
+    token = made["bookings"][1]["manage_token"]
+    r = client.post(f"{GUEST}/{token}/reschedule", json={"start": (start + timedelta(weeks=1, hours=2)).isoformat()})
+    assert r.status_code == 200, r.json
+    worker()
+    *_, moved = [m for m in mailbox.received() if m["To"] == "gus@example.com"]
+    invitation = next(p for p in moved.iter_attachments() if p.get_content_type() == "text/calendar").get_content()
+    r = client.get(f"/manage/{token}/booking.ics")
+    assert r.status_code == 200 and host.email not in r.text
+
+    def components(ics):
+        return [(str(e["UID"]), e["SEQUENCE"], e.get("RECURRENCE-ID") and e["RECURRENCE-ID"].dt, e["DTSTART"].dt)
+                for e in icalendar.Calendar.from_ical(ics).walk("VEVENT")]
+
+    assert components(r.data) == components(invitation)
+    assert len(components(r.data)) == 2  # the series and its moved date
+    span = (start - timedelta(days=1), start + timedelta(weeks=5))
+    assert instances(r.data, *span) == instances(invitation, *span) != []
+
+
 def test_the_feed_shows_a_series_as_one_event_beside_single_bookings(client, alice):
     first = at(local_day(10), "10:00")
     ids = [b["id"] for b in client.post(BOOKINGS, json=series_body(first, count=5), headers=alice.auth).json["bookings"]]

@@ -51,6 +51,8 @@ class ManagedView(GuestView):
                                                    "reschedule.")
     later: int = Field(description="An occurrence of a series: how many later ones are still confirmed and not "
                                    "started (`scope: following` cancels them, even from this one cancelled); else 0.")
+    description: str | None = Field(description="Its event type's description, as the booking page shows it; null "
+                                                "if it has none (or is gone).")
 
 
 class Managed(Shape):
@@ -82,7 +84,7 @@ def show(token):
         booking = by_token(cur, token)
         later = later_in_series(cur, booking)
     return {"booking": guest_view(booking, booking["host_name"], booking["hosts"]) | policy_of(booking)
-            | {"later": later}}
+            | {"later": later, "description": booking["description"]}}
 
 
 @bp.get("/<token>/slots")

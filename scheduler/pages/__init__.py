@@ -11,11 +11,13 @@ import redis
 from flask import Blueprint, Response, render_template, url_for
 
 from ..auth import limit_public_reads
-from ..booking_links import booking_page_parts, by_token, link_target, notice_minutes, public_face, team_target
-from ..calendar import guest_event_data, to_ics
+from ..booking_links import (booking_page_parts, by_token, guest_calendar_event, link_target, notice_minutes,
+                             public_face, team_target)
+from ..calendar import to_ics
 from ..context import settings, single_statement, transaction
 from ..db import PoolExhausted
 from ..errors import NotFound, ServiceUnavailable, TooManyRequests, as_api_error
+from ..languages import N_
 from ..openapi import page
 from . import language
 
@@ -167,10 +169,23 @@ def manage(token):
 @page
 def booking_ics(token):
     """The guest's booking as an iCalendar file to add to a calendar by hand: the same event (UID,
-    SEQUENCE) as the invitation e-mailed to them, so a calendar that has it updates it."""
+    SEQUENCE) as the invitation e-mailed to them, so a calendar that has it updates it. For an
+    occurrence of a series that is the whole series, as the invitation is."""
     limit_public_reads()
-    with single_statement() as cur:
+    with transaction() as cur:
         booking = by_token(cur, token)
-    event = guest_event_data(booking, booking["host_name"], settings().mail_domain, settings().mail_address)
+        event = guest_calendar_event(cur, booking, settings().mail_domain, settings().mail_address)
     return Response(to_ics([event], zone_name=booking["guest"]["timezone"]), mimetype="text/calendar",
                     headers={"Content-Disposition": 'attachment; filename="booking.ics"'})
+
+
+@bp.get("/book/")
+@bp.get("/book/<path:rest>")
+@bp.get("/manage/")
+@bp.get("/manage/<path:rest>")
+@page
+def no_such_page(rest=""):
+    """Any other address under the pages' prefixes (`/book/x`, `/manage/`): unmatched, it would
+    get the app's 404, which is the API's JSON; a person gets the pages' 404 page. The pages'
+    own routes still match first, as werkzeug tries a path variable last."""
+    raise NotFound(N_("Page not found"))

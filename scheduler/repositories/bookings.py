@@ -243,7 +243,8 @@ def find_by_guest_token(cur, token_hash, *, lock=False):
     """The guest booking whose manage token (or one of whose seats' tokens) hashes to this, or
     None; with its host's name, the names of the hosts attending it (`hosts`, a team's may be
     several), everyone attending it (`people`, for their locks), the kind of its team type
-    (`team_kind`, null for a person's type or none) and the type's notices (0 once it is gone).
+    (`team_kind`, null for a person's type or none), the type's notices (0 once it is gone) and
+    its description as its booking page shows it (`description`, null once it is gone).
     Through a seat, it is the booking as that seat's guest has it: their seat (`seat_id`) is its
     guest, their token's salt its salt, and their cancelled seat a cancelled booking."""
     return guest_booking(cur, token_hash, lock) or guest_booking(cur, token_hash, lock, seat=True)
@@ -256,7 +257,7 @@ def guest_booking(cur, token_hash, lock, *, seat=False):
         SELECT {columns("CASE WHEN s.status = 'cancelled' THEN 'cancelled' ELSE b.status END", SEAT_GUEST)
                 if seat else COLUMNS}, b.sequence, b.calendar_uid, {"s.token_salt" if seat else "b.guest_token_salt"}
                AS guest_token_salt, {"s.id" if seat else "NULL::bigint"} AS seat_id,
-               h.name AS host_name, t.kind AS team_kind,
+               h.name AS host_name, t.kind AS team_kind, t.description,
                coalesce(t.cancel_notice, 0) AS cancel_notice, coalesce(t.reschedule_notice, 0) AS reschedule_notice,
                (SELECT json_agg(json_build_object('name', u.name) ORDER BY a.user_id)
                 FROM booking_attendees a JOIN users u ON u.id = a.user_id

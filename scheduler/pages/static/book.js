@@ -154,8 +154,8 @@ async function confirmed(data) {
   const manage = webAddress(data.manage_url);
   if (!series && !requested && manage !== "#") {
     const about = part("description")?.textContent.trim();
-    const details = `${about ? `${about}\n\n` : ""}${_("To cancel or change the time: {url}", { url: manage })}`;
-    showCalendarLinks(part("add-to-calendar"), first, details, `${manage}/booking.ics`);
+    const details = _("To cancel or change the time: {url}", { url: manage });
+    showCalendarLinks(part("add-to-calendar"), { ...first, description: about }, details, `${manage}/booking.ics`);
   }
   part("manage-one").hidden = Boolean(series);
   part("manage-each").hidden = !series;

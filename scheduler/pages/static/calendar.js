@@ -42,18 +42,20 @@ function googleTime(moment) {
   return new Date(moment).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
 }
 
-// Links to add `booking` ({title, start, end, location}) to Google Calendar and Outlook, with
-// `details` as its description, and to download it as an .ics file (`ics`).
+// Links to add `booking` ({title, start, end, location, description}) to Google Calendar and
+// Outlook, described by its type's description (if any) and then `details`, and to download it
+// as an .ics file (`ics`).
 export function calendarLinks(booking, details, ics) {
+  const body = booking.description ? `${booking.description}\n\n${details}` : details;
   const google = new URL("https://calendar.google.com/calendar/render");
   google.search = new URLSearchParams({
     action: "TEMPLATE", text: booking.title, dates: `${googleTime(booking.start)}/${googleTime(booking.end)}`,
-    details, location: booking.location || "",
+    details: body, location: booking.location || "",
   });
   const outlook = new URL("https://outlook.live.com/calendar/0/deeplink/compose");
   outlook.search = new URLSearchParams({
     subject: booking.title, startdt: new Date(booking.start).toISOString(),
-    enddt: new Date(booking.end).toISOString(), body: details, location: booking.location || "",
+    enddt: new Date(booking.end).toISOString(), body, location: booking.location || "",
   });
   return { google: google.href, outlook: outlook.href, ics };
 }
