@@ -228,7 +228,7 @@ def render(template_name, payload):
     details = "\n".join(f"{label}: {value.format(**values)}" for label, value in rows)
     text = "\n\n".join(part for part in [greeting.format(**values), *(p.format(**values) for p in before), details,
                                           *(p.format(**values) for p in after)] if part)
-    table = "".join(f"<tr><td>{html.escape(label)}</td><td>{value.format(**escaped)}</td></tr>"
+    table = "".join(f"<tr><td>{html.escape(label)}</td><td>{html.escape(value).format(**escaped)}</td></tr>"
                     for label, value in rows)
     body = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>').format(**escaped)}</p>" for p in [greeting, *before])
     body += f"<table>{table}</table>" if rows else ""
