@@ -7,6 +7,7 @@ subject so they cannot add mail headers. Times are written in the recipient's zo
 locale."""
 
 import html
+import re
 from dataclasses import dataclass
 
 from .. import languages
@@ -211,7 +212,8 @@ def repeats_text(series, tag):
 
 
 def one_line(text):
-    return " ".join(text.split())
+    """Every run of whitespace one space, but for the no-break spaces French puts before a colon."""
+    return re.sub(r"[^\S\u00a0\u202f]+", " ", text).strip()
 
 
 def render(template_name, payload):
