@@ -73,14 +73,15 @@ bench: $(VENV)/.installed
 migrate: $(VENV)/.installed
 	$(BIN)/python migrate.py
 
-# Refreshes the catalogues (docs/languages.md) from the code: messages.pot, and each language's
-# .po with its translations kept, new messages empty and gone ones dropped; then translate the
+# Refreshes the catalogues (docs/architecture.md, "Languages and translations") from the code:
+# messages.pot, and a .po for each language of scheduler/languages.py's LANGUAGES but English (new
+# ones created), translations kept, new messages empty and gone ones dropped; then translate the
 # empty ones (tests/test_languages.py fails until every message has every language).
 TRANSLATIONS := scheduler/translations
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F $(TRANSLATIONS)/babel.cfg -k N_ --no-location --sort-output --omit-header \
 	  -o $(TRANSLATIONS)/messages.pot .
-	for language in de fr es ja; do $(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
+	for language in $$($(BIN)/python -c 'from scheduler.languages import LANGUAGES, DEFAULT; print(*(l for l in LANGUAGES if l != DEFAULT))'); do $(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) \
 	  -l $$language --init-missing --no-fuzzy-matching --ignore-obsolete || exit 1; done
 
 # Rewrites sql/schema.sql, the current schema in one file, from a freshly migrated database

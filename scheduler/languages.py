@@ -29,7 +29,7 @@ TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 
 
 def N_(message):
-    """Marks `message` for the catalogues (scripts/messages extracts it); whoever shows it
+    """Marks `message` for the catalogues (`make messages` extracts it); whoever shows it
     translates it then."""
     return message
 
@@ -103,7 +103,7 @@ def date_text(moment, zone_name, tag):
 
 def duration_text(minutes, tag):
     """A whole number of days, hours or minutes in the locale's words: 1440 -> '1 day',
-    90 -> '90 Minuten', 120 -> '2時間'."""
+    90 -> '90 Minuten', 120 -> '2 時間'."""
     for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
         if minutes % size == 0 and (minutes or size == 1):
             return format_unit(minutes // size, f"duration-{unit}", length="long", locale=locale(tag))

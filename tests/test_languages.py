@@ -13,10 +13,11 @@ import pytest
 from babel.messages.pofile import read_po
 from selenium.webdriver.common.by import By
 
-from browser import wait_for
+from browser import PHONE, wait_for
 from scheduler import clock, languages
 from scheduler.delivery import emails as delivery
-from tests.test_pages import choose_and_book, host, offered, show_day, text_of  # noqa: F401 (host is a fixture)
+from tests.test_pages import (choose_and_book, host, offered, screenshot, show_day,  # noqa: F401 (host is a fixture)
+                              text_of)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = languages.CATALOGUES / "messages.pot"
@@ -215,6 +216,7 @@ def test_a_page_in_german_or_japanese_books_in_it_and_writes_dates_the_local_way
     # A 24-hour clock: the afternoon's times are 13:00 and on, with no AM/PM.
     assert times and all(re.match(clock_time, t) for t in times) and max(int(t.split(":")[0]) for t in times) >= 13
     assert text_of(browser, "#picker-heading") == _("Pick a time")
+    screenshot(browser, f"booking-{language}", PHONE)
 
     choose_and_book(browser, starts[1], "Gus Guest", "gus@example.com")
     wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirmation]").is_displayed())
