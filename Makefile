@@ -54,7 +54,7 @@ test-load: $(VENV)/.installed
 
 # The README's pictures of the booking and manage pages, taken by their browser test.
 screenshots: $(VENV)/.installed
-	SCREENSHOTS="$(CURDIR)/docs/screenshots" $(MAKE) -o $(VENV)/.installed test PYTEST_ARGS="tests/test_pages.py -k 'books_a_slot or books_a_team or books_a_series or requests_a_time or seats_left or time_zone_picker' -q"
+	SCREENSHOTS="$(CURDIR)/docs/screenshots" $(MAKE) -o $(VENV)/.installed test PYTEST_ARGS="tests/test_pages.py tests/test_languages.py -k 'books_a_slot or books_a_team or books_a_series or requests_a_time or seats_left or time_zone_picker or the_local_way' -q"
 
 # A longer fuzz run from the OpenAPI description than `make test`'s, with a random seed
 # (printed, so a failure can be replayed with FUZZ_SEED=...): make fuzz FUZZ_MAX_SECONDS=1800

@@ -216,7 +216,8 @@ def test_a_page_in_german_or_japanese_books_in_it_and_writes_dates_the_local_way
     # A 24-hour clock: the afternoon's times are 13:00 and on, with no AM/PM.
     assert times and all(re.match(clock_time, t) for t in times) and max(int(t.split(":")[0]) for t in times) >= 13
     assert text_of(browser, "#picker-heading") == _("Pick a time")
-    screenshot(browser, f"booking-{language}", PHONE)
+    if language == "de":  # this machine's Chromium has no Japanese fonts, so only boxes would show
+        screenshot(browser, "booking-de", PHONE)
 
     choose_and_book(browser, starts[1], "Gus Guest", "gus@example.com")
     wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "[data-confirmation]").is_displayed())

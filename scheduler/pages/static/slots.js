@@ -146,7 +146,7 @@ export class SlotPicker {
     const days = result.ok ? result.data.days.filter((day) => day.reason in UNAVAILABLE) : [];
     this.unavailable = new Map(days.map((day) => [day.date, UNAVAILABLE[day.reason]]));
     const range = formatter(this.zone, { day: "numeric", month: "short" });
-    const label = _("{from} – {to}", { from: range.format(from), to: range.format(new Date(to.getTime() - 1)) });
+    const label = range.formatRange(from, new Date(to.getTime() - 1)); // "Dec 5 – 19", "6.–20. Dez."
     this.part("range-label").textContent = label;
     this.part("earlier").disabled = this.page === 0;
     // A day too far ahead means the booking window ends in this range: every later date is
