@@ -115,12 +115,14 @@ $$;
 -- buffers. Returns the booking as scheduler/repositories/bookings.py's COLUMNS and INTERNAL
 -- show it (spelt out here: a function returning it is planned once, a query around one is
 -- not), and its recipients: each attendee with what their messages need, by user id.
+-- p_guest_language (migration 027) comes last with a default, so processes of the release before,
+-- which pass one argument fewer, still book while a deploy's migration has already run.
 CREATE OR REPLACE FUNCTION insert_booking(
     p_owner bigint, p_people bigint[], p_title text, p_start timestamptz, p_end timestamptz,
     p_event_type_id bigint, p_location text, p_buffer_before integer, p_buffer_after integer,
     p_guest_name text, p_guest_email text, p_guest_timezone text, p_guest_notes text,
     p_guest_token_hash text, p_guest_token_salt text, p_series_id bigint, p_occurrence integer,
-    p_status text, p_expires_at timestamptz, p_seats integer, p_guest_language text
+    p_status text, p_expires_at timestamptz, p_seats integer, p_guest_language text DEFAULT NULL
 ) RETURNS TABLE (
     id bigint, user_id bigint, title text, start_time timestamptz, end_time timestamptz, status text,
     created_at timestamptz, updated_at timestamptz, event_type_id bigint, location text, guest json,

@@ -202,7 +202,7 @@ def test_a_function_whose_returns_table_changed_is_replaced(migrated_database, t
         cur.execute("INSERT INTO users (name, email, password_hash) VALUES ('P', 'p@example.com', 'x') RETURNING id")
         [owner] = cur.fetchone()
         cur.execute("SELECT title, probe FROM insert_booking(%s, %s, 'Probe', now(), now() + interval '1 hour',"
-                    " NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'confirmed', NULL, NULL, NULL)",
+                    " NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'confirmed', NULL, NULL)",
                     (owner, [owner]))
         assert cur.fetchone() == ("Probe", 42)
     conn.close()

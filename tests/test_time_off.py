@@ -109,7 +109,7 @@ def test_a_booking_committing_meanwhile_is_listed(app, alice, database_url):
     booking checks time off under the same lock, so none slips in unlisted."""
     def booking(cur):  # of mine, mid-transaction (the booking write's own database function)
         cur.execute("SELECT insert_booking(%s, ARRAY[%s]::bigint[], 'Late', %s, %s, NULL, NULL, 0, 0, "
-                    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'confirmed', NULL, NULL, NULL)", (alice.id, alice.id, at("10:00"), at("11:00")))
+                    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'confirmed', NULL, NULL)", (alice.id, alice.id, at("10:00"), at("11:00")))
 
     r = answer_behind(database_url, booking, lambda: app.test_client().post(
         TIME_OFF, json=span(at("00:00"), at("00:00", day=1)), headers=alice.auth))
