@@ -127,7 +127,9 @@ def test_a_guest_s_emails_and_reminder_are_in_their_language(client, host, mailb
     text = confirmation.get_body(("plain",)).get_content()
     assert text.startswith(_("Hi {name},").format(name="Gus Guest"))
     assert _("Your booking with {host} is confirmed.").format(host="Hana Host") in text
-    assert f'{_("Start")}: {languages.moment_text(start, "UTC", language)}' in text
+    # The details' rows as the language writes a label and its value.
+    colon = {"fr": "\u00a0: ", "ja": "："}.get(language, ": ")
+    assert f'{_("Start")}{colon}{languages.moment_text(start, "UTC", language)}' in text
     html = confirmation.get_body(("html",)).get_content()
     assert f'<html lang="{language}">' in html and _("Sent by Scheduler.") in html
 
@@ -158,6 +160,17 @@ def test_the_host_reads_in_their_locale_while_the_guest_reads_in_theirs(client, 
     assert "Gus Guest &lt;gus@example.com&gt;" in to_host.get_body(("html",)).get_content()
 
 
+def test_what_people_typed_stays_as_typed_even_if_it_reads_as_a_time(client, host, mailbox, worker):
+    """Only the email's own times are written as dates: a name or notes that happen to be ISO
+    times are text."""
+    typed = "2031-03-21T10:00:00+01:00"
+    made = book(client, tomorrow_at(9) + timedelta(days=2), name=typed, notes=typed, language="de")
+    assert made.status_code == 201, made.json
+    worker()
+    for message in [m for m in mailbox.received() if "Intro call" in m["Subject"]]:
+        assert typed in message.get_body(("plain",)).get_content(), message["To"]
+
+
 # Pages
 
 def page_language(response):
@@ -184,6 +197,9 @@ def test_a_page_s_language_is_lang_then_accept_language_then_english(client, hos
 
     missing = client.get("/book/hana/nothing?lang=fr")
     assert missing.status_code == 404 and words("fr")("Booking link not found") in missing.get_data(as_text=True)
+    # The sentence ends as the language ends one.
+    said = words("ja")("%(message)s.") % {"message": words("ja")("Booking link not found")}
+    assert said.endswith("。") and said in client.get("/book/hana/nothing?lang=ja").get_data(as_text=True)
 
 
 def test_the_manage_page_is_in_the_language_of_the_booking_unless_asked(client, host):

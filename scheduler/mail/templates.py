@@ -141,6 +141,9 @@ TEMPLATES = {
     "ORG_INVITE": Template(N_("You have been added to {organization}"), (
         N_("{invited_by} added you to {organization} as {role}."),)),
 }
+# The payload's times (ISO, with their offset), written in the recipient's zone and locale;
+# any other text (a name, notes) is as it was given, whatever it looks like.
+TIMES = ("start", "end", "expires", "last")
 # Words the payload gives as codes, in the recipient's language.
 ROLES = {"owner": N_("owner"), "admin": N_("admin"), "member": N_("member")}
 
@@ -150,7 +153,7 @@ def words_of(payload, zone_name, tag):
     names joined as their language joins them, what is missing or a code in their words."""
     catalogue = languages.words(tag)
     _, ngettext = catalogue.gettext, catalogue.ngettext
-    values = {key: value_text(value, zone_name, tag) for key, value in payload.items()
+    values = {key: value_text(key, value, zone_name, tag) for key, value in payload.items()
               if key not in ("ics", "series", "language")}
     values["reason"] = reason_text(payload, _)
     values |= {key: _(default) for key, default in (("location", N_("not given")), ("notes", N_("none")))
@@ -167,15 +170,13 @@ def words_of(payload, zone_name, tag):
     return values
 
 
-def value_text(value, zone_name, tag):
-    """A time (ISO, with its offset) in the recipient's zone and locale; a list of names as a
-    sentence; anything else as text."""
-    if isinstance(value, list):
-        return languages.list_text(value, tag)
-    if isinstance(value, str):
-        moment = languages.moment_of(value)
-        return languages.moment_text(moment, zone_name, tag) if moment else value
-    return str(value)
+def value_text(key, value, zone_name, tag):
+    """One of TIMES in the recipient's zone and locale; a list of names as a sentence; anything
+    else as it was given."""
+    moment = languages.moment_of(value) if key in TIMES else None
+    if moment:
+        return languages.moment_text(moment, zone_name, tag)
+    return languages.list_text(value, tag) if isinstance(value, list) else str(value)
 
 
 def reason_text(payload, _):
@@ -227,7 +228,7 @@ def render(template_name, payload):
 
     greeting, rows = _("Hi {name},"), [(_(label), value) for label, value in template.rows]
     before, after = [_(message) for message in template.before], [_(message) for message in template.after]
-    details = "\n".join(f"{label}: {value.format(**values)}" for label, value in rows)
+    details = "\n".join(_("{label}: {value}").format(label=label, value=value.format(**values)) for label, value in rows)
     text = "\n\n".join(part for part in [greeting.format(**values), *(p.format(**values) for p in before), details,
                                           *(p.format(**values) for p in after)] if part)
     table = "".join(f"<tr><td>{html.escape(label)}</td><td>{html.escape(value).format(**escaped)}</td></tr>"
