@@ -19,7 +19,6 @@ def choose(booked=None):
     in, on the manage page), else the browser's Accept-Language, else English."""
     g.language = (languages.tag_of(request.args.get("lang")) or booked
                   or languages.best_of(request.accept_languages.values()) or languages.DEFAULT)
-    return g.language
 
 
 def words():
@@ -27,7 +26,8 @@ def words():
 
 
 def install(app):
-    """`{% trans %}`, `_()` and `ngettext()` in templates, in the request's language."""
+    """`_()` and `ngettext()` in templates, in the request's language; the page's locale, the
+    scripts' messages and the other languages' links; hosts' names in a sentence."""
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(
         gettext=lambda message: words().gettext(message),
