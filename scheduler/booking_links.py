@@ -16,7 +16,7 @@ from .availability import intersect, merge
 from .calendar import guest_copy, guest_event_data, series_event_data
 from .errors import BadRequest, Conflict, NotFound
 from .keys import token_hash
-from .languages import N_
+from .languages import N_, whole_units
 from .offers import Offer, combined, empty_days
 from .repositories import bookings, event_types, organizations, person_time, seats, series
 
@@ -380,11 +380,9 @@ def changeable(booking, action):
 
 
 def duration_text(minutes):
-    """1440 -> "1 day", 90 -> "90 minutes", 0 -> "0 minutes"."""
-    for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
-        if minutes % size == 0 and (minutes or size == 1):
-            count = minutes // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
+    """1440 -> "1 day", 90 -> "90 minutes", 0 -> "0 minutes": in English, for the API's messages."""
+    count, unit = whole_units(minutes)
+    return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
 def policy_of(booking):

@@ -79,10 +79,15 @@ def words(tag):
     return translations(language_of(tag))
 
 
+def format_tag(tag):
+    """The tag whose formats `tag`'s dates, times and lists are written in (the pages' Intl too)."""
+    return FORMATS.get(tag or DEFAULT, tag or DEFAULT)
+
+
 @functools.cache
 def locale(tag):
     """The CLDR locale `tag`'s dates, times and lists are written in."""
-    return Locale.parse(FORMATS.get(tag or DEFAULT, tag or DEFAULT), sep="-")
+    return Locale.parse(format_tag(tag), sep="-")
 
 
 def moment_text(moment, zone_name, tag):
@@ -101,12 +106,18 @@ def date_text(moment, zone_name, tag):
     return format_skeleton("yMMMEd", moment.astimezone(ZoneInfo(zone_name)), locale=locale(tag))
 
 
-def duration_text(minutes, tag):
-    """A whole number of days, hours or minutes in the locale's words: 1440 -> '1 day',
-    90 -> '90 Minuten', 120 -> '2 時間'."""
+def whole_units(minutes):
+    """The largest of days, hours and minutes that counts `minutes` whole: 1440 -> (1, "day"),
+    90 -> (90, "minute"), 0 -> (0, "minute")."""
     for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
         if minutes % size == 0 and (minutes or size == 1):
-            return format_unit(minutes // size, f"duration-{unit}", length="long", locale=locale(tag))
+            return minutes // size, unit
+
+
+def duration_text(minutes, tag):
+    """`whole_units` in the locale's words: 1440 -> '1 day', 90 -> '90 Minuten', 120 -> '2 時間'."""
+    count, unit = whole_units(minutes)
+    return format_unit(count, f"duration-{unit}", length="long", locale=locale(tag))
 
 
 def list_text(items, tag, style="standard"):

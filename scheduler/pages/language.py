@@ -33,7 +33,7 @@ def install(app):
         gettext=lambda message: words().gettext(message),
         ngettext=lambda singular, plural, count: words().ngettext(singular, plural, count),
         newstyle=True)
-    app.jinja_env.globals.update(page_locale=lambda: languages.FORMATS.get(g.language, g.language),
+    app.jinja_env.globals.update(page_locale=lambda: languages.format_tag(g.language),
                                  script_messages=script_messages, other_languages=other_languages)
     app.jinja_env.filters["people"] = people
 
@@ -53,10 +53,15 @@ def script_message_ids():
 
 
 def script_messages():
-    """The scripts' messages in the page's language: the text, or for a plural message (under its
-    singular) its forms for one and for other counts (static/messages.js picks by the locale's
-    plural rules)."""
-    catalogue = words()
+    return script_messages_in(languages.language_of(g.language))
+
+
+@functools.cache
+def script_messages_in(language):
+    """The scripts' messages in `language`, made once per language: the text, or for a plural
+    message (under its singular) its forms for one and for other counts (static/messages.js
+    picks by the locale's plural rules)."""
+    catalogue = languages.translations(language)
     shown = {}
     for message in script_message_ids():
         if isinstance(message, str):
@@ -80,11 +85,8 @@ def duration_words(minutes):
 
 def notice_words(minutes):
     """A notice as the manage page asks for it: '1 day's notice', '2 hours' notice'."""
+    count, unit = languages.whole_units(minutes)
     ngettext = words().ngettext
-    if minutes % 1440 == 0:
-        days = minutes // 1440
-        return ngettext("{count} day's notice", "{count} days' notice", days).format(count=days)
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        return ngettext("{count} hour's notice", "{count} hours' notice", hours).format(count=hours)
-    return ngettext("{count} minute's notice", "{count} minutes' notice", minutes).format(count=minutes)
+    return {"day": ngettext("{count} day's notice", "{count} days' notice", count),
+            "hour": ngettext("{count} hour's notice", "{count} hours' notice", count),
+            "minute": ngettext("{count} minute's notice", "{count} minutes' notice", count)}[unit].format(count=count)
