@@ -1,13 +1,23 @@
-"""A/B comparison of this service against another implementation of the same API.
+"""A/B comparison of this service against other implementations of the same API: rate and cost.
 
-    python bench/compare.py [--original-url http://127.0.0.1:3000 --original-pid PID] [--rounds 3]
+    python bench/compare.py [--original-url http://127.0.0.1:3000 --original-pid PID --original-worker-pid PID]
+                            [--baseline /work/wt/main] [--rounds 5]
 
 Starts this service (gunicorn with gunicorn.conf.py, plus the worker) on --port against
-DATABASE_URL / REDIS_URL, then runs the shared harness (shared/bench/run.py) against it and,
-when --original-url is given, against that server too, alternating A, B, A, B ... so both
-see the same machine conditions. Prints, per scenario, the median ok req/s and p99 of each
-and their ratio, and writes every run's JSON to bench/results/. The other server must already
-be running, on the same PostgreSQL and Redis. `make bench` runs this with private services.
+DATABASE_URL / REDIS_URL. With --baseline, another tree (a git worktree, e.g. today's main) is
+served beside it as "baseline", on a fresh database of its own (`compare_baseline` on
+DATABASE_URL's server) and REDIS_URL's database number + 3. With --original-url, a server
+already running on the same PostgreSQL and Redis is measured too as "original".
+
+Then the shared harness (shared/bench/run.py) measures each scenario on each server in turn,
+A, B, C, A, B, C … scenario by scenario and round by round, so all see the same machine
+conditions: first a short warm-up run, then the measured run with the CPU time of the web
+processes, of the background worker and of the whole PostgreSQL server read from /proc just
+before and after it (PostgreSQL's includes its backends that exited, through the postmaster's
+reaped-children times, and its background processes; only one server is under load at a time,
+so the difference is that server's). Prints, per scenario, the median ok req/s, p99 and CPU
+per request of each, and this service's ratio to each other one; writes every run's JSON to
+bench/results/. `make bench` runs this with private PostgreSQL and Redis.
 """
 
 import argparse
@@ -23,9 +33,13 @@ import sys
 import time
 import urllib.request
 
+import psycopg2
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HARNESS = os.path.join(os.path.dirname(ROOT), "shared", "bench", "run.py")
 RESULTS = os.path.join(ROOT, "bench", "results")
+SCENARIOS = "health,list_bookings,unread_count,dashboard,login,log_event,create_booking"
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def call(base, method, path, body=None, token=None):
@@ -74,25 +88,112 @@ def ours_running(port, bcrypt_rounds):
             process.wait(30)
 
 
-def run_harness(label, url, pid, args, round_no):
-    out = os.path.join(RESULTS, f"{label}-{round_no}.json")
-    command = [sys.executable, args.harness, "--base", url, "--duration", str(args.duration), "--connections",
-               str(args.connections), "--state", os.path.join(RESULTS, f"{label}-state.json"), "--json", out,
-               "--label", label]
-    if args.scenarios:
-        command += ["--scenarios", args.scenarios]
-    if pid:
-        command += ["--pid", str(pid)]
-    print(f"round {round_no}: {label} ...", flush=True)
+def stat_of(pid):
+    """(parent pid, CPU ticks of the process and of its reaped children), or None if it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+
+
+def processes():
+    """{pid: (parent pid, ticks)} of every process this user can see."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (stat := stat_of(int(name))):
+            table[int(name)] = stat
+    return table
+
+
+def cpu_seconds(roots, table):
+    """CPU seconds of the process trees under `roots` (live processes and the children they reaped)."""
+    children = {}
+    for pid, (parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    total, todo = 0, [pid for pid in roots if pid]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            total += table[pid][1]
+            todo.extend(children.get(pid, []))
+    return total / TICK if roots and any(roots) else None
+
+
+def postmaster_pid(database_url):
+    """The PostgreSQL server's main process (this host's), as parent of a backend."""
+    connection = psycopg2.connect(database_url)
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        backend = cur.fetchone()[0]
+    parent = stat_of(backend)[0]
+    connection.close()
+    return parent
+
+
+def worker_beside(web_pid):
+    """The worker.py started beside a gunicorn (same parent), found from /proc."""
+    parent = stat_of(web_pid)[0]
+    for pid, (their_parent, _) in processes().items():
+        if their_parent == parent and pid != web_pid:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"worker.py" in f.read():
+                    return pid
+    return None
+
+
+class Target:
+    def __init__(self, label, url, web, worker):
+        self.label, self.url, self.web, self.worker = label, url, web, worker
+        self.runs = {}  # scenario -> [row per round]
+
+
+def settle(targets, seconds=180):
+    """Waits until every background worker is idle (the set-up's emails sent), so that no
+    server's backlog is measured against another's scenario."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        before = processes()
+        time.sleep(1)
+        after = processes()
+        busy = [t.label for t in targets
+                if t.worker and cpu_seconds([t.worker], after) - cpu_seconds([t.worker], before) > 0.02]
+        if not busy:
+            return
+    print(f"workers still busy after {seconds} s: {', '.join(busy)}", flush=True)
+
+
+def harness(args, target, scenario, duration, out):
+    command = [sys.executable, args.harness, "--base", target.url, "--duration", str(duration), "--warmup", "0",
+               "--connections", str(args.connections), "--scenarios", scenario, "--label", target.label,
+               "--state", os.path.join(RESULTS, f"{target.label}-state.json"), "--json", out]
+    if target.web:
+        command += ["--pid", str(target.web)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     with open(out) as f:
-        return json.load(f)
+        return json.load(f)["results"][0]
 
 
-def rows_of(result):
-    """scenario -> (ok req/s, p99 ms, peak RSS MB) from one harness JSON."""
-    return {item["scenario"]: (item["ok_rps"], item["latency_ms"]["p99"], item.get("server_peak_rss_mb"))
-            for item in result["results"]}
+def measure(args, target, scenario, round_no, postmaster):
+    """One scenario on one server: a warm-up run, then the measured one with its CPU per request."""
+    harness(args, target, scenario, args.warmup, os.path.join(RESULTS, "warmup.json"))
+    before = processes()
+    result = harness(args, target, scenario, args.duration, os.path.join(RESULTS, f"{target.label}-{scenario}-"
+                                                                                   f"{round_no}.json"))
+    after = processes()
+    requests = max(result["requests"], 1)
+
+    def per_request(roots):
+        spent = [cpu_seconds(roots, table) for table in (before, after)]
+        return None if spent[0] is None else (spent[1] - spent[0]) / requests * 1e6
+
+    row = {"ok_rps": result["ok_rps"], "p99": result["latency_ms"]["p99"], "mb": result.get("server_peak_rss_mb"),
+           "non2xx": result["non2xx"], "web_us": per_request([target.web]), "worker_us": per_request([target.worker]),
+           "pg_us": per_request([postmaster])}
+    target.runs.setdefault(scenario, []).append(row)
+    with open(os.path.join(RESULTS, f"{target.label}-{scenario}-{round_no}.cost.json"), "w") as f:
+        json.dump(row, f)
 
 
 def median(values):
@@ -100,48 +201,84 @@ def median(values):
     return statistics.median(values) if values else None
 
 
-def report(runs):
-    labels = list(runs)
-    scenarios = list(rows_of(runs[labels[0]][0]))
-    header = f"{'scenario':15}" + "".join(f"{label + ' ok/s':>16}{label + ' p99':>14}{label + ' MB':>12}"
-                                          for label in labels)
-    if len(labels) == 2:
-        header += f"{'ratio ok/s':>12}"
+def cell(value, width, digits=1):
+    return f"{value:{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
+
+
+def report(targets, scenarios):
+    """Medians per scenario and server; the ratio of this service's ok req/s to each other's."""
+    columns = ("ok/s", "p99", "web µs", "pg µs", "wkr µs")
+    header = f"{'scenario':15}" + "".join(f"{t.label + ' ' + c:>{max(12, len(t.label) + len(c) + 2)}}"
+                                          for t in targets for c in columns)
+    header += "".join(f"{'ours÷' + t.label:>{max(12, len(t.label) + 7)}}" for t in targets[1:])
     print(header)
-    for name in scenarios:
-        cells, medians = "", []
-        for label in labels:
-            rps, p99, rss = (median([rows_of(r).get(name, (None,) * 3)[i] for r in runs[label]]) for i in range(3))
-            medians.append(rps)
-            cells += f"{rps or 0:16.1f}{p99 or 0:14.1f}{rss or 0:12.1f}"
-        ratio = f"{medians[0] / medians[1]:12.2f}" if len(labels) == 2 and medians[1] else ""
-        print(f"{name:15}{cells}{ratio}")
+    for scenario in scenarios:
+        line, ours = f"{scenario:15}", None
+        for t in targets:
+            rows = t.runs.get(scenario, [])
+            values = [median([row[key] for row in rows]) for key in ("ok_rps", "p99", "web_us", "pg_us", "worker_us")]
+            ours = ours if ours is not None else values[0]
+            line += "".join(cell(v, max(12, len(t.label) + len(c) + 2)) for v, c in zip(values, columns))
+        for t in targets[1:]:
+            theirs = median([row["ok_rps"] for row in t.runs.get(scenario, [])])
+            line += cell(ours / theirs if ours and theirs else None, max(12, len(t.label) + 7), 2)
+        print(line, flush=True)
+
+
+@contextlib.contextmanager
+def baseline_running(args):
+    """--baseline's tree served beside this one (bench/ab.py's way), or nothing."""
+    if not args.baseline:
+        yield None
+        return
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import ab
+    env = ab.environment(ab.fresh_database(os.environ["DATABASE_URL"], "compare_baseline"),
+                         ab.with_redis_db(os.environ["REDIS_URL"], 3))
+    process, url, pid = ab.served(os.path.abspath(args.baseline), args.baseline_port, env)
+    try:
+        yield Target("baseline", url, pid, worker_beside(pid))
+    finally:
+        ab.stop(process)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8010)
     parser.add_argument("--original-url")
-    parser.add_argument("--original-pid", type=int)
+    parser.add_argument("--original-pid", type=int, help="the original's web process")
+    parser.add_argument("--original-worker-pid", type=int, help="the original's background worker")
+    parser.add_argument("--baseline", help="another tree of this service (a git worktree) to serve and measure")
+    parser.add_argument("--baseline-port", type=int, default=8030)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load before each measured run")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--scenarios")
+    parser.add_argument("--scenarios", default=SCENARIOS)
     parser.add_argument("--harness", default=HARNESS, help="shared/bench/run.py, if not beside this repository "
                                                             "(e.g. from a git worktree)")
     parser.add_argument("--bcrypt-rounds", type=int, default=10, help="the original hashes with cost 10")
     args = parser.parse_args()
     os.makedirs(RESULTS, exist_ok=True)
-    with ours_running(args.port, args.bcrypt_rounds) as (ours_url, web_pid):
-        targets = [("ours", ours_url, web_pid)]
+    scenarios = [name for name in SCENARIOS.split(",") if name in args.scenarios.split(",")]
+    postmaster = postmaster_pid(os.environ["DATABASE_URL"])
+    with ours_running(args.port, args.bcrypt_rounds) as (ours_url, web_pid), baseline_running(args) as baseline:
+        targets = [Target("ours", ours_url, web_pid, worker_beside(web_pid))]
+        targets += [baseline] if baseline else []
         if args.original_url:
             wait_healthy(args.original_url)
-            targets.append(("original", args.original_url, args.original_pid))
-        runs = {label: [] for label, _, _ in targets}
+            targets.append(Target("original", args.original_url, args.original_pid, args.original_worker_pid))
+        for target in targets:  # the harness sets its users and bookings up on its first run
+            harness(args, target, "health", 1, os.path.join(RESULTS, "warmup.json"))
+        settle(targets)
         for round_no in range(1, args.rounds + 1):
-            for label, url, pid in targets:
-                runs[label].append(run_harness(label, url, pid, args, round_no))
-        report(runs)
+            load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+            print(f"round {round_no}, load average {load}", flush=True)
+            for scenario in scenarios:
+                for target in targets:
+                    measure(args, target, scenario, round_no, postmaster)
+            settle(targets)
+        report(targets, scenarios)
 
 
 if __name__ == "__main__":
