@@ -1,13 +1,13 @@
 """A/B comparison of this service against other implementations of the same API: rate and cost.
 
     python bench/compare.py [--original-url http://127.0.0.1:3000 --original-pid PID --original-worker-pid PID]
-                            [--baseline /work/wt/main] [--rounds 5]
+                            [--tree main=/work/wt/main --tree gevent=.,WEB_WORKER=gevent] [--rounds 5]
 
 Starts this service (gunicorn with gunicorn.conf.py, plus the worker) on --port against
-DATABASE_URL / REDIS_URL. With --baseline, another tree (a git worktree, e.g. today's main) is
-served beside it as "baseline", on a fresh database of its own (`compare_baseline` on
-DATABASE_URL's server) and REDIS_URL's database number + 3. With --original-url, a server
-already running on the same PostgreSQL and Redis is measured too as "original".
+DATABASE_URL / REDIS_URL. Each --tree (a git worktree, e.g. today's main, or this tree with
+other settings) is served beside it under its label, on a fresh database of its own on
+DATABASE_URL's server. With --original-url, a server already running on the same PostgreSQL
+and Redis is measured too as "original".
 
 Then the shared harness (shared/bench/run.py) measures each scenario on each server in turn,
 A, B, C, A, B, C … scenario by scenario and round by round, so all see the same machine
@@ -226,20 +226,23 @@ def report(targets, scenarios):
 
 
 @contextlib.contextmanager
-def baseline_running(args):
-    """--baseline's tree served beside this one (bench/ab.py's way), or nothing."""
-    if not args.baseline:
-        yield None
-        return
+def trees_running(args):
+    """Each --tree served beside this one (bench/ab.py's way), on a fresh database of its own
+    (`compare_<label>`) and a Redis database of its own (REDIS_URL's number + 3, + 4 …)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import ab
-    env = ab.environment(ab.fresh_database(os.environ["DATABASE_URL"], "compare_baseline"),
-                         ab.with_redis_db(os.environ["REDIS_URL"], 3))
-    process, url, pid = ab.served(os.path.abspath(args.baseline), args.baseline_port, env)
-    try:
-        yield Target("baseline", url, pid, worker_beside(pid))
-    finally:
-        ab.stop(process)
+    with contextlib.ExitStack() as stack:
+        targets = []
+        for number, spec in enumerate(args.tree):
+            label, _, rest = spec.partition("=")
+            tree, *settings = rest.split(",")
+            env = ab.environment(ab.fresh_database(os.environ["DATABASE_URL"], f"compare_{label}"),
+                                 ab.with_redis_db(os.environ["REDIS_URL"], 3 + number))
+            env.update(setting.split("=", 1) for setting in settings)
+            process, url, pid = ab.served(os.path.abspath(tree), args.tree_port + number, env)
+            stack.callback(ab.stop, process)
+            targets.append(Target(label, url, pid, worker_beside(pid)))
+        yield targets
 
 
 def main():
@@ -248,8 +251,10 @@ def main():
     parser.add_argument("--original-url")
     parser.add_argument("--original-pid", type=int, help="the original's web process")
     parser.add_argument("--original-worker-pid", type=int, help="the original's background worker")
-    parser.add_argument("--baseline", help="another tree of this service (a git worktree) to serve and measure")
-    parser.add_argument("--baseline-port", type=int, default=8030)
+    parser.add_argument("--tree", action="append", default=[], metavar="LABEL=PATH[,NAME=VALUE...]",
+                        help="another tree of this service (a git worktree, or this one) to serve and measure as "
+                             "LABEL, with these environment variables set (e.g. WEB_THREADS=8); repeatable")
+    parser.add_argument("--tree-port", type=int, default=8030, help="where the first --tree serves; the next at +1 …")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load before each measured run")
@@ -262,9 +267,8 @@ def main():
     os.makedirs(RESULTS, exist_ok=True)
     scenarios = [name for name in SCENARIOS.split(",") if name in args.scenarios.split(",")]
     postmaster = postmaster_pid(os.environ["DATABASE_URL"])
-    with ours_running(args.port, args.bcrypt_rounds) as (ours_url, web_pid), baseline_running(args) as baseline:
-        targets = [Target("ours", ours_url, web_pid, worker_beside(web_pid))]
-        targets += [baseline] if baseline else []
+    with ours_running(args.port, args.bcrypt_rounds) as (ours_url, web_pid), trees_running(args) as trees:
+        targets = [Target("ours", ours_url, web_pid, worker_beside(web_pid))] + trees
         if args.original_url:
             wait_healthy(args.original_url)
             targets.append(Target("original", args.original_url, args.original_pid, args.original_worker_pid))
