@@ -24,7 +24,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -88,9 +87,16 @@ def environment(database, redis):
     return {**os.environ, "DATABASE_URL": database, "REDIS_URL": redis, "PUBLIC_RATE_LIMIT": "0"}
 
 
+def python_of(tree):
+    """The tree's own virtualenv's Python when it has one (its requirements may differ from
+    ours), else this one."""
+    own = os.path.join(tree, ".venv", "bin", "python")
+    return own if os.path.exists(own) else sys.executable
+
+
 def served(tree, port, env):
     """`tree` served on `port` until stop() is called on the answer: (process, url, gunicorn pid)."""
-    process = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], cwd=tree, env=env, stdout=subprocess.PIPE,
+    process = subprocess.Popen([python_of(tree), "-c", SERVE, str(port)], cwd=tree, env=env, stdout=subprocess.PIPE,
                                text=True, start_new_session=True)
     line = process.stdout.readline().split()
     if len(line) != 2:
@@ -104,8 +110,8 @@ def stop(process):
     process.wait(60)
 
 
-def script_command(script, args, port, url, pid):
-    command = [sys.executable, f"bench/{script}.py", "--port", str(port), "--original-url", url]
+def script_command(script, args, port, url, pid, tree):
+    command = [python_of(tree), f"bench/{script}.py", "--port", str(port), "--original-url", url]
     if script == "compare":
         command += ["--original-pid", str(pid), "--harness", args.harness, "--rounds", str(args.rounds), "--duration",
                     str(args.duration), "--connections", str(args.connections), "--scenarios", args.scenarios]
@@ -129,7 +135,7 @@ def run(args, measuring, serving, label):
         for script in args.scripts.split(","):
             load = " ".join(f"{value:.1f}" for value in os.getloadavg())
             print(f"--- {script} {datetime.now():%H:%M:%S}, load average {load}", flush=True)
-            output = subprocess.run(script_command(script, args, args.port, url, pid), cwd=measuring, env=ours_env,
+            output = subprocess.run(script_command(script, args, args.port, url, pid, measuring), cwd=measuring, env=ours_env,
                                     stdout=subprocess.PIPE, text=True, check=True).stdout
             print(output, end="", flush=True)
             load = " ".join(f"{value:.1f}" for value in os.getloadavg())

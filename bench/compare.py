@@ -34,6 +34,7 @@ import time
 import urllib.request
 
 import psycopg2
+import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HARNESS = os.path.join(os.path.dirname(ROOT), "shared", "bench", "run.py")
@@ -228,7 +229,7 @@ def report(targets, scenarios):
 @contextlib.contextmanager
 def trees_running(args):
     """Each --tree served beside this one (bench/ab.py's way), on a fresh database of its own
-    (`compare_<label>`) and a Redis database of its own (REDIS_URL's number + 3, + 4 …)."""
+    (`compare_<label>`) and a Redis database of its own, emptied first (REDIS_URL's number + 3, + 4 …)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import ab
     with contextlib.ExitStack() as stack:
@@ -239,6 +240,7 @@ def trees_running(args):
             env = ab.environment(ab.fresh_database(os.environ["DATABASE_URL"], f"compare_{label}"),
                                  ab.with_redis_db(os.environ["REDIS_URL"], 3 + number))
             env.update(setting.split("=", 1) for setting in settings)
+            redis.Redis.from_url(env["REDIS_URL"]).flushdb()  # no jobs left from an earlier run
             process, url, pid = ab.served(os.path.abspath(tree), args.tree_port + number, env)
             stack.callback(ab.stop, process)
             targets.append(Target(label, url, pid, worker_beside(pid)))
