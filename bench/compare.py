@@ -10,8 +10,8 @@ DATABASE_URL's server. With --original-url, a server already running on the same
 and Redis is measured too as "original".
 
 Then the shared harness (shared/bench/run.py) measures each scenario on each server in turn,
-A, B, C, A, B, C … scenario by scenario and round by round, so all see the same machine
-conditions: first a short warm-up run, then the measured run with the CPU time of the web
+A, B, C, … scenario by scenario, and B, C, A, … in the next round, so all see the same
+machine conditions: first a short warm-up run, then the measured run with the CPU time of the web
 processes, of the background worker and of the whole PostgreSQL server read from /proc just
 before and after it (PostgreSQL's includes its backends that exited, through the postmaster's
 reaped-children times, and its background processes; only one server is under load at a time,
@@ -280,8 +280,10 @@ def main():
         for round_no in range(1, args.rounds + 1):
             load = " ".join(f"{value:.1f}" for value in os.getloadavg())
             print(f"round {round_no}, load average {load}", flush=True)
+            # Who goes first turns round by round: the first of a scenario's runs starts on a quieter machine.
+            turn = (round_no - 1) % len(targets)
             for scenario in scenarios:
-                for target in targets:
+                for target in targets[turn:] + targets[:turn]:
                     measure(args, target, scenario, round_no, postmaster)
             settle(targets)
         report(targets, scenarios)
