@@ -155,16 +155,21 @@ def bearer_claims():
     return None if credential is None else decode_token(credential, settings())
 
 
-def authenticate(scope):
+def authenticate(scope, *, token_checked_by_view=False):
     """Sets g.user from the login token or API key, reading the user fresh (and g.claims or
     g.api_key); raises 401 for neither. A key needs `scope` (None: the route takes login
-    tokens only)."""
+    tokens only). `token_checked_by_view`: for a login token only its signature and expiry
+    are checked here, g.user is None, and the view checks the rest in its own statement
+    (token_holds), raising token_refused() when it doesn't."""
     credential = bearer_credential()
     if credential is not None and access_keys.looks_like_key(credential):
         return authenticate_key(credential, scope)
     claims = None if credential is None else decode_token(credential, settings())
     if claims is None:
         raise Unauthorized("Unauthorized: no valid token provided")
+    if token_checked_by_view:
+        g.user, g.claims, g.api_key = None, claims, None
+        return
     with single_statement() as cur:
         user = users.find_for_token(cur, claims["user_id"], claims["jti"])
     if user is None or user["revoked"] or user["token_version"] != claims["version"]:
@@ -249,14 +254,20 @@ def check_organization_reach(org_id, organization_route):
         raise Forbidden("Forbidden: an organization's API key acts only for its organization")
 
 
-def login_required(scope, *, organization=False):
+def token_refused():
+    """The 401 of a login token that no longer holds, for a view that checked it itself."""
+    return Unauthorized(INVALID_TOKEN)
+
+
+def login_required(scope, *, organization=False, token_checked_by_view=False):
     """Guards a route for a signed-in person: a login token, or an API key holding `scope`
     (None: login tokens only, 403 for a key). `organization`: an organisation's key may use the
-    route, which then limits itself to that organisation (organization_key())."""
+    route, which then limits itself to that organisation (organization_key()).
+    `token_checked_by_view`: see authenticate()."""
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            authenticate(scope)
+            authenticate(scope, token_checked_by_view=token_checked_by_view)
             check_organization_reach(kwargs.get("org_id"), organization)
             return view(*args, **kwargs)
         wrapper.token_required, wrapper.scope = True, scope  # read by the OpenAPI description

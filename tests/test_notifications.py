@@ -42,3 +42,27 @@ def test_notifications_are_private(client, alice, bob):
     assert client.get(NOTIFICATIONS, headers=bob.auth).json == []
     assert client.patch(f"{NOTIFICATIONS}/read-all", headers=bob.auth).json["updated"] == 0
     assert client.get(f"{NOTIFICATIONS}/count", headers=alice.auth).json == {"unread": 1}
+
+
+def test_the_badge_refuses_a_token_that_no_longer_holds(client, alice, register, db):
+    """The unread count checks its login token in the statement that counts (one statement a
+    request): a token logged out, older than a password change, or of a deleted account is
+    refused there as on every other route, and another of the person's tokens still counts."""
+    count = "/api/v1/notifications/count"
+    second = client.post("/api/v1/auth/login", json={"email": alice.email, "password": alice.password}).json["token"]
+    assert client.get(count, headers=alice.auth).json == {"unread": 0}
+    assert client.post("/api/v1/auth/logout", headers=alice.auth).status_code == 200
+    refused = client.get(count, headers=alice.auth)
+    assert refused.status_code == 401 and refused.json["error"] == "Unauthorized: invalid or expired token"
+    assert client.get(count, headers={"Authorization": f"Bearer {second}"}).json == {"unread": 0}
+
+    changed = client.patch("/api/v1/users/me/password", json={"currentPassword": alice.password,
+                                                                "newPassword": "another-secret-9"},
+                           headers={"Authorization": f"Bearer {second}"})
+    assert changed.status_code == 200, changed.json
+    assert client.get(count, headers={"Authorization": f"Bearer {second}"}).status_code == 401
+
+    carl = register("Carl")
+    with db.cursor() as cur:
+        cur.execute("DELETE FROM users WHERE id = %s", (carl.id,))
+    assert client.get(count, headers=carl.auth).status_code == 401

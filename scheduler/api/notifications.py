@@ -2,7 +2,7 @@ from datetime import datetime
 
 from flask import Blueprint, g
 
-from ..auth import login_required
+from ..auth import login_required, token_refused
 from ..context import single_statement
 from ..errors import NotFound
 from ..openapi import Message, Shape, describe
@@ -63,11 +63,15 @@ def list_unread():
 
 @bp.get("/count")
 @describe(responses={200: UnreadCount})
-@login_required("profile:read")
+@login_required("profile:read", token_checked_by_view=True)
 def unread_count():
     """How many of my notifications are unread (the badge)."""
+    person = g.user["id"] if g.user else g.claims["user_id"]
     with single_statement() as cur:
-        return {"unread": notifications.count_unread(cur, g.user["id"])}
+        unread = notifications.count_unread(cur, person, token=g.claims)
+    if unread is None:
+        raise token_refused()
+    return {"unread": unread}
 
 
 @bp.patch("/read-all")

@@ -1,3 +1,5 @@
+from . import users
+
 COLUMNS = "id, user_id, type, title, message, is_read, metadata, created_at"
 
 
@@ -22,12 +24,20 @@ def list_for_user(cur, user_id, *, unread_only=False, after=None, limit):
     return cur.fetchall()
 
 
-def count_unread(cur, user_id):
+def count_unread(cur, user_id, token=None):
+    """How many of the user's notifications are unread; with `token` (a login token's claims),
+    None unless that token still holds, checked in the same statement (the badge is polled:
+    one statement a request instead of two)."""
     cur.execute(
-        "SELECT count(*) AS unread FROM notifications WHERE user_id = %(user_id)s AND NOT is_read",
-        {"user_id": user_id},
+        f"""
+        SELECT (SELECT count(*) FROM notifications n WHERE n.user_id = u.id AND NOT n.is_read) AS unread
+        FROM users u
+        WHERE u.id = %(user_id)s AND {users.TOKEN_HOLDS}
+        """,
+        {"user_id": user_id, **users.token_parameters(token)},
     )
-    return cur.fetchone()["unread"]
+    row = cur.fetchone()
+    return None if row is None else row["unread"]
 
 
 def mark_read(cur, notification_id, user_id):

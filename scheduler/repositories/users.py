@@ -31,6 +31,17 @@ def find_for_login(cur, email):
     return cur.fetchone()
 
 
+# A login token holds while its user's token_version is the token's and its id isn't revoked
+# (find_for_token reads the same two facts for authenticate()). For a view's own statement, on
+# the user row aliased `u`; `token` is its claims, None for an API key (checked already).
+TOKEN_HOLDS = """(%(version)s::integer IS NULL OR u.token_version = %(version)s
+                  AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = %(jti)s))"""
+
+
+def token_parameters(token):
+    return {"version": token and token["version"], "jti": token and token["jti"]}
+
+
 def find_for_token(cur, user_id, jti):
     cur.execute(
         f"""
