@@ -285,7 +285,8 @@ def main():
             for scenario in scenarios:
                 for target in targets[turn:] + targets[:turn]:
                     measure(args, target, scenario, round_no, postmaster)
-            settle(targets)
+            if round_no < args.rounds:
+                settle(targets)
         report(targets, scenarios)
 
 
