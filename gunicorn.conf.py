@@ -41,6 +41,9 @@ bind = f"{host}:{os.environ.get('PORT') or 8000}"
 # threads, not 8: a login waiting its turn for bcrypt holds a thread, and with 8 a burst of
 # logins took every thread, so an unread-count probe beside them waited (p99 379-747 ms,
 # bench/login_probe.py); with 32 its p99 was 10-14 ms, and other routes served as much.
+# gevent and 4 processes served small reads faster but were not kept (docs/performance.md,
+# issue 25): gevent let one busy request hold up its process (/health p99 1 s), 4 processes
+# failed that login probe, and both lost 35-40% on create_booking.
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
 worker_class = JSONRefusalThreadWorker
 threads = int(os.environ.get("WEB_THREADS") or 32)
