@@ -160,7 +160,7 @@ def authenticate(scope, *, token_checked_by_view=False):
     g.api_key); raises 401 for neither. A key needs `scope` (None: the route takes login
     tokens only). `token_checked_by_view`: for a login token only its signature and expiry
     are checked here, g.user is None, and the view checks the rest in its own statement
-    (token_holds), raising token_refused() when it doesn't."""
+    (users.TOKEN_HOLDS), raising token_refused() when it doesn't."""
     credential = bearer_credential()
     if credential is not None and access_keys.looks_like_key(credential):
         return authenticate_key(credential, scope)
