@@ -36,6 +36,8 @@ import urllib.request
 import psycopg2
 import redis
 
+import ab
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HARNESS = os.path.join(os.path.dirname(ROOT), "shared", "bench", "run.py")
 RESULTS = os.path.join(ROOT, "bench", "results")
@@ -113,13 +115,16 @@ def cpu_seconds(roots, table):
     children = {}
     for pid, (parent, _) in table.items():
         children.setdefault(parent, []).append(pid)
-    total, todo = 0, [pid for pid in roots if pid]
+    todo = [pid for pid in roots if pid]
+    if not todo:
+        return None  # no process given (the original's worker unknown)
+    total = 0
     while todo:
         pid = todo.pop()
         if pid in table:
             total += table[pid][1]
             todo.extend(children.get(pid, []))
-    return total / TICK if roots and any(roots) else None
+    return total / TICK
 
 
 def postmaster_pid(database_url):
@@ -230,8 +235,6 @@ def report(targets, scenarios):
 def trees_running(args):
     """Each --tree served beside this one (bench/ab.py's way), on a fresh database of its own
     (`compare_<label>`) and a Redis database of its own, emptied first (REDIS_URL's number + 3, + 4 …)."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import ab
     with contextlib.ExitStack() as stack:
         targets = []
         for number, spec in enumerate(args.tree):

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ab import fresh_database  # noqa: E402
 from scheduler import create_app  # noqa: E402
@@ -80,21 +79,19 @@ def main():
         conn.notices = collections.deque()
     for k in range(1, args.bookings + 1):
         book(k)
-    per_statement, triggers = collections.OrderedDict(), collections.defaultdict(float)
+    per_statement = {}  # text -> (durations, {trigger: total ms})
     for conn in connections:
         for notice in conn.notices:
             text, ms, fired = statements(notice)
-            per_statement.setdefault(text, []).append(ms)
-            for name, t in fired.items():
-                triggers[(text, name)] += t
+            durations, triggers = per_statement.setdefault(text, ([], collections.Counter()))
+            durations.append(ms)
+            triggers.update(fired)
     print(f"{args.bookings} bookings; per booking (ms, mean; statements inside our SQL functions are counted "
           f"in their caller too):")
-    for text, times in per_statement.items():
-        print(f"{sum(times) / args.bookings:8.3f} ms  x{len(times) / args.bookings:.1f}  {text[:110]}")
-        for (owner, name), t in triggers.items():
-            if owner == text:
-                print(f"{'':12}trigger {name}: {t / args.bookings:.3f} ms")
-
+    for text, (durations, triggers) in per_statement.items():
+        print(f"{sum(durations) / args.bookings:8.3f} ms  x{len(durations) / args.bookings:.1f}  {text[:110]}")
+        for name, t in triggers.items():
+            print(f"{'':12}trigger {name}: {t / args.bookings:.3f} ms")
 
 if __name__ == "__main__":
     main()

@@ -171,8 +171,8 @@ def authenticate(scope, *, token_checked_by_view=False):
         g.user, g.claims, g.api_key = None, claims, None
         return
     with single_statement() as cur:
-        user = users.find_for_token(cur, claims["user_id"], claims["jti"])
-    if user is None or user["revoked"] or user["token_version"] != claims["version"]:
+        user = users.find_for_token(cur, claims)
+    if user is None:
         raise Unauthorized(INVALID_TOKEN)
     g.user, g.claims, g.api_key = user, claims, None
 

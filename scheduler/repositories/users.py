@@ -31,9 +31,10 @@ def find_for_login(cur, email):
     return cur.fetchone()
 
 
-# A login token holds while its user's token_version is the token's and its id isn't revoked
-# (find_for_token reads the same two facts for authenticate()). For a view's own statement, on
-# the user row aliased `u`; `token` is its claims, None for an API key (checked already).
+# A login token holds while its user's token_version is the token's and its id isn't revoked:
+# a condition on the user row aliased `u`, for find_for_token and for a view's own statement
+# (auth.login_required(token_checked_by_view=True)). `token` is the token's claims; None (an
+# API key, checked already) makes it true.
 TOKEN_HOLDS = """(%(version)s::integer IS NULL OR u.token_version = %(version)s
                   AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = %(jti)s))"""
 
@@ -42,15 +43,11 @@ def token_parameters(token):
     return {"version": token and token["version"], "jti": token and token["jti"]}
 
 
-def find_for_token(cur, user_id, jti):
+def find_for_token(cur, token):
+    """The token's user while the token holds, else None."""
     cur.execute(
-        f"""
-        SELECT {PUBLIC}, token_version,
-               EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = %(jti)s) AS revoked
-        FROM users
-        WHERE id = %(id)s
-        """,
-        {"id": user_id, "jti": jti},
+        f"SELECT {PUBLIC}, token_version FROM users u WHERE u.id = %(user_id)s AND {TOKEN_HOLDS}",
+        {"user_id": token["user_id"], **token_parameters(token)},
     )
     return cur.fetchone()
 
