@@ -22,7 +22,16 @@ psycopg2.extras.register_default_jsonb(loads=orjson.loads, globally=True)
 
 
 class DictCursor(psycopg2.extensions.cursor):
-    """Rows as plain dicts (several times cheaper to build than psycopg2's RealDictRow)."""
+    """Rows as plain dicts (several times cheaper to build than psycopg2's RealDictRow). A
+    transaction's cursor (`Database.transaction`) sends its BEGIN with its first statement."""
+
+    begin_pending = False
+
+    def execute(self, query, vars=None):
+        if self.begin_pending:
+            self.begin_pending = False
+            query = (b"BEGIN; " if isinstance(query, bytes) else "BEGIN; ") + query
+        return super().execute(query, vars)
 
     def fetchone(self):
         row = super().fetchone()
@@ -153,7 +162,11 @@ class Database:
         # in transaction mode, which refuses them and would hand a session's state to other
         # clients. The time zone, statement timeout and planner costs are the database's own
         # defaults, set by migrate.py (see `session_defaults` there).
-        return psycopg2.connect(self.dsn, connect_timeout=5, application_name="scheduler")
+        # Autocommit is psycopg2's own mode, not a SET: a transaction is a BEGIN the statements
+        # send themselves (`transaction`), which spares psycopg2's round trip for it.
+        conn = psycopg2.connect(self.dsn, connect_timeout=5, application_name="scheduler")
+        conn.autocommit = True
+        return conn
 
     @contextmanager
     def _connection(self):
@@ -199,25 +212,27 @@ class Database:
         with self._connection() as conn:
             self._open.pending = []
             committing = False
+            cur = None
             try:
                 with conn.cursor(cursor_factory=DictCursor) as cur:
+                    cur.begin_pending = True
                     self._open.cursor = cur
                     yield cur
                 committing = True
-                conn.commit()
+                end(conn, cur, "COMMIT")
             except psycopg2.Error as exc:
                 if connection_lost(conn, exc):
                     conn.close()  # whatever is left of it is not worth lending again
                     if committing:
                         raise
                     raise TransientFailure(exc) from exc
-                conn.rollback()
+                end(conn, cur, "ROLLBACK")
                 if isinstance(exc, psycopg2.extensions.TransactionRollbackError):
                     raise TransientFailure(exc) from exc
                 raise
             except BaseException:
                 if not conn.closed:
-                    conn.rollback()
+                    end(conn, cur, "ROLLBACK")
                 raise
             finally:
                 self._open.cursor = None
@@ -229,23 +244,19 @@ class Database:
     @contextmanager
     def single_statement(self):
         """A cursor whose statement is its own transaction: for work that is exactly one SQL
-        statement (most reads), saving the BEGIN and COMMIT round trips. (psycopg2's autocommit
-        is the client's own mode, never a SET sent to the server, so it is safe behind PgBouncer
-        in transaction mode: each statement is a transaction it may run on any server connection.)"""
+        statement (most reads), saving the BEGIN and COMMIT. (Behind PgBouncer in transaction
+        mode, each such statement is a transaction it may run on any server connection.)"""
         outer = getattr(self._open, "cursor", None)
         if outer is not None:
             with savepoint(outer):
                 yield outer
             return
         with self._connection() as conn:
-            conn.autocommit = True
             try:
                 with conn.cursor(cursor_factory=DictCursor) as cur:
                     yield cur
             finally:
                 committed()  # it may have written: a retrying unit must not run it twice
-                if not conn.closed:
-                    conn.autocommit = False
 
     def after_commit(self, work, *args):
         """Runs `work(*args)` once this thread's open transaction commits (never, if it rolls
@@ -263,6 +274,14 @@ class Database:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+
+def end(conn, cur, command):
+    """Ends with `command` (COMMIT, ROLLBACK) the transaction `cur` began, if it began one: a
+    cursor that sent no statement sent no BEGIN either."""
+    if cur is not None and not cur.begin_pending:
+        with conn.cursor() as ending:
+            ending.execute(command)
 
 
 @contextmanager
