@@ -172,9 +172,13 @@ END
 $$;
 
 -- The enabled endpoints subscribed to an event type that belong to one of the people or to
--- an organisation one of them has accepted.
+-- an organisation one of them has accepted. Every booking write calls it. While its tables
+-- have never been analysed (autovacuum analyses a table once 50 of its rows have changed, so
+-- a deployment with few endpoints may never), the generic plan is estimated dearer than a
+-- custom one and PostgreSQL planned it afresh on every call: 89 µs a call, 18-20 µs with the
+-- plan kept; the setting costs about 5 µs where it is not needed (docs/performance.md, issue 25).
 CREATE OR REPLACE FUNCTION webhook_subscribers(p_type text, p_people bigint[]) RETURNS bigint[]
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     RETURN ARRAY(
         SELECT e.id FROM webhook_endpoints e
