@@ -170,10 +170,14 @@ def settle(targets, seconds=180):
     print(f"workers still busy after {seconds} s: {', '.join(busy)}", flush=True)
 
 
+def state_file(target):
+    return os.path.join(RESULTS, f"{target.label}-state.json")
+
+
 def harness(args, target, scenario, duration, out):
     command = [sys.executable, args.harness, "--base", target.url, "--duration", str(duration), "--warmup", "0",
                "--connections", str(args.connections), "--scenarios", scenario, "--label", target.label,
-               "--state", os.path.join(RESULTS, f"{target.label}-state.json"), "--json", out]
+               "--state", state_file(target), "--json", out]
     if target.web:
         command += ["--pid", str(target.web)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -278,6 +282,11 @@ def main():
             wait_healthy(args.original_url)
             targets.append(Target("original", args.original_url, args.original_pid, args.original_worker_pid))
         for target in targets:  # the harness sets its users and bookings up on its first run
+            # Never an earlier run's users: the harness keeps them if a token still reads bookings,
+            # which the original's tokens do on a fresh database (it doesn't look the user up), and
+            # every booking then failed on its foreign key.
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(state_file(target))
             harness(args, target, "health", 1, os.path.join(RESULTS, "warmup.json"))
         settle(targets)
         for round_no in range(1, args.rounds + 1):
