@@ -8,7 +8,10 @@ each statement, nested ones inside our SQL functions included).
 Serves the app in-process (Flask's test client) on a fresh database `write_cost` on
 DATABASE_URL's server, whose connections load auto_explain and report to the client, so
 nothing is read from the server's log. EXPLAIN ANALYZE's own timing makes every statement
-slower; compare the statements' shares, not their times with the bench's CPU per request.
+slower; compare the statements' shares, not their times with the bench's CPU per request. The
+triggers' times are inflated most: the foreign-key checks read a quarter of a booking here, yet
+dropping the outbox's and notifications' keys saved no CPU (docs/performance.md, issue 25's
+second stop). Check a share by taking the thing away before acting on it.
 """
 
 import argparse

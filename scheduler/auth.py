@@ -173,7 +173,7 @@ def authenticate(scope, *, token_checked_by_view=False):
     with single_statement() as cur:
         user = users.find_for_token(cur, claims)
     if user is None:
-        raise Unauthorized(INVALID_TOKEN)
+        raise token_refused()
     g.user, g.claims, g.api_key = user, claims, None
 
 
@@ -255,7 +255,7 @@ def check_organization_reach(org_id, organization_route):
 
 
 def token_refused():
-    """The 401 of a login token that no longer holds, for a view that checked it itself."""
+    """The 401 of a login token that no longer holds."""
     return Unauthorized(INVALID_TOKEN)
 
 

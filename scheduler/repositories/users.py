@@ -32,9 +32,9 @@ def find_for_login(cur, email):
 
 
 # A login token holds while its user's token_version is the token's and its id isn't revoked:
-# a condition on the user row aliased `u`, for find_for_token and for a view's own statement
-# (auth.login_required(token_checked_by_view=True)). `token` is the token's claims; None (an
-# API key, checked already) makes it true.
+# a condition on the user row aliased `u`, for find_for_token and for a statement that checks
+# its token itself (auth.login_required(token_checked_by_view=True), an analytics event).
+# `token` is the token's claims; None (an API key, checked already; no token) makes it true.
 TOKEN_HOLDS = """(%(version)s::integer IS NULL OR u.token_version = %(version)s
                   AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = %(jti)s))"""
 
@@ -46,7 +46,7 @@ def token_parameters(token):
 def find_for_token(cur, token):
     """The token's user while the token holds, else None."""
     cur.execute(
-        f"SELECT {PUBLIC}, token_version FROM users u WHERE u.id = %(user_id)s AND {TOKEN_HOLDS}",
+        f"SELECT {PUBLIC} FROM users u WHERE u.id = %(user_id)s AND {TOKEN_HOLDS}",
         {"user_id": token["user_id"], **token_parameters(token)},
     )
     return cur.fetchone()
