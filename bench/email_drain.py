@@ -1,4 +1,4 @@
-"""How fast a backlog of emails drains: writes N outbox rows, enqueues them, starts K
+"""How fast a backlog of emails drains: writes N outbox rows, wakes a drain, starts K
 worker.py processes (console provider) and times until every row is sent, then checks that
 each was sent exactly once.
 
@@ -33,11 +33,10 @@ def main():
     with db.transaction() as cur:
         cur.execute("SELECT coalesce(max(id), 0) AS id FROM email_outbox")
         floor = cur.fetchone()["id"]
-        ids, _ = messages.write(cur, notes=[], emails=[{"to": f"drain-{i}@example.com", "template": "WELCOME",
-                                                        "payload": {"name": f"N{i}"}} for i in range(args.emails)],
-                                webhook_events=[])
-    for start in range(0, len(ids), 1000):
-        jobs.send_emails(queue_redis, ids[start:start + 1000])
+        messages.write(cur, notes=[], emails=[{"to": f"drain-{i}@example.com", "template": "WELCOME",
+                                               "payload": {"name": f"N{i}"}} for i in range(args.emails)],
+                       webhook_events=[], calendars=[])
+    jobs.wake_email_drain(queue_redis)
     env = {**os.environ, "EMAIL_PROVIDER": "console", "LOG_LEVEL": "WARNING"}
     began = time.monotonic()
     workers = [subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env) for _ in range(args.workers)]

@@ -1,6 +1,7 @@
 """Where background work is enqueued; the only module that knows RQ queue names and job ids."""
 
 import logging
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, field
 
@@ -14,6 +15,8 @@ EMAIL_QUEUE = "emails"
 WEBHOOK_QUEUE = "webhooks"
 # Apart from both: a slow or dead CalDAV server holds up neither email nor webhooks.
 CALENDAR_QUEUE = "calendars"
+DRAIN_EMAILS = "scheduler.delivery.emails.drain"
+# Jobs of one outbox row each, as emails were queued before drains (2026-12): drop a release on.
 DELIVER = "scheduler.delivery.emails.deliver"
 DELIVER_WEBHOOK = "scheduler.delivery.webhooks.deliver"
 WRITE_CALENDAR = "scheduler.delivery.calendars.write"
@@ -26,6 +29,17 @@ MOVED = {"scheduler.mail.delivery.deliver": DELIVER, "scheduler.webhooks.deliver
 DELIVERY_TIMEOUT = 360
 # A job in these states will still run (or is running): enqueuing another would only repeat it.
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+# Set while some drain of the email outbox will still look for due rows: one is queued, or one
+# runs and has not yet made its last look (delivery/emails.py:drain clears the flag before it).
+# A commit that finds it set leaves its emails to that drain, so a busy minute costs one SET a
+# booking rather than an RQ job an email. It expires, in case its drain is lost with Redis or
+# its worker; a second drain meanwhile only shares the rows.
+DRAIN_PENDING = "scheduler:email-drain-pending"
+DRAIN_PENDING_SECONDS = 10
+# A drain claims rows for this long, then leaves the rest to a drain it enqueues; it may then
+# still be sending its last row, which a delivery job is given DELIVERY_TIMEOUT for.
+DRAIN_SECONDS = 60
+DRAIN_TIMEOUT = DRAIN_SECONDS + DELIVERY_TIMEOUT
 
 log = logging.getLogger("scheduler.jobs")
 
@@ -61,11 +75,6 @@ def calendar_queue(connection):
     return Queue(CALENDAR_QUEUE, connection=connection)
 
 
-def delivery_job_id(email_id):
-    """One job id per outbox row, so whether the row has a live job is one lookup."""
-    return f"email-{email_id}"
-
-
 def webhook_job_id(delivery_id):
     return f"webhook-{delivery_id}"
 
@@ -74,23 +83,48 @@ def calendar_write_job_id(write_id):
     return f"calendar-write-{write_id}"
 
 
+@contextmanager
+def redis_trouble_logged(what):
+    """Never raises for Redis trouble: what it would have queued stays due in the database,
+    and the worker's sweep enqueues it once Redis answers again."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        log.warning("%s failed, the outbox sweep will see to it: %s", what, exc)
+
+
 def enqueue(queue, function, job_id, row_ids):
-    """Enqueues one job per outbox row. Never raises for Redis trouble: the rows stay pending
-    and the worker's sweep enqueues them once Redis answers again."""
+    """Enqueues one job per outbox row."""
     if not row_ids:
         return
-    try:
+    with redis_trouble_logged(f"enqueuing {queue.name} {row_ids}"):
         queue.enqueue_many([
             Queue.prepare_data(function, args=(row_id,), job_id=job_id(row_id), result_ttl=0,
                                failure_ttl=86400, timeout=DELIVERY_TIMEOUT)
             for row_id in row_ids
         ])
-    except redis.RedisError as exc:
-        log.warning("could not enqueue %s %s, the outbox sweep will: %s", queue.name, row_ids, exc)
 
 
-def send_emails(connection, email_ids):
-    enqueue(email_queue(connection), DELIVER, delivery_job_id, email_ids)
+def wake_email_drain(connection):
+    """After a commit that wrote emails to send now: enqueues a drain of the outbox, unless a
+    drain will still look for due rows (DRAIN_PENDING)."""
+    with redis_trouble_logged("waking an email drain"):
+        if connection.set(DRAIN_PENDING, 1, nx=True, ex=DRAIN_PENDING_SECONDS):
+            drain_emails(connection)
+
+
+def drain_emails(connection):
+    """Enqueues a drain of the outbox whatever DRAIN_PENDING says: for the sweep, which found
+    rows no drain took, and for a drain that leaves rows to others."""
+    with redis_trouble_logged("enqueuing an email drain"):
+        email_queue(connection).enqueue(DRAIN_EMAILS, result_ttl=0, failure_ttl=86400, job_timeout=DRAIN_TIMEOUT)
+
+
+def last_look(connection):
+    """A drain is about to look for due rows for the last time: a commit from now on wakes
+    another. (Should Redis fail here, the flag expires within DRAIN_PENDING_SECONDS.)"""
+    with redis_trouble_logged("clearing the email drain's flag"):
+        connection.delete(DRAIN_PENDING)
 
 
 def deliver_webhooks(connection, delivery_ids):
@@ -120,12 +154,13 @@ def sweep_calendar_writes(connection, write_ids):
 
 
 def dispatch(connection, queued):
-    send_emails(connection, queued.emails)
+    if queued.emails:
+        wake_email_drain(connection)
     deliver_webhooks(connection, queued.webhooks)
     write_calendars(connection, queued.calendar_writes)
 
 
-def without_live_jobs(connection, row_ids, job_id=delivery_job_id, *, started_within):
+def without_live_jobs(connection, row_ids, job_id, *, started_within):
     """The rows among `row_ids`, rows not yet claimed, that have no queued or running delivery
     job. A job that started more than `started_within` seconds ago and still hasn't claimed its
     row is not running: its worker died between taking it from the queue and the claim (a live

@@ -114,14 +114,30 @@ def test_rolled_back_change_sends_nothing(client, alice, mailbox, worker, db):
 
 
 def test_a_job_delivered_twice_sends_once(client, alice, mailbox, worker, redis_conn, db):
+    """Two more drains, and a job of the row alone as emails were queued before drains."""
     mailbox.clear()
     [(email_id, *_)] = outbox_rows(db)
-    jobs.send_emails(redis_conn, [email_id, email_id])
+    jobs.drain_emails(redis_conn)
+    jobs.drain_emails(redis_conn)
+    jobs.enqueue(jobs.email_queue(redis_conn), jobs.DELIVER, lambda row_id: f"email-{row_id}", [email_id])
     worker()
     assert len(mailbox.received()) == 1
 
 
-def test_two_workers_racing_send_once(client, alice, settings, mailbox, worker, db):
+def test_commits_while_a_drain_is_queued_enqueue_no_other(client, register, worker, redis_conn, mailbox):
+    for name in ("Ann", "Ben", "Cat"):
+        register(name)
+    assert redis_conn.llen("rq:queue:emails") == 1
+    worker()
+    assert len(mailbox.received()) == 3
+    register("Dan")
+    assert redis_conn.llen("rq:queue:emails") == 1
+    worker()
+    assert len(mailbox.received()) == 4
+
+
+@pytest.mark.parametrize("job", ["drain", "one row"])
+def test_two_workers_racing_send_once(client, alice, settings, mailbox, worker, db, job):
     worker()
     mailbox.clear()
     rows = outbox_rows(db)
@@ -131,7 +147,7 @@ def test_two_workers_racing_send_once(client, alice, settings, mailbox, worker, 
 
     def run():
         barrier.wait()
-        delivery.deliver(rows[0][0])
+        delivery.drain() if job == "drain" else delivery.deliver(rows[0][0])
     threads = [threading.Thread(target=run) for _ in range(4)]
     for t in threads:
         t.start()
@@ -262,15 +278,31 @@ def test_a_send_is_recorded_through_a_database_outage_and_never_repeated(client,
     assert len(mailbox.received()) == 1
 
 
-def test_the_sweep_never_enqueues_a_row_whose_job_is_still_queued(client, register, worker, redis_conn, mailbox, db):
+def test_a_drain_of_a_worker_asked_to_stop_leaves_the_rest_to_another(client, register, worker, redis_conn, mailbox):
+    rt = worker()
+    for name in ("Ann", "Ben"):
+        register(name)
+    redis_conn.delete("rq:queue:emails")  # the stopping worker has taken their drain
+    rt.stopping.set()
+    try:
+        delivery.drain()
+    finally:
+        rt.stopping.clear()
+    assert mailbox.received() == [] and redis_conn.llen("rq:queue:emails") == 1
+    worker()
+    assert len(mailbox.received()) == 2
+
+
+def test_the_sweep_enqueues_one_drain_for_rows_nobody_took_and_not_again_soon(client, register, worker, redis_conn,
+                                                                              mailbox, db):
     for name in ("Ann", "Ben", "Cat"):
         register(name)
+    redis_conn.delete("rq:queue:emails")  # their drain was lost
     with db.cursor() as cur:
         cur.execute("UPDATE email_outbox SET created_at = now() - interval '1 minute'")
-    queued = redis_conn.llen("rq:queue:emails")
-    assert queued == 3
+    assert len(delivery.sweep(worker_runtime())) == 3
     assert delivery.sweep(worker_runtime()) == []
-    assert redis_conn.llen("rq:queue:emails") == queued
+    assert redis_conn.llen("rq:queue:emails") == 1
     worker()
     assert len(mailbox.received()) == 3
 
@@ -279,7 +311,8 @@ def test_the_sweep_retakes_a_row_whose_worker_died_mid_send(client, alice, worke
     """The job of a worker killed mid-send still says 'started' in Redis; the expired lease
     says it is dead."""
     [(email_id, *_)] = outbox_rows(db)
-    Job.fetch(jobs.delivery_job_id(email_id), connection=redis_conn).set_status(JobStatus.STARTED)
+    [job_id] = jobs.email_queue(redis_conn).job_ids
+    Job.fetch(job_id, connection=redis_conn).set_status(JobStatus.STARTED)
     redis_conn.delete("rq:queue:emails")
     with db.cursor() as cur:
         cur.execute("UPDATE email_outbox SET status = 'sending', attempts = 1, created_at = now() - interval '1 hour',"

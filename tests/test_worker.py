@@ -186,16 +186,18 @@ def test_worker_stops_on_sigterm_while_recording_a_send_through_a_database_outag
             worker.wait(10)
 
 
-def test_a_job_queued_before_its_function_moved_still_runs(settings, worker, redis_conn, mailbox):
+def test_a_job_queued_before_its_function_moved_still_runs(settings, worker, redis_conn, mailbox, db):
     """A deploy that moves a job function must not strand the jobs Redis already holds under its
     old name: worker.py's workers run it where it is now (jobs.MOVED), at once, not when the
     sweep gives up on the job."""
     worker()  # configures the worker's runtime for these tests
     register(settings, settings.redis_url, "moved@example.com")
     queue = jobs.email_queue(redis_conn)
-    [job_id] = queue.job_ids
     queue.empty()
-    queue.enqueue("scheduler.mail.delivery.deliver", int(job_id.removeprefix("email-")), job_id=job_id, result_ttl=0)
+    with db.cursor() as cur:
+        cur.execute("SELECT id FROM email_outbox WHERE recipient = 'moved@example.com'")
+        [email_id] = cur.fetchone()
+    queue.enqueue("scheduler.mail.delivery.deliver", email_id, job_id=f"email-{email_id}", result_ttl=0)
     ThreadWorker([queue], connection=redis_conn, stop=threading.Event()).work(burst=True, logging_level="WARNING")
     assert [m["To"] for m in mailbox.received()] == ["moved@example.com"]
 

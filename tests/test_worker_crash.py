@@ -100,7 +100,7 @@ def test_a_worker_killed_mid_backlog_loses_nothing(settings, redis_conn, holding
                    for i in range(BACKLOG)]
         ids, _, _ = messages.write(cur, notes=[], emails=backlog, webhook_events=[], calendars=[])
     database.close()
-    jobs.send_emails(redis_conn, ids)
+    jobs.wake_email_drain(redis_conn)
 
     first = start_worker(settings, smtp_url)
     blocker = psycopg2.connect(settings.database_url, options="-c lock_timeout=30s")  # never waits unbounded
@@ -144,19 +144,20 @@ def test_a_worker_killed_mid_backlog_loses_nothing(settings, redis_conn, holding
 
 def test_an_email_whose_worker_died_before_claiming_it_is_sent_in_seconds(settings, redis_conn, mailbox, smtp_server,
                                                                           db):
-    """Killed between taking the job from the queue and claiming the row, a worker leaves RQ
-    believing the job runs until its timeout has passed (minutes): the sweep of another worker
-    sends the email once its job has gone OUTBOX_REQUEUE_AFTER (here 1 s) without a claim."""
+    """Killed between taking the drain from the queue and claiming a row, a worker leaves RQ
+    believing the drain runs until its timeout has passed (minutes): the sweep of another worker
+    enqueues a drain once the row has waited OUTBOX_REQUEUE_AFTER (here 1 s) untaken."""
     smtp_url = smtp_server[1]
     database = Database(settings.database_url, size=1)
     with database.transaction() as cur:
         late = [{"to": "late@example.com", "template": "WELCOME", "payload": {"name": "Late"}}]
-        ids, _, _ = messages.write(cur, notes=[], emails=late, webhook_events=[], calendars=[])
+        messages.write(cur, notes=[], emails=late, webhook_events=[], calendars=[])
     database.close()
     blocker = psycopg2.connect(settings.database_url, options="-c lock_timeout=30s")
-    with blocker.cursor() as cur:  # the worker's claim waits here, after RQ has marked the job started
-        cur.execute("SELECT 1 FROM email_outbox WHERE id = %s FOR UPDATE", (ids[0],))
-    jobs.send_emails(redis_conn, ids)
+    with blocker.cursor() as cur:  # the worker's claim waits here, after RQ has marked the drain started
+        cur.execute("LOCK TABLE email_outbox IN EXCLUSIVE MODE")
+    jobs.wake_email_drain(redis_conn)
+    [drain_id] = jobs.email_queue(redis_conn).job_ids
     first = start_worker(settings, smtp_url)
     try:
         assert wait_until(lambda: waiting_for_a_lock(db), 30), "the worker did not get to claiming the row"
@@ -166,7 +167,7 @@ def test_an_email_whose_worker_died_before_claiming_it_is_sent_in_seconds(settin
         blocker.close()
         if first.poll() is None:
             kill(first)
-    assert jobs.Job.fetch(jobs.delivery_job_id(ids[0]), connection=redis_conn).get_status() == "started"
+    assert jobs.Job.fetch(drain_id, connection=redis_conn).get_status() == "started"
 
     second = start_worker(settings, smtp_url)
     try:

@@ -1,4 +1,5 @@
-"""Email delivery: the RQ job that sends one outbox row, and the sweep of the outbox."""
+"""Email delivery: the RQ job that drains the outbox (sending due rows one claim at a time),
+and the sweep that enqueues a drain for rows nobody took."""
 
 import logging
 import time
@@ -23,6 +24,11 @@ LEASE_MARGIN = 20
 RECORD_RETRY_MAX_DELAY = 5
 # How much longer a worker asked to stop keeps trying to record a send.
 STOP_GRACE = 5
+# A drain that has sent this many rows enqueues another beside it, and waits up to
+# DRAIN_LINGER seconds (looking every DRAIN_POLL) for the next row before it ends.
+DRAIN_HELP = 10
+DRAIN_LINGER = 0.5
+DRAIN_POLL = 0.05
 
 log = logging.getLogger("scheduler.mail")
 
@@ -99,16 +105,69 @@ def wait_for_send_slot(rt):
 
 @retrying
 def deliver(email_id):
-    """RQ job: sends outbox row `email_id` unless it was already sent or is being sent."""
+    """RQ job of one outbox row, as emails were queued before drains: sends it unless it was
+    already sent or is being sent."""
     rt = worker_runtime()
-    lease_ends = time.monotonic() + LEASE_SECONDS
-    with rt.db.transaction() as cur:
-        row = email_outbox.claim(cur, email_id, now=clock.now(), lease_seconds=LEASE_SECONDS)
-        if row is not None:
-            row |= {"payload": current_payload(row, users.contacts(cur, people_shown(row)))}
+    row = claimed(rt, lambda cur, now: email_outbox.claim(cur, email_id, now=now, lease_seconds=LEASE_SECONDS))
     if row is None:
         log.info("email %s: already handled or not due, skipping", email_id)
         return
+    send(rt, row)
+
+
+@retrying
+def drain():
+    """RQ job: sends due outbox rows, claiming one at a time, until none is left. Past
+    DRAIN_HELP rows it enqueues a drain beside it (another worker shares a backlog); past
+    jobs.DRAIN_SECONDS, or once the worker is asked to stop, it leaves the rest to a drain it
+    enqueues."""
+    rt = worker_runtime()
+    stop_claiming = time.monotonic() + jobs.DRAIN_SECONDS
+    sent = 0
+    while not rt.stopping.is_set() and time.monotonic() < stop_claiming:
+        row = next_due(rt, linger=sent >= DRAIN_HELP)
+        if row is None:
+            return
+        send(rt, row)
+        sent += 1
+        if sent == DRAIN_HELP:
+            jobs.drain_emails(rt.redis)
+    jobs.drain_emails(rt.redis)
+
+
+def next_due(rt, *, linger):
+    """The next due row, claimed; None once there is none, after waiting up to DRAIN_LINGER
+    seconds for one if `linger` (a drain that found a stream of rows waits for the next, so a
+    busy service wakes no new drain). The flag that lets commits leave their emails to this
+    drain (jobs.DRAIN_PENDING) is cleared before the last look, so none is left behind."""
+    give_up = time.monotonic() + (DRAIN_LINGER if linger else 0)
+    row = claimed(rt, take_next)
+    while row is None and time.monotonic() < give_up and not rt.stopping.wait(DRAIN_POLL):
+        row = claimed(rt, take_next)
+    if row is None:
+        jobs.last_look(rt.redis)
+        row = claimed(rt, take_next)
+    return row
+
+
+def take_next(cur, now):
+    return email_outbox.claim_next(cur, now=now, lease_seconds=LEASE_SECONDS)
+
+
+def claimed(rt, claim):
+    """The row `claim(cur, now)` takes, with its payload as it is sent now and when its lease
+    ends at the latest (`lease_ends`, on the monotonic clock), or None."""
+    lease_ends = time.monotonic() + LEASE_SECONDS
+    with rt.db.transaction() as cur:
+        row = claim(cur, clock.now())
+        if row is not None:
+            row |= {"payload": current_payload(row, users.contacts(cur, people_shown(row))), "lease_ends": lease_ends}
+    return row
+
+
+def send(rt, row):
+    """Sends a claimed row and records the outcome: sent, or failed (retried after its backoff
+    until the attempts are used up)."""
     wait_for_send_slot(rt)
     try:
         rt.mail_provider.send(compose(row, rt.settings))
@@ -116,13 +175,13 @@ def deliver(email_id):
         error = f"{type(exc).__name__}: {exc}"[:500]
         with rt.db.transaction() as cur:
             result = email_outbox.record_failure(
-                cur, email_id, now=clock.now(), error=error,
+                cur, row["id"], now=clock.now(), error=error,
                 max_attempts=rt.settings.email_retry_attempts,
                 backoff_seconds=rt.settings.email_retry_backoff,
             )
-        log.warning("email %s: attempt %s failed (%s), now %s", email_id, result["attempts"], error, result["status"])
+        log.warning("email %s: attempt %s failed (%s), now %s", row["id"], result["attempts"], error, result["status"])
         return
-    record_sent(rt, row, retry_until=lease_ends - LEASE_MARGIN)
+    record_sent(rt, row, retry_until=row["lease_ends"] - LEASE_MARGIN)
 
 
 def record_sent(rt, row, *, retry_until):
@@ -151,6 +210,13 @@ def record_sent(rt, row, *, retry_until):
 
 @retrying
 def sweep(rt):
-    """Enqueues due outbox rows that have no live job (delivery/leases.py)."""
-    return leases.sweep(rt, take_due=email_outbox.take_due, job_id=jobs.delivery_job_id, enqueue=jobs.send_emails,
-                        what="outbox")
+    """Enqueues a drain for due rows that waited OUTBOX_REQUEUE_AFTER without being taken:
+    never woken for (Redis was down), retries and reminders whose time has come, sends
+    abandoned by a worker that died. Returns their ids."""
+    with rt.db.transaction() as cur:
+        due = [row["id"] for row in email_outbox.take_due(
+            cur, now=clock.now(), requeue_after=rt.settings.outbox_requeue_after, limit=leases.SWEEP_BATCH)]
+    if due:
+        log.info("outbox sweep: %d due, enqueuing a drain", len(due))
+        jobs.drain_emails(rt.redis)
+    return due

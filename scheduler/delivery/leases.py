@@ -1,8 +1,9 @@
 """What email, webhook and calendar-write delivery share. A job claims its row under a lease
 (LEASE_SECONDS) before sending, so no two workers send it at once; a row whose lease ran out was
-abandoned by a worker that died. The sweep finds rows that are due but may have no job (never
-enqueued because Redis was down, retries whose delay passed, abandoned sends) and enqueues them.
-Webhooks and calendar writes retry on one schedule (`next_delay`)."""
+abandoned by a worker that died. Webhook deliveries and calendar writes have a job each: their
+sweep finds rows that are due but may have no job (never enqueued because Redis was down,
+retries whose delay passed, abandoned sends) and enqueues them. They retry on one schedule
+(`next_delay`)."""
 
 import logging
 import random

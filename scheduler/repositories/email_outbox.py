@@ -22,23 +22,37 @@ def void_reminders(cur, booking_id, user_id=None, seat_id=None):
     )
 
 
+# A row a claim may take: due, and not being sent (or its sender's lease ran out).
+CLAIMABLE = "send_after <= %(now)s AND (status = 'pending' OR (status = 'sending' AND locked_until < %(now)s))"
+
+
 def claim(cur, email_id, *, now, lease_seconds):
     """Takes the row for sending (addressed to the person as they are now), or returns None if
     it is not due or someone else has it.
 
     The conditional UPDATE is the guard that makes a job delivered twice send once.
     """
+    return take(cur, "%(id)s", {"id": email_id, "now": now, "lease": lease_seconds})
+
+
+def claim_next(cur, *, now, lease_seconds):
+    """Takes the due row that has waited longest, as `claim` takes one, passing over rows
+    another transaction holds; None if there is none."""
+    return take(cur, f"""(SELECT id FROM email_outbox WHERE status IN ('pending', 'sending') AND {CLAIMABLE}
+                          ORDER BY send_after LIMIT 1 FOR UPDATE SKIP LOCKED)""",
+                {"now": now, "lease": lease_seconds})
+
+
+def take(cur, which, params):
     cur.execute(
         f"""
         UPDATE email_outbox
         SET status = 'sending', attempts = attempts + 1,
             locked_until = %(now)s + make_interval(secs => %(lease)s)
-        WHERE id = %(id)s
-          AND send_after <= %(now)s
-          AND (status = 'pending' OR (status = 'sending' AND locked_until < %(now)s))
+        WHERE id = {which} AND {CLAIMABLE}
         RETURNING {CLAIMED}
         """,
-        {"id": email_id, "now": now, "lease": lease_seconds},
+        params,
     )
     return cur.fetchone()
 
