@@ -5,10 +5,10 @@ One process runs RQ workers (jobs in-process, no fork per job) on three queues: 
 main thread, webhooks in WEBHOOK_CONCURRENCY threads of their own, so a slow or hanging webhook
 receiver never holds up an email, nor (one attempt in flight per endpoint) other endpoints, and
 calendar writes in CALENDAR_WRITE_CONCURRENCY others, so a dead CalDAV server holds up neither.
-Sweep threads enqueue due outbox rows, webhook deliveries and calendar writes with no live job,
-another refreshes the admins' dashboard snapshots before they expire, one expires the requests
-left unanswered (within OUTBOX_POLL_SECONDS of their time), one deletes old data
-(scheduler/retention.py), and one reads people's external calendars as they come due
+Sweep threads enqueue a drain for due emails nobody took, and webhook deliveries and calendar
+writes with no live job; another refreshes the admins' dashboard snapshots before they expire,
+one expires the requests left unanswered (within OUTBOX_POLL_SECONDS of their time), one
+deletes old data (scheduler/retention.py), and one reads people's external calendars as they come due
 (scheduler/external_calendars/refresh.py). It waits out Redis or PostgreSQL outages, and stops on SIGTERM or
 SIGINT in any state: idle, mid-job (after that email), or waiting for Redis. A webhook attempt
 or calendar write in flight at that moment is cut short; its lease runs out and the sweep

@@ -107,17 +107,26 @@ def enqueue(queue, function, job_id, row_ids):
 
 def wake_email_drain(connection):
     """After a commit that wrote emails to send now: enqueues a drain of the outbox, unless a
-    drain will still look for due rows (DRAIN_PENDING)."""
+    drain will still look for due rows (DRAIN_PENDING). A flag whose drain could not be
+    enqueued is dropped again, so the next commit tries."""
     with redis_trouble_logged("waking an email drain"):
         if connection.set(DRAIN_PENDING, 1, nx=True, ex=DRAIN_PENDING_SECONDS):
-            drain_emails(connection)
+            try:
+                enqueue_drain(connection)
+            except redis.RedisError:
+                connection.delete(DRAIN_PENDING)
+                raise
 
 
 def drain_emails(connection):
     """Enqueues a drain of the outbox whatever DRAIN_PENDING says: for the sweep, which found
     rows no drain took, and for a drain that leaves rows to others."""
     with redis_trouble_logged("enqueuing an email drain"):
-        email_queue(connection).enqueue(DRAIN_EMAILS, result_ttl=0, failure_ttl=86400, job_timeout=DRAIN_TIMEOUT)
+        enqueue_drain(connection)
+
+
+def enqueue_drain(connection):
+    email_queue(connection).enqueue(DRAIN_EMAILS, result_ttl=0, failure_ttl=86400, job_timeout=DRAIN_TIMEOUT)
 
 
 def last_look(connection):

@@ -308,8 +308,8 @@ def test_the_sweep_enqueues_one_drain_for_rows_nobody_took_and_not_again_soon(cl
 
 
 def test_the_sweep_retakes_a_row_whose_worker_died_mid_send(client, alice, worker, redis_conn, mailbox, db):
-    """The job of a worker killed mid-send still says 'started' in Redis; the expired lease
-    says it is dead."""
+    """The drain of a worker killed mid-send is gone, and RQ still calls it 'started'; the row's
+    expired lease says it is dead."""
     [(email_id, *_)] = outbox_rows(db)
     [job_id] = jobs.email_queue(redis_conn).job_ids
     Job.fetch(job_id, connection=redis_conn).set_status(JobStatus.STARTED)
@@ -320,6 +320,49 @@ def test_the_sweep_retakes_a_row_whose_worker_died_mid_send(client, alice, worke
     assert delivery.sweep(worker_runtime()) == [email_id]
     worker()
     assert [m["To"] for m in mailbox.received()] == [alice.email]
+
+
+def test_a_row_committed_while_a_drain_makes_its_last_look_is_sent_by_that_drain(client, register, worker, redis_conn,
+                                                                                 mailbox, monkeypatch):
+    """The commit finds the flag still set, so it enqueues no drain: the one making its last
+    look must see the row."""
+    last_look = jobs.last_look
+    committed = []
+
+    def commit_first(connection):
+        if not committed:
+            committed.append(register("Late"))
+            assert redis_conn.llen("rq:queue:emails") == 0
+        last_look(connection)
+    ann = register("Ann")
+    monkeypatch.setattr(jobs, "last_look", commit_first)
+    worker()
+    assert sorted(m["To"] for m in mailbox.received()) == sorted([ann.email, committed[0].email])
+    assert redis_conn.llen("rq:queue:emails") == 0
+
+
+def test_a_row_the_worker_cannot_read_fails_alone_and_the_drain_goes_on(client, worker, mailbox, db):
+    """A row first in line that the worker cannot render must not stop every drain behind it."""
+    worker()
+    with db.cursor() as cur:
+        cur.execute("INSERT INTO email_outbox (recipient, template, payload, send_after)"
+                    " VALUES ('odd@example.com', 'BOOKING_INVITATION', '{\"ics\": \"not an invitation\"}',"
+                    " now() - interval '1 minute')")
+    client.post("/api/v1/auth/register", json={"name": "Dana", "email": "dana@example.com", "password": "secure123"})
+    worker()
+    assert [m["To"] for m in mailbox.received()] == ["dana@example.com"]
+    with db.cursor() as cur:
+        cur.execute("SELECT status, attempts, last_error FROM email_outbox WHERE recipient = 'odd@example.com'")
+        status, attempts, error = cur.fetchone()
+    assert status in ("pending", "failed") and attempts >= 1 and error.startswith("TypeError")
+
+
+def test_a_worker_whose_clock_runs_behind_sends_a_fresh_row_at_once(client, worker, mailbox, travel):
+    """A fresh row is due by the database's clock, which stamped it."""
+    travel(timedelta(minutes=-2))
+    client.post("/api/v1/auth/register", json={"name": "Dana", "email": "dana@example.com", "password": "secure123"})
+    worker()
+    assert [m["To"] for m in mailbox.received()] == ["dana@example.com"]
 
 
 class RudeGoodbye(Mailbox):

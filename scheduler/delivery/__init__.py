@@ -1,4 +1,5 @@
-"""The worker's side of sending: the RQ jobs that send one email (emails.py) or make one
-webhook attempt (webhooks.py), and what they share (leases.py): a row is claimed under a lease
-before it is sent, and a periodic sweep enqueues due rows that have no live job. Each finds its
-process's runtime through runtime.worker_runtime()."""
+"""The worker's side of sending: the RQ jobs that drain the email outbox (emails.py), make one
+webhook attempt (webhooks.py) or write one booking to one calendar (calendars.py), and what they
+share (leases.py): a row is claimed under a lease before it is sent, and periodic sweeps enqueue
+jobs for due rows nobody took. Each finds its process's runtime through
+runtime.worker_runtime()."""

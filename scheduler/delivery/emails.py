@@ -103,7 +103,6 @@ def wait_for_send_slot(rt):
         time.sleep(60 - time.time() % 60 + 0.01)
 
 
-@retrying
 def deliver(email_id):
     """RQ job of one outbox row, as emails were queued before drains: sends it unless it was
     already sent or is being sent."""
@@ -115,12 +114,12 @@ def deliver(email_id):
     send(rt, row)
 
 
-@retrying
 def drain():
     """RQ job: sends due outbox rows, claiming one at a time, until none is left. Past
     DRAIN_HELP rows it enqueues a drain beside it (another worker shares a backlog); past
     jobs.DRAIN_SECONDS, or once the worker is asked to stop, it leaves the rest to a drain it
-    enqueues."""
+    enqueues. Each step retries a transient database failure on its own (a drain has committed
+    claims by then, so it is not run again from its start)."""
     rt = worker_runtime()
     stop_claiming = time.monotonic() + jobs.DRAIN_SECONDS
     sent = 0
@@ -154,34 +153,50 @@ def take_next(cur, now):
     return email_outbox.claim_next(cur, now=now, lease_seconds=LEASE_SECONDS)
 
 
+@retrying
 def claimed(rt, claim):
-    """The row `claim(cur, now)` takes, with its payload as it is sent now and when its lease
-    ends at the latest (`lease_ends`, on the monotonic clock), or None."""
+    """The row `claim(cur, now)` takes, with the people its email shows as they are now
+    (`people`) and when its lease ends at the latest (`lease_ends`, on the monotonic clock), or
+    None."""
     lease_ends = time.monotonic() + LEASE_SECONDS
     with rt.db.transaction() as cur:
         row = claim(cur, clock.now())
         if row is not None:
-            row |= {"payload": current_payload(row, users.contacts(cur, people_shown(row))), "lease_ends": lease_ends}
+            row |= {"people": users.contacts(cur, shown_if_readable(row)), "lease_ends": lease_ends}
     return row
 
 
+def shown_if_readable(row):
+    """people_shown, or nobody for a payload this release cannot read: the row is still taken,
+    and fails in `send` with the reason, instead of staying first in line for every drain."""
+    try:
+        return people_shown(row)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return set()
+
+
 def send(rt, row):
-    """Sends a claimed row and records the outcome: sent, or failed (retried after its backoff
-    until the attempts are used up)."""
+    """Sends a claimed row as it reads now and records the outcome: sent, or failed (retried
+    after its backoff until the attempts are used up)."""
     wait_for_send_slot(rt)
     try:
-        rt.mail_provider.send(compose(row, rt.settings))
-    except Exception as exc:  # any provider failure is retried, then recorded
+        rt.mail_provider.send(compose(row | {"payload": current_payload(row, row["people"])}, rt.settings))
+    except Exception as exc:  # any provider failure (or unreadable row) is retried, then recorded
         error = f"{type(exc).__name__}: {exc}"[:500]
-        with rt.db.transaction() as cur:
-            result = email_outbox.record_failure(
-                cur, row["id"], now=clock.now(), error=error,
-                max_attempts=rt.settings.email_retry_attempts,
-                backoff_seconds=rt.settings.email_retry_backoff,
-            )
+        result = failed(rt, row["id"], error)
         log.warning("email %s: attempt %s failed (%s), now %s", row["id"], result["attempts"], error, result["status"])
         return
     record_sent(rt, row, retry_until=row["lease_ends"] - LEASE_MARGIN)
+
+
+@retrying
+def failed(rt, email_id, error):
+    with rt.db.transaction() as cur:
+        return email_outbox.record_failure(
+            cur, email_id, now=clock.now(), error=error,
+            max_attempts=rt.settings.email_retry_attempts,
+            backoff_seconds=rt.settings.email_retry_backoff,
+        )
 
 
 def record_sent(rt, row, *, retry_until):

@@ -22,8 +22,11 @@ def void_reminders(cur, booking_id, user_id=None, seat_id=None):
     )
 
 
-# A row a claim may take: due, and not being sent (or its sender's lease ran out).
-CLAIMABLE = "send_after <= %(now)s AND (status = 'pending' OR (status = 'sending' AND locked_until < %(now)s))"
+# A row a claim may take: due, and not being sent (or its sender's lease ran out). Due by the
+# later of the worker's clock and the database's, which stamped a fresh row's send_after: a
+# worker whose clock runs behind still takes a row the moment it is committed.
+CLAIMABLE = ("send_after <= greatest(%(now)s, now())"
+             " AND (status = 'pending' OR (status = 'sending' AND locked_until < %(now)s))")
 
 
 def claim(cur, email_id, *, now, lease_seconds):
@@ -90,9 +93,10 @@ def record_failure(cur, email_id, *, now, error, max_attempts, backoff_seconds):
 
 
 def take_due(cur, *, now, requeue_after, limit):
-    """Rows that are due but may have no job: never enqueued (Redis was down), retries whose
-    delay has passed, or sends abandoned by a crashed worker (`sending`, lease over). Marks them
-    enqueued now; the caller still checks Redis for a live job before enqueuing another."""
+    """Rows that are due and that no drain took within `requeue_after`: written while Redis was
+    down, retries and reminders whose time has come, or sends abandoned by a crashed worker
+    (`sending`, lease over). Marks them enqueued now, so the next sweeps pass over them for
+    `requeue_after`."""
     cur.execute(
         """
         UPDATE email_outbox SET enqueued_at = %(now)s
