@@ -260,6 +260,29 @@ def test_an_invitation_to_an_organisation_names_the_inviter_as_they_are_now(clie
     assert "Alicia added you to Crew as member" in invite.get_body(("plain",)).get_content()
 
 
+@pytest.mark.parametrize("job", ["drain", "one row"])
+def test_a_long_wait_for_a_send_slot_never_lets_another_worker_send_the_row_too(client, alice, worker, mailbox, db,
+                                                                             monkeypatch, travel, job):
+    """Many workers sharing a low EMAIL_RATE_LIMIT can wait minutes for a slot. Had the row been
+    claimed first, its lease would run out meanwhile, another worker would retake it, and both
+    would send."""
+    worker()
+    mailbox.clear()
+    [(email_id, *_)] = outbox_rows(db)
+    with db.cursor() as cur:
+        cur.execute("UPDATE email_outbox SET status = 'pending', attempts = 0")
+    waited = []
+
+    def long_wait(rt):
+        if not waited:
+            waited.append(True)
+            travel(timedelta(seconds=delivery.LEASE_SECONDS + 1))
+            delivery.drain()  # another worker, meanwhile
+    monkeypatch.setattr(delivery, "wait_for_send_slot", long_wait)
+    delivery.drain() if job == "drain" else delivery.deliver(email_id)
+    assert len(mailbox.received()) == 1
+
+
 def test_a_send_is_recorded_through_a_database_outage_and_never_repeated(client, alice, worker, mailbox, db,
                                                                         cut_database, travel):
     rt = worker()

@@ -93,7 +93,9 @@ def with_manage_url(payload, settings):
 
 
 def wait_for_send_slot(rt):
-    """Honours EMAIL_RATE_LIMIT (per minute) across every worker process."""
+    """Honours EMAIL_RATE_LIMIT (per minute) across every worker process. Called before a row
+    is claimed: a wait for a slot, which can last minutes when many workers share a low limit,
+    must not run down the lease of a row in hand, or another worker retakes it and both send."""
     limit = rt.settings.email_rate_limit
     while limit:
         window = int(time.time() // 60)
@@ -107,6 +109,7 @@ def deliver(email_id):
     """RQ job of one outbox row, as emails were queued before drains: sends it unless it was
     already sent or is being sent."""
     rt = worker_runtime()
+    wait_for_send_slot(rt)
     row = claimed(rt, lambda cur, now: email_outbox.claim(cur, email_id, now=now, lease_seconds=LEASE_SECONDS))
     if row is None:
         log.info("email %s: already handled or not due, skipping", email_id)
@@ -124,6 +127,7 @@ def drain():
     stop_claiming = time.monotonic() + jobs.DRAIN_SECONDS
     sent = 0
     while not rt.stopping.is_set() and time.monotonic() < stop_claiming:
+        wait_for_send_slot(rt)
         row = next_due(rt, linger=sent >= DRAIN_HELP)
         if row is None:
             return
@@ -178,7 +182,6 @@ def shown_if_readable(row):
 def send(rt, row):
     """Sends a claimed row as it reads now and records the outcome: sent, or failed (retried
     after its backoff until the attempts are used up)."""
-    wait_for_send_slot(rt)
     try:
         rt.mail_provider.send(compose(row | {"payload": current_payload(row, row["people"])}, rt.settings))
     except Exception as exc:  # any provider failure (or unreadable row) is retried, then recorded
