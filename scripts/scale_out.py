@@ -295,6 +295,7 @@ def main(argv):
                 if not ended:
                     break  # stuck: no lease to end, and the sweeps send nothing
                 retaken.update(row_id for (row_id,) in ended)
+                still_since = time.monotonic()  # the sweeps' turn, as after a lease that ran out
             time.sleep(0.5)
         overlaps = query(local_dsn, OVERLAPS)[0][0]
         unsent = [row_id for (row_id,) in query(local_dsn, UNSENT_DUE_IDS)]
