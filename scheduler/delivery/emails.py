@@ -232,8 +232,8 @@ def sweep(rt):
     never woken for (Redis was down), retries and reminders whose time has come, sends
     abandoned by a worker that died. Returns their ids."""
     with rt.db.transaction() as cur:
-        due = [row["id"] for row in email_outbox.take_due(
-            cur, now=clock.now(), requeue_after=rt.settings.outbox_requeue_after, limit=leases.SWEEP_BATCH)]
+        due = email_outbox.take_due(cur, now=clock.now(), requeue_after=rt.settings.outbox_requeue_after,
+                                    limit=leases.SWEEP_BATCH)
     if due:
         log.info("outbox sweep: %d due, enqueuing a drain", len(due))
         jobs.drain_emails(rt.redis)

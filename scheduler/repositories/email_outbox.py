@@ -40,7 +40,8 @@ def claim(cur, email_id, *, now, lease_seconds):
 
 def claim_next(cur, *, now, lease_seconds):
     """Takes the due row that has waited longest, as `claim` takes one, passing over rows
-    another transaction holds; None if there is none."""
+    another transaction holds; None if there is none. (The status list lets the planner use the
+    outbox's partial index of due rows.)"""
     return take(cur, f"""(SELECT id FROM email_outbox WHERE status IN ('pending', 'sending') AND {CLAIMABLE}
                           ORDER BY send_after LIMIT 1 FOR UPDATE SKIP LOCKED)""",
                 {"now": now, "lease": lease_seconds})
@@ -96,7 +97,7 @@ def take_due(cur, *, now, requeue_after, limit):
     """Rows that are due and that no drain took within `requeue_after`: written while Redis was
     down, retries and reminders whose time has come, or sends abandoned by a crashed worker
     (`sending`, lease over). Marks them enqueued now, so the next sweeps pass over them for
-    `requeue_after`."""
+    `requeue_after`, and returns their ids."""
     cur.execute(
         """
         UPDATE email_outbox SET enqueued_at = %(now)s
@@ -110,9 +111,9 @@ def take_due(cur, *, now, requeue_after, limit):
             LIMIT %(limit)s
             FOR UPDATE SKIP LOCKED
         )
-        RETURNING id, status
+        RETURNING id
         """,
         {"now": now, "requeue_after": requeue_after, "limit": limit},
     )
-    return cur.fetchall()
+    return [row["id"] for row in cur.fetchall()]
 
